@@ -1,0 +1,194 @@
+"""Addresses: parsed into elements, and a dwelling key equal for two spellings
+of the same flat.
+
+Handles prefixes (province, city, street, community), Chinese numerals next to
+unit markers (十二幢), 幢/栋/号楼/座, `12-3-301` shorthand, 室/号/房 or nothing
+after the room, full-width digits, stray spaces and rural 村 + 组 + 号 addresses.
+Compound names are matched to the register's own spelling with `canonical_places`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from reconcile.names import pinyin_key
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百]+(?=幢|栋|号|座|单元|室|组|层|楼|房|弄)")
+_DASHES = re.compile(r"[－—–‐―~～]")
+_SPACES = re.compile(r"\s+")
+
+_FLAT = re.compile(
+    r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号|房)?)?$"
+)
+_SHORT3 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<u>\d+)-(?P<r>\d+)(?:室|号|房)?$")
+_SHORT2 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<r>\d+)(?:室|号|房)?$")
+_RURAL = re.compile(r"^(?P<place>.*?村)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?P<rest>.*)$")
+_DOOR = re.compile(r"^(?P<place>.*?)(?P<n>\d+)号(?P<rest>.*)$")
+
+
+def chinese_number(text: str) -> int:
+    """Value of a Chinese numeral up to 999 (十二 → 12, 三百零一 → 301, 一二 → 12).
+
+    >>> chinese_number("十二"), chinese_number("二十"), chinese_number("三百零一"), chinese_number("一二")
+    (12, 20, 301, 12)
+    """
+    if "十" not in text and "百" not in text:
+        return int("".join(str(_CN_DIGITS[c]) for c in text))
+    total, current = 0, 0
+    for char in text:
+        if char == "百":
+            total += (current or 1) * 100
+            current = 0
+        elif char == "十":
+            total += (current or 1) * 10
+            current = 0
+        else:
+            current = _CN_DIGITS[char]
+    return total + current
+
+
+def fold(raw: str | None) -> str:
+    """NFKC (full-width digits), no spaces, one kind of dash, Chinese numerals as digits."""
+    if raw is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(raw))
+    text = _SPACES.sub("", text)
+    text = _DASHES.sub("-", text)
+    return _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Elements of one address; absent elements are None."""
+
+    kind: str
+    """'flat' (building/unit/room), 'rural' (village/group/number), 'door' (road + number) or 'other'."""
+    place: str | None
+    """Compound, road or village name, prefixes removed."""
+    building: str | None = None
+    unit: str | None = None
+    room: str | None = None
+    group: str | None = None
+    number: str | None = None
+
+
+def _num(text: str | None) -> str | None:
+    return str(int(text)) if text else None
+
+
+def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
+    """Remove any of `prefixes` from the start, repeatedly (longest first)."""
+    ordered = sorted({p for p in prefixes if p}, key=len, reverse=True)
+    changed = True
+    while changed and text:
+        changed = False
+        for prefix in ordered:
+            if text.startswith(prefix) and len(text) > len(prefix):
+                text = text[len(prefix) :]
+                changed = True
+                break
+    return text
+
+
+def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
+    """Parse an address into its elements.
+
+    >>> parse("慈溪市浒山街道城东新村东区十二幢3单元301室", ["慈溪市", "浒山街道"])
+    Address(kind='flat', place='城东新村东区', building='12', unit='3', room='301', group=None, number=None)
+    >>> parse("城东东区 12-3-301").room
+    '301'
+    >>> parse("周家村3组15号")
+    Address(kind='rural', place='周家村', building=None, unit=None, room=None, group='3', number='15')
+    """
+    text = strip_prefixes(fold(raw), prefixes)
+    if not text:
+        return Address("other", None)
+    if m := _SHORT3.match(text):
+        return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
+    if m := _RURAL.match(text):
+        return Address("rural", m["place"], group=_num(m["g"]), number=_num(m["n"]))
+    if m := _FLAT.match(text):
+        return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
+    if m := _SHORT2.match(text):
+        return Address("flat", m["place"] or None, _num(m["b"]), None, _num(m["r"]))
+    if m := _DOOR.match(text):
+        return Address("door", m["place"] or None, number=_num(m["n"]), room=_num(re.sub(r"\D", "", m["rest"]) or None))
+    return Address("other", text)
+
+
+def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str]:
+    """Administrative prefixes learnt from register addresses.
+
+    Whatever precedes a known street or community name (`anchors`) in a register
+    address is a prefix (e.g. 浙江省宁波市慈溪市), and so is each 省/市/县 piece of it.
+    """
+    anchor_list = sorted({a for a in anchors if a}, key=len, reverse=True)
+    found: set[str] = set(anchor_list)
+    for address in addresses:
+        text = fold(address)
+        for anchor in anchor_list:
+            pos = text.find(anchor)
+            if pos > 0:
+                head = text[:pos]
+                found.add(head)
+                found.update(p for p in re.findall(r".+?(?:省|自治区|市|县|区)", head))
+                break
+    return sorted(found, key=len, reverse=True)
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(c in it for c in short)
+
+
+def place_similarity(a: str, b: str) -> float:
+    """0–100: how likely two compound names denote the same compound
+    (abbreviation, homophone or typo).
+
+    >>> place_similarity("城东东区", "城东新村东区") >= 90
+    True
+    """
+    if a == b:
+        return 100.0
+    if len(a) >= 2 and (_is_subsequence(a, b) or _is_subsequence(b, a)):
+        return 90.0
+    return max(fuzz.ratio(a, b), fuzz.ratio(pinyin_key(a), pinyin_key(b)))
+
+
+def canonical_places(observed: Iterable[str], known: Sequence[str], *, cutoff: float = 70.0) -> dict[str, str]:
+    """Map each observed place name to its best match among `known` (the
+    register's spelling), where one is close enough; unmatched names map to themselves.
+    """
+    out: dict[str, str] = {}
+    for name in set(observed):
+        if name in known or not known:
+            out[name] = name
+            continue
+        best = process.extractOne(name, known, scorer=lambda a, b, **_: place_similarity(a, b), score_cutoff=cutoff)
+        out[name] = best[0] if best else name
+    return out
+
+
+def dwelling_key(address: Address, place_map: Mapping[str, str] | None = None) -> str | None:
+    """A key equal for two spellings of one dwelling; None when the address has no dwelling.
+
+    >>> a = parse("城东东区12-3-301"); b = parse("城东新村东区12幢3单元301室")
+    >>> dwelling_key(a, {"城东东区": "城东新村东区"}) == dwelling_key(b)
+    True
+    """
+    place = address.place or ""
+    if place_map:
+        place = place_map.get(place, place)
+    if address.kind == "flat":
+        return f"F|{place}|{address.building}|{address.unit or ''}|{address.room or ''}"
+    if address.kind == "rural":
+        return f"R|{place}|{address.group}|{address.number or ''}"
+    if address.kind == "door":
+        return f"D|{place}|{address.number}|{address.room or ''}"
+    return f"O|{place}" if place else None

@@ -1,0 +1,99 @@
+"""One-to-one assignment and the three bands (auto-link, review, no link)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+
+@dataclass(frozen=True, slots=True)
+class Bands:
+    """Probability thresholds, derived from the model's own estimates."""
+
+    auto: float
+    review: float
+
+
+def assign_one_to_one(scored: pl.DataFrame, *, min_probability: float) -> pl.DataFrame:
+    """Greedy best-first matching: each register and roll record in at most one pair.
+
+    Renames the pairwise probability to `pair_probability` and sets
+    `match_probability` to the probability that the chosen pair is the match
+    given its competitors (every other candidate pair sharing either record):
+    odds / (1 + odds + Σ competitor odds). Two equally good register records
+    for one roll record thus each get at most one half.
+    """
+    cand = scored.filter(pl.col("match_probability") >= min_probability).sort(
+        ["match_weight", "rid", "lid"], descending=[True, False, False]
+    )
+    taken_r: set[int] = set()
+    taken_l: set[int] = set()
+    keep = []
+    for i, (rid, lid) in enumerate(zip(cand["rid"].to_list(), cand["lid"].to_list(), strict=True)):
+        if rid in taken_r or lid in taken_l:
+            continue
+        taken_r.add(rid)
+        taken_l.add(lid)
+        keep.append(i)
+    chosen = cand[keep]
+    odds = (2.0 ** pl.col("match_weight").clip(-60, 60))
+    all_odds = scored.select("rid", "lid", odds.alias("_odds"))
+    by_r = all_odds.group_by("rid").agg(pl.col("_odds").sum().alias("_sum_r"))
+    by_l = all_odds.group_by("lid").agg(pl.col("_odds").sum().alias("_sum_l"))
+    return (
+        chosen.join(by_r, on="rid", how="left")
+        .join(by_l, on="lid", how="left")
+        .with_columns(odds.alias("_odds"))
+        .with_columns(
+            pl.col("match_probability").alias("pair_probability"),
+            (pl.col("_odds") / (1 + pl.col("_sum_r") + pl.col("_sum_l") - pl.col("_odds"))).alias("match_probability"),
+        )
+        .drop("_sum_r", "_sum_l", "_odds")
+    )
+
+
+def choose_bands(
+    probabilities: pl.Series,
+    *,
+    target_precision: float,
+    target_recall: float,
+    floor: float = 0.5,
+    review_capacity: int = 0,
+    review_floor: float = 0.02,
+) -> Bands:
+    """Thresholds from the model's posterior probabilities, no labels needed.
+
+    `auto` is the lowest threshold whose auto-linked set has an estimated
+    precision (mean probability) of at least `target_precision`, and never below
+    `floor`. `review` is the highest threshold that leaves out at most
+    (1 - `target_recall`) of the estimated true matches; where that band holds
+    fewer than `review_capacity` pairs it is widened, most probable first, to
+    that many, but never below `review_floor`: probabilities from a model
+    that assumes independent fields are conservative for pairs with little
+    evidence, and a person who looks is cheaper than a person missed.
+    """
+    p = probabilities.sort(descending=True).to_list()
+    if not p:
+        return Bands(auto=1.0, review=1.0)
+    expected_true = sum(p)
+    auto = 1.0
+    false_so_far = 0.0
+    for i, prob in enumerate(p, start=1):
+        false_so_far += 1 - prob
+        if prob < floor or 1 - false_so_far / i < target_precision:
+            break
+        auto = prob
+    allowed_missed = (1 - target_recall) * expected_true
+    missed = 0.0
+    review = p[-1]
+    for prob in reversed(p):
+        missed += prob
+        if missed > allowed_missed:
+            review = prob
+            break
+    below_auto = [prob for prob in p if prob < auto]
+    if review_capacity and len([q for q in below_auto if q >= review]) < review_capacity:
+        by_capacity = below_auto[min(review_capacity, len(below_auto)) - 1] if below_auto else review
+        review = min(review, max(by_capacity, review_floor))
+    return Bands(auto=auto, review=min(review, auto))

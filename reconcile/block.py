@@ -1,0 +1,90 @@
+"""Blocking: candidate (register, roll) pairs from several keys, city-wide.
+
+Each rule joins the two sides on equal keys. Keys too common to be useful are
+capped so that one popular name cannot flood memory. The candidate set is the
+union of all rules; which rules found a pair is kept for recall analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from reconcile import idnumber
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingRule:
+    """Pairs agreeing on every column in `on` (register column, roll column)."""
+
+    name: str
+    on: tuple[tuple[str, str], ...]
+    max_block: int = 2_500
+    """Skip key values whose register × roll pair count exceeds this."""
+
+
+DEFAULT_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("id", (("id18", "id18"),), max_block=100),
+    BlockingRule("id_corrected", (("id18", "id_fix"),), max_block=100),
+    BlockingRule("id_corrected_register", (("id_fix", "id18"),), max_block=100),
+    BlockingRule("id_head_surname", (("id_head", "id_head"), ("surname_py", "surname_py")), max_block=100),
+    BlockingRule("pinyin_birth", (("name_py", "name_py"), ("birth", "birth"))),
+    BlockingRule("name", (("name", "name"),), max_block=16),
+    BlockingRule("name_community", (("name", "name"), ("community_code", "community_code"))),
+    BlockingRule("surname_birth", (("surname_py", "surname_py"), ("birth", "birth"))),
+    BlockingRule("surname_dwelling", (("surname_py", "surname_py"), ("dwelling", "dwelling"))),
+    BlockingRule("pinyin_community", (("name_py", "name_py"), ("community_code", "community_code"))),
+)
+
+
+def id_fixes(frame: pl.DataFrame) -> pl.DataFrame:
+    """(idx, id_fix): candidate corrections of ID numbers that failed validation."""
+    bad = frame.filter(pl.col("id18").is_null() & pl.col("id_clean").is_not_null()).select("idx", "id_clean")
+    fixes = [idnumber.corrections(v) for v in bad["id_clean"].to_list()]
+    return (
+        bad.with_columns(pl.Series("id_fix", fixes, dtype=pl.List(pl.String)))
+        .explode("id_fix")
+        .drop_nulls("id_fix")
+        .select("idx", "id_fix")
+    )
+
+
+def _rule_pairs(register: pl.DataFrame, roll: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
+    left_on = [r for r, _ in rule.on]
+    right_on = [r for _, r in rule.on]
+    left = register.select(pl.col("idx").alias("rid"), *[pl.col(c).alias(f"k{i}") for i, c in enumerate(left_on)])
+    right = roll.select(pl.col("idx").alias("lid"), *[pl.col(c).alias(f"k{i}") for i, c in enumerate(right_on)])
+    keys = [f"k{i}" for i in range(len(rule.on))]
+    left, right = left.drop_nulls(keys), right.drop_nulls(keys)
+    sizes = (
+        left.group_by(keys).len("nl").join(right.group_by(keys).len("nr"), on=keys)
+        .filter(pl.col("nl") * pl.col("nr") <= rule.max_block)
+        .select(keys)
+    )
+    return (
+        left.join(sizes, on=keys, how="semi")
+        .join(right, on=keys)
+        .select("rid", "lid", pl.lit(rule.name).alias("rule"))
+    )
+
+
+def candidate_pairs(
+    register: pl.DataFrame, roll: pl.DataFrame, rules: tuple[BlockingRule, ...] = DEFAULT_RULES
+) -> pl.DataFrame:
+    """Union of every rule's pairs: rid, lid, rules (list of rule names).
+
+    Both frames need `idx` and the rule columns; `id_fix` is derived here.
+    """
+    reg_fix = id_fixes(register)
+    roll_fix = id_fixes(roll)
+    found = []
+    for rule in rules:
+        cols = {c for pair in rule.on for c in pair}
+        reg, rol = register, roll
+        if any(r == "id_fix" for r, _ in rule.on):
+            reg = reg_fix.join(register.select("idx", *(cols - {"id_fix"} & set(register.columns))), on="idx")
+        if any(r == "id_fix" for _, r in rule.on):
+            rol = roll_fix.join(roll.select("idx", *(cols - {"id_fix"} & set(roll.columns))), on="idx")
+        found.append(_rule_pairs(reg, rol, rule))
+    return pl.concat(found).group_by("rid", "lid").agg(pl.col("rule").unique().sort().alias("rules"))

@@ -1,0 +1,141 @@
+"""Comparison vectors: for each candidate pair, an agreement level per field.
+
+Computed with rapidfuzz over whole columns (`process.cpdist`), never with
+database string functions, which count UTF-8 bytes. Level -1 means a value is
+missing on one side: the field then says nothing either way.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from reconcile import names
+
+FIELDS: dict[str, tuple[int, ...]] = {
+    "id": (3, 2, 0),
+    "name": (4, 3, 2, 1, 0),
+    "birth": (2, 1, 0),
+    "sex": (1, 0),
+    "address": (3, 2, 1, 0),
+    "household": (1, 0),
+}
+"""Each field's agreement levels, best first."""
+
+LEVEL_LABELS: dict[str, dict[int, str]] = {
+    "id": {3: "号码相同", 2: "一两位之差", 0: "号码不同", -1: "缺失"},
+    "name": {4: "完全相同", 3: "同音或形近", 2: "差一字", 1: "读音相近", 0: "不同", -1: "缺失"},
+    "birth": {2: "相同", 1: "年月日差一项", 0: "不同", -1: "缺失"},
+    "sex": {1: "相同", 0: "不同", -1: "缺失"},
+    "address": {3: "同一住房", 2: "同一楼幢", 1: "同一社区", 0: "不同社区", -1: "缺失"},
+    "household": {1: "同户成员同住此处", 0: "同户成员住在别处", -1: "无可参照"},
+}
+
+REGISTER_COLUMNS = (
+    "idx", "name", "name_py", "former_name", "id18", "id_clean", "birth", "sex",
+    "community_code", "dwelling", "building_key",
+)
+ROLL_COLUMNS = ("idx", "name", "name_py", "id18", "id_clean", "birth", "sex", "community_code", "dwelling", "building_key")
+
+
+def _strings(series: pl.Series) -> list[str]:
+    return series.fill_null("").to_list()
+
+
+def name_levels(a: pl.Series, b: pl.Series, a_py: pl.Series, b_py: pl.Series) -> pl.Series:
+    """Vectorised `reconcile.names.name_level`."""
+    left, right = _strings(a), _strings(b)
+    distance = pl.Series(process.cpdist(left, right, scorer=Levenshtein.distance, workers=-1))
+    py_sim = pl.Series(
+        process.cpdist(_strings(a_py), _strings(b_py), scorer=Levenshtein.normalized_similarity, workers=-1)
+    )
+    shape_a = pl.Series([names.shape_key(x) for x in left])
+    shape_b = pl.Series([names.shape_key(x) for x in right])
+    frame = pl.DataFrame(
+        {"a": a, "b": b, "pa": a_py, "pb": b_py, "d": distance, "ps": py_sim, "sa": shape_a, "sb": shape_b}
+    )
+    return frame.select(
+        pl.when(pl.col("a").is_null() | pl.col("b").is_null()).then(-1)
+        .when(pl.col("a") == pl.col("b")).then(4)
+        .when((pl.col("pa") == pl.col("pb")) | (pl.col("sa") == pl.col("sb"))).then(3)
+        .when((pl.col("d") <= 1) & (pl.min_horizontal(pl.col("a").str.len_chars(), pl.col("b").str.len_chars()) >= 2)).then(2)
+        .when(pl.col("ps") >= 0.75).then(1)
+        .otherwise(0)
+        .cast(pl.Int8)
+        .alias("lvl")
+    )["lvl"]
+
+
+def id_levels(reg_id18: pl.Series, reg_clean: pl.Series, roll_id18: pl.Series, roll_clean: pl.Series) -> pl.Series:
+    """3 same number · 2 one or two slips apart (or a truncated prefix) · 0 different · -1 missing.
+
+    The roll's number is compared both as normalised (15 → 18 digits) and as written.
+    """
+    as_normalised = _id_levels(reg_id18.fill_null(reg_clean), roll_id18.fill_null(roll_clean))
+    as_written = _id_levels(reg_id18.fill_null(reg_clean), roll_clean)
+    return pl.max_horizontal(as_normalised, as_written).cast(pl.Int8)
+
+
+def _id_levels(reg: pl.Series, roll: pl.Series) -> pl.Series:
+    distance = pl.Series(process.cpdist(_strings(reg), _strings(roll), scorer=Levenshtein.distance, workers=-1))
+    frame = pl.DataFrame({"r": reg, "l": roll, "d": distance})
+    prefix = (pl.col("l").str.len_chars() >= 14) & pl.col("r").str.starts_with(pl.col("l"))
+    return frame.select(
+        pl.when(pl.col("r").is_null() | pl.col("l").is_null()).then(-1)
+        .when(pl.col("r") == pl.col("l")).then(3)
+        .when((pl.col("d") <= 2) | prefix).then(2)
+        .otherwise(0)
+        .cast(pl.Int8)
+        .alias("lvl")
+    )["lvl"]
+
+
+def _birth_level(a: str, b: str) -> pl.Expr:
+    same_y = pl.col(a).dt.year() == pl.col(b).dt.year()
+    same_m = pl.col(a).dt.month() == pl.col(b).dt.month()
+    same_d = pl.col(a).dt.day() == pl.col(b).dt.day()
+    swapped = (pl.col(a).dt.month() == pl.col(b).dt.day()) & (pl.col(a).dt.day() == pl.col(b).dt.month()) & same_y
+    two_of_three = (same_y.cast(pl.Int8) + same_m.cast(pl.Int8) + same_d.cast(pl.Int8)) >= 2
+    return (
+        pl.when(pl.col(a).is_null() | pl.col(b).is_null()).then(-1)
+        .when(pl.col(a) == pl.col(b)).then(2)
+        .when(two_of_three | swapped).then(1)
+        .otherwise(0)
+        .cast(pl.Int8)
+    )
+
+
+def compare(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+    """Add one `<field>_lvl` column per field of `FIELDS` to (rid, lid) pairs."""
+    reg = register.select(REGISTER_COLUMNS).rename(lambda c: f"r_{c}")
+    rol = roll.select(ROLL_COLUMNS).rename(lambda c: f"l_{c}")
+    joined = (
+        pairs.select("rid", "lid")
+        .join(reg, left_on="rid", right_on="r_idx", how="left", maintain_order="left")
+        .join(rol, left_on="lid", right_on="l_idx", how="left", maintain_order="left")
+    )
+    name = name_levels(joined["r_name"], joined["l_name"], joined["r_name_py"], joined["l_name_py"])
+    if joined["r_former_name"].is_not_null().any():
+        former_py = joined["r_former_name"].map_elements(names.pinyin_key, return_dtype=pl.String)
+        former = name_levels(joined["r_former_name"], joined["l_name"], former_py, joined["l_name_py"])
+        name = pl.max_horizontal(name, former)
+    levels = joined.select(
+        "rid",
+        "lid",
+        id_levels(joined["r_id18"], joined["r_id_clean"], joined["l_id18"], joined["l_id_clean"]).alias("id_lvl"),
+        name.cast(pl.Int8).alias("name_lvl"),
+        _birth_level("r_birth", "l_birth").alias("birth_lvl"),
+        pl.when(pl.col("r_sex").is_null() | pl.col("l_sex").is_null()).then(-1)
+        .when(pl.col("r_sex") == pl.col("l_sex")).then(1)
+        .otherwise(0).cast(pl.Int8).alias("sex_lvl"),
+        pl.when(pl.col("l_dwelling").is_null() | pl.col("r_dwelling").is_null()).then(-1)
+        .when(pl.col("r_dwelling") == pl.col("l_dwelling")).then(3)
+        .when(pl.col("r_building_key") == pl.col("l_building_key")).then(2)
+        .when(pl.col("r_community_code") == pl.col("l_community_code")).then(1)
+        .otherwise(0).cast(pl.Int8).alias("address_lvl"),
+        # Filled in by `reconcile.household` once the clear pairs are known.
+        pl.lit(-1, dtype=pl.Int8).alias("household_lvl"),
+        pl.col("r_name").alias("reg_name"),
+    )
+    return levels

@@ -1,0 +1,96 @@
+"""Household evidence: relatives who moved together.
+
+Once the clear pairs are known, a candidate pair (register R, roll X) gains
+evidence when another member of R's registered household is confidently
+linked to a roll record at X's dwelling: families tend to move together. The
+field's m comes from the clear pairs themselves, its u from random pairs.
+"""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+
+from reconcile.model import M_FLOOR
+
+
+def household_levels(
+    pairs: pl.DataFrame, confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
+) -> pl.Series:
+    """Per (rid, lid) pair: 1 a household member of R is linked to someone at X's
+    dwelling · 0 members are linked, none there · -1 no other member is linked."""
+    hh = register.select(pl.col("idx").alias("rid"), "household_key")
+    dw = roll.select(pl.col("idx").alias("lid"), "dwelling")
+    members = (
+        confident.select("rid", "lid")
+        .join(hh, on="rid")
+        .join(dw, on="lid")
+        .select("household_key", pl.col("rid").alias("m_rid"), pl.col("dwelling").alias("m_dwelling"))
+    )
+    keyed = pairs.select("rid", "lid").with_row_index("_i").join(hh, on="rid", how="left").join(dw, on="lid", how="left")
+    support = (
+        keyed.join(members, on="household_key")
+        .filter(pl.col("m_rid") != pl.col("rid"))
+        .group_by("_i")
+        .agg((pl.col("m_dwelling") == pl.col("dwelling")).fill_null(False).any().alias("_together"))
+    )
+    return (
+        keyed.select("_i")
+        .join(support, on="_i", how="left", maintain_order="left")
+        .select(
+            pl.when(pl.col("_together").is_null()).then(-1)
+            .when(pl.col("_together")).then(1)
+            .otherwise(0)
+            .cast(pl.Int8)
+            .alias("household_lvl")
+        )["household_lvl"]
+    )
+
+
+def household_parameters(
+    confident: pl.DataFrame,
+    register: pl.DataFrame,
+    roll: pl.DataFrame,
+    *,
+    sample_size: int = 200_000,
+    seed: int = 0,
+) -> tuple[dict[int, float], dict[int, float]]:
+    """(m, u) for the household field: m among the confident pairs, u among random pairs."""
+    m_levels = household_levels(confident, confident, register, roll)
+    present = m_levels.filter(m_levels >= 0)
+    m1 = (float((present == 1).sum()) + 0.5) / (present.len() + 1)
+    rng = random.Random(seed)
+    reg_idx = register["idx"].to_list()
+    roll_idx = roll["idx"].to_list()
+    n = min(sample_size, len(reg_idx) * len(roll_idx))
+    randoms = pl.DataFrame(
+        {"rid": [rng.choice(reg_idx) for _ in range(n)], "lid": [rng.choice(roll_idx) for _ in range(n)]},
+        schema={"rid": pl.Int64, "lid": pl.Int64},
+    )
+    u_levels = household_levels(randoms, confident, register, roll)
+    u_present = u_levels.filter(u_levels >= 0)
+    u1 = (float((u_present == 1).sum()) + 0.5) / (u_present.len() + 1)
+    m1 = min(max(m1, M_FLOOR), 1 - M_FLOOR)
+    return {1: m1, 0: 1 - m1}, {1: u1, 0: 1 - u1}
+
+
+def household_candidates(confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+    """(rid, lid) pairs of a register record and a roll record at a dwelling
+    where another member of its household was confidently found, both still
+    unlinked. Catches movers whose roll entry has too little to be blocked on
+    (a common name, no ID number, no birth date)."""
+    hh = register.select(pl.col("idx").alias("rid"), "household_key")
+    dw = roll.select(pl.col("idx").alias("lid"), "dwelling")
+    found_at = (
+        confident.select("rid", "lid").join(hh, on="rid").join(dw, on="lid")
+        .select("household_key", "dwelling").drop_nulls().unique()
+    )
+    free_reg = hh.join(confident.select("rid"), on="rid", how="anti")
+    free_roll = dw.join(confident.select("lid"), on="lid", how="anti")
+    return (
+        found_at.join(free_reg, on="household_key")
+        .join(free_roll, on="dwelling")
+        .select("rid", "lid")
+        .unique()
+    )

@@ -1,0 +1,152 @@
+"""The linkage pipeline: deduplicate, block, compare, estimate, score, assign, band.
+
+`link` is the public entry point. Scoring is pairwise, so candidate pairs can
+be split into chunks, scored independently (e.g. on Dask workers) and
+concatenated; only estimation and the one-to-one assignment see all pairs, and
+they need just the small comparison patterns and (rid, lid, weight).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from reconcile.assign import Bands, assign_one_to_one, choose_bands
+from reconcile.block import DEFAULT_RULES, BlockingRule, candidate_pairs
+from reconcile.compare import compare
+from reconcile.dedupe import find_duplicates
+from reconcile.household import household_candidates, household_levels, household_parameters
+from reconcile.model import Model, estimate, estimate_u, name_frequencies, score
+from schemas.codes import DecidedBy
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    """Targets from which the bands are derived, and a few safety valves."""
+
+    target_precision: float = 0.999
+    """Estimated precision the auto-linked set must reach."""
+    target_recall: float = 0.999
+    """Share of estimated true matches that must be auto-linked or offered for review."""
+    auto_floor: float = 0.95
+    """No pair below this probability is auto-linked, whatever the estimate says."""
+    review_capacity: float = 0.01
+    """Operators can look at about this share of roll rows: the review band is
+    widened, most probable pairs first, until it holds that many (see `choose_bands`)."""
+    review_floor: float = 0.02
+    """Pairs below this probability are never shown for review."""
+    min_probability: float = 0.001
+    u_sample: int = 200_000
+    seed: int = 0
+    rules: tuple[BlockingRule, ...] = DEFAULT_RULES
+
+
+@dataclass(slots=True)
+class Decisions:
+    """Operators' pair decisions, by record index of this run."""
+
+    accepted: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"rid": pl.Int64, "lid": pl.Int64}))
+    rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"rid": pl.Int64, "lid": pl.Int64}))
+
+
+@dataclass(slots=True)
+class LinkResult:
+    assigned: pl.DataFrame
+    """Every one-to-one pair with its probabilities, whatever its band."""
+    links: pl.DataFrame
+    """rid, lid, levels, per-field weights, match_weight, pair_probability, match_probability, decided_by."""
+    model: Model
+    bands: Bands
+    candidate_count: int
+    register_duplicates: pl.DataFrame
+    roll_duplicates: pl.DataFrame
+    candidates: pl.DataFrame
+    """rid, lid, rules: every blocked pair (for recall analysis)."""
+
+
+def link(
+    register: pl.DataFrame,
+    roll: pl.DataFrame,
+    *,
+    settings: LinkSettings | None = None,
+    decisions: Decisions | None = None,
+) -> LinkResult:
+    """Link prepared register records to prepared roll records, city-wide.
+
+    Both frames carry `idx` (unique per side) and the prepared columns
+    (`reconcile.prepare`, `reconcile.dwelling.with_dwelling`).
+    """
+    settings = settings or LinkSettings()
+    decisions = decisions or Decisions()
+    reg_dups = find_duplicates(register.filter(pl.col("active")), within_file_keys=[])
+    roll_dups = find_duplicates(roll, within_file_keys=[["name", "birth"], ["name", "dwelling"]])
+    reg = register.filter(pl.col("active")).join(reg_dups, on="idx", how="anti")
+    rol = roll.join(roll_dups, on="idx", how="anti")
+
+    candidates = candidate_pairs(reg, rol, settings.rules)
+    forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
+        rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
+    )
+    pairs = pl.concat([candidates.select("rid", "lid"), forced]).unique()
+    levels = compare(pairs, reg, rol)
+    u = estimate_u(reg, rol, sample_size=settings.u_sample, seed=settings.seed)
+    rules = levels.select("rid", "lid").join(candidates, on=["rid", "lid"], how="left", maintain_order="left")["rules"]
+    model = estimate(
+        levels, u, rules=rules.fill_null([]), name_tf=name_frequencies(reg, rol), comparisons=reg.height * rol.height
+    )
+    scored = _apply_decisions(score(levels, model), decisions)
+    assigned, bands = _assign_and_band(scored, rol.height, settings)
+    # Pass 2: relatives who moved together vouch for each other.
+    confident = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.auto))
+    m_hh, u_hh = household_parameters(confident, reg, rol, sample_size=settings.u_sample, seed=settings.seed)
+    model.m["household"], model.u["household"] = m_hh, u_hh
+    extra = household_candidates(confident, reg, rol).join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
+    levels = pl.concat([levels, compare(extra, reg, rol)])
+    levels = levels.with_columns(household_levels(levels, confident, reg, rol).alias("household_lvl"))
+    scored = _apply_decisions(score(levels, model), decisions)
+    assigned, bands = _assign_and_band(scored, rol.height, settings)
+    p = pl.col("match_probability")
+    links = assigned.with_columns(
+        pl.when(pl.col("_accepted")).then(pl.lit(DecidedBy.OPERATOR.value))
+        .when(p >= bands.auto).then(pl.lit(DecidedBy.AUTO.value))
+        .when(p >= bands.review).then(pl.lit(DecidedBy.REVIEW.value))
+        .otherwise(None)
+        .alias("decided_by")
+    ).filter(pl.col("decided_by").is_not_null()).drop("_accepted")
+    return LinkResult(
+        assigned=assigned.drop("_accepted"),
+        links=links,
+        model=model,
+        bands=bands,
+        candidate_count=levels.height,
+        register_duplicates=reg_dups,
+        roll_duplicates=roll_dups,
+        candidates=candidates,
+    )
+
+
+def _apply_decisions(scored: pl.DataFrame, decisions: Decisions) -> pl.DataFrame:
+    """Drop rejected pairs; make accepted pairs outrank any score."""
+    accepted = decisions.accepted.with_columns(pl.lit(True).alias("_accepted"))
+    return (
+        scored.join(decisions.rejected, on=["rid", "lid"], how="anti")
+        .join(accepted, on=["rid", "lid"], how="left")
+        .with_columns(
+            pl.col("_accepted").fill_null(False),
+            pl.when(pl.col("_accepted")).then(pl.lit(1e6)).otherwise(pl.col("match_weight")).alias("match_weight"),
+        )
+    )
+
+
+def _assign_and_band(scored: pl.DataFrame, roll_rows: int, settings: LinkSettings) -> tuple[pl.DataFrame, Bands]:
+    assigned = assign_one_to_one(scored, min_probability=settings.min_probability)
+    bands = choose_bands(
+        assigned.filter(~pl.col("_accepted"))["match_probability"],
+        target_precision=settings.target_precision,
+        target_recall=settings.target_recall,
+        floor=settings.auto_floor,
+        review_capacity=int(settings.review_capacity * roll_rows),
+        review_floor=settings.review_floor,
+    )
+    return assigned, bands

@@ -1,0 +1,172 @@
+"""Turn raw input rows (all strings) into normalised person records.
+
+Pure functions over polars frames: the flows read files, these decide what the
+values mean. Every row comes out with an `issues` list naming the fields that
+could not be trusted; whether a row can go on at all is the contract's call
+(`schemas.records`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+
+import polars as pl
+
+from reconcile import address, idnumber, names
+from reconcile.dates import try_parse_date
+from schemas.codes import Issue
+
+_SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
+_ADDRESS_FIELDS = ("addr_kind", "place", "building", "unit", "room", "group", "number")
+COMMUNITY_CODE = r"^\d{12}$"
+
+
+def _map_unique(series: pl.Series, fn: Callable[[str], object], dtype: pl.DataType) -> pl.Series:
+    """Apply `fn` once per distinct non-null value (names and addresses repeat a lot)."""
+    uniques = series.drop_nulls().unique()
+    table = pl.DataFrame({"key": uniques, "value": pl.Series([fn(v) for v in uniques.to_list()], dtype=dtype)})
+    return series.to_frame("key").join(table, on="key", how="left", maintain_order="left")["value"]
+
+
+def _names(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
+    def norm(text: str) -> str | None:
+        folded = names.fold(text)
+        return names.simplified(folded) if folded else None
+
+    name = _map_unique(frame[raw], norm, pl.String()).alias(out)
+    return frame.with_columns(name)
+
+
+def _pinyin(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        _map_unique(frame["name"], names.pinyin_key, pl.String()).alias("name_py"),
+        _map_unique(frame["name"], names.surname_of, pl.String()).alias("surname"),
+    ).with_columns(_map_unique(pl.Series(frame["name"]), lambda n: names.pinyin_key(names.surname_of(n)), pl.String()).alias("surname_py"))
+
+
+def _ids(frame: pl.DataFrame) -> pl.DataFrame:
+    parsed = idnumber.parse_column(frame["id_raw"])
+    return pl.concat([frame, parsed], how="horizontal")
+
+
+def _dates(series: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(parsed dates, True where text was present but unparsable)."""
+    values, bad = [], []
+    for raw in series.to_list():
+        parsed, ok = try_parse_date(raw)
+        if parsed is not None and not (1880 <= parsed.year <= 2100):
+            parsed, ok = None, False
+        values.append(parsed)
+        bad.append(not ok)
+    return pl.Series(values, dtype=pl.Date), pl.Series(bad, dtype=pl.Boolean)
+
+
+def _addresses(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
+    struct = pl.Struct({f: pl.String for f in _ADDRESS_FIELDS})
+
+    def parse(text: str) -> dict[str, str | None]:
+        a = address.parse(text, prefixes)
+        return {
+            "addr_kind": a.kind, "place": a.place, "building": a.building, "unit": a.unit,
+            "room": a.room, "group": a.group, "number": a.number,
+        }
+
+    parsed = _map_unique(frame["address_raw"], parse, struct)
+    return frame.with_columns(parsed.alias("_addr")).unnest("_addr")
+
+
+def _issue(cond: pl.Expr, issue: Issue) -> pl.Expr:
+    return pl.when(cond).then(pl.lit(issue.value)).otherwise(None)
+
+
+def _common(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
+    """Names, ID numbers, birth dates, sex and addresses; shared by both sides."""
+    frame = _names(frame, "name_raw", "name")
+    frame = _pinyin(frame)
+    frame = _ids(frame)
+    birth, birth_bad = _dates(frame["birth_raw"])
+    frame = frame.with_columns(birth.alias("birth_written"), birth_bad.alias("_birth_bad"))
+    frame = frame.with_columns(
+        pl.coalesce("id_birth", "birth_written").alias("birth"),
+        pl.col("sex_raw").str.strip_chars().replace_strict(_SEX_CODES, default=None).alias("sex_written"),
+    ).with_columns(pl.coalesce("id_sex", "sex_written").alias("sex"))
+    frame = _addresses(frame, prefixes)
+    id_issue = {
+        "missing": Issue.ID_MISSING, "bad_format": Issue.ID_BAD_FORMAT,
+        "bad_check": Issue.ID_BAD_CHECK, "bad_birth_date": Issue.ID_BAD_BIRTH_DATE,
+    }
+    issues = [
+        pl.col("id_problem").replace_strict({k: v.value for k, v in id_issue.items()}, default=None),
+        _issue(pl.col("name").is_null(), Issue.NAME_MISSING),
+        _issue(pl.col("_birth_bad"), Issue.BIRTH_DATE_UNPARSABLE),
+        _issue(
+            pl.col("id_birth").is_not_null() & pl.col("birth_written").is_not_null() & (pl.col("id_birth") != pl.col("birth_written")),
+            Issue.BIRTH_DATE_CONFLICTS_ID,
+        ),
+        _issue(pl.col("sex_raw").is_not_null() & pl.col("sex_written").is_null(), Issue.SEX_UNKNOWN),
+        _issue(
+            pl.col("id_sex").is_not_null() & pl.col("sex_written").is_not_null() & (pl.col("id_sex") != pl.col("sex_written")),
+            Issue.SEX_CONFLICTS_ID,
+        ),
+        _issue(pl.col("address_raw").is_not_null() & (pl.col("addr_kind") == "other"), Issue.ADDRESS_UNPARSED),
+    ]
+    return frame.with_columns(pl.concat_list(issues).list.drop_nulls().alias("issues")).drop("_birth_bad")
+
+
+def community_names(raw: pl.DataFrame) -> dict[str, str]:
+    """Community name → code, from register rows that carry both."""
+    if "community_name" not in raw.columns or "community_code_raw" not in raw.columns:
+        return {}
+    pairs = (
+        raw.select(pl.col("community_name").str.replace_all(r"\s", ""), "community_code_raw")
+        .drop_nulls()
+        .filter(pl.col("community_code_raw").str.contains(COMMUNITY_CODE))
+        .group_by("community_name")
+        .agg(pl.col("community_code_raw").mode().first())
+    )
+    return dict(zip(pairs["community_name"].to_list(), pairs["community_code_raw"].to_list(), strict=True))
+
+
+def _community_code(frame: pl.DataFrame, by_name: Mapping[str, str], fallback: str | None) -> pl.Expr:
+    from_code = pl.when(pl.col("community_code_raw").str.contains(COMMUNITY_CODE)).then(pl.col("community_code_raw"))
+    from_name = pl.col("community_name").str.replace_all(r"\s", "").replace_strict(dict(by_name), default=None)
+    return pl.coalesce(from_code, from_name, pl.lit(fallback, dtype=pl.String))
+
+
+def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date | None = None) -> pl.DataFrame:
+    """Normalise police-extract rows.
+
+    Adds: community_code, household_key, name, name_py, surname, surname_py,
+    former_name, id18/id_clean/id_problem, birth, sex, active, address elements
+    and `issues`.
+    """
+    frame = raw.with_columns(pl.lit("register").alias("side"))
+    by_name = community_names(raw)
+    frame = frame.with_columns(_community_code(frame, by_name, None).alias("community_code"))
+    frame = _common(frame, prefixes)
+    frame = _names(frame, "former_name_raw", "former_name")
+    moved_in, moved_bad = _dates(frame["moved_in_raw"])
+    return frame.with_columns(
+        moved_in.alias("moved_in"),
+        pl.concat_list(
+            "issues",
+            _issue(pl.Series(moved_bad), Issue.MOVED_IN_UNPARSABLE),
+            _issue(pl.col("household_no").is_null(), Issue.HOUSEHOLD_MISSING),
+        ).list.drop_nulls().alias("issues"),
+        # A row without a household number is a household of its own.
+        pl.coalesce(
+            pl.col("household_no"), pl.format("~{}:{}", "source_file", "source_row")
+        ).alias("household_key"),
+        (pl.col("person_state").is_null() | (pl.col("person_state").str.strip_chars() == "正常")).alias("active"),
+    )
+
+
+def prepare_roll(
+    raw: pl.DataFrame, *, file_community: str | None, by_name: Mapping[str, str], prefixes: list[str]
+) -> pl.DataFrame:
+    """Normalise one community roll. The community comes from a 社区代码 column,
+    else a 社区 name known to the register, else the file name."""
+    frame = raw.with_columns(pl.lit("roll").alias("side"))
+    frame = frame.with_columns(_community_code(frame, by_name, file_community).alias("community_code"))
+    return _common(frame, prefixes)

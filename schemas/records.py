@@ -1,0 +1,159 @@
+"""Row-level contracts for normalised records (dataframely).
+
+A row that fails any rule here cannot go on and is quarantined with the
+rule's reason code (`schemas.codes.Quarantine`); rows that pass may still carry
+`issues` for fields that could not be trusted and were dropped.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dataframely as dy
+import polars as pl
+
+from schemas.codes import Quarantine
+from schemas.inputs import InputContract
+
+_ID18 = r"^\d{17}[\dX]$"
+_CODE = r"^\d{12}$"
+
+
+class PersonRecord(dy.Schema):
+    """What both sides share once normalised."""
+
+    source_file = dy.String(nullable=False)
+    source_row = dy.Int64(nullable=False, min=1)
+    side = dy.String(nullable=False, regex=r"^(register|roll)$")
+    community_code = dy.String(nullable=True, regex=_CODE)
+    name = dy.String(nullable=True, min_length=1)
+    name_py = dy.String(nullable=True)
+    surname = dy.String(nullable=True)
+    surname_py = dy.String(nullable=True)
+    id18 = dy.String(nullable=True, regex=_ID18)
+    id_clean = dy.String(nullable=True)
+    id_problem = dy.String(nullable=True)
+    birth = dy.Date(nullable=True)
+    sex = dy.String(nullable=True, regex=r"^[男女]$")
+    addr_kind = dy.String(nullable=True)
+    place = dy.String(nullable=True)
+    building = dy.String(nullable=True)
+    unit = dy.String(nullable=True)
+    room = dy.String(nullable=True)
+    group = dy.String(nullable=True)
+    number = dy.String(nullable=True)
+    issues = dy.List(dy.String(), nullable=False)
+
+    @dy.rule()
+    def unidentifiable(cls) -> pl.Expr:
+        """A person needs a name or a valid ID number to be found at all."""
+        return pl.col("name").is_not_null() | pl.col("id18").is_not_null()
+
+    @dy.rule()
+    def unknown_community(cls) -> pl.Expr:
+        return pl.col("community_code").is_not_null()
+
+
+class RegisterRecord(PersonRecord):
+    """A police-extract row that can go on."""
+
+    household_key = dy.String(nullable=False)
+    former_name = dy.String(nullable=True)
+    active = dy.Bool(nullable=False)
+    moved_in = dy.Date(nullable=True)
+    station = dy.String(nullable=True)
+    street = dy.String(nullable=True)
+    community_name = dy.String(nullable=True)
+    relation_raw = dy.String(nullable=True)
+
+
+class RollRecord(PersonRecord):
+    """A community-roll row that can go on."""
+
+    grid = dy.String(nullable=True)
+    house_kind = dy.String(nullable=True)
+
+    @dy.rule()
+    def no_address(cls) -> pl.Expr:
+        """A roll row places a person at a dwelling; without an address it places nobody."""
+        return pl.col("addr_kind").is_not_null() & (pl.col("place").is_not_null() | pl.col("building").is_not_null())
+
+
+# The failing rule's name is the quarantine reason; the first in this order wins.
+_RULE_REASONS: tuple[tuple[str, Quarantine], ...] = (
+    ("unidentifiable", Quarantine.UNIDENTIFIABLE),
+    ("unknown_community", Quarantine.UNKNOWN_COMMUNITY),
+    ("no_address", Quarantine.NO_ADDRESS),
+)
+
+QUARANTINE_SCHEMA = {
+    "side": pl.String,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+    "reason": pl.String,
+    "detail": pl.String,
+    "original": pl.String,
+}
+
+
+def split_valid(
+    frame: pl.DataFrame, schema: type[PersonRecord], contract: InputContract
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows that can go on, quarantine rows with a reason and their original values).
+
+    Extra columns of `frame` not in the schema are kept on the valid rows.
+    """
+    key = ["source_file", "source_row"]
+    good, failure = schema.filter(frame.select(schema.column_names()), cast=True)
+    valid = frame.join(good.select(key), on=key, how="semi", maintain_order="left")
+    details = failure.details()
+    if details.height == 0:
+        return valid, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    checks = [c for c in details.columns if c not in schema.column_names()]
+    failed = details.select(
+        *key,
+        pl.concat_list(
+            [pl.when(pl.col(c) == "invalid").then(pl.lit(c)).otherwise(None) for c in checks]
+        ).list.drop_nulls().alias("_failed"),
+    )
+    bad = frame.join(failed, on=key, how="inner", maintain_order="left")
+    reasons = []
+    for failed_checks in bad["_failed"].to_list():
+        reason = next((q.value for rule, q in _RULE_REASONS if rule in failed_checks), "contract_violation")
+        reasons.append(reason)
+    canonical = {c.internal: c.canonical for c in contract.columns}
+    raw_columns = [c for c in bad.columns if c in canonical or c.startswith("extra:")]
+    originals = [
+        json.dumps(
+            {canonical.get(k, k.removeprefix("extra:")): v for k, v in row.items() if v is not None},
+            ensure_ascii=False,
+        )
+        for row in bad.select(raw_columns).iter_rows(named=True)
+    ]
+    quarantine = pl.DataFrame(
+        {
+            "side": bad["side"],
+            "source_file": bad["source_file"],
+            "source_row": bad["source_row"],
+            "reason": reasons,
+            "detail": [", ".join(f) for f in bad["_failed"].to_list()],
+            "original": originals,
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    return valid, quarantine
+
+
+def malformed_quarantine(side: str, file: str, rows: list[tuple[int, str]]) -> pl.DataFrame:
+    """Quarantine rows for CSV lines that could not be split into the header's fields."""
+    return pl.DataFrame(
+        {
+            "side": [side] * len(rows),
+            "source_file": [file] * len(rows),
+            "source_row": [r for r, _ in rows],
+            "reason": [Quarantine.MALFORMED_ROW.value] * len(rows),
+            "detail": ["field count differs from the header"] * len(rows),
+            "original": [line for _, line in rows],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )

@@ -1,0 +1,10 @@
+"""A synthetic city in the data contract's input formats, with ground truth.
+
+Used by `hukou generate`, the demo, the tests and the benchmarks. Nothing here
+is real personal data: names, ID numbers and addresses are drawn at random.
+"""
+
+from synth.city import City, build_city
+from synth.write import write_city
+
+__all__ = ["City", "build_city", "write_city"]
