@@ -162,11 +162,14 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
     )
 
 
-def prepare_roll(
-    raw: pl.DataFrame, *, file_community: str | None, by_name: Mapping[str, str], prefixes: list[str]
-) -> pl.DataFrame:
-    """Normalise one community roll. The community comes from a 社区代码 column,
-    else a 社区 name known to the register, else the file name."""
+def prepare_roll(raw: pl.DataFrame, *, by_name: Mapping[str, str], prefixes: list[str]) -> pl.DataFrame:
+    """Normalise community-roll rows. The community comes from a 社区代码 column,
+    else a 社区 name known to the register, else the code the file name starts
+    with (column `file_community`)."""
     frame = raw.with_columns(pl.lit("roll").alias("side"))
-    frame = frame.with_columns(_community_code(frame, by_name, file_community).alias("community_code"))
+    if "file_community" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("file_community"))
+    frame = frame.with_columns(
+        pl.coalesce(_community_code(frame, by_name, None), pl.col("file_community")).alias("community_code")
+    )
     return _common(frame, prefixes)

@@ -1,0 +1,147 @@
+"""The `hukou` command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="hukou",
+    help="hukou-recon: reconcile the police household register with community occupancy rolls "
+    "(人在户不在 / 户在人不在), nightly.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(width=max(Console().width, 160))
+
+DataOption = Annotated[Path, typer.Option("--data", help="Data directory (published database, runs, operator state).")]
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Argument(help="Directory to write register/, rolls/ and truth/ into.")],
+    scale: Annotated[int, typer.Option(help="1 mirrors the proposal: 48 communities, ~73k households, ~200k people.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 0,
+) -> None:
+    """Generate a synthetic city in the contract's input formats, with ground truth.
+
+    Writes a GB18030 police extract (register/), one .xlsx roll per community
+    (rolls/) and the truth for benchmarks (truth/). Nothing in it is real.
+    """
+    from flows.progress import RichReporter
+    from synth import build_city, write_city
+
+    with RichReporter() as reporter:
+        reporter.start("生成城市 build city", 1)
+        city = build_city(scale=scale, seed=seed)
+        reporter.finish("生成城市 build city")
+        reporter.start("写出文件 write files", len(city.communities))
+        done = {"n": 0}
+
+        def step(n: int, total: int) -> None:
+            reporter.advance("写出文件 write files", n - done["n"])
+            done["n"] = n
+
+        written = write_city(city, out, progress=step)
+    console.print(
+        f"{len(city.communities)} communities, {len(city.registered):,} registered people, "
+        f"{len(city.migrants):,} residents registered elsewhere → {out}"
+    )
+    console.print(f"  register: {written['register']}\n  rolls:    {written['rolls']}")
+
+
+@app.command()
+def run(
+    register: Annotated[Path, typer.Option("--register", help="The police extract (.csv in GB18030/UTF-8, or .xlsx).")],
+    rolls: Annotated[Path, typer.Option("--rolls", help="Directory of community rolls (.xlsx or .csv, one per community).")],
+    data: DataOption = Path("data"),
+    local: Annotated[bool, typer.Option("--local", help="Run the stages directly, without Prefect.")] = False,
+) -> None:
+    """Run the nightly reconciliation on these inputs and publish into the data directory."""
+    from flows.pipeline import LOCAL, run_pipeline
+    from flows.progress import RichReporter, use
+    from flows.settings import Settings
+    from flows.stages import RegisterUnreadable
+
+    if not register.is_file():
+        raise typer.BadParameter(f"no such file: {register}", param_hint="--register")
+    if not rolls.is_dir():
+        raise typer.BadParameter(f"no such directory: {rolls}", param_hint="--rolls")
+    settings = Settings(data_dir=data)
+    try:
+        with RichReporter() as reporter, use(reporter):
+            if local:
+                outcome = run_pipeline(register, rolls, settings, LOCAL)
+                run_id, counts = outcome.run_id, outcome.counts
+            else:
+                os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+                from flows.nightly import nightly
+
+                run_id = nightly(register=str(register), rolls=str(rolls), data_dir=str(data))
+                counts = {}
+    except RegisterUnreadable as exc:
+        console.print(f"[red]run failed:[/red] {exc}. The published results are unchanged.")
+        raise typer.Exit(1) from exc
+    console.print(f"run [bold]{run_id}[/bold] published to {data / 'hukou.duckdb'}")
+    if counts:
+        console.print({k: v for k, v in counts.items() if isinstance(v, int)})
+    _print_input_problems(data)
+    _print_summary(data)
+
+
+def _print_input_problems(data: Path) -> None:
+    from flows.reader import published
+
+    with published(data) as con:
+        bad = con.execute("SELECT file, problem, message FROM input_files WHERE status <> 'ok' ORDER BY file").fetchall()
+        quarantined = con.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC").fetchall()
+    for file, problem, message in bad:
+        console.print(f"[yellow]file not read[/yellow] {file}: {problem} — {message}")
+    for reason, n in quarantined:
+        console.print(f"[yellow]quarantined[/yellow] {n} row(s): {reason}")
+
+
+def _print_summary(data: Path) -> None:
+    from flows.reader import published
+
+    with published(data) as con:
+        rows = con.execute(
+            """SELECT community_code, community_name, registered_persons, registered_households,
+                      resident_persons, consistent_persons, consistent_households,
+                      absent_elsewhere_persons, absent_outside_persons, absent_households,
+                      unregistered_elsewhere_persons, unregistered_outside_persons, review_pending
+               FROM community_summary ORDER BY community_code"""
+        ).fetchall()
+    table = Table(title="社区人户核查汇总 community summary", show_lines=False)
+    headers = [
+        "社区代码", "社区", "户籍人", "户籍户", "实有人", "一致人", "一致户",
+        "户在人不在\n去市内", "户在人不在\n去向不明", "空挂户", "人在户不在\n市内户籍", "人在户不在\n外地", "待核实",
+    ]
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="right" if i >= 2 else "left", no_wrap=True)
+    totals = [0] * (len(headers) - 2)
+    for row in rows:
+        table.add_row(*[str(v) if v is not None else "" for v in row[:2]], *[f"{v:,}" for v in row[2:]])
+        totals = [t + (v or 0) for t, v in zip(totals, row[2:], strict=True)]
+    table.add_row("合计", "", *[f"{t:,}" for t in totals], style="bold")
+    console.print(table)
+
+
+@app.command()
+def summary(data: DataOption = Path("data")) -> None:
+    """Print the published community summary as a table."""
+    from flows.settings import DataPaths
+
+    if not DataPaths(data).published.exists():
+        console.print(f"[red]nothing published yet in {data}[/red]: run `hukou run` first")
+        raise typer.Exit(1)
+    _print_summary(data)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,276 @@
+"""The nightly stages as plain functions over Parquet files in a run directory.
+
+Each stage reads what the previous one wrote and returns counts only (no
+names or ID numbers), so the Prefect tasks that wrap them can log and pass
+results freely. Run directories are immutable once published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from flows import progress
+from flows.io.sources import FileError, read_table
+from reconcile.address import admin_prefixes
+from reconcile.classify import classify
+from reconcile.dwelling import gazetteer, with_dwelling
+from reconcile.linker import Decisions, LinkSettings, link
+from reconcile.prepare import community_names, prepare_register, prepare_roll
+from reconcile.summary import community_summary
+from schemas.codes import DecidedBy
+from schemas.inputs import REGISTER, ROLL
+from schemas.records import QUARANTINE_SCHEMA, RegisterRecord, RollRecord, malformed_quarantine, split_valid
+
+ROLL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+_CODE_PREFIX = re.compile(r"^(\d{12})(?:[_\-\s](.+))?$")
+
+
+class RegisterUnreadable(RuntimeError):
+    """The police extract cannot be read: the run stops and the published results stay."""
+
+
+@dataclass(slots=True)
+class FileReport:
+    """What happened to one input file (no record values)."""
+
+    side: str
+    file: str
+    size: int
+    sha256: str
+    status: str = "ok"
+    problem: str | None = None
+    message: str | None = None
+    rows: int = 0
+    blank_rows: int = 0
+    malformed_rows: int = 0
+    encoding: str | None = None
+    community_code: str | None = None
+    community_name: str | None = None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def roll_files(rolls: Path) -> list[Path]:
+    """Every file in the rolls directory except hidden and lock files, sorted."""
+    return sorted(p for p in rolls.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+
+
+def _file_community(path: Path) -> tuple[str | None, str | None]:
+    match = _CODE_PREFIX.match(path.stem)
+    if not match:
+        return None, None
+    return match.group(1), match.group(2)
+
+
+def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
+    """Read every input file into raw Parquet (all strings, with lineage).
+
+    Writes raw_register.parquet, raw_rolls.parquet, malformed.parquet and
+    files.json. A roll that cannot be read is reported and skipped; a register
+    that cannot be read raises `RegisterUnreadable`.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    reports: list[FileReport] = []
+    malformed: list[pl.DataFrame] = []
+    with progress.stage("读取户籍数据 register", 1):
+        report = FileReport("register", register.name, register.stat().st_size if register.exists() else 0, "")
+        if register.exists():
+            report.sha256 = sha256_of(register)
+        try:
+            table = read_table(register, REGISTER)
+        except FileError as exc:
+            report.status, report.problem, report.message = "error", exc.problem.value, str(exc)
+            (out / "files.json").write_text(json.dumps([asdict(report)], ensure_ascii=False, indent=1))
+            raise RegisterUnreadable(str(exc)) from exc
+        report.rows, report.blank_rows, report.encoding = table.frame.height, table.blank_rows, table.encoding
+        report.malformed_rows = len(table.malformed)
+        malformed.append(malformed_quarantine("register", table.file, table.malformed))
+        table.frame.write_parquet(out / "raw_register.parquet")
+        reports.append(report)
+        progress.advance("读取户籍数据 register")
+
+    files = roll_files(rolls)
+    frames: list[pl.DataFrame] = []
+    with progress.stage("读取社区登记表 rolls", len(files)):
+        for path in files:
+            code, name = _file_community(path)
+            report = FileReport("roll", path.name, path.stat().st_size, sha256_of(path), community_code=code, community_name=name)
+            reports.append(report)
+            progress.advance("读取社区登记表 rolls")
+            if path.suffix.lower() not in ROLL_SUFFIXES:
+                report.status, report.problem = "error", "unsupported"
+                report.message = f"{path.name}: unsupported file type (expected .xlsx or .csv)"
+                continue
+            try:
+                table = read_table(path, ROLL)
+            except FileError as exc:
+                report.status, report.problem, report.message = "error", exc.problem.value, str(exc)
+                continue
+            report.rows, report.blank_rows, report.encoding = table.frame.height, table.blank_rows, table.encoding
+            report.malformed_rows = len(table.malformed)
+            malformed.append(malformed_quarantine("roll", table.file, table.malformed))
+            frames.append(
+                table.frame.with_columns(
+                    pl.lit(code, dtype=pl.String).alias("file_community"),
+                    pl.lit(name, dtype=pl.String).alias("file_community_name"),
+                )
+            )
+    rolls_frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(
+        schema={c: pl.String for c in ROLL.internal_names} | {"source_file": pl.String, "source_row": pl.Int64}
+    )
+    rolls_frame.write_parquet(out / "raw_rolls.parquet")
+    pl.concat([pl.DataFrame(schema=QUARANTINE_SCHEMA), *malformed]).write_parquet(out / "malformed.parquet")
+    (out / "files.json").write_text(json.dumps([asdict(r) for r in reports], ensure_ascii=False, indent=1))
+    return {
+        "register_rows": reports[0].rows,
+        "roll_files": len(files),
+        "roll_files_unreadable": sum(r.status != "ok" for r in reports[1:]),
+        "roll_rows": rolls_frame.height,
+        "malformed_rows": sum(r.malformed_rows for r in reports),
+    }
+
+
+def normalise(run: Path) -> dict[str, Any]:
+    """Normalise and validate both sides; write register.parquet, roll.parquet
+    and quarantine.parquet (malformed rows included)."""
+    with progress.stage("规范化 normalise", 4):
+        raw_register = pl.read_parquet(run / "raw_register.parquet")
+        raw_rolls = pl.read_parquet(run / "raw_rolls.parquet")
+        anchors = set(raw_register["street"].drop_nulls().unique().to_list())
+        anchors |= set(raw_register["community_name"].drop_nulls().unique().to_list())
+        prefixes = admin_prefixes(raw_register["address_raw"].drop_nulls().unique().head(20_000).to_list(), anchors)
+        progress.advance("规范化 normalise")
+        register, register_q = split_valid(prepare_register(raw_register, prefixes=prefixes), RegisterRecord, REGISTER)
+        progress.advance("规范化 normalise")
+        roll, roll_q = split_valid(
+            prepare_roll(raw_rolls, by_name=community_names(raw_register), prefixes=prefixes), RollRecord, ROLL
+        )
+        progress.advance("规范化 normalise")
+        places = gazetteer(register)
+        register = _indexed(with_dwelling(register, places))
+        roll = _indexed(with_dwelling(roll, places))
+        register.write_parquet(run / "register.parquet")
+        roll.write_parquet(run / "roll.parquet")
+        quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), register_q, roll_q])
+        quarantine.write_parquet(run / "quarantine.parquet")
+        progress.advance("规范化 normalise")
+    return {
+        "register_valid": register.height,
+        "roll_valid": roll.height,
+        "quarantined": quarantine.height,
+        "register_rows_with_issues": int(register["issues"].list.len().gt(0).sum()),
+        "roll_rows_with_issues": int(roll["issues"].list.len().gt(0).sum()),
+    }
+
+
+def _indexed(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+
+
+def link_stage(run: Path, settings: LinkSettings, decisions: Decisions | None = None) -> dict[str, Any]:
+    """Link the two sides; write links.parquet, duplicates.parquet and model.json."""
+    with progress.stage("匹配 link", 1):
+        register = pl.read_parquet(run / "register.parquet")
+        roll = pl.read_parquet(run / "roll.parquet")
+        result = link(register, roll, settings=settings, decisions=decisions)
+        result.links.write_parquet(run / "links.parquet")
+        pl.concat(
+            [
+                result.register_duplicates.with_columns(pl.lit("register").alias("side")),
+                result.roll_duplicates.with_columns(pl.lit("roll").alias("side")),
+            ]
+        ).write_parquet(run / "duplicates.parquet")
+        (run / "model.json").write_text(
+            json.dumps(
+                {
+                    "prior": result.model.prior,
+                    "candidate_prior": result.model.candidate_prior,
+                    "em_iterations": result.model.em_iterations,
+                    "bands": {"auto": result.bands.auto, "review": result.bands.review},
+                    "parameters": result.model.as_table().to_dicts(),
+                },
+                indent=1,
+            )
+        )
+        progress.advance("匹配 link")
+    decided = result.links["decided_by"].value_counts()
+    by = dict(zip(decided["decided_by"].to_list(), decided["count"].to_list(), strict=True))
+    return {
+        "candidate_pairs": result.candidate_count,
+        "links_auto": int(by.get(DecidedBy.AUTO.value, 0)),
+        "links_review": int(by.get(DecidedBy.REVIEW.value, 0)),
+        "links_operator": int(by.get(DecidedBy.OPERATOR.value, 0)),
+        "auto_threshold": result.bands.auto,
+        "review_threshold": result.bands.review,
+    }
+
+
+def _communities(run: Path, register: pl.DataFrame) -> pl.DataFrame:
+    """Code, name, street and police station of every community seen on either side."""
+    from_register = (
+        register.group_by("community_code")
+        .agg(
+            pl.col("community_name").drop_nulls().mode().first(),
+            pl.col("street").drop_nulls().mode().first(),
+            pl.col("station").drop_nulls().mode().first().alias("police_station"),
+        )
+    )
+    reports = json.loads((run / "files.json").read_text())
+    from_files = pl.DataFrame(
+        [
+            {"community_code": r["community_code"], "file_name": r["community_name"]}
+            for r in reports
+            if r["side"] == "roll" and r["community_code"]
+        ],
+        schema={"community_code": pl.String, "file_name": pl.String},
+    ).unique("community_code")
+    return (
+        from_register.join(from_files, on="community_code", how="full", coalesce=True)
+        .with_columns(pl.coalesce("community_name", "file_name").alias("community_name"))
+        .drop("file_name")
+    )
+
+
+def classify_stage(run: Path) -> dict[str, Any]:
+    """Statuses for every record and the community summary."""
+    with progress.stage("判定 classify", 1):
+        register = pl.read_parquet(run / "register.parquet")
+        roll = pl.read_parquet(run / "roll.parquet")
+        links = pl.read_parquet(run / "links.parquet")
+        duplicates = pl.read_parquet(run / "duplicates.parquet")
+        reg_dups = duplicates.filter(pl.col("side") == "register").drop("side")
+        roll_dups = duplicates.filter(pl.col("side") == "roll").drop("side")
+        statuses = classify(register, roll, links, reg_dups, roll_dups)
+        issues = pl.concat(
+            [
+                register.select(pl.lit("register").alias("side"), "idx", "issues"),
+                roll.select(pl.lit("roll").alias("side"), "idx", "issues"),
+            ]
+        )
+        statuses = statuses.join(issues, on=["side", "idx"], how="left").with_columns(
+            pl.col("issues").list.join(",").alias("issues")
+        )
+        statuses.write_parquet(run / "record_status.parquet")
+        review_pairs = (
+            links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
+            .join(register.select(pl.col("idx").alias("rid"), pl.col("community_code").alias("register_community")), on="rid")
+            .join(roll.select(pl.col("idx").alias("lid"), pl.col("community_code").alias("roll_community")), on="lid")
+        )
+        summary = community_summary(statuses, register, roll, _communities(run, register), review_pairs)
+        summary.write_parquet(run / "community_summary.parquet")
+        progress.advance("判定 classify")
+    counts = statuses.group_by("side", "status").len()
+    return {f"{side}_{status}": int(n) for side, status, n in counts.iter_rows()} | {"communities": summary.height}
