@@ -25,8 +25,13 @@ DataOption = Annotated[Path, typer.Option("--data", help="Data directory (publis
 @app.command()
 def generate(
     out: Annotated[Path, typer.Argument(help="Directory to write register/, rolls/ and truth/ into.")],
-    scale: Annotated[int, typer.Option(help="1 mirrors the proposal: 48 communities, ~73k households, ~200k people.")] = 1,
+    scale: Annotated[
+        int, typer.Option(help="1 mirrors the proposal: 48 communities, ~73k households, ~200k people.")
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 0,
+    households: Annotated[
+        int | None, typer.Option(help="Total registered households, overriding the scale (small cities for tests).")
+    ] = None,
 ) -> None:
     """Generate a synthetic city in the contract's input formats, with ground truth.
 
@@ -38,7 +43,7 @@ def generate(
 
     with RichReporter() as reporter:
         reporter.start("生成城市 build city", 1)
-        city = build_city(scale=scale, seed=seed)
+        city = build_city(scale=scale, seed=seed, households=households)
         reporter.finish("生成城市 build city")
         reporter.start("写出文件 write files", len(city.communities))
         done = {"n": 0}
@@ -57,8 +62,15 @@ def generate(
 
 @app.command()
 def run(
-    register: Annotated[Path, typer.Option("--register", help="The police extract (.csv in GB18030/UTF-8, or .xlsx).")],
-    rolls: Annotated[Path, typer.Option("--rolls", help="Directory of community rolls (.xlsx or .csv, one per community).")],
+    register: Annotated[
+        Path,
+        typer.Option(
+            "--register", help="The police extract (.csv in GB18030/UTF-8, or .xlsx), or a drop directory holding it."
+        ),
+    ],
+    rolls: Annotated[
+        Path, typer.Option("--rolls", help="Directory of community rolls (.xlsx or .csv, one per community).")
+    ],
     data: DataOption = Path("data"),
     local: Annotated[bool, typer.Option("--local", help="Run the stages directly, without Prefect.")] = False,
 ) -> None:
@@ -68,8 +80,8 @@ def run(
     from flows.settings import Settings
     from flows.stages import RegisterUnreadable
 
-    if not register.is_file():
-        raise typer.BadParameter(f"no such file: {register}", param_hint="--register")
+    if not register.exists():
+        raise typer.BadParameter(f"no such file or directory: {register}", param_hint="--register")
     if not rolls.is_dir():
         raise typer.BadParameter(f"no such directory: {rolls}", param_hint="--rolls")
     settings = Settings(data_dir=data)
@@ -82,7 +94,7 @@ def run(
                 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
                 from flows.nightly import nightly
 
-                run_id = nightly(register=str(register), rolls=str(rolls), data_dir=str(data))
+                run_id = nightly(register_file=str(register), rolls_dir=str(rolls), data_dir=str(data))
                 counts = {}
     except RegisterUnreadable as exc:
         console.print(f"[red]run failed:[/red] {exc}. The published results are unchanged.")
@@ -98,7 +110,9 @@ def _print_input_problems(data: Path) -> None:
     from flows.reader import published
 
     with published(data) as con:
-        bad = con.execute("SELECT file, problem, message FROM input_files WHERE status <> 'ok' ORDER BY file").fetchall()
+        bad = con.execute(
+            "SELECT file, problem, message FROM input_files WHERE status <> 'ok' ORDER BY file"
+        ).fetchall()
         quarantined = con.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC").fetchall()
     for file, problem, message in bad:
         console.print(f"[yellow]file not read[/yellow] {file}: {problem} — {message}")
@@ -119,8 +133,19 @@ def _print_summary(data: Path) -> None:
         ).fetchall()
     table = Table(title="社区人户核查汇总 community summary", show_lines=False)
     headers = [
-        "社区代码", "社区", "户籍人", "户籍户", "实有人", "一致人", "一致户",
-        "户在人不在\n去市内", "户在人不在\n去向不明", "空挂户", "人在户不在\n市内户籍", "人在户不在\n外地", "待核实",
+        "社区代码",
+        "社区",
+        "户籍人",
+        "户籍户",
+        "实有人",
+        "一致人",
+        "一致户",
+        "户在人不在\n去市内",
+        "户在人不在\n去向不明",
+        "空挂户",
+        "人在户不在\n市内户籍",
+        "人在户不在\n外地",
+        "待核实",
     ]
     for i, h in enumerate(headers):
         table.add_column(h, justify="right" if i >= 2 else "left", no_wrap=True)

@@ -18,11 +18,11 @@ from flows.publish import publish
 from flows.settings import Settings
 
 PREFECT_STEPS = Steps(
-    ingest=task(stages.ingest, name="ingest", retries=2, retry_delay_seconds=30),
-    normalise=task(stages.normalise, name="normalise"),
-    link=task(stages.link_stage, name="link"),
-    classify=task(stages.classify_stage, name="classify"),
-    publish=task(publish, name="publish"),
+    ingest=task(name="ingest", retries=2, retry_delay_seconds=30)(stages.ingest),
+    normalise=task(name="normalise")(stages.normalise),
+    link=task(name="link")(stages.link_stage),
+    classify=task(name="classify")(stages.classify_stage),
+    publish=task(name="publish")(publish),
 )
 
 
@@ -36,12 +36,12 @@ def summary_markdown(run_id: str, counts: dict[str, Any], timings: dict[str, flo
 
 
 @flow(name="hukou-nightly", log_prints=False)
-def nightly(register: str, rolls: str, data_dir: str = "data") -> str:
-    """Reconcile the police extract at `register` with the rolls in `rolls` and
+def nightly(register_file: str, rolls_dir: str, data_dir: str = "data") -> str:
+    """Reconcile the police extract `register_file` with the rolls in `rolls_dir` and
     publish into `data_dir`; returns the run id."""
     logger = get_run_logger()
     settings = Settings(data_dir=Path(data_dir))
-    outcome = run_pipeline(Path(register), Path(rolls), settings, PREFECT_STEPS)
+    outcome = run_pipeline(Path(register_file), Path(rolls_dir), settings, PREFECT_STEPS)
     logger.info("run %s published: %s", outcome.run_id, {k: v for k, v in outcome.counts.items() if isinstance(v, int)})
     create_markdown_artifact(
         key="hukou-run-summary",

@@ -93,8 +93,14 @@ def run_pipeline(register: Path, rolls: Path, settings: Settings, steps: Steps =
         counts |= timed("link", steps.link, run_dir, settings.link_settings())
         counts |= timed("classify", steps.classify, run_dir)
         this_run = {
-            "run_id": run_id, "started_at": started, "finished_at": None, "outcome": "published",
-            "inputs": _inputs(run_dir), "counts": counts, "timings": timings, "error": None,
+            "run_id": run_id,
+            "started_at": started,
+            "finished_at": None,
+            "outcome": "published",
+            "inputs": _inputs(run_dir),
+            "counts": counts,
+            "timings": timings,
+            "error": None,
         }
         history = [r for r in runs(paths.state) if r["run_id"] != run_id] + [_as_row(this_run)]
         database = timed(
@@ -102,13 +108,24 @@ def run_pipeline(register: Path, rolls: Path, settings: Settings, steps: Steps =
         )
     except BaseException as exc:
         record_run_end(
-            paths.state, run_id, finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            outcome="failed", inputs=_inputs(run_dir), counts=counts, timings=timings, error=safe_error(exc),
+            paths.state,
+            run_id,
+            finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            outcome="failed",
+            inputs=_inputs(run_dir),
+            counts=counts,
+            timings=timings,
+            error=safe_error(exc),
         )
         raise
     record_run_end(
-        paths.state, run_id, finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        outcome="published", inputs=_inputs(run_dir), counts=counts, timings=timings,
+        paths.state,
+        run_id,
+        finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        outcome="published",
+        inputs=_inputs(run_dir),
+        counts=counts,
+        timings=timings,
     )
     return RunOutcome(run_id, run_dir, Path(database), counts, timings)
 

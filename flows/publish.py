@@ -16,9 +16,7 @@ import polars as pl
 from flows.settings import DataPaths
 from reconcile.compare import FIELDS
 
-_LINK_EXTRAS = ", ".join(
-    [f"l.{f}_lvl AS {f}_level" for f in FIELDS] + [f"l.w_{f} AS {f}_weight" for f in FIELDS]
-)
+_LINK_EXTRAS = ", ".join([f"l.{f}_lvl AS {f}_level" for f in FIELDS] + [f"l.w_{f} AS {f}_weight" for f in FIELDS])
 
 VIEWS: dict[str, str] = {
     "links": f"""
@@ -52,8 +50,12 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
         for name in ("links", "record_status", "community_summary", "quarantine"):
             con.execute(f"CREATE TABLE run.{name} AS SELECT * FROM read_parquet(?)", [str(run_dir / f"{name}.parquet")])
         status = pl.read_parquet(run_dir / "record_status.parquet")
-        register_keys = status.filter(pl.col("side") == "register").select("idx", "source_file", "source_row", "community_code", "person_key")
-        roll_keys = status.filter(pl.col("side") == "roll").select("idx", "source_file", "source_row", "community_code", "person_key")
+        register_keys = status.filter(pl.col("side") == "register").select(
+            "idx", "source_file", "source_row", "community_code", "person_key"
+        )
+        roll_keys = status.filter(pl.col("side") == "roll").select(
+            "idx", "source_file", "source_row", "community_code", "person_key"
+        )
         con.register("register_keys_df", register_keys.to_arrow())
         con.register("roll_keys_df", roll_keys.to_arrow())
         con.execute("CREATE TABLE run.register_keys AS SELECT * FROM register_keys_df")

@@ -63,6 +63,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def resolve_register(path: Path) -> Path:
+    """The register file itself, or the newest .csv/.xlsx in a drop directory."""
+    if not path.is_dir():
+        return path
+    candidates = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in ROLL_SUFFIXES]
+    if not candidates:
+        raise RegisterUnreadable(f"{path}: no .csv or .xlsx register file in this directory")
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
+
+
 def roll_files(rolls: Path) -> list[Path]:
     """Every file in the rolls directory except hidden and lock files, sorted."""
     return sorted(p for p in rolls.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
@@ -78,11 +88,12 @@ def _file_community(path: Path) -> tuple[str | None, str | None]:
 def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
     """Read every input file into raw Parquet (all strings, with lineage).
 
-    Writes raw_register.parquet, raw_rolls.parquet, malformed.parquet and
-    files.json. A roll that cannot be read is reported and skipped; a register
+    `register` may be a drop directory: its newest file is read. Writes
+    raw_register.parquet, raw_rolls.parquet, malformed.parquet and files.json. A roll that cannot be read is reported and skipped; a register
     that cannot be read raises `RegisterUnreadable`.
     """
     out.mkdir(parents=True, exist_ok=True)
+    register = resolve_register(register)
     reports: list[FileReport] = []
     malformed: list[pl.DataFrame] = []
     with progress.stage("读取户籍数据 register", 1):
@@ -107,7 +118,9 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
     with progress.stage("读取社区登记表 rolls", len(files)):
         for path in files:
             code, name = _file_community(path)
-            report = FileReport("roll", path.name, path.stat().st_size, sha256_of(path), community_code=code, community_name=name)
+            report = FileReport(
+                "roll", path.name, path.stat().st_size, sha256_of(path), community_code=code, community_name=name
+            )
             reports.append(report)
             progress.advance("读取社区登记表 rolls")
             if path.suffix.lower() not in ROLL_SUFFIXES:
@@ -128,8 +141,12 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
                     pl.lit(name, dtype=pl.String).alias("file_community_name"),
                 )
             )
-    rolls_frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(
-        schema={c: pl.String for c in ROLL.internal_names} | {"source_file": pl.String, "source_row": pl.Int64}
+    rolls_frame = (
+        pl.concat(frames, how="diagonal_relaxed")
+        if frames
+        else pl.DataFrame(
+            schema={c: pl.String for c in ROLL.internal_names} | {"source_file": pl.String, "source_row": pl.Int64}
+        )
     )
     rolls_frame.write_parquet(out / "raw_rolls.parquet")
     pl.concat([pl.DataFrame(schema=QUARANTINE_SCHEMA), *malformed]).write_parquet(out / "malformed.parquet")
@@ -220,13 +237,10 @@ def link_stage(run: Path, settings: LinkSettings, decisions: Decisions | None = 
 
 def _communities(run: Path, register: pl.DataFrame) -> pl.DataFrame:
     """Code, name, street and police station of every community seen on either side."""
-    from_register = (
-        register.group_by("community_code")
-        .agg(
-            pl.col("community_name").drop_nulls().mode().first(),
-            pl.col("street").drop_nulls().mode().first(),
-            pl.col("station").drop_nulls().mode().first().alias("police_station"),
-        )
+    from_register = register.group_by("community_code").agg(
+        pl.col("community_name").drop_nulls().mode().first(),
+        pl.col("street").drop_nulls().mode().first(),
+        pl.col("station").drop_nulls().mode().first().alias("police_station"),
     )
     reports = json.loads((run / "files.json").read_text())
     from_files = pl.DataFrame(
@@ -266,7 +280,10 @@ def classify_stage(run: Path) -> dict[str, Any]:
         statuses.write_parquet(run / "record_status.parquet")
         review_pairs = (
             links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
-            .join(register.select(pl.col("idx").alias("rid"), pl.col("community_code").alias("register_community")), on="rid")
+            .join(
+                register.select(pl.col("idx").alias("rid"), pl.col("community_code").alias("register_community")),
+                on="rid",
+            )
             .join(roll.select(pl.col("idx").alias("lid"), pl.col("community_code").alias("roll_community")), on="lid")
         )
         summary = community_summary(statuses, register, roll, _communities(run, register), review_pairs)

@@ -59,8 +59,13 @@ def record_run_end(
         conn.execute(
             "UPDATE runs SET finished_at=?, outcome=?, inputs=?, counts=?, timings=?, error=? WHERE run_id=?",
             (
-                finished_at, outcome, json.dumps(inputs, ensure_ascii=False), json.dumps(counts),
-                json.dumps(timings), error, run_id,
+                finished_at,
+                outcome,
+                json.dumps(inputs, ensure_ascii=False),
+                json.dumps(counts),
+                json.dumps(timings),
+                error,
+                run_id,
             ),
         )
 

@@ -18,14 +18,25 @@ from rapidfuzz import fuzz, process
 
 from reconcile.names import pinyin_key
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百]+(?=幢|栋|号|座|单元|室|组|层|楼|房|弄)")
 _DASHES = re.compile(r"[－—–‐―~～]")
 _SPACES = re.compile(r"\s+")
 
-_FLAT = re.compile(
-    r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号|房)?)?$"
-)
+_FLAT = re.compile(r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号|房)?)?$")
 _SHORT3 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<u>\d+)-(?P<r>\d+)(?:室|号|房)?$")
 _SHORT2 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<r>\d+)(?:室|号|房)?$")
 _RURAL = re.compile(r"^(?P<place>.*?村)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?P<rest>.*)$")

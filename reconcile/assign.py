@@ -37,7 +37,7 @@ def assign_one_to_one(scored: pl.DataFrame, *, min_probability: float) -> pl.Dat
         taken_l.add(lid)
         keep.append(i)
     chosen = cand[keep]
-    odds = (2.0 ** pl.col("match_weight").clip(-60, 60))
+    odds = 2.0 ** pl.col("match_weight").clip(-60, 60)
     all_odds = scored.select("rid", "lid", odds.alias("_odds"))
     by_r = all_odds.group_by("rid").agg(pl.col("_odds").sum().alias("_sum_r"))
     by_l = all_odds.group_by("lid").agg(pl.col("_odds").sum().alias("_sum_l"))

@@ -58,14 +58,14 @@ def _rule_pairs(register: pl.DataFrame, roll: pl.DataFrame, rule: BlockingRule) 
     keys = [f"k{i}" for i in range(len(rule.on))]
     left, right = left.drop_nulls(keys), right.drop_nulls(keys)
     sizes = (
-        left.group_by(keys).len("nl").join(right.group_by(keys).len("nr"), on=keys)
+        left.group_by(keys)
+        .len("nl")
+        .join(right.group_by(keys).len("nr"), on=keys)
         .filter(pl.col("nl") * pl.col("nr") <= rule.max_block)
         .select(keys)
     )
     return (
-        left.join(sizes, on=keys, how="semi")
-        .join(right, on=keys)
-        .select("rid", "lid", pl.lit(rule.name).alias("rule"))
+        left.join(sizes, on=keys, how="semi").join(right, on=keys).select("rid", "lid", pl.lit(rule.name).alias("rule"))
     )
 
 

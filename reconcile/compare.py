@@ -33,10 +33,30 @@ LEVEL_LABELS: dict[str, dict[int, str]] = {
 }
 
 REGISTER_COLUMNS = (
-    "idx", "name", "name_py", "former_name", "id18", "id_clean", "birth", "sex",
-    "community_code", "dwelling", "building_key",
+    "idx",
+    "name",
+    "name_py",
+    "former_name",
+    "id18",
+    "id_clean",
+    "birth",
+    "sex",
+    "community_code",
+    "dwelling",
+    "building_key",
 )
-ROLL_COLUMNS = ("idx", "name", "name_py", "id18", "id_clean", "birth", "sex", "community_code", "dwelling", "building_key")
+ROLL_COLUMNS = (
+    "idx",
+    "name",
+    "name_py",
+    "id18",
+    "id_clean",
+    "birth",
+    "sex",
+    "community_code",
+    "dwelling",
+    "building_key",
+)
 
 
 def _strings(series: pl.Series) -> list[str]:
@@ -56,11 +76,16 @@ def name_levels(a: pl.Series, b: pl.Series, a_py: pl.Series, b_py: pl.Series) ->
         {"a": a, "b": b, "pa": a_py, "pb": b_py, "d": distance, "ps": py_sim, "sa": shape_a, "sb": shape_b}
     )
     return frame.select(
-        pl.when(pl.col("a").is_null() | pl.col("b").is_null()).then(-1)
-        .when(pl.col("a") == pl.col("b")).then(4)
-        .when((pl.col("pa") == pl.col("pb")) | (pl.col("sa") == pl.col("sb"))).then(3)
-        .when((pl.col("d") <= 1) & (pl.min_horizontal(pl.col("a").str.len_chars(), pl.col("b").str.len_chars()) >= 2)).then(2)
-        .when(pl.col("ps") >= 0.75).then(1)
+        pl.when(pl.col("a").is_null() | pl.col("b").is_null())
+        .then(-1)
+        .when(pl.col("a") == pl.col("b"))
+        .then(4)
+        .when((pl.col("pa") == pl.col("pb")) | (pl.col("sa") == pl.col("sb")))
+        .then(3)
+        .when((pl.col("d") <= 1) & (pl.min_horizontal(pl.col("a").str.len_chars(), pl.col("b").str.len_chars()) >= 2))
+        .then(2)
+        .when(pl.col("ps") >= 0.75)
+        .then(1)
         .otherwise(0)
         .cast(pl.Int8)
         .alias("lvl")
@@ -74,7 +99,11 @@ def id_levels(reg_id18: pl.Series, reg_clean: pl.Series, roll_id18: pl.Series, r
     """
     as_normalised = _id_levels(reg_id18.fill_null(reg_clean), roll_id18.fill_null(roll_clean))
     as_written = _id_levels(reg_id18.fill_null(reg_clean), roll_clean)
-    return pl.max_horizontal(as_normalised, as_written).cast(pl.Int8)
+    return _max(as_normalised, as_written)
+
+
+def _max(a: pl.Series, b: pl.Series) -> pl.Series:
+    return pl.DataFrame({"a": a, "b": b}).select(pl.max_horizontal("a", "b").cast(pl.Int8))["a"]
 
 
 def _id_levels(reg: pl.Series, roll: pl.Series) -> pl.Series:
@@ -82,9 +111,12 @@ def _id_levels(reg: pl.Series, roll: pl.Series) -> pl.Series:
     frame = pl.DataFrame({"r": reg, "l": roll, "d": distance})
     prefix = (pl.col("l").str.len_chars() >= 14) & pl.col("r").str.starts_with(pl.col("l"))
     return frame.select(
-        pl.when(pl.col("r").is_null() | pl.col("l").is_null()).then(-1)
-        .when(pl.col("r") == pl.col("l")).then(3)
-        .when((pl.col("d") <= 2) | prefix).then(2)
+        pl.when(pl.col("r").is_null() | pl.col("l").is_null())
+        .then(-1)
+        .when(pl.col("r") == pl.col("l"))
+        .then(3)
+        .when((pl.col("d") <= 2) | prefix)
+        .then(2)
         .otherwise(0)
         .cast(pl.Int8)
         .alias("lvl")
@@ -98,9 +130,12 @@ def _birth_level(a: str, b: str) -> pl.Expr:
     swapped = (pl.col(a).dt.month() == pl.col(b).dt.day()) & (pl.col(a).dt.day() == pl.col(b).dt.month()) & same_y
     two_of_three = (same_y.cast(pl.Int8) + same_m.cast(pl.Int8) + same_d.cast(pl.Int8)) >= 2
     return (
-        pl.when(pl.col(a).is_null() | pl.col(b).is_null()).then(-1)
-        .when(pl.col(a) == pl.col(b)).then(2)
-        .when(two_of_three | swapped).then(1)
+        pl.when(pl.col(a).is_null() | pl.col(b).is_null())
+        .then(-1)
+        .when(pl.col(a) == pl.col(b))
+        .then(2)
+        .when(two_of_three | swapped)
+        .then(1)
         .otherwise(0)
         .cast(pl.Int8)
     )
@@ -119,21 +154,31 @@ def compare(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> 
     if joined["r_former_name"].is_not_null().any():
         former_py = joined["r_former_name"].map_elements(names.pinyin_key, return_dtype=pl.String)
         former = name_levels(joined["r_former_name"], joined["l_name"], former_py, joined["l_name_py"])
-        name = pl.max_horizontal(name, former)
+        name = _max(name, former)
     levels = joined.select(
         "rid",
         "lid",
         id_levels(joined["r_id18"], joined["r_id_clean"], joined["l_id18"], joined["l_id_clean"]).alias("id_lvl"),
         name.cast(pl.Int8).alias("name_lvl"),
         _birth_level("r_birth", "l_birth").alias("birth_lvl"),
-        pl.when(pl.col("r_sex").is_null() | pl.col("l_sex").is_null()).then(-1)
-        .when(pl.col("r_sex") == pl.col("l_sex")).then(1)
-        .otherwise(0).cast(pl.Int8).alias("sex_lvl"),
-        pl.when(pl.col("l_dwelling").is_null() | pl.col("r_dwelling").is_null()).then(-1)
-        .when(pl.col("r_dwelling") == pl.col("l_dwelling")).then(3)
-        .when(pl.col("r_building_key") == pl.col("l_building_key")).then(2)
-        .when(pl.col("r_community_code") == pl.col("l_community_code")).then(1)
-        .otherwise(0).cast(pl.Int8).alias("address_lvl"),
+        pl.when(pl.col("r_sex").is_null() | pl.col("l_sex").is_null())
+        .then(-1)
+        .when(pl.col("r_sex") == pl.col("l_sex"))
+        .then(1)
+        .otherwise(0)
+        .cast(pl.Int8)
+        .alias("sex_lvl"),
+        pl.when(pl.col("l_dwelling").is_null() | pl.col("r_dwelling").is_null())
+        .then(-1)
+        .when(pl.col("r_dwelling") == pl.col("l_dwelling"))
+        .then(3)
+        .when(pl.col("r_building_key") == pl.col("l_building_key"))
+        .then(2)
+        .when(pl.col("r_community_code") == pl.col("l_community_code"))
+        .then(1)
+        .otherwise(0)
+        .cast(pl.Int8)
+        .alias("address_lvl"),
         # Filled in by `reconcile.household` once the clear pairs are known.
         pl.lit(-1, dtype=pl.Int8).alias("household_lvl"),
         pl.col("r_name").alias("reg_name"),

@@ -12,7 +12,12 @@ import polars as pl
 def _edges(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """(idx, other) for records sharing every key, each tied to its group's first record."""
     sub = frame.select(list(dict.fromkeys(["idx", "id18", "_order", *keys]))).drop_nulls(keys)
-    grouped = sub.sort("_order").group_by(keys, maintain_order=True).agg(pl.col("idx"), pl.col("id18").alias("_ids")).filter(pl.col("idx").list.len() > 1)
+    grouped = (
+        sub.sort("_order")
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("idx"), pl.col("id18").alias("_ids"))
+        .filter(pl.col("idx").list.len() > 1)
+    )
     if grouped.height == 0:
         return pl.DataFrame(schema={"idx": pl.Int64, "other": pl.Int64})
     exploded = grouped.with_columns(
@@ -37,9 +42,7 @@ def find_duplicates(frame: pl.DataFrame, *, within_file_keys: list[list[str]]) -
     >>> find_duplicates(f, within_file_keys=[["name"]]).rows()
     [(1, 0)]
     """
-    ordered = frame.with_columns(
-        pl.struct("source_file", "source_row").rank("ordinal").alias("_order")
-    )
+    ordered = frame.with_columns(pl.struct("source_file", "source_row").rank("ordinal").alias("_order"))
     edges = [_edges(ordered, ["id18"])]
     for keys in within_file_keys:
         edges.append(_edges(ordered, ["source_file", *keys]))
@@ -62,7 +65,7 @@ def find_duplicates(frame: pl.DataFrame, *, within_file_keys: list[list[str]]) -
     members: dict[int, list[int]] = {}
     for node in {n for e in all_edges.iter_rows() for n in e}:
         members.setdefault(root(node), []).append(node)
-    rows = []
+    rows: list[tuple[int, int]] = []
     for group in members.values():
         primary = min(group, key=order.__getitem__)
         rows.extend((m, primary) for m in group if m != primary)

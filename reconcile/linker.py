@@ -107,13 +107,20 @@ def link(
     scored = _apply_decisions(score(levels, model), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     p = pl.col("match_probability")
-    links = assigned.with_columns(
-        pl.when(pl.col("_accepted")).then(pl.lit(DecidedBy.OPERATOR.value))
-        .when(p >= bands.auto).then(pl.lit(DecidedBy.AUTO.value))
-        .when(p >= bands.review).then(pl.lit(DecidedBy.REVIEW.value))
-        .otherwise(None)
-        .alias("decided_by")
-    ).filter(pl.col("decided_by").is_not_null()).drop("_accepted")
+    links = (
+        assigned.with_columns(
+            pl.when(pl.col("_accepted"))
+            .then(pl.lit(DecidedBy.OPERATOR.value))
+            .when(p >= bands.auto)
+            .then(pl.lit(DecidedBy.AUTO.value))
+            .when(p >= bands.review)
+            .then(pl.lit(DecidedBy.REVIEW.value))
+            .otherwise(None)
+            .alias("decided_by")
+        )
+        .filter(pl.col("decided_by").is_not_null())
+        .drop("_accepted")
+    )
     return LinkResult(
         assigned=assigned.drop("_accepted"),
         links=links,
@@ -135,6 +142,10 @@ def _apply_decisions(scored: pl.DataFrame, decisions: Decisions) -> pl.DataFrame
         .with_columns(
             pl.col("_accepted").fill_null(False),
             pl.when(pl.col("_accepted")).then(pl.lit(1e6)).otherwise(pl.col("match_weight")).alias("match_weight"),
+            pl.when(pl.col("_accepted"))
+            .then(pl.lit(1.0))
+            .otherwise(pl.col("match_probability"))
+            .alias("match_probability"),
         )
     )
 

@@ -53,7 +53,13 @@ class Model:
     def as_table(self) -> pl.DataFrame:
         """One row per field and level: m, u and the weight."""
         rows = [
-            {"field": f, "level": lvl, "m": self.m[f][lvl], "u": self.u[f][lvl], "weight": self.bayes_factor_log2(f, lvl)}
+            {
+                "field": f,
+                "level": lvl,
+                "m": self.m[f][lvl],
+                "u": self.u[f][lvl],
+                "weight": self.bayes_factor_log2(f, lvl),
+            }
             for f, levels in FIELDS.items()
             for lvl in levels
         ]
@@ -141,11 +147,12 @@ def _em(
     tolerance: float,
 ) -> tuple[dict[str, dict[int, float]], float, int]:
     cols = [f"{f}_lvl" for f in fields]
-    iteration = 0
-    for iteration in range(1, max_iterations + 1):
+    iterations = 0
+    for _ in range(max_iterations):
+        iterations += 1
         posterior = _posterior(patterns.select(_log2_ratio(m, u, fields).alias("lr"))["lr"], prior)
         weights = posterior * patterns["n"]
-        new_prior = min(max(float(weights.sum() / patterns["n"].sum()), 1e-6), 1 - 1e-6)
+        new_prior = min(max(float(weights.sum()) / float(patterns["n"].sum()), 1e-6), 1 - 1e-6)
         shares = _level_shares(patterns.select(cols), weights, smoothing=1e-3, fields=fields)
         # No level is ever impossible for a true match: unseen data has slips this data lacked.
         shares = {f: {lvl: max(p, M_FLOOR) for lvl, p in levels_.items()} for f, levels_ in shares.items()}
@@ -154,7 +161,7 @@ def _em(
         prior = new_prior
         if change < tolerance:
             break
-    return m, prior, iteration
+    return m, prior, iterations
 
 
 def estimate(
@@ -192,7 +199,11 @@ def estimate(
         levels, m, u, comparisons=comparisons, max_iterations=max_iterations, tolerance=tolerance
     )
     return Model(
-        m=m, u=u, prior=random_prior, candidate_prior=candidate_prior, name_tf=name_tf or {},
+        m=m,
+        u=u,
+        prior=random_prior,
+        candidate_prior=candidate_prior,
+        name_tf=name_tf or {},
         em_iterations=total_iterations,
     )
 
@@ -220,7 +231,7 @@ def estimate_prior(
     log_ratio = patterns.select(_log2_ratio(m, u, list(FIELDS)).alias("lr"))["lr"]
     prior = 0.5
     for _ in range(max_iterations):
-        new_prior = float((_posterior(log_ratio, prior) * patterns["n"]).sum() / patterns["n"].sum())
+        new_prior = float((_posterior(log_ratio, prior) * patterns["n"]).sum()) / float(patterns["n"].sum())
         new_prior = min(max(new_prior, 1e-6), 1 - 1e-6)
         done = abs(new_prior - prior) < tolerance
         prior = new_prior
@@ -253,7 +264,10 @@ def score(levels: pl.DataFrame, model: Model, *, prior: float | None = None) -> 
         # Never let a very common name count for more than average agreement, nor a rare one for unbounded weight.
         tf_weight = (pl.lit(model.m["name"][4]) / tf.clip(lower_bound=1e-7)).log(2).clip(upper_bound=30.0)
         scored = scored.with_columns(
-            pl.when(pl.col("name_lvl") == 4).then(pl.min_horizontal(tf_weight, pl.lit(30.0))).otherwise(pl.col("w_name")).alias("w_name")
+            pl.when(pl.col("name_lvl") == 4)
+            .then(pl.min_horizontal(tf_weight, pl.lit(30.0)))
+            .otherwise(pl.col("w_name"))
+            .alias("w_name")
         )
     p0 = model.prior if prior is None else prior
     prior_weight = math.log2(p0 / (1 - p0))

@@ -21,10 +21,30 @@ _T2S = opencc.OpenCC("t2s")
 
 # Surnames whose reading differs from the character's everyday reading.
 SURNAME_READINGS: dict[str, str] = {
-    "单": "shan", "曾": "zeng", "解": "xie", "区": "ou", "仇": "qiu", "朴": "piao",
-    "查": "zha", "盖": "ge", "乐": "yue", "覃": "qin", "翟": "zhai", "缪": "miao",
-    "繁": "po", "折": "she", "种": "chong", "员": "yun", "尉": "yu", "秘": "bi",
-    "隗": "wei", "黑": "he", "句": "gou", "能": "nai", "长": "chang", "重": "chong",
+    "单": "shan",
+    "曾": "zeng",
+    "解": "xie",
+    "区": "ou",
+    "仇": "qiu",
+    "朴": "piao",
+    "查": "zha",
+    "盖": "ge",
+    "乐": "yue",
+    "覃": "qin",
+    "翟": "zhai",
+    "缪": "miao",
+    "繁": "po",
+    "折": "she",
+    "种": "chong",
+    "员": "yun",
+    "尉": "yu",
+    "秘": "bi",
+    "隗": "wei",
+    "黑": "he",
+    "句": "gou",
+    "能": "nai",
+    "长": "chang",
+    "重": "chong",
 }
 COMPOUND_SURNAMES: frozenset[str] = frozenset(
     {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "夏侯", "令狐", "宇文", "司徒"}
@@ -32,9 +52,26 @@ COMPOUND_SURNAMES: frozenset[str] = frozenset(
 
 # Characters commonly confused by shape; each maps to one representative.
 LOOKALIKES: dict[str, str] = {
-    "候": "侯", "已": "己", "巳": "己", "末": "未", "戍": "戌", "戊": "戌", "拆": "折",
-    "汨": "汩", "赢": "嬴", "锡": "钖", "祗": "祇", "冶": "治", "茉": "莱", "淅": "浙",
-    "粟": "栗", "徵": "征", "阎": "闫", "斌": "彬", "杆": "秆", "晖": "辉",
+    "候": "侯",
+    "已": "己",
+    "巳": "己",
+    "末": "未",
+    "戍": "戌",
+    "戊": "戌",
+    "拆": "折",
+    "汨": "汩",
+    "赢": "嬴",
+    "锡": "钖",
+    "祗": "祇",
+    "冶": "治",
+    "茉": "莱",
+    "淅": "浙",
+    "粟": "栗",
+    "徵": "征",
+    "阎": "闫",
+    "斌": "彬",
+    "杆": "秆",
+    "晖": "辉",
 }
 
 

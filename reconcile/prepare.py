@@ -42,7 +42,11 @@ def _pinyin(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         _map_unique(frame["name"], names.pinyin_key, pl.String()).alias("name_py"),
         _map_unique(frame["name"], names.surname_of, pl.String()).alias("surname"),
-    ).with_columns(_map_unique(pl.Series(frame["name"]), lambda n: names.pinyin_key(names.surname_of(n)), pl.String()).alias("surname_py"))
+    ).with_columns(
+        _map_unique(pl.Series(frame["name"]), lambda n: names.pinyin_key(names.surname_of(n)), pl.String()).alias(
+            "surname_py"
+        )
+    )
 
 
 def _ids(frame: pl.DataFrame) -> pl.DataFrame:
@@ -68,8 +72,13 @@ def _addresses(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
     def parse(text: str) -> dict[str, str | None]:
         a = address.parse(text, prefixes)
         return {
-            "addr_kind": a.kind, "place": a.place, "building": a.building, "unit": a.unit,
-            "room": a.room, "group": a.group, "number": a.number,
+            "addr_kind": a.kind,
+            "place": a.place,
+            "building": a.building,
+            "unit": a.unit,
+            "room": a.room,
+            "group": a.group,
+            "number": a.number,
         }
 
     parsed = _map_unique(frame["address_raw"], parse, struct)
@@ -93,20 +102,26 @@ def _common(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
     ).with_columns(pl.coalesce("id_sex", "sex_written").alias("sex"))
     frame = _addresses(frame, prefixes)
     id_issue = {
-        "missing": Issue.ID_MISSING, "bad_format": Issue.ID_BAD_FORMAT,
-        "bad_check": Issue.ID_BAD_CHECK, "bad_birth_date": Issue.ID_BAD_BIRTH_DATE,
+        "missing": Issue.ID_MISSING,
+        "bad_format": Issue.ID_BAD_FORMAT,
+        "bad_check": Issue.ID_BAD_CHECK,
+        "bad_birth_date": Issue.ID_BAD_BIRTH_DATE,
     }
     issues = [
         pl.col("id_problem").replace_strict({k: v.value for k, v in id_issue.items()}, default=None),
         _issue(pl.col("name").is_null(), Issue.NAME_MISSING),
         _issue(pl.col("_birth_bad"), Issue.BIRTH_DATE_UNPARSABLE),
         _issue(
-            pl.col("id_birth").is_not_null() & pl.col("birth_written").is_not_null() & (pl.col("id_birth") != pl.col("birth_written")),
+            pl.col("id_birth").is_not_null()
+            & pl.col("birth_written").is_not_null()
+            & (pl.col("id_birth") != pl.col("birth_written")),
             Issue.BIRTH_DATE_CONFLICTS_ID,
         ),
         _issue(pl.col("sex_raw").is_not_null() & pl.col("sex_written").is_null(), Issue.SEX_UNKNOWN),
         _issue(
-            pl.col("id_sex").is_not_null() & pl.col("sex_written").is_not_null() & (pl.col("id_sex") != pl.col("sex_written")),
+            pl.col("id_sex").is_not_null()
+            & pl.col("sex_written").is_not_null()
+            & (pl.col("id_sex") != pl.col("sex_written")),
             Issue.SEX_CONFLICTS_ID,
         ),
         _issue(pl.col("address_raw").is_not_null() & (pl.col("addr_kind") == "other"), Issue.ADDRESS_UNPARSED),
@@ -147,18 +162,24 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
     frame = _common(frame, prefixes)
     frame = _names(frame, "former_name_raw", "former_name")
     moved_in, moved_bad = _dates(frame["moved_in_raw"])
-    return frame.with_columns(
-        moved_in.alias("moved_in"),
-        pl.concat_list(
-            "issues",
-            _issue(pl.Series(moved_bad), Issue.MOVED_IN_UNPARSABLE),
-            _issue(pl.col("household_no").is_null(), Issue.HOUSEHOLD_MISSING),
-        ).list.drop_nulls().alias("issues"),
-        # A row without a household number is a household of its own.
-        pl.coalesce(
-            pl.col("household_no"), pl.format("~{}:{}", "source_file", "source_row")
-        ).alias("household_key"),
-        (pl.col("person_state").is_null() | (pl.col("person_state").str.strip_chars() == "正常")).alias("active"),
+    return (
+        frame.with_columns(moved_bad.alias("_moved_bad"))
+        .with_columns(
+            moved_in.alias("moved_in"),
+            pl.concat_list(
+                "issues",
+                _issue(pl.col("_moved_bad"), Issue.MOVED_IN_UNPARSABLE),
+                _issue(pl.col("household_no").is_null(), Issue.HOUSEHOLD_MISSING),
+            )
+            .list.drop_nulls()
+            .alias("issues"),
+            # A row without a household number is a household of its own.
+            pl.coalesce(pl.col("household_no"), pl.format("~{}:{}", "source_file", "source_row")).alias(
+                "household_key"
+            ),
+            (pl.col("person_state").is_null() | (pl.col("person_state").str.strip_chars() == "正常")).alias("active"),
+        )
+        .drop("_moved_bad")
     )
 
 

@@ -37,9 +37,17 @@ def community_summary(
 
     reg_counts = reg.group_by("community_code").agg(
         pl.col("status").is_in(live).sum().cast(pl.Int64).alias("registered_persons"),
-        pl.col("household_key").filter(pl.col("status").is_in(live)).n_unique().cast(pl.Int64).alias("registered_households"),
+        pl.col("household_key")
+        .filter(pl.col("status").is_in(live))
+        .n_unique()
+        .cast(pl.Int64)
+        .alias("registered_households"),
         _count(S.CONSISTENT).alias("consistent_persons"),
-        pl.col("household_key").filter(pl.col("status") == S.CONSISTENT.value).n_unique().cast(pl.Int64).alias("consistent_households"),
+        pl.col("household_key")
+        .filter(pl.col("status") == S.CONSISTENT.value)
+        .n_unique()
+        .cast(pl.Int64)
+        .alias("consistent_households"),
         _count(S.MOVED_WITHIN).alias("moved_within_persons"),
         _count(S.ABSENT).alias("absent_persons"),
         _count(S.ABSENT, elsewhere).alias("absent_elsewhere_persons"),
@@ -52,9 +60,11 @@ def community_summary(
     absent_households = (
         reg.filter(pl.col("status").is_in(live))
         .group_by("community_code", "household_key")
-        .agg((pl.col("status") == S.ABSENT.value).all().alias("all_absent"),
-             (pl.col("status") == S.ABSENT.value).any().alias("any_absent"),
-             (elsewhere & (pl.col("status") == S.ABSENT.value)).all().alias("all_elsewhere"))
+        .agg(
+            (pl.col("status") == S.ABSENT.value).all().alias("all_absent"),
+            (pl.col("status") == S.ABSENT.value).any().alias("any_absent"),
+            (elsewhere & (pl.col("status") == S.ABSENT.value)).all().alias("all_elsewhere"),
+        )
         .group_by("community_code")
         .agg(
             pl.col("all_absent").sum().cast(pl.Int64).alias("absent_households"),
@@ -65,7 +75,11 @@ def community_summary(
     resident = [S.CONSISTENT.value, S.MOVED_WITHIN.value, S.UNREGISTERED.value, S.REVIEW.value]
     roll_counts = rol.group_by("community_code").agg(
         pl.col("status").is_in(resident).sum().cast(pl.Int64).alias("resident_persons"),
-        pl.col("dwelling").filter(pl.col("status").is_in(resident)).n_unique().cast(pl.Int64).alias("resident_households"),
+        pl.col("dwelling")
+        .filter(pl.col("status").is_in(resident))
+        .n_unique()
+        .cast(pl.Int64)
+        .alias("resident_households"),
         _count(S.UNREGISTERED).alias("unregistered_persons"),
         _count(S.UNREGISTERED, elsewhere).alias("unregistered_elsewhere_persons"),
         _count(S.UNREGISTERED, ~elsewhere).alias("unregistered_outside_persons"),
@@ -76,23 +90,36 @@ def community_summary(
     unregistered_households = (
         rol.filter(pl.col("status").is_in(resident) & pl.col("dwelling").is_not_null())
         .group_by("community_code", "dwelling")
-        .agg((pl.col("status") == S.UNREGISTERED.value).all().alias("all_unreg"),
-             (elsewhere & (pl.col("status") == S.UNREGISTERED.value)).any().alias("any_elsewhere"))
+        .agg(
+            (pl.col("status") == S.UNREGISTERED.value).all().alias("all_unreg"),
+            (elsewhere & (pl.col("status") == S.UNREGISTERED.value)).any().alias("any_elsewhere"),
+        )
         .group_by("community_code")
         .agg(
             pl.col("all_unreg").sum().cast(pl.Int64).alias("unregistered_households"),
-            (pl.col("all_unreg") & pl.col("any_elsewhere")).sum().cast(pl.Int64).alias("unregistered_elsewhere_households"),
-            (pl.col("all_unreg") & ~pl.col("any_elsewhere")).sum().cast(pl.Int64).alias("unregistered_outside_households"),
+            (pl.col("all_unreg") & pl.col("any_elsewhere"))
+            .sum()
+            .cast(pl.Int64)
+            .alias("unregistered_elsewhere_households"),
+            (pl.col("all_unreg") & ~pl.col("any_elsewhere"))
+            .sum()
+            .cast(pl.Int64)
+            .alias("unregistered_outside_households"),
         )
     )
-    pending = pl.concat(
-        [
-            review_pairs.select(pl.col("register_community").alias("community_code")),
-            review_pairs.filter(pl.col("roll_community") != pl.col("register_community")).select(
-                pl.col("roll_community").alias("community_code")
-            ),
-        ]
-    ).group_by("community_code").len("review_pending").with_columns(pl.col("review_pending").cast(pl.Int64))
+    pending = (
+        pl.concat(
+            [
+                review_pairs.select(pl.col("register_community").alias("community_code")),
+                review_pairs.filter(pl.col("roll_community") != pl.col("register_community")).select(
+                    pl.col("roll_community").alias("community_code")
+                ),
+            ]
+        )
+        .group_by("community_code")
+        .len("review_pending")
+        .with_columns(pl.col("review_pending").cast(pl.Int64))
+    )
 
     codes = pl.concat(
         [communities.select("community_code"), reg.select("community_code"), rol.select("community_code")]
@@ -110,13 +137,33 @@ def community_summary(
 
 
 SUMMARY_COLUMNS = [
-    "community_code", "community_name", "street", "police_station",
-    "registered_persons", "registered_households", "resident_persons", "resident_households",
-    "consistent_persons", "consistent_households", "moved_within_persons",
-    "absent_persons", "absent_elsewhere_persons", "absent_outside_persons",
-    "absent_households", "absent_elsewhere_households", "absent_outside_households",
-    "unregistered_persons", "unregistered_elsewhere_persons", "unregistered_outside_persons",
-    "unregistered_households", "unregistered_elsewhere_households", "unregistered_outside_households",
-    "review_pending", "review_register_records", "review_roll_records",
-    "duplicate_register_records", "duplicate_roll_records", "inactive_records",
+    "community_code",
+    "community_name",
+    "street",
+    "police_station",
+    "registered_persons",
+    "registered_households",
+    "resident_persons",
+    "resident_households",
+    "consistent_persons",
+    "consistent_households",
+    "moved_within_persons",
+    "absent_persons",
+    "absent_elsewhere_persons",
+    "absent_outside_persons",
+    "absent_households",
+    "absent_elsewhere_households",
+    "absent_outside_households",
+    "unregistered_persons",
+    "unregistered_elsewhere_persons",
+    "unregistered_outside_persons",
+    "unregistered_households",
+    "unregistered_elsewhere_households",
+    "unregistered_outside_households",
+    "review_pending",
+    "review_register_records",
+    "review_roll_records",
+    "duplicate_register_records",
+    "duplicate_roll_records",
+    "inactive_records",
 ]

@@ -112,9 +112,9 @@ def split_valid(
     checks = [c for c in details.columns if c not in schema.column_names()]
     failed = details.select(
         *key,
-        pl.concat_list(
-            [pl.when(pl.col(c) == "invalid").then(pl.lit(c)).otherwise(None) for c in checks]
-        ).list.drop_nulls().alias("_failed"),
+        pl.concat_list([pl.when(pl.col(c) == "invalid").then(pl.lit(c)).otherwise(None) for c in checks])
+        .list.drop_nulls()
+        .alias("_failed"),
     )
     bad = frame.join(failed, on=key, how="inner", maintain_order="left")
     reasons = []

@@ -136,7 +136,14 @@ def _household(
     members = [("户主", surname, head_sex, head_birth)]
     if size >= 2:
         spouse_sex = "女" if head_sex == "男" else "男"
-        members.append(("配偶", _weighted(rng, pools.SURNAMES), spouse_sex, head_birth + dt.timedelta(days=rng.randint(-1500, 1500))))
+        members.append(
+            (
+                "配偶",
+                _weighted(rng, pools.SURNAMES),
+                spouse_sex,
+                head_birth + dt.timedelta(days=rng.randint(-1500, 1500)),
+            )
+        )
     for _ in range(max(0, size - 2)):
         sex = rng.choice("男女")
         kid_birth = head_birth + dt.timedelta(days=rng.randint(22 * 365, 38 * 365))
@@ -154,8 +161,16 @@ def _household(
         old = birth.year < 1989 and rng.random() < 0.3
         area = rng.choice(pools.OLD_COUNTY_CODES) if old else pools.COUNTY_CODE
         person = Person(
-            pid=people.pid(), name=name, sex=sex, birth=birth, id18=people.id_number(area, birth, sex),
-            ethnicity=ethnicity, relation=relation, household=hh_no, community=community, dwelling=dwelling,
+            pid=people.pid(),
+            name=name,
+            sex=sex,
+            birth=birth,
+            id18=people.id_number(area, birth, sex),
+            ethnicity=ethnicity,
+            relation=relation,
+            household=hh_no,
+            community=community,
+            dwelling=dwelling,
         )
         person.moved_in = max(birth, dt.date(1990, 1, 1)) + dt.timedelta(days=rng.randrange(3000))
         if rng.random() < 0.02:
@@ -164,20 +179,21 @@ def _household(
     return out
 
 
-def build_city(*, scale: int = 1, seed: int = 0) -> City:
+def build_city(*, scale: int = 1, seed: int = 0, households: int | None = None) -> City:
     """Draw a city: at scale 1 about 73k households and 200k registered people
     in the proposal's 48 communities; larger scales multiply the communities.
+    `households` overrides the total (small cities for tests).
     """
     rng = random.Random(seed)
     people = _People(rng)
     communities = _communities(rng, scale)
-    total_households = 73_000 * scale
+    total_households = households if households is not None else 73_000 * scale
     weights = [rng.uniform(0.4, 1.8) for _ in communities]
     norm = total_households / sum(weights)
     registered: list[Person] = []
     hh_serial = 0
     for community, weight in zip(communities, weights, strict=True):
-        n_households = max(20, round(weight * norm))
+        n_households = max(5, round(weight * norm))
         _dwellings(rng, community, int(n_households * 1.6))
         for dwelling in community.dwellings[:n_households]:
             hh_serial += 1
@@ -231,10 +247,18 @@ def _migrants(rng: random.Random, people: _People, communities: list[Community])
                 sex = rng.choice("男女")
                 birth = people.birth(1960, 2015)
                 person = Person(
-                    pid=people.pid(), name=surname + people.given(), sex=sex, birth=birth,
-                    id18=people.id_number(rng.choice(pools.MIGRANT_AREAS), birth, sex), ethnicity="汉族",
-                    relation="", household="", community=community, dwelling=dwelling,
-                    lives_in=community, lives_at=dwelling,
+                    pid=people.pid(),
+                    name=surname + people.given(),
+                    sex=sex,
+                    birth=birth,
+                    id18=people.id_number(rng.choice(pools.MIGRANT_AREAS), birth, sex),
+                    ethnicity="汉族",
+                    relation="",
+                    household="",
+                    community=community,
+                    dwelling=dwelling,
+                    lives_in=community,
+                    lives_at=dwelling,
                 )
                 out.append(person)
     return out

@@ -17,10 +17,35 @@ from synth.city import City, Community, Person
 from synth.noise import birth_as_written, id_noise, name_noise, register_address, roll_address
 
 REGISTER_COLUMNS = (
-    "公民身份号码", "姓名", "曾用名", "性别", "民族", "出生日期", "户号", "与户主关系", "户籍地址",
-    "所属派出所", "街道", "社区", "社区代码", "人员状态", "迁入日期",
+    "公民身份号码",
+    "姓名",
+    "曾用名",
+    "性别",
+    "民族",
+    "出生日期",
+    "户号",
+    "与户主关系",
+    "户籍地址",
+    "所属派出所",
+    "街道",
+    "社区",
+    "社区代码",
+    "人员状态",
+    "迁入日期",
 )
-ROLL_COLUMNS = ("序号", "网格", "姓名", "性别", "身份证号", "出生日期", "联系电话", "现住地址", "房屋性质", "登记日期", "备注")
+ROLL_COLUMNS = (
+    "序号",
+    "网格",
+    "姓名",
+    "性别",
+    "身份证号",
+    "出生日期",
+    "联系电话",
+    "现住地址",
+    "房屋性质",
+    "登记日期",
+    "备注",
+)
 
 
 def _register_row(rng: random.Random, p: Person, truth: dict[str, object]) -> list[str]:
@@ -35,8 +60,21 @@ def _register_row(rng: random.Random, p: Person, truth: dict[str, object]) -> li
         id18 = id18[:17] + ("0" if id18[17] != "0" else "1")
     moved_in = p.moved_in.strftime("%Y-%m-%d") if p.moved_in else ""
     return [
-        id18, name, p.former_name, p.sex, p.ethnicity, birth, p.household, p.relation,
-        register_address(c.street, c.name, p.dwelling), c.station, c.street, c.name, c.code, p.status, moved_in,
+        id18,
+        name,
+        p.former_name,
+        p.sex,
+        p.ethnicity,
+        birth,
+        p.household,
+        p.relation,
+        register_address(c.street, c.name, p.dwelling),
+        c.station,
+        c.street,
+        c.name,
+        c.code,
+        p.status,
+        moved_in,
     ]
 
 
@@ -50,8 +88,12 @@ def write_register(city: City, path: Path, rng: random.Random) -> list[dict[str,
         for row_no, person in enumerate(city.registered, start=2):
             status, other = _true_register_status(person)
             entry: dict[str, object] = {
-                "register_file": path.name, "register_row": row_no, "pid": person.pid,
-                "status": status, "other_community_code": other, "community_code": person.community.code,
+                "register_file": path.name,
+                "register_row": row_no,
+                "pid": person.pid,
+                "status": status,
+                "other_community_code": other,
+                "community_code": person.community.code,
             }
             writer.writerow(_register_row(rng, person, entry))
             truth.append(entry)
@@ -99,12 +141,17 @@ def write_roll(
         seen.add(person.pid)
         birth = birth_as_written(rng, person.birth)
         values: list[object] = [
-            i, f"第{pools.PLACE_HEADS.index(person.lives_at[0][:2]) % 6 + 1 if person.lives_at[0][:2] in pools.PLACE_HEADS else 1}网格",
-            name_noise(rng, person.name), "" if rng.random() < 0.1 else person.sex, id_noise(rng, person.id18),
-            None, f"1{rng.randint(3000000000, 9999999999)}",
+            i,
+            f"第{pools.PLACE_HEADS.index(person.lives_at[0][:2]) % 6 + 1 if person.lives_at[0][:2] in pools.PLACE_HEADS else 1}网格",
+            name_noise(rng, person.name),
+            "" if rng.random() < 0.1 else person.sex,
+            id_noise(rng, person.id18),
+            None,
+            f"1{rng.randint(3000000000, 9999999999)}",
             roll_address(rng, community.street, community.name, person.lives_at),
             rng.choice(pools.HOUSE_KINDS) if not migrant else "租赁",
-            f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}", "",
+            f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}",
+            "",
         ]
         sheet.write_row(i, 0, values)
         if isinstance(birth, dt.date):
@@ -114,9 +161,13 @@ def write_roll(
         status, other = ("duplicate", None) if duplicate else _true_roll_status(person, community, migrant)
         truth.append(
             {
-                "roll_file": path.name, "roll_row": i + 1, "pid": person.pid, "community_code": community.code,
+                "roll_file": path.name,
+                "roll_row": i + 1,
+                "pid": person.pid,
+                "community_code": community.code,
                 "register_row": None if migrant else register_row(person.pid),
-                "status": status, "other_community_code": other,
+                "status": status,
+                "other_community_code": other,
             }
         )
     book.close()

@@ -1,0 +1,52 @@
+# hukou-recon — two entry points: `make demo` and `make test`.
+# Needs only python3 with pip; uv is installed on first use and pins everything via uv.lock.
+
+SHELL := /bin/bash
+PY ?= python3
+UV := $(PY) -m uv
+DATA ?= data
+DEMO_INPUT ?= $(DATA)/demo-input
+SCALE ?= 1
+SEED ?= 0
+
+export UV_PYTHON_DOWNLOADS := never
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: setup demo test lint typecheck unit bench format clean
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv \
+		|| $(PY) -m pip install --quiet --user uv || $(PY) -m pip install --quiet --break-system-packages uv
+	$(UV) sync --frozen
+	@touch $@
+
+setup: .venv/.synced
+
+## Generate a city (scale $(SCALE)) and run the nightly flow on it; prints the community summary.
+demo: setup
+	@if [ ! -d "$(DEMO_INPUT)/rolls" ]; then $(UV) run hukou generate $(DEMO_INPUT) --scale $(SCALE) --seed $(SEED); fi
+	$(UV) run hukou run --register $(DEMO_INPUT)/register --rolls $(DEMO_INPUT)/rolls --data $(DATA)
+
+## The whole suite: lint, types, unit, flow, end-to-end and browser tests.
+test: setup lint typecheck unit
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: setup
+	$(UV) run mypy
+
+unit: setup
+	$(UV) run pytest
+
+## Accuracy and speed against ground truth and Splink; record the output in benchmarks/RESULTS.md.
+bench: setup
+	$(UV) run python -m benchmarks.run
+
+format: setup
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Prefect reads these when first imported: keep its state out of the user's home and send nothing out.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="hukou-prefect-home-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import pytest
+
+from synth import build_city, write_city
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A generated city of about 2,000 registered people in the 48 communities."""
+    out = tmp_path_factory.mktemp("city")
+    return write_city(build_city(households=800, seed=7), out)

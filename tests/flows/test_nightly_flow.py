@@ -1,0 +1,49 @@
+"""The Prefect flow under the session harness: tasks, artifact, no personal data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def test_flow_publishes_and_its_artifact_carries_counts_only(small_city: dict[str, Path], tmp_path: Path) -> None:
+    from prefect import get_client
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    from flows.nightly import nightly
+
+    state = nightly(
+        register_file=str(small_city["register"]),
+        rolls_dir=str(small_city["rolls"]),
+        data_dir=str(tmp_path),
+        return_state=True,
+    )
+    assert state.is_completed()
+    run_id = state.result()
+    assert (tmp_path / "hukou.duckdb").exists()
+    assert (tmp_path / "runs" / run_id / "links.parquet").exists()
+
+    async def artifacts_and_tasks() -> tuple[list[str], list[str]]:
+        async with get_client() as client:
+            arts = await client.read_artifacts()
+            assert state.state_details.flow_run_id is not None
+            flow_run = await client.read_flow_run(state.state_details.flow_run_id)
+            tasks = await client.read_task_runs()
+            params = [str(v) for v in flow_run.parameters.values()]
+            return [str(a.data) for a in arts if a.key == "hukou-run-summary"], params + [t.name for t in tasks]
+
+    found = run_coro_as_sync(artifacts_and_tasks())
+    assert found is not None
+    markdown, other = found
+    assert markdown and run_id in markdown[-1]
+    truth = pl.read_parquet(small_city["truth"] / "register_truth.parquet")
+    register = pl.read_csv(small_city["register"], encoding="gb18030", infer_schema=False)
+    secrets = set(register["公民身份号码"].drop_nulls()) | set(register["姓名"].drop_nulls())
+    assert truth.height > 0 and secrets
+    for text in [*markdown, *other]:
+        assert not any(s in text for s in secrets if len(s) >= 2)
+    assert {"ingest", "normalise", "link", "classify", "publish"} <= {n.split("-")[0] for n in other}

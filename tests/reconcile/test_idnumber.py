@@ -1,0 +1,87 @@
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from reconcile import idnumber
+
+VALID = "11010519491231002X"  # the standard's own example
+
+
+def test_check_char_of_standard_example() -> None:
+    assert idnumber.check_char(VALID[:17]) == "X"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [VALID, VALID.lower(), " 110105 19491231 002x ", "１１０１０５１９４９１２３１００２Ｘ", "110105-19491231-002×"],
+)
+def test_written_forms_normalise_to_one_number(written: str) -> None:
+    info = idnumber.parse(written)
+    assert info.problem is None
+    assert info.id18 == VALID
+
+
+def test_legacy_15_digit_is_upgraded() -> None:
+    info = idnumber.parse("110105491231002")
+    assert info.id18 == VALID
+    assert idnumber.birth_date_of(VALID) == dt.date(1949, 12, 31)
+    assert idnumber.sex_of(VALID) == "女"
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        ("", "missing"),
+        (None, "missing"),
+        ("11010519491231003X", "bad_check"),
+        ("11010519491331002X", "bad_birth_date"),
+        ("1101051949123", "bad_format"),
+        ("ABCDEFGHIJKLMNOPQR", "bad_format"),
+    ],
+)
+def test_problems_are_named(written: str | None, problem: str) -> None:
+    info = idnumber.parse(written)
+    assert info.id18 is None
+    assert info.problem == problem
+
+
+def test_old_county_codes_are_valid() -> None:
+    # People registered before 1989 in Cixi may carry 330222 / 332221 / 339009.
+    for area in ("330222", "332221", "339009", "330282"):
+        first17 = f"{area}19600101123"
+        assert idnumber.parse(first17 + idnumber.check_char(first17)).problem is None
+
+
+def test_corrections_find_one_wrong_digit() -> None:
+    wrong = VALID[:10] + ("3" if VALID[10] != "3" else "4") + VALID[11:]
+    assert idnumber.parse(wrong).problem is not None
+    assert VALID in idnumber.corrections(wrong)
+
+
+def test_corrections_find_adjacent_swap() -> None:
+    number = "330282198703314419"
+    swapped = number[:12] + number[13] + number[12] + number[14:]
+    assert swapped != number
+    assert number in idnumber.corrections(swapped)
+
+
+def test_corrections_complete_a_number_missing_its_check_char() -> None:
+    assert idnumber.corrections(VALID[:17]) == [VALID]
+
+
+def test_corrections_are_all_valid() -> None:
+    for candidate in idnumber.corrections("330282198703314418"):
+        assert idnumber.parse(candidate).problem is None
+
+
+def test_mask_keeps_area_and_last_four() -> None:
+    assert idnumber.mask("330282198703314419") == "330282********4419"
+
+
+def test_truncated_number_that_reads_as_legacy_gives_no_birth_date() -> None:
+    # 33028220071009167x cut after 15 digits looks like a legacy number born 1920.
+    frame = idnumber.parse_column(pl.Series(["330282200710091"]))
+    assert frame["id18"][0] is not None
+    assert frame["id_birth"][0] is None
+    assert frame["id_head"][0] == "33028220071009"

@@ -1,0 +1,86 @@
+"""The linker against a generated city's ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reconcile.classify import classify
+from reconcile.linker import Decisions, LinkResult, link
+from tests.reconcile.helpers import prepared
+
+
+@pytest.fixture(scope="module")
+def linked(small_city: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame, LinkResult]:
+    register, roll = prepared(small_city)
+    return register, roll, link(register, roll)
+
+
+def _pairs(result: LinkResult, register: pl.DataFrame, roll: pl.DataFrame, band: str) -> pl.DataFrame:
+    return (
+        result.links.filter(pl.col("decided_by") == band)
+        .join(register.select(pl.col("idx").alias("rid"), pl.col("source_row").alias("register_row")), on="rid")
+        .join(
+            roll.select(
+                pl.col("idx").alias("lid"),
+                pl.col("source_file").alias("roll_file"),
+                pl.col("source_row").alias("roll_row"),
+            ),
+            on="lid",
+        )
+        .select("roll_file", "roll_row", "register_row")
+    )
+
+
+def test_auto_links_are_precise_and_find_most_people(linked, small_city) -> None:
+    register, roll, result = linked
+    truth = pl.read_parquet(small_city["truth"] / "roll_truth.parquet")
+    true_pairs = truth.filter(pl.col("register_row").is_not_null() & (pl.col("status") != "duplicate")).select(
+        "roll_file", "roll_row", "register_row"
+    )
+    auto = _pairs(result, register, roll, "auto")
+    correct = auto.join(true_pairs, on=["roll_file", "roll_row", "register_row"], how="semi").height
+    assert correct / auto.height >= 0.995
+    assert correct / true_pairs.height >= 0.95
+
+
+def test_one_to_one(linked) -> None:
+    _, _, result = linked
+    assert result.links["rid"].is_unique().all()
+    assert result.links["lid"].is_unique().all()
+
+
+def test_every_explained_pair_has_all_field_weights(linked) -> None:
+    _, _, result = linked
+    weights = [c for c in result.links.columns if c.startswith("w_")]
+    assert {"w_id", "w_name", "w_birth", "w_sex", "w_address", "w_household"} <= set(weights)
+    assert result.links.select(weights).null_count().sum_horizontal().item() == 0
+
+
+def test_statuses_match_truth(linked, small_city) -> None:
+    register, roll, result = linked
+    statuses = classify(register, roll, result.links, result.register_duplicates, result.roll_duplicates)
+    truth = pl.read_parquet(small_city["truth"] / "register_truth.parquet").select(
+        pl.col("register_row").alias("source_row"), pl.col("status").alias("truth")
+    )
+    decided = statuses.filter((pl.col("side") == "register") & (pl.col("status") != "review")).join(
+        truth, on="source_row"
+    )
+    assert (decided["status"] == decided["truth"]).sum() >= 0.99 * decided.height
+    assert statuses.height == register.height + roll.height
+
+
+def test_operator_decisions_override_the_model(linked) -> None:
+    register, roll, result = linked
+    some = result.links.filter(pl.col("decided_by") == "auto").head(2)
+    rejected = some.head(1).select("rid", "lid")
+    # Accept a pair the model would never make: the first auto pair's register record with the second's roll record.
+    accepted = pl.DataFrame({"rid": [some["rid"][1]], "lid": [some["lid"][0]]})
+    again = link(register, roll, decisions=Decisions(accepted=accepted, rejected=rejected))
+    pairs = set(again.links.select("rid", "lid").iter_rows())
+    assert tuple(rejected.row(0)) not in pairs
+    assert tuple(accepted.row(0)) in pairs
+    decided = again.links.filter((pl.col("rid") == accepted["rid"][0]) & (pl.col("lid") == accepted["lid"][0]))
+    assert decided["decided_by"].to_list() == ["operator"]

@@ -1,0 +1,33 @@
+import pytest
+
+from reconcile import names
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [(" 张 伟 ", "张伟"), ("阿依古丽•买买提", "阿依古丽·买买提"), ("阿依古丽 . 买买提", "阿依古丽·买买提"), ("", None)],
+)
+def test_fold(raw: str, folded: str | None) -> None:
+    assert names.fold(raw) == folded
+
+
+def test_traditional_to_simplified() -> None:
+    assert names.simplified("張偉") == "张伟"
+    assert names.simplified("劉麗") == "刘丽"
+
+
+def test_surname_readings() -> None:
+    assert names.pinyin_key("单伟").startswith("shan ")
+    assert names.pinyin_key("曾强").startswith("zeng ")
+    assert names.surname_of("欧阳娜娜") == "欧阳"
+
+
+def test_name_levels_order_evidence() -> None:
+    exact = names.name_level("张伟", "张伟")
+    homophone = names.name_level("张伟", "张玮")
+    lookalike = names.name_level("侯伟", "候伟")
+    other = names.name_level("张伟", "李强")
+    assert exact > homophone >= names.name_level("张伟", "章伟") > other
+    assert lookalike == homophone
+    assert names.name_level("张小伟", "张伟") == 2
+    assert names.name_level(None, "张伟") == -1
