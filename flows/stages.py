@@ -204,6 +204,7 @@ def link_stage(run: Path, settings: LinkSettings, decisions: Decisions | None = 
         roll = pl.read_parquet(run / "roll.parquet")
         result = link(register, roll, settings=settings, decisions=decisions)
         result.links.write_parquet(run / "links.parquet")
+        result.candidates.write_parquet(run / "candidates.parquet")
         pl.concat(
             [
                 result.register_duplicates.with_columns(pl.lit("register").alias("side")),

@@ -103,6 +103,7 @@ def link(
     model.m["household"], model.u["household"] = m_hh, u_hh
     extra = household_candidates(confident, reg, rol).join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
     levels = pl.concat([levels, compare(extra, reg, rol)])
+    candidates = pl.concat([candidates, extra.with_columns(pl.lit(["household"]).alias("rules"))])
     levels = levels.with_columns(household_levels(levels, confident, reg, rol).alias("household_lvl"))
     scored = _apply_decisions(score(levels, model), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)

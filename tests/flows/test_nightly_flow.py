@@ -34,7 +34,8 @@ def test_flow_publishes_and_its_artifact_carries_counts_only(small_city: dict[st
             flow_run = await client.read_flow_run(state.state_details.flow_run_id)
             tasks = await client.read_task_runs()
             params = [str(v) for v in flow_run.parameters.values()]
-            return [str(a.data) for a in arts if a.key == "hukou-run-summary"], params + [t.name for t in tasks]
+            mine = [str(a.data) for a in arts if a.key == "hukou-run-summary" and a.flow_run_id == flow_run.id]
+            return mine, params + [t.name for t in tasks]
 
     found = run_coro_as_sync(artifacts_and_tasks())
     assert found is not None

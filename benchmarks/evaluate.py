@@ -1,0 +1,124 @@
+"""Accuracy of a run against the generator's ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+PAIR_KEY = ["roll_file", "roll_row", "register_row"]
+
+
+def true_pairs(truth_dir: Path) -> pl.DataFrame:
+    """(roll_file, roll_row, register_row) of every roll record that is a registered
+    person's first record (second records are duplicates, not links)."""
+    truth = pl.read_parquet(truth_dir / "roll_truth.parquet")
+    return truth.filter(pl.col("register_row").is_not_null() & (pl.col("status") != "duplicate")).select(PAIR_KEY)
+
+
+def pair_metrics(found: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
+    """Precision, recall and F1 of `found` pairs (PAIR_KEY columns) against `truth`."""
+    correct = found.join(truth, on=PAIR_KEY, how="semi").height
+    precision = correct / found.height if found.height else 1.0
+    recall = correct / truth.height if truth.height else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "pairs": float(found.height)}
+
+
+def _keyed_links(run: Path) -> pl.DataFrame:
+    register = pl.read_parquet(run / "register.parquet", columns=["idx", "source_row"])
+    roll = pl.read_parquet(run / "roll.parquet", columns=["idx", "source_file", "source_row"])
+    return (
+        pl.read_parquet(run / "links.parquet", columns=["rid", "lid", "decided_by"])
+        .join(register.select(pl.col("idx").alias("rid"), pl.col("source_row").alias("register_row")), on="rid")
+        .join(
+            roll.select(
+                pl.col("idx").alias("lid"),
+                pl.col("source_file").alias("roll_file"),
+                pl.col("source_row").alias("roll_row"),
+            ),
+            on="lid",
+        )
+    )
+
+
+def blocking_recall(run: Path, truth: pl.DataFrame) -> dict[str, float]:
+    """Share of true pairs among the candidates, overall and per blocking rule."""
+    register = pl.read_parquet(run / "register.parquet", columns=["idx", "source_row"])
+    roll = pl.read_parquet(run / "roll.parquet", columns=["idx", "source_file", "source_row"])
+    keyed = truth.join(
+        register.select(pl.col("idx").alias("rid"), pl.col("source_row").alias("register_row")), on="register_row"
+    ).join(
+        roll.select(
+            pl.col("idx").alias("lid"), pl.col("source_file").alias("roll_file"), pl.col("source_row").alias("roll_row")
+        ),
+        on=["roll_file", "roll_row"],
+    )
+    candidates = pl.read_parquet(run / "candidates.parquet")
+    found = keyed.join(candidates, on=["rid", "lid"], how="left")
+    out = {"all rules": float(found["rules"].is_not_null().sum()) / max(1, truth.height)}
+    for rule in candidates["rules"].explode().unique().sort().to_list():
+        out[rule] = float(found["rules"].list.contains(rule).fill_null(False).sum()) / max(1, truth.height)
+    return out
+
+
+def status_accuracy(run: Path, truth_dir: Path) -> dict[str, float]:
+    """Share of decided records (not in review) whose status and other community are right."""
+    statuses = pl.read_parquet(run / "record_status.parquet")
+    reg_truth = pl.read_parquet(truth_dir / "register_truth.parquet").select(
+        pl.lit("register").alias("side"),
+        pl.col("register_file").alias("source_file"),
+        pl.col("register_row").alias("source_row"),
+        pl.col("status").alias("true_status"),
+        pl.col("other_community_code").alias("true_other"),
+    )
+    roll_truth = pl.read_parquet(truth_dir / "roll_truth.parquet").select(
+        pl.lit("roll").alias("side"),
+        pl.col("roll_file").alias("source_file"),
+        pl.col("roll_row").alias("source_row"),
+        pl.col("status").alias("true_status"),
+        pl.col("other_community_code").alias("true_other"),
+    )
+    joined = statuses.join(pl.concat([reg_truth, roll_truth]), on=["side", "source_file", "source_row"])
+    decided = joined.filter(pl.col("status") != "review")
+    right = (decided["status"] == decided["true_status"]).sum()
+    right_other = (
+        decided.filter(pl.col("status").is_in(["absent", "unregistered"]))
+        .select((pl.col("other_community_code").eq_missing(pl.col("true_other"))).mean())
+        .item()
+    )
+    return {
+        "decided_records": float(decided.height),
+        "status_accuracy": float(right) / max(1, decided.height),
+        "other_community_accuracy": float(right_other or 0.0),
+        "register_accuracy": float(
+            decided.filter(pl.col("side") == "register")
+            .select((pl.col("status") == pl.col("true_status")).mean())
+            .item()
+            or 0
+        ),
+        "roll_accuracy": float(
+            decided.filter(pl.col("side") == "roll").select((pl.col("status") == pl.col("true_status")).mean()).item()
+            or 0
+        ),
+    }
+
+
+def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
+    """Every accuracy figure of issue #3 for one published run."""
+    truth = true_pairs(truth_dir)
+    links = _keyed_links(run)
+    auto = links.filter(pl.col("decided_by") == "auto").select(PAIR_KEY)
+    with_review = links.filter(pl.col("decided_by").is_in(["auto", "review"])).select(PAIR_KEY)
+    roll_rows = pl.read_parquet(truth_dir / "roll_truth.parquet").height
+    review = links.filter(pl.col("decided_by") == "review").height
+    return {
+        "true_pairs": truth.height,
+        "auto": pair_metrics(auto, truth),
+        "recall_with_review": pair_metrics(with_review, truth)["recall"],
+        "review_pairs": review,
+        "review_share_of_roll_rows": review / max(1, roll_rows),
+        "blocking_recall": blocking_recall(run, truth),
+        "statuses": status_accuracy(run, truth_dir),
+    }
