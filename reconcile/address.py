@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -93,18 +94,27 @@ def _num(text: str | None) -> str | None:
     return str(int(text)) if text else None
 
 
-def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
-    """Remove any of `prefixes` from the start, repeatedly (longest first)."""
+@lru_cache(maxsize=64)
+def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
     ordered = sorted({p for p in prefixes if p}, key=len, reverse=True)
-    changed = True
-    while changed and text:
-        changed = False
-        for prefix in ordered:
-            if text.startswith(prefix) and len(text) > len(prefix):
-                text = text[len(prefix) :]
-                changed = True
-                break
-    return text
+    if not ordered:
+        return None
+    return re.compile("^(?:" + "|".join(re.escape(p) for p in ordered) + ")+")
+
+
+def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
+    """Remove any of `prefixes` from the start, repeatedly (longest first), never
+    the whole text.
+
+    >>> strip_prefixes("慈溪市浒山街道金山花园1幢", ["慈溪市", "浒山街道"])
+    '金山花园1幢'
+    """
+    pattern = _prefix_pattern(tuple(prefixes))
+    if pattern is None:
+        return text
+    match = pattern.match(text)
+    # Prefixes that cover the whole text are the text itself (a village named like its community).
+    return text[match.end() :] if match and match.end() < len(text) else text
 
 
 def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:

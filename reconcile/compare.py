@@ -36,6 +36,7 @@ REGISTER_COLUMNS = (
     "idx",
     "name",
     "name_py",
+    "name_shape",
     "former_name",
     "id18",
     "id_clean",
@@ -49,6 +50,7 @@ ROLL_COLUMNS = (
     "idx",
     "name",
     "name_py",
+    "name_shape",
     "id18",
     "id_clean",
     "birth",
@@ -63,15 +65,15 @@ def _strings(series: pl.Series) -> list[str]:
     return series.fill_null("").to_list()
 
 
-def name_levels(a: pl.Series, b: pl.Series, a_py: pl.Series, b_py: pl.Series) -> pl.Series:
-    """Vectorised `reconcile.names.name_level`."""
+def name_levels(
+    a: pl.Series, b: pl.Series, a_py: pl.Series, b_py: pl.Series, shape_a: pl.Series, shape_b: pl.Series
+) -> pl.Series:
+    """Vectorised `reconcile.names.name_level`, given names, pinyin keys and shape keys."""
     left, right = _strings(a), _strings(b)
     distance = pl.Series(process.cpdist(left, right, scorer=Levenshtein.distance, workers=-1))
     py_sim = pl.Series(
         process.cpdist(_strings(a_py), _strings(b_py), scorer=Levenshtein.normalized_similarity, workers=-1)
     )
-    shape_a = pl.Series([names.shape_key(x) for x in left])
-    shape_b = pl.Series([names.shape_key(x) for x in right])
     frame = pl.DataFrame(
         {"a": a, "b": b, "pa": a_py, "pb": b_py, "d": distance, "ps": py_sim, "sa": shape_a, "sb": shape_b}
     )
@@ -150,10 +152,25 @@ def compare(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> 
         .join(reg, left_on="rid", right_on="r_idx", how="left", maintain_order="left")
         .join(rol, left_on="lid", right_on="l_idx", how="left", maintain_order="left")
     )
-    name = name_levels(joined["r_name"], joined["l_name"], joined["r_name_py"], joined["l_name_py"])
+    name = name_levels(
+        joined["r_name"],
+        joined["l_name"],
+        joined["r_name_py"],
+        joined["l_name_py"],
+        joined["r_name_shape"],
+        joined["l_name_shape"],
+    )
     if joined["r_former_name"].is_not_null().any():
         former_py = joined["r_former_name"].map_elements(names.pinyin_key, return_dtype=pl.String)
-        former = name_levels(joined["r_former_name"], joined["l_name"], former_py, joined["l_name_py"])
+        former_shape = joined["r_former_name"].map_elements(names.shape_key, return_dtype=pl.String)
+        former = name_levels(
+            joined["r_former_name"],
+            joined["l_name"],
+            former_py,
+            joined["l_name_py"],
+            former_shape,
+            joined["l_name_shape"],
+        )
         name = _max(name, former)
     levels = joined.select(
         "rid",

@@ -8,8 +8,6 @@ field's m comes from the clear pairs themselves, its u from random pairs.
 
 from __future__ import annotations
 
-import random
-
 import polars as pl
 
 from reconcile.model import M_FLOOR
@@ -53,25 +51,12 @@ def household_levels(
 
 
 def household_parameters(
-    confident: pl.DataFrame,
-    register: pl.DataFrame,
-    roll: pl.DataFrame,
-    *,
-    sample_size: int = 200_000,
-    seed: int = 0,
+    confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """(m, u) for the household field: m among the confident pairs, u among random pairs."""
+    """(m, u) for the household field: m among the confident pairs, u among `randoms` (random pairs)."""
     m_levels = household_levels(confident, confident, register, roll)
     present = m_levels.filter(m_levels >= 0)
     m1 = (float((present == 1).sum()) + 0.5) / (present.len() + 1)
-    rng = random.Random(seed)
-    reg_idx = register["idx"].to_list()
-    roll_idx = roll["idx"].to_list()
-    n = min(sample_size, len(reg_idx) * len(roll_idx))
-    randoms = pl.DataFrame(
-        {"rid": [rng.choice(reg_idx) for _ in range(n)], "lid": [rng.choice(roll_idx) for _ in range(n)]},
-        schema={"rid": pl.Int64, "lid": pl.Int64},
-    )
     u_levels = household_levels(randoms, confident, register, roll)
     u_present = u_levels.filter(u_levels >= 0)
     u1 = (float((u_present == 1).sum()) + 0.5) / (u_present.len() + 1)

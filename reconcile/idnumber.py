@@ -124,27 +124,23 @@ def corrections(cleaned: str) -> list[str]:
     if len(cleaned) == 18 and cleaned[:17].isdigit():
         body, last = cleaned[:17], cleaned[17]
         out.add(body + check_char(body))
-        for pos in range(17):
-            for digit in "0123456789":
-                if digit != body[pos]:
-                    fixed = body[:pos] + digit + body[pos + 1 :]
-                    if check_char(fixed) == last:
-                        out.add(fixed + last)
-        for pos in range(17):
-            swapped = cleaned[:pos] + cleaned[pos + 1] + cleaned[pos] + cleaned[pos + 2 :]
-            if swapped != cleaned and _SHAPE18.match(swapped) and check_char(swapped[:17]) == swapped[17]:
-                out.add(swapped)
+        digits = [int(c) for c in body]
+        total = sum(d * w for d, w in zip(digits, WEIGHTS, strict=True))
+        wanted = CHECK_CHARS.index(last) if last in CHECK_CHARS else -1
+        # One wrong digit: the sum changes by w·(new − old); keep changes that hit the written check.
+        for pos, (old, weight) in enumerate(zip(digits, WEIGHTS, strict=True)):
+            for new in range(10):
+                if new != old and (total + weight * (new - old)) % 11 == wanted:
+                    out.add(body[:pos] + str(new) + body[pos + 1 :] + last)
+        # Two adjacent characters swapped (the last swap may move the check character).
+        for pos in range(16):
+            a, b = digits[pos], digits[pos + 1]
+            if a != b and (total + (WEIGHTS[pos] - WEIGHTS[pos + 1]) * (b - a)) % 11 == wanted:
+                out.add(body[:pos] + body[pos + 1] + body[pos] + body[pos + 2 :] + last)
+        swapped = body[:16] + last + body[16]
+        if last.isdigit() and _SHAPE18.match(swapped) and check_char(swapped[:17]) == swapped[17]:
+            out.add(swapped)
     return sorted(c for c in out if c != cleaned and birth_date_of(c) is not None)
-
-
-def _could_be_truncated(cleaned: str) -> bool:
-    if len(cleaned) != 15:
-        return False
-    try:
-        born = dt.date(int(cleaned[6:10]), int(cleaned[10:12]), int(cleaned[12:14]))
-    except ValueError:
-        return False
-    return 1900 <= born.year <= dt.date.today().year
 
 
 def mask(id_text: str | None) -> str:
@@ -156,29 +152,73 @@ def mask(id_text: str | None) -> str:
     return id_text[:6] + "*" * (len(id_text) - 10) + id_text[-4:]
 
 
+_CHECK_BY_REMAINDER = {i: c for i, c in enumerate(CHECK_CHARS)}
+
+
+def _check_expr(body17: pl.Expr) -> pl.Expr:
+    total = pl.sum_horizontal([body17.str.slice(i, 1).cast(pl.Int32) * w for i, w in enumerate(WEIGHTS)])
+    return (total % 11).replace_strict(_CHECK_BY_REMAINDER, return_dtype=pl.String)
+
+
+def _date_expr(digits8: pl.Expr) -> pl.Expr:
+    born = digits8.str.strptime(pl.Date, "%Y%m%d", strict=False)
+    year = born.dt.year()
+    return pl.when((year >= 1880) & (year <= dt.date.today().year)).then(born)
+
+
 def parse_column(ids: pl.Series) -> pl.DataFrame:
-    """Vectorised `parse` over a column: id_clean, id18, id_problem, id_birth, id_sex,
-    id_head (area code and birth digits as written, for blocking)."""
-    rows = [parse(v) for v in ids.to_list()]
-    id18 = [r.id18 for r in rows]
-    # A 15-digit number may be legacy or an 18-digit one cut short (33028220071009…):
-    # its birth date is then not to be trusted.
-    trusted = [r.id18 is not None and not _could_be_truncated(r.cleaned or "") for r in rows]
-    return pl.DataFrame(
-        {
-            "id_clean": [r.cleaned for r in rows],
-            "id18": id18,
-            "id_problem": [r.problem for r in rows],
-            "id_birth": [birth_date_of(v) if v and ok else None for v, ok in zip(id18, trusted, strict=True)],
-            "id_sex": [sex_of(v) if v and ok else None for v, ok in zip(id18, trusted, strict=True)],
-            "id_head": [c[:14] if c and len(c) >= 14 else None for c in (r.cleaned for r in rows)],
-        },
-        schema={
-            "id_clean": pl.String,
-            "id18": pl.String,
-            "id_problem": pl.String,
-            "id_birth": pl.Date,
-            "id_sex": pl.String,
-            "id_head": pl.String,
-        },
+    """`parse` over a whole column, vectorised: id_clean, id18, id_problem,
+    id_birth, id_sex and id_head (area code and birth digits as written, for
+    blocking).
+
+    A 15-digit number may be legacy or an 18-digit one cut short
+    (33028220071009…): its birth date and sex are then not trusted.
+
+    >>> parse_column(pl.Series(["11010519491231002x", "110105491231002", "", "11010519491231003X"]))["id_problem"].to_list()
+    [None, None, 'missing', 'bad_check']
+    """
+    frame = ids.cast(pl.String).to_frame("raw")
+    cleaned = (
+        pl.col("raw")
+        .str.normalize("NFKC")
+        .str.replace_all(r"[\s\-_'\"`.,，。、]+", "")
+        .str.replace_all("[×✕]", "X")
+        .str.to_uppercase()
+    )
+    frame = frame.select(pl.when(cleaned != "").then(cleaned).alias("id_clean"))
+    c = pl.col("id_clean")
+    is18 = c.str.contains(r"^\d{17}[\dX]$")
+    is15 = c.str.contains(r"^\d{15}$")
+    body17 = pl.when(is18).then(c.str.slice(0, 17)).when(is15).then(c.str.slice(0, 6) + "19" + c.str.slice(6, 9))
+    frame = frame.with_columns(is18.alias("_18"), is15.alias("_15"), body17.alias("_body"))
+    frame = frame.with_columns(_check_expr(pl.col("_body")).alias("_check"))
+    frame = frame.with_columns(
+        pl.when(pl.col("_18")).then(c).when(pl.col("_15")).then(pl.col("_body") + pl.col("_check")).alias("_cand")
+    )
+    frame = frame.with_columns(_date_expr(pl.col("_cand").str.slice(6, 8)).alias("_born"))
+    problem = (
+        pl.when(c.is_null())
+        .then(pl.lit("missing"))
+        .when(~(pl.col("_18") | pl.col("_15")))
+        .then(pl.lit("bad_format"))
+        .when(pl.col("_born").is_null())
+        .then(pl.lit("bad_birth_date"))
+        .when(pl.col("_18") & (c.str.slice(17, 1) != pl.col("_check")))
+        .then(pl.lit("bad_check"))
+    )
+    frame = frame.with_columns(problem.alias("id_problem"))
+    valid = pl.col("id_problem").is_null()
+    truncated = pl.col("_15") & _date_expr(c.str.slice(6, 8)).dt.year().is_between(1900, dt.date.today().year)
+    trusted = valid & ~truncated.fill_null(False)
+    return frame.select(
+        "id_clean",
+        pl.when(valid).then(pl.col("_cand")).alias("id18"),
+        "id_problem",
+        pl.when(trusted).then(pl.col("_born")).alias("id_birth"),
+        pl.when(trusted)
+        .then(
+            pl.when(pl.col("_cand").str.slice(16, 1).cast(pl.Int32) % 2 == 1).then(pl.lit("男")).otherwise(pl.lit("女"))
+        )
+        .alias("id_sex"),
+        pl.when(c.str.len_chars() >= 14).then(c.str.slice(0, 14)).alias("id_head"),
     )

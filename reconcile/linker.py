@@ -17,7 +17,7 @@ from reconcile.block import DEFAULT_RULES, BlockingRule, candidate_pairs
 from reconcile.compare import compare
 from reconcile.dedupe import find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
-from reconcile.model import Model, estimate, estimate_u, name_frequencies, score
+from reconcile.model import Model, estimate, estimate_u, name_frequencies, random_pairs, score
 from schemas.codes import DecidedBy
 
 
@@ -90,7 +90,8 @@ def link(
     )
     pairs = pl.concat([candidates.select("rid", "lid"), forced]).unique()
     levels = compare(pairs, reg, rol)
-    u = estimate_u(reg, rol, sample_size=settings.u_sample, seed=settings.seed)
+    randoms = random_pairs(reg, rol, size=settings.u_sample, seed=settings.seed)
+    u = estimate_u(reg, rol, randoms)
     rules = levels.select("rid", "lid").join(candidates, on=["rid", "lid"], how="left", maintain_order="left")["rules"]
     model = estimate(
         levels, u, rules=rules.fill_null([]), name_tf=name_frequencies(reg, rol), comparisons=reg.height * rol.height
@@ -99,7 +100,7 @@ def link(
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     # Pass 2: relatives who moved together vouch for each other.
     confident = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.auto))
-    m_hh, u_hh = household_parameters(confident, reg, rol, sample_size=settings.u_sample, seed=settings.seed)
+    m_hh, u_hh = household_parameters(confident, reg, rol, randoms)
     model.m["household"], model.u["household"] = m_hh, u_hh
     extra = household_candidates(confident, reg, rol).join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
     levels = pl.concat([levels, compare(extra, reg, rol)])

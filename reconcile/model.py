@@ -10,7 +10,6 @@ term-frequency adjusted: 张伟 is weak evidence, a rare name strong.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -81,19 +80,20 @@ def _level_shares(
     return out
 
 
-def estimate_u(
-    register: pl.DataFrame, roll: pl.DataFrame, *, sample_size: int = 200_000, seed: int = 0
-) -> dict[str, dict[int, float]]:
-    """u probabilities from random register × roll pairs."""
-    rng = random.Random(seed)
-    reg_idx = register["idx"].to_list()
-    roll_idx = roll["idx"].to_list()
-    n = min(sample_size, len(reg_idx) * len(roll_idx))
-    pairs = pl.DataFrame(
-        {"rid": [rng.choice(reg_idx) for _ in range(n)], "lid": [rng.choice(roll_idx) for _ in range(n)]},
-        schema={"rid": pl.Int64, "lid": pl.Int64},
+def random_pairs(register: pl.DataFrame, roll: pl.DataFrame, *, size: int, seed: int = 0) -> pl.DataFrame:
+    """`size` (rid, lid) pairs drawn uniformly with replacement: almost all non-matches."""
+    n = min(size, register.height * roll.height)
+    return pl.DataFrame(
+        {
+            "rid": register["idx"].sample(n, with_replacement=True, seed=seed),
+            "lid": roll["idx"].sample(n, with_replacement=True, seed=seed + 1),
+        }
     )
-    u = _level_shares(compare(pairs, register, roll), None, smoothing=0.5)
+
+
+def estimate_u(register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame) -> dict[str, dict[int, float]]:
+    """u probabilities from random register × roll pairs (`random_pairs`)."""
+    u = _level_shares(compare(randoms, register, roll), None, smoothing=0.5)
     # One person's ID number: two random records share it about once in N_register pairs.
     u["id"][3] = min(u["id"][3], 1.0 / max(1, register.height))
     return u

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import polars as pl
 
 from reconcile import address, idnumber, names
-from reconcile.dates import try_parse_date
+from reconcile.dates import parse_date_column
 from schemas.codes import Issue
 
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
@@ -42,6 +42,7 @@ def _pinyin(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         _map_unique(frame["name"], names.pinyin_key, pl.String()).alias("name_py"),
         _map_unique(frame["name"], names.surname_of, pl.String()).alias("surname"),
+        _map_unique(frame["name"], names.shape_key, pl.String()).alias("name_shape"),
     ).with_columns(
         _map_unique(pl.Series(frame["name"]), lambda n: names.pinyin_key(names.surname_of(n)), pl.String()).alias(
             "surname_py"
@@ -56,14 +57,7 @@ def _ids(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _dates(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(parsed dates, True where text was present but unparsable)."""
-    values, bad = [], []
-    for raw in series.to_list():
-        parsed, ok = try_parse_date(raw)
-        if parsed is not None and not (1880 <= parsed.year <= 2100):
-            parsed, ok = None, False
-        values.append(parsed)
-        bad.append(not ok)
-    return pl.Series(values, dtype=pl.Date), pl.Series(bad, dtype=pl.Boolean)
+    return parse_date_column(series)
 
 
 def _addresses(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:

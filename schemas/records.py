@@ -30,6 +30,7 @@ class PersonRecord(dy.Schema):
     name_py = dy.String(nullable=True)
     surname = dy.String(nullable=True)
     surname_py = dy.String(nullable=True)
+    name_shape = dy.String(nullable=True)
     id18 = dy.String(nullable=True, regex=_ID18)
     id_clean = dy.String(nullable=True)
     id_problem = dy.String(nullable=True)

@@ -85,3 +85,30 @@ def test_truncated_number_that_reads_as_legacy_gives_no_birth_date() -> None:
     assert frame["id18"][0] is not None
     assert frame["id_birth"][0] is None
     assert frame["id_head"][0] == "33028220071009"
+
+
+def test_vectorised_parse_agrees_with_the_scalar_one() -> None:
+    import random
+
+    rng = random.Random(3)
+    base = ["11010519491231002X", "330282198703314419", "330282200710091671", "110105491231002"]
+    samples: list[str | None] = [None, "", "  ", "abc", "３３０２８２１９８７０３３１４４１９", "330282 19870331 4419"]
+    for _ in range(3000):
+        s = list(rng.choice(base))
+        op = rng.random()
+        if op < 0.3 and len(s) > 1:
+            i = rng.randrange(len(s))
+            s[i] = rng.choice("0123456789Xx×")
+        elif op < 0.5:
+            del s[rng.randrange(len(s)) :]
+        elif op < 0.7 and len(s) > 2:
+            i = rng.randrange(len(s) - 1)
+            s[i], s[i + 1] = s[i + 1], s[i]
+        samples.append("".join(s))
+    vectorised = idnumber.parse_column(pl.Series(samples, dtype=pl.String))
+    for raw, row in zip(samples, vectorised.iter_rows(named=True), strict=True):
+        scalar = idnumber.parse(raw)
+        assert (row["id_clean"], row["id18"], row["id_problem"]) == (scalar.cleaned, scalar.id18, scalar.problem), raw
+        if scalar.id18 and len(scalar.cleaned or "") == 18:
+            assert row["id_birth"] == idnumber.birth_date_of(scalar.id18)
+            assert row["id_sex"] == idnumber.sex_of(scalar.id18)
