@@ -42,7 +42,8 @@ unit: setup
 
 ## Accuracy and speed against ground truth and Splink; record the output in benchmarks/RESULTS.md.
 bench: setup
-	$(UV) run python -m benchmarks.run
+	$(UV) sync --frozen --group bench
+	$(UV) run --group bench python -m benchmarks.run
 
 format: setup
 	$(UV) run ruff format .

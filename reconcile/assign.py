@@ -24,19 +24,12 @@ def assign_one_to_one(scored: pl.DataFrame, *, min_probability: float) -> pl.Dat
     odds / (1 + odds + Σ competitor odds). Two equally good register records
     for one roll record thus each get at most one half.
     """
-    cand = scored.filter(pl.col("match_probability") >= min_probability).sort(
-        ["match_weight", "rid", "lid"], descending=[True, False, False]
+    cand = (
+        scored.filter(pl.col("match_probability") >= min_probability)
+        .sort(["match_weight", "rid", "lid"], descending=[True, False, False])
+        .with_row_index("_order")
     )
-    taken_r: set[int] = set()
-    taken_l: set[int] = set()
-    keep = []
-    for i, (rid, lid) in enumerate(zip(cand["rid"].to_list(), cand["lid"].to_list(), strict=True)):
-        if rid in taken_r or lid in taken_l:
-            continue
-        taken_r.add(rid)
-        taken_l.add(lid)
-        keep.append(i)
-    chosen = cand[keep]
+    chosen = cand.filter(greedy_matching(cand.select("_order", "rid", "lid"))).drop("_order")
     odds = 2.0 ** pl.col("match_weight").clip(-60, 60)
     all_odds = scored.select("rid", "lid", odds.alias("_odds"))
     by_r = all_odds.group_by("rid").agg(pl.col("_odds").sum().alias("_sum_r"))
@@ -51,6 +44,29 @@ def assign_one_to_one(scored: pl.DataFrame, *, min_probability: float) -> pl.Dat
         )
         .drop("_sum_r", "_sum_l", "_odds")
     )
+
+
+def greedy_matching(ranked: pl.DataFrame) -> pl.Series:
+    """Which pairs best-first greedy matching keeps, given pairs ranked by `_order`
+    (0 = best). Vectorised: every pair that is the best remaining one for both its
+    records is one greedy would take; take them all, drop their records, repeat.
+
+    >>> ranked = pl.DataFrame({"_order": [0, 1, 2, 3], "rid": [1, 1, 2, 2], "lid": [10, 11, 10, 12]})
+    >>> greedy_matching(ranked).to_list()
+    [True, False, False, True]
+    """
+    remaining = ranked.select("_order", "rid", "lid")
+    kept: list[pl.Series] = []
+    while remaining.height:
+        best = remaining.with_columns(
+            pl.col("_order").min().over("rid").alias("_best_r"), pl.col("_order").min().over("lid").alias("_best_l")
+        ).filter((pl.col("_order") == pl.col("_best_r")) & (pl.col("_order") == pl.col("_best_l")))
+        kept.append(best["_order"])
+        remaining = remaining.join(best.select("rid"), on="rid", how="anti").join(
+            best.select("lid"), on="lid", how="anti"
+        )
+    taken = pl.concat(kept) if kept else pl.Series("_order", [], dtype=ranked["_order"].dtype)
+    return ranked["_order"].is_in(taken.implode())
 
 
 def choose_bands(

@@ -40,23 +40,23 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
 
 def id_fixes(frame: pl.DataFrame) -> pl.DataFrame:
     """(idx, id_fix): candidate corrections of ID numbers that failed validation."""
-    bad = frame.filter(pl.col("id18").is_null() & pl.col("id_clean").is_not_null()).select("idx", "id_clean")
-    fixes = [idnumber.corrections(v) for v in bad["id_clean"].to_list()]
-    return (
-        bad.with_columns(pl.Series("id_fix", fixes, dtype=pl.List(pl.String)))
-        .explode("id_fix")
-        .drop_nulls("id_fix")
-        .select("idx", "id_fix")
-    )
+    return idnumber.corrections_column(frame)
 
 
 def _rule_pairs(register: pl.DataFrame, roll: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
     left_on = [r for r, _ in rule.on]
     right_on = [r for _, r in rule.on]
-    left = register.select(pl.col("idx").alias("rid"), *[pl.col(c).alias(f"k{i}") for i, c in enumerate(left_on)])
-    right = roll.select(pl.col("idx").alias("lid"), *[pl.col(c).alias(f"k{i}") for i, c in enumerate(right_on)])
-    keys = [f"k{i}" for i in range(len(rule.on))]
-    left, right = left.drop_nulls(keys), right.drop_nulls(keys)
+
+    # One 64-bit hash per key tuple: joins on integers are far cheaper than on
+    # several string columns, and a rare collision only adds a pair that scoring rejects.
+    def keyed(frame: pl.DataFrame, cols: list[str], name: str) -> pl.DataFrame:
+        return frame.drop_nulls(cols).select(
+            pl.col("idx").alias(name),
+            pl.struct([pl.col(c).alias(f"k{i}") for i, c in enumerate(cols)]).hash(seed=7).alias("key"),
+        )
+
+    left, right = keyed(register, left_on, "rid"), keyed(roll, right_on, "lid")
+    keys = ["key"]
     sizes = (
         left.group_by(keys)
         .len("nl")

@@ -7,6 +7,8 @@ missing on one side: the field then says nothing either way.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -61,29 +63,55 @@ ROLL_COLUMNS = (
 )
 
 
-def _strings(series: pl.Series) -> list[str]:
-    return series.fill_null("").to_list()
+def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFrame:
+    """Rows of `frame` (whose record ids are `ids`) for each id in `wanted`, in
+    order: a positional gather, much cheaper than a join on ids."""
+    if ids.len() == 0:
+        return frame.clear(wanted.len())
+    positions = pl.Series([None] * (int(ids.max()) + 1), dtype=pl.Int64).scatter(
+        ids, pl.int_range(ids.len(), eager=True)
+    )  # type: ignore[arg-type]
+    rows = positions.gather(wanted)
+    return frame.select(pl.all().gather(rows))
+
+
+def _cpdist_where(a: pl.Series, b: pl.Series, needed: pl.Series, scorer: Any) -> pl.Series:
+    """rapidfuzz `cpdist` on the rows where `needed` holds, null elsewhere: most
+    candidate pairs agree exactly and need no edit distance."""
+    rows = needed.fill_null(False).arg_true()
+    out = pl.Series([None] * a.len(), dtype=pl.Float64)
+    if rows.len():
+        left = a.gather(rows).fill_null("").to_list()
+        right = b.gather(rows).fill_null("").to_list()
+        values = pl.Series(process.cpdist(left, right, scorer=scorer, workers=-1), dtype=pl.Float64)
+        out = out.scatter(rows, values)
+    return out
 
 
 def name_levels(
     a: pl.Series, b: pl.Series, a_py: pl.Series, b_py: pl.Series, shape_a: pl.Series, shape_b: pl.Series
 ) -> pl.Series:
     """Vectorised `reconcile.names.name_level`, given names, pinyin keys and shape keys."""
-    left, right = _strings(a), _strings(b)
-    distance = pl.Series(process.cpdist(left, right, scorer=Levenshtein.distance, workers=-1))
-    py_sim = pl.Series(
-        process.cpdist(_strings(a_py), _strings(b_py), scorer=Levenshtein.normalized_similarity, workers=-1)
-    )
-    frame = pl.DataFrame(
-        {"a": a, "b": b, "pa": a_py, "pb": b_py, "d": distance, "ps": py_sim, "sa": shape_a, "sb": shape_b}
-    )
-    return frame.select(
+    frame = pl.DataFrame({"a": a, "b": b, "pa": a_py, "pb": b_py, "sa": shape_a, "sb": shape_b})
+    cheap = frame.select(
         pl.when(pl.col("a").is_null() | pl.col("b").is_null())
         .then(-1)
         .when(pl.col("a") == pl.col("b"))
         .then(4)
         .when((pl.col("pa") == pl.col("pb")) | (pl.col("sa") == pl.col("sb")))
         .then(3)
+        .cast(pl.Int8)
+        .alias("lvl")
+    )["lvl"]
+    rest = cheap.is_null()
+    frame = frame.with_columns(
+        cheap.alias("cheap"),
+        _cpdist_where(a, b, rest, Levenshtein.distance).alias("d"),
+        _cpdist_where(a_py, b_py, rest, Levenshtein.normalized_similarity).alias("ps"),
+    )
+    return frame.select(
+        pl.when(pl.col("cheap").is_not_null())
+        .then(pl.col("cheap"))
         .when((pl.col("d") <= 1) & (pl.min_horizontal(pl.col("a").str.len_chars(), pl.col("b").str.len_chars()) >= 2))
         .then(2)
         .when(pl.col("ps") >= 0.75)
@@ -97,11 +125,18 @@ def name_levels(
 def id_levels(reg_id18: pl.Series, reg_clean: pl.Series, roll_id18: pl.Series, roll_clean: pl.Series) -> pl.Series:
     """3 same number · 2 one or two slips apart (or a truncated prefix) · 0 different · -1 missing.
 
-    The roll's number is compared both as normalised (15 → 18 digits) and as written.
+    The roll's number is compared both as normalised (15 → 18 digits) and as
+    written (a 15-digit number may be an 18-digit one cut short).
     """
-    as_normalised = _id_levels(reg_id18.fill_null(reg_clean), roll_id18.fill_null(roll_clean))
-    as_written = _id_levels(reg_id18.fill_null(reg_clean), roll_clean)
-    return _max(as_normalised, as_written)
+    reg = reg_id18.fill_null(reg_clean)
+    as_normalised = _id_levels(reg, roll_id18.fill_null(roll_clean))
+    upgraded = roll_id18.is_not_null() & (roll_id18 != roll_clean)
+    if not upgraded.any():
+        return as_normalised
+    as_written = _id_levels(reg, roll_clean)
+    return pl.DataFrame({"n": as_normalised, "w": as_written, "u": upgraded}).select(
+        pl.when(pl.col("u")).then(pl.max_horizontal("n", "w")).otherwise(pl.col("n")).cast(pl.Int8)
+    )["n"]
 
 
 def _max(a: pl.Series, b: pl.Series) -> pl.Series:
@@ -109,8 +144,9 @@ def _max(a: pl.Series, b: pl.Series) -> pl.Series:
 
 
 def _id_levels(reg: pl.Series, roll: pl.Series) -> pl.Series:
-    distance = pl.Series(process.cpdist(_strings(reg), _strings(roll), scorer=Levenshtein.distance, workers=-1))
-    frame = pl.DataFrame({"r": reg, "l": roll, "d": distance})
+    frame = pl.DataFrame({"r": reg, "l": roll})
+    needed = frame.select(pl.col("r").is_not_null() & pl.col("l").is_not_null() & (pl.col("r") != pl.col("l")))
+    frame = frame.with_columns(_cpdist_where(reg, roll, needed.to_series(), Levenshtein.distance).alias("d"))
     prefix = (pl.col("l").str.len_chars() >= 14) & pl.col("r").str.starts_with(pl.col("l"))
     return frame.select(
         pl.when(pl.col("r").is_null() | pl.col("l").is_null())
@@ -145,12 +181,13 @@ def _birth_level(a: str, b: str) -> pl.Expr:
 
 def compare(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
     """Add one `<field>_lvl` column per field of `FIELDS` to (rid, lid) pairs."""
-    reg = register.select(REGISTER_COLUMNS).rename(lambda c: f"r_{c}")
-    rol = roll.select(ROLL_COLUMNS).rename(lambda c: f"l_{c}")
-    joined = (
-        pairs.select("rid", "lid")
-        .join(reg, left_on="rid", right_on="r_idx", how="left", maintain_order="left")
-        .join(rol, left_on="lid", right_on="l_idx", how="left", maintain_order="left")
+    joined = pl.concat(
+        [
+            pairs.select("rid", "lid"),
+            lookup(register.select(REGISTER_COLUMNS[1:]), register["idx"], pairs["rid"]).rename(lambda c: f"r_{c}"),
+            lookup(roll.select(ROLL_COLUMNS[1:]), roll["idx"], pairs["lid"]).rename(lambda c: f"l_{c}"),
+        ],
+        how="horizontal",
     )
     name = name_levels(
         joined["r_name"],

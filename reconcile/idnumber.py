@@ -222,3 +222,67 @@ def parse_column(ids: pl.Series) -> pl.DataFrame:
         .alias("id_sex"),
         pl.when(c.str.len_chars() >= 14).then(c.str.slice(0, 14)).alias("id_head"),
     )
+
+
+def corrections_column(frame: pl.DataFrame) -> pl.DataFrame:
+    """`corrections` for many numbers at once: (idx, id_fix) rows for every
+    `id_clean` of `frame` that failed validation. Vectorised: each number is
+    expanded into its one-slip variants and the valid ones kept.
+
+    >>> f = pl.DataFrame({"idx": [7], "id18": [None], "id_clean": ["11010519491231003X"]}, schema_overrides={"id18": pl.String})
+    >>> "11010519491231002X" in corrections_column(f)["id_fix"].to_list()
+    True
+    """
+    bad = frame.filter(pl.col("id18").is_null() & pl.col("id_clean").is_not_null()).select("idx", "id_clean")
+    c = pl.col("id_clean")
+    full = bad.filter(c.str.contains(r"^\d{17}[\dX]$"))
+    short = bad.filter(c.str.contains(r"^\d{17}$")).select("idx", (c + _check_expr(c)).alias("id_fix"))
+    digits = [pl.col("id_clean").str.slice(i, 1).cast(pl.Int32) for i in range(17)]
+    total = pl.sum_horizontal([d * w for d, w in zip(digits, WEIGHTS, strict=True)])
+    full = full.with_columns(total.alias("_total"), pl.col("id_clean").str.slice(17, 1).alias("_last"))
+    wanted = {ch: i for i, ch in enumerate(CHECK_CHARS)}
+    full = full.with_columns(pl.col("_last").replace_strict(wanted, return_dtype=pl.Int32).alias("_wanted"))
+    # The check character itself was mistyped.
+    recheck = full.select("idx", (c.str.slice(0, 17) + _check_expr(c.str.slice(0, 17))).alias("id_fix"))
+    # One wrong digit at position p: new digit d with (total + w·(d − old)) ≡ wanted (mod 11).
+    grid = pl.DataFrame(
+        {"_pos": [p for p in range(17) for _ in range(10)], "_new": [d for _ in range(17) for d in range(10)]},
+        schema={"_pos": pl.Int32, "_new": pl.Int32},
+    ).with_columns(pl.col("_pos").replace_strict(dict(enumerate(WEIGHTS)), return_dtype=pl.Int32).alias("_w"))
+    one = (
+        full.join(grid, how="cross")
+        .with_columns(c.str.slice(pl.col("_pos"), 1).cast(pl.Int32).alias("_old"))
+        .filter(
+            (pl.col("_new") != pl.col("_old"))
+            & ((pl.col("_total") + pl.col("_w") * (pl.col("_new") - pl.col("_old"))) % 11 == pl.col("_wanted"))
+        )
+        .select(
+            "idx",
+            (c.str.slice(0, pl.col("_pos")) + pl.col("_new").cast(pl.String) + c.str.slice(pl.col("_pos") + 1)).alias(
+                "id_fix"
+            ),
+        )
+    )
+    # Two adjacent characters swapped: swap them back and keep what validates.
+    swaps = pl.DataFrame({"_pos": list(range(17))}, schema={"_pos": pl.Int32})
+    swapped = (
+        full.join(swaps, how="cross")
+        .select(
+            "idx",
+            (
+                c.str.slice(0, pl.col("_pos"))
+                + c.str.slice(pl.col("_pos") + 1, 1)
+                + c.str.slice(pl.col("_pos"), 1)
+                + c.str.slice(pl.col("_pos") + 2)
+            ).alias("id_fix"),
+        )
+        .filter(pl.col("id_fix").str.contains(r"^\d{17}[\dX]$"))
+    )
+    swapped = swapped.filter(_check_expr(pl.col("id_fix").str.slice(0, 17)) == pl.col("id_fix").str.slice(17, 1))
+    out = pl.concat([short, recheck, one, swapped]).join(bad, on="idx").filter(pl.col("id_fix") != pl.col("id_clean"))
+    return (
+        out.filter(_date_expr(pl.col("id_fix").str.slice(6, 8)).is_not_null())
+        .select("idx", "id_fix")
+        .unique()
+        .sort("idx", "id_fix")
+    )

@@ -88,13 +88,13 @@ def link(
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )
-    pairs = pl.concat([candidates.select("rid", "lid"), forced]).unique()
-    levels = compare(pairs, reg, rol)
+    forced = forced.join(candidates, on=["rid", "lid"], how="anti").with_columns(pl.lit(["operator"]).alias("rules"))
+    candidates = pl.concat([candidates, forced])
+    levels = compare(candidates, reg, rol)
     randoms = random_pairs(reg, rol, size=settings.u_sample, seed=settings.seed)
     u = estimate_u(reg, rol, randoms)
-    rules = levels.select("rid", "lid").join(candidates, on=["rid", "lid"], how="left", maintain_order="left")["rules"]
     model = estimate(
-        levels, u, rules=rules.fill_null([]), name_tf=name_frequencies(reg, rol), comparisons=reg.height * rol.height
+        levels, u, rules=candidates["rules"], name_tf=name_frequencies(reg, rol), comparisons=reg.height * rol.height
     )
     scored = _apply_decisions(score(levels, model), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)

@@ -23,3 +23,24 @@ def test_bands_follow_the_estimates() -> None:
     bands = choose_bands(probabilities, target_precision=0.999, target_recall=0.999, floor=0.95)
     assert bands.auto >= 0.95
     assert bands.review <= 0.5
+
+
+def test_vectorised_greedy_equals_the_plain_loop() -> None:
+    import random
+
+    from reconcile.assign import greedy_matching
+
+    rng = random.Random(5)
+    pairs = {(rng.randrange(300), rng.randrange(300)) for _ in range(3000)}
+    ranked = pl.DataFrame(sorted(pairs), schema=["rid", "lid"], orient="row").sample(fraction=1.0, shuffle=True, seed=1)
+    ranked = ranked.with_row_index("_order")
+    taken_r: set[int] = set()
+    taken_l: set[int] = set()
+    expected = []
+    for rid, lid in ranked.select("rid", "lid").iter_rows():
+        keep = rid not in taken_r and lid not in taken_l
+        if keep:
+            taken_r.add(rid)
+            taken_l.add(lid)
+        expected.append(keep)
+    assert greedy_matching(ranked).to_list() == expected

@@ -112,3 +112,33 @@ def test_vectorised_parse_agrees_with_the_scalar_one() -> None:
         if scalar.id18 and len(scalar.cleaned or "") == 18:
             assert row["id_birth"] == idnumber.birth_date_of(scalar.id18)
             assert row["id_sex"] == idnumber.sex_of(scalar.id18)
+
+
+def test_vectorised_corrections_agree_with_the_scalar_ones() -> None:
+    import random
+
+    rng = random.Random(11)
+    written = []
+    for _ in range(400):
+        number = (
+            "330282"
+            + f"{rng.randint(1940, 2015)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+            + f"{rng.randrange(1000):03d}"
+        )
+        number += idnumber.check_char(number)
+        slip = list(number)
+        if rng.random() < 0.5:
+            i = rng.randrange(18)
+            slip[i] = rng.choice("0123456789")
+        else:
+            i = rng.randrange(17)
+            slip[i], slip[i + 1] = slip[i + 1], slip[i]
+        written.append("".join(slip)[: rng.choice([17, 18, 18, 18])])
+    frame = idnumber.parse_column(pl.Series(written)).with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    vectorised = idnumber.corrections_column(frame)
+    by_idx: dict[int, list[str]] = {}
+    for idx, fix in vectorised.iter_rows():
+        by_idx.setdefault(idx, []).append(fix)
+    for idx, row in enumerate(frame.iter_rows(named=True)):
+        expected = idnumber.corrections(row["id_clean"]) if row["id18"] is None and row["id_clean"] else []
+        assert sorted(by_idx.get(idx, [])) == expected, row["id_clean"]

@@ -1,0 +1,137 @@
+"""`make bench`: accuracy and speed on generated cities, beside Splink 5.
+
+For each scale: generate the city with `hukou generate` (kept between runs),
+run the whole nightly pipeline in a child process (peak memory is the
+child's own), score it against the ground truth. At scale 1 also run Splink
+on the same prepared records in another child. Prints everything; record the
+output in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.evaluate import evaluate_run
+
+WORK = Path(__file__).resolve().parent / "work"
+console = Console(width=120)
+
+
+def _child(*args: str) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        console.print(result.stderr[-4000:])
+        raise SystemExit(f"benchmark child failed: {' '.join(args)}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def city(scale: int, seed: int) -> tuple[Path, float | None]:
+    out = WORK / f"city-s{scale}-seed{seed}"
+    if (out / "truth" / "roll_truth.parquet").exists():
+        return out, None
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["hukou", "generate", str(out), "--scale", str(scale), "--seed", str(seed)], check=True, capture_output=True
+    )
+    return out, time.perf_counter() - t0
+
+
+def bench_scale(scale: int, seed: int, with_splink: bool) -> dict[str, Any]:
+    source, generated = city(scale, seed)
+    data = WORK / f"data-s{scale}"
+    shutil.rmtree(data, ignore_errors=True)
+    register = next((source / "register").iterdir())
+    run = _child("benchmarks.pipeline_child", str(register), str(source / "rolls"), str(data))
+    result: dict[str, Any] = {"scale": scale, "generate_seconds": generated, "pipeline": run}
+    result["accuracy"] = evaluate_run(Path(run["run_dir"]), source / "truth")
+    if with_splink:
+        result["splink"] = _child("benchmarks.splink_baseline", run["run_dir"], str(source / "truth"))
+    return result
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        acc, run = r["accuracy"], r["pipeline"]
+        table = Table(title=f"scale {r['scale']}: {acc['true_pairs']:,} true pairs", show_header=True)
+        table.add_column("measure")
+        table.add_column("hukou-recon", justify="right")
+        table.add_column("Splink 5 (DuckDB)", justify="right")
+        table.add_column("target", justify="right")
+        sp = r.get("splink")
+        auto = acc["auto"]
+        table.add_row(
+            "auto-link precision", f"{auto['precision']:.5f}", f"{sp['precision']:.5f}" if sp else "", "≥ 0.999"
+        )
+        table.add_row("auto-link recall", f"{auto['recall']:.5f}", f"{sp['recall']:.5f}" if sp else "", "")
+        table.add_row("auto-link F1", f"{auto['f1']:.5f}", f"{sp['f1']:.5f}" if sp else "", "≥ 0.995")
+        table.add_row("recall incl. review", f"{acc['recall_with_review']:.5f}", "", "≥ 0.998")
+        table.add_row("review band / roll rows", f"{acc['review_share_of_roll_rows']:.4%}", "", "≤ 1.5%")
+        st = acc["statuses"]
+        table.add_row("decided statuses correct", f"{st['status_accuracy']:.5f}", "", "≥ 0.995")
+        table.add_row("  other community correct", f"{st['other_community_accuracy']:.5f}", "", "")
+        table.add_row("blocking recall (all rules)", f"{acc['blocking_recall']['all rules']:.5f}", "", "")
+        link_s = run["timings"]["link"]
+        if sp:
+            table.add_row("link time (s)", f"{link_s:.1f}", f"{sp['link_seconds']:.1f}", "≤ 1/5 of Splink")
+            table.add_row("link time ratio", f"{link_s / sp['link_seconds']:.3f}", "1", "≤ 0.200")
+        else:
+            table.add_row("link time (s)", f"{link_s:.1f}", "", "")
+        for stage, seconds in run["timings"].items():
+            table.add_row(f"  stage {stage} (s)", f"{seconds:.1f}", "", "")
+        target_wall = "≤ 60 s" if r["scale"] == 1 else "≤ 300 s"
+        table.add_row("whole run, ingest → publish (s)", f"{run['wall_seconds']:.1f}", "", target_wall)
+        table.add_row(
+            "peak memory (MiB)",
+            f"{run['peak_rss_mib']:.0f}",
+            f"{sp['peak_rss_mib']:.0f}" if sp else "",
+            "≤ 8192 at scale 5",
+        )
+        console.print(table)
+        rules = ", ".join(f"{k} {v:.4f}" for k, v in acc["blocking_recall"].items() if k != "all rules")
+        console.print(f"blocking recall per rule: {rules}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-splink", action="store_true")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    console.print(
+        f"hukou-recon benchmark — {time.strftime('%Y-%m-%d %H:%M %Z')} — {platform.node()} "
+        f"({platform.machine()}, {_cores()} cores, {_memory_gib():.0f} GiB), Python {platform.python_version()}"
+    )
+    results = [bench_scale(s, args.seed, with_splink=(s == 1 and not args.no_splink)) for s in args.scales]
+    report(results)
+    (WORK / "last.json").write_text(json.dumps(results, indent=1, default=str))
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def _memory_gib() -> float:
+    try:
+        with open("/proc/meminfo") as fh:
+            return int(fh.readline().split()[1]) / 1024 / 1024
+    except OSError:
+        return 0.0
+
+
+if __name__ == "__main__":
+    main()
