@@ -68,9 +68,8 @@ def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFra
     order: a positional gather, much cheaper than a join on ids."""
     if ids.len() == 0:
         return frame.clear(wanted.len())
-    positions = pl.Series([None] * (int(ids.max()) + 1), dtype=pl.Int64).scatter(
-        ids, pl.int_range(ids.len(), eager=True)
-    )  # type: ignore[arg-type]
+    size = int(ids.cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
+    positions = pl.Series([None] * size, dtype=pl.Int64).scatter(ids, pl.int_range(ids.len(), eager=True))
     rows = positions.gather(wanted)
     return frame.select(pl.all().gather(rows))
 
