@@ -157,6 +157,107 @@ def _print_summary(data: Path) -> None:
     console.print(table)
 
 
+users_app = typer.Typer(help="Manage review-app users (stored in DATA/state.sqlite).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _password(password_stdin: bool, *, confirm: bool = True) -> str:
+    import sys
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Log-in name.")],
+    role: Annotated[str, typer.Option(help="operator | supervisor | liaison | admin")],
+    scope: Annotated[
+        str | None,
+        typer.Option(
+            help="operator: community code; supervisor: street or town; liaison: police station; admin: none."
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data: DataOption = Path("data"),
+) -> None:
+    """Add a user. The first admin is created this way."""
+    from flows.settings import DataPaths
+    from review.accounts import AccountError, add_user
+    from schemas.codes import Role
+
+    try:
+        user = add_user(DataPaths(data).state, username, _password(password_stdin), Role(role), scope)
+    except (AccountError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"added {user.username} ({user.role.value}{', ' + user.scope if user.scope else ''})")
+
+
+@users_app.command("list")
+def users_list(data: DataOption = Path("data")) -> None:
+    """List users, their roles and scopes."""
+    from flows.settings import DataPaths
+    from review.accounts import list_users
+
+    table = Table("user", "role", "scope", "active")
+    for u in list_users(DataPaths(data).state):
+        table.add_row(u.username, u.role.value, u.scope or "", "yes" if u.active else "no")
+    console.print(table)
+
+
+@users_app.command("disable")
+def users_disable(username: str, data: DataOption = Path("data")) -> None:
+    """Disable a user and end their sessions."""
+    from flows.settings import DataPaths
+    from review.accounts import AccountError, set_active
+
+    try:
+        set_active(DataPaths(data).state, username, False)
+    except AccountError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"disabled {username}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data: DataOption = Path("data"),
+) -> None:
+    """Set a user's password (ends their sessions)."""
+    from flows.settings import DataPaths
+    from review.accounts import AccountError, set_password
+
+    try:
+        set_password(DataPaths(data).state, username, _password(password_stdin))
+    except AccountError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"password changed for {username}")
+
+
+@app.command()
+def serve(
+    data: DataOption = Path("data"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[bool, typer.Option(help="Mark cookies Secure (behind HTTPS).")] = False,
+) -> None:
+    """Serve the operators' review app."""
+    import uvicorn
+
+    from review.app import create_app
+
+    uvicorn.run(create_app(data, secure_cookies=secure_cookies), host=host, port=port, log_level="warning")
+
+
 @app.command()
 def summary(data: DataOption = Path("data")) -> None:
     """Print the published community summary as a table."""

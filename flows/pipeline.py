@@ -90,7 +90,7 @@ def run_pipeline(register: Path, rolls: Path, settings: Settings, steps: Steps =
     try:
         counts |= timed("ingest", steps.ingest, register, rolls, run_dir)
         counts |= timed("normalise", steps.normalise, run_dir)
-        counts |= timed("link", steps.link, run_dir, settings.link_settings())
+        counts |= timed("link", steps.link, run_dir, settings.link_settings(), paths.state)
         counts |= timed("classify", steps.classify, run_dir)
         this_run = {
             "run_id": run_id,

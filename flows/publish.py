@@ -31,14 +31,62 @@ VIEWS: dict[str, str] = {
     """,
     "record_status": """
         SELECT side, source_file, source_row, community_code, status, other_community_code, person_key,
-               linked_file, linked_row, issues
+               linked_file, linked_row, verified_by, decision, decision_outcome, issues
         FROM run.record_status
     """,
     "community_summary": "SELECT * FROM run.community_summary",
+    "queue": "SELECT * FROM run.queue",
     "quarantine": "SELECT side, source_file, source_row, reason, detail, original FROM run.quarantine",
     "input_files": "SELECT * FROM run.input_files",
     "model_parameters": "SELECT * FROM run.model_parameters",
     "runs": "SELECT * FROM run.runs",
+}
+
+
+RECORD_COLUMNS = {
+    "register": [
+        "idx",
+        "source_file",
+        "source_row",
+        "community_code",
+        "community_name",
+        "street",
+        "station",
+        "household_key",
+        "relation_raw",
+        "name",
+        "name_raw",
+        "former_name",
+        "id_clean",
+        "id18",
+        "birth",
+        "sex",
+        "address_raw",
+        "dwelling",
+        "active",
+        "person_state",
+        "record_key",
+        "fingerprint",
+    ],
+    "roll": [
+        "idx",
+        "source_file",
+        "source_row",
+        "community_code",
+        "grid",
+        "name",
+        "name_raw",
+        "id_clean",
+        "id18",
+        "birth",
+        "sex",
+        "address_raw",
+        "dwelling",
+        "house_kind",
+        "phone",
+        "record_key",
+        "fingerprint",
+    ],
 }
 
 
@@ -47,7 +95,7 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
     con = duckdb.connect(str(target))
     try:
         con.execute("CREATE SCHEMA run")
-        for name in ("links", "record_status", "community_summary", "quarantine"):
+        for name in ("links", "record_status", "community_summary", "quarantine", "queue"):
             con.execute(f"CREATE TABLE run.{name} AS SELECT * FROM read_parquet(?)", [str(run_dir / f"{name}.parquet")])
         status = pl.read_parquet(run_dir / "record_status.parquet")
         register_keys = status.filter(pl.col("side") == "register").select(
@@ -60,6 +108,12 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
         con.register("roll_keys_df", roll_keys.to_arrow())
         con.execute("CREATE TABLE run.register_keys AS SELECT * FROM register_keys_df")
         con.execute("CREATE TABLE run.roll_keys AS SELECT * FROM roll_keys_df")
+        for side in ("register", "roll"):
+            records = pl.read_parquet(run_dir / f"{side}.parquet").select(
+                [c for c in RECORD_COLUMNS[side] if c in pl.read_parquet_schema(run_dir / f"{side}.parquet")]
+            )
+            con.register(f"{side}_records_df", records.to_arrow())
+            con.execute(f"CREATE TABLE run.{side}_records AS SELECT * FROM {side}_records_df")
         files = pl.DataFrame(json.loads((run_dir / "files.json").read_text()), infer_schema_length=None)
         con.register("files_df", files.to_arrow())
         con.execute("CREATE TABLE run.input_files AS SELECT * FROM files_df")

@@ -17,14 +17,18 @@ from typing import Any
 import polars as pl
 
 from flows import progress
+from flows.decisions import active_decisions
 from flows.io.sources import FileError, read_table
 from reconcile.address import admin_prefixes
 from reconcile.classify import classify
+from reconcile.decisions import pair_decisions, record_decisions
 from reconcile.dwelling import gazetteer, with_dwelling
-from reconcile.linker import Decisions, LinkSettings, link
+from reconcile.identity import register_keys, roll_keys
+from reconcile.linker import LinkSettings, link
 from reconcile.prepare import community_names, prepare_register, prepare_roll
+from reconcile.queue import build_queue
 from reconcile.summary import community_summary
-from schemas.codes import DecidedBy
+from schemas.codes import DecidedBy, DecisionKind, Status
 from schemas.inputs import REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, RegisterRecord, RollRecord, malformed_quarantine, split_valid
 
@@ -177,8 +181,8 @@ def normalise(run: Path) -> dict[str, Any]:
         )
         progress.advance("规范化 normalise")
         places = gazetteer(register)
-        register = _indexed(with_dwelling(register, places))
-        roll = _indexed(with_dwelling(roll, places))
+        register = _indexed(register_keys(with_dwelling(register, places)))
+        roll = _indexed(roll_keys(with_dwelling(roll, places)))
         register.write_parquet(run / "register.parquet")
         roll.write_parquet(run / "roll.parquet")
         quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), register_q, roll_q])
@@ -197,11 +201,17 @@ def _indexed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
 
 
-def link_stage(run: Path, settings: LinkSettings, decisions: Decisions | None = None) -> dict[str, Any]:
-    """Link the two sides; write links.parquet, duplicates.parquet and model.json."""
+def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> dict[str, Any]:
+    """Link the two sides under the operators' standing decisions (read from
+    the `state` database); write links.parquet, candidates.parquet,
+    duplicates.parquet, pair_decisions.parquet and model.json."""
     with progress.stage("匹配 link", 1):
         register = pl.read_parquet(run / "register.parquet")
         roll = pl.read_parquet(run / "roll.parquet")
+        standing = active_decisions(state) if state is not None else active_decisions(run / "none.sqlite")
+        standing.write_parquet(run / "decisions.parquet")
+        decisions, outcomes = pair_decisions(standing, register, roll)
+        outcomes.write_parquet(run / "pair_decisions.parquet")
         result = link(register, roll, settings=settings, decisions=decisions)
         result.links.write_parquet(run / "links.parquet")
         result.candidates.write_parquet(run / "candidates.parquet")
@@ -227,6 +237,8 @@ def link_stage(run: Path, settings: LinkSettings, decisions: Decisions | None = 
     decided = result.links["decided_by"].value_counts()
     by = dict(zip(decided["decided_by"].to_list(), decided["count"].to_list(), strict=True))
     return {
+        "decisions_applied": int((outcomes["outcome"] == "applied").sum()),
+        "decisions_set_aside": int((outcomes["outcome"] != "applied").sum()),
         "candidate_pairs": result.candidate_count,
         "links_auto": int(by.get(DecidedBy.AUTO.value, 0)),
         "links_review": int(by.get(DecidedBy.REVIEW.value, 0)),
@@ -259,6 +271,46 @@ def _communities(run: Path, register: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _verification(statuses: pl.DataFrame, links: pl.DataFrame, record_outcomes: pl.DataFrame) -> pl.DataFrame:
+    """Add `verified_by` (auto / operator / null = pending), `decision` and
+    `decision_outcome` to the statuses.
+
+    A status resting on a link is verified by whoever decided the link; a lone
+    人在户不在 / 户在人不在 only once an operator confirms it.
+    """
+    by_link = pl.concat(
+        [
+            links.select(pl.lit("register").alias("side"), pl.col("rid").alias("idx"), "decided_by"),
+            links.select(pl.lit("roll").alias("side"), pl.col("lid").alias("idx"), "decided_by"),
+        ]
+    )
+    statuses = statuses.join(by_link, on=["side", "idx"], how="left").join(
+        record_outcomes.select(
+            "side", "idx", pl.col("kind").alias("decision"), pl.col("outcome").alias("decision_outcome")
+        ),
+        on=["side", "idx"],
+        how="left",
+    )
+    confirmed = (pl.col("decision_outcome") == "applied") & (
+        ((pl.col("status") == Status.ABSENT.value) & (pl.col("decision") == DecisionKind.CONFIRM_ABSENT.value))
+        | (
+            (pl.col("status") == Status.UNREGISTERED.value)
+            & (pl.col("decision") == DecisionKind.CONFIRM_UNREGISTERED.value)
+        )
+    )
+    verified = (
+        pl.when(pl.col("status").is_in([Status.REVIEW.value]))
+        .then(None)
+        .when(pl.col("decided_by").is_in([DecidedBy.AUTO.value, DecidedBy.OPERATOR.value]))
+        .then(pl.col("decided_by"))
+        .when(confirmed)
+        .then(pl.lit(DecidedBy.OPERATOR.value))
+        .when(pl.col("status").is_in([Status.INACTIVE.value, Status.DUPLICATE.value]))
+        .then(pl.lit(DecidedBy.AUTO.value))
+    )
+    return statuses.with_columns(verified.alias("verified_by")).drop("decided_by")
+
+
 def classify_stage(run: Path) -> dict[str, Any]:
     """Statuses for every record and the community summary."""
     with progress.stage("判定 classify", 1):
@@ -269,6 +321,14 @@ def classify_stage(run: Path) -> dict[str, Any]:
         reg_dups = duplicates.filter(pl.col("side") == "register").drop("side")
         roll_dups = duplicates.filter(pl.col("side") == "roll").drop("side")
         statuses = classify(register, roll, links, reg_dups, roll_dups)
+        standing = pl.read_parquet(run / "decisions.parquet")
+        record_outcomes = pl.concat(
+            [
+                record_decisions(standing, register, side="register").with_columns(pl.lit("register").alias("side")),
+                record_decisions(standing, roll, side="roll").with_columns(pl.lit("roll").alias("side")),
+            ]
+        ).drop_nulls("idx")
+        statuses = _verification(statuses, links, record_outcomes)
         issues = pl.concat(
             [
                 register.select(pl.lit("register").alias("side"), "idx", "issues"),
@@ -279,6 +339,21 @@ def classify_stage(run: Path) -> dict[str, Any]:
             pl.col("issues").list.join(",").alias("issues")
         )
         statuses.write_parquet(run / "record_status.parquet")
+        pair_outcomes = pl.read_parquet(run / "pair_decisions.parquet").join(
+            standing.select(pl.col("id").alias("decision_id"), "register_key", "roll_key"), on="decision_id"
+        )
+        changed_pairs = (
+            pair_outcomes.filter(pl.col("outcome") == "changed")
+            .join(
+                register.select(pl.col("record_key").alias("register_key"), pl.col("idx").alias("rid")),
+                on="register_key",
+            )
+            .join(roll.select(pl.col("record_key").alias("roll_key"), pl.col("idx").alias("lid")), on="roll_key")
+            .select("rid", "lid")
+        )
+        changed_records = record_outcomes.filter(pl.col("outcome") == "changed").select("side", "idx")
+        queue = build_queue(links, statuses, register, roll, changed_pairs, changed_records)
+        queue.write_parquet(run / "queue.parquet")
         review_pairs = (
             links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
             .join(

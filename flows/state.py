@@ -1,5 +1,9 @@
 """Operator state and run history in SQLite (WAL): the web app writes it, the
-nightly flow reads it, both at once."""
+nightly flow reads it, both at once.
+
+Tables: users, sessions, login_attempts, decisions, audit (append-only,
+enforced by triggers), exports and runs.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,65 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    scope TEXT,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL REFERENCES users(username),
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_attempts (
+    username TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    at TEXT NOT NULL,
+    ok INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_attempts_at ON login_attempts(at);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    register_key TEXT,
+    roll_key TEXT,
+    register_fingerprint TEXT,
+    roll_fingerprint TEXT,
+    community_code TEXT NOT NULL,
+    note TEXT,
+    username TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS decisions_register ON decisions(register_key) WHERE active = 1;
+CREATE INDEX IF NOT EXISTS decisions_roll ON decisions(roll_key) WHERE active = 1;
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    action TEXT NOT NULL,
+    item TEXT,
+    before TEXT,
+    after TEXT,
+    note TEXT
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS exports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    manifest TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,

@@ -85,3 +85,39 @@ class FileProblem(StrEnum):
     EMPTY = "empty"
     UNSUPPORTED = "unsupported"
     NO_COMMUNITY = "no_community"
+
+
+class DecisionKind(StrEnum):
+    """What an operator decided about a queue item."""
+
+    SAME_PERSON = "same_person"
+    DIFFERENT_PERSON = "different_person"
+    CONFIRM_UNREGISTERED = "confirm_unregistered"
+    """人在户不在 confirmed: lives here, not registered here."""
+    CONFIRM_ABSENT = "confirm_absent"
+    """户在人不在 confirmed: registered here, not living here."""
+    DOOR_VISIT = "door_visit"
+
+    @property
+    def label(self) -> str:
+        return DECISION_LABELS[self]
+
+
+DECISION_LABELS: dict[DecisionKind, str] = {
+    DecisionKind.SAME_PERSON: "同一人",
+    DecisionKind.DIFFERENT_PERSON: "不是同一人",
+    DecisionKind.CONFIRM_UNREGISTERED: "确认人在户不在",
+    DecisionKind.CONFIRM_ABSENT: "确认户在人不在",
+    DecisionKind.DOOR_VISIT: "需上门核实",
+}
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    """Community operator: one community (scope = its 12-digit code)."""
+    SUPERVISOR = "supervisor"
+    """Street supervisor: the communities of one street or town (scope = its name)."""
+    LIAISON = "liaison"
+    """Police liaison: reads and exports the communities of one station (scope = its name)."""
+    ADMIN = "admin"
+    """Manages users."""

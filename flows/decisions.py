@@ -1,0 +1,137 @@
+"""Operators' decisions: recorded with an append-only audit trail, read back by
+the nightly run and applied by stable record keys (never row numbers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from flows.state import connect
+from schemas.codes import DecisionKind
+
+PAIR_KINDS = (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def audit(
+    conn: sqlite3.Connection, username: str, action: str, item: str | None, before: Any, after: Any, note: str | None
+) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, username, action, item, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            now(),
+            username,
+            action,
+            item,
+            json.dumps(before, ensure_ascii=False),
+            json.dumps(after, ensure_ascii=False),
+            note,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemKeys:
+    """The records an item is about (either side may be absent)."""
+
+    community_code: str
+    register_key: str | None = None
+    roll_key: str | None = None
+    register_fingerprint: str | None = None
+    roll_fingerprint: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.register_key or '-'}~{self.roll_key or '-'}"
+
+
+def _active_for(conn: sqlite3.Connection, keys: ItemKeys) -> sqlite3.Row | None:
+    conn.row_factory = sqlite3.Row
+    row = conn.execute(
+        "SELECT * FROM decisions WHERE active = 1 AND register_key IS ? AND roll_key IS ? ORDER BY id DESC LIMIT 1",
+        (keys.register_key, keys.roll_key),
+    ).fetchone()
+    return row
+
+
+def decide(state: Path, *, username: str, kind: DecisionKind, keys: ItemKeys, note: str | None = None) -> int:
+    """Record a decision (superseding an earlier one on the same item); returns its id."""
+    with connect(state) as conn:
+        previous = _active_for(conn, keys)
+        if previous is not None:
+            conn.execute("UPDATE decisions SET active = 0 WHERE id = ?", (previous["id"],))
+        cur = conn.execute(
+            """INSERT INTO decisions (kind, register_key, roll_key, register_fingerprint, roll_fingerprint,
+                                      community_code, note, username, decided_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                kind.value,
+                keys.register_key,
+                keys.roll_key,
+                keys.register_fingerprint,
+                keys.roll_fingerprint,
+                keys.community_code,
+                note,
+                username,
+                now(),
+            ),
+        )
+        audit(conn, username, "decide", keys.label, previous["kind"] if previous else None, kind.value, note)
+        return int(cur.lastrowid or 0)
+
+
+def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
+    """Withdraw the user's own most recent active decision; restore the one it superseded."""
+    with connect(state) as conn:
+        conn.row_factory = sqlite3.Row
+        last = conn.execute(
+            "SELECT * FROM decisions WHERE username = ? AND active = 1 ORDER BY id DESC LIMIT 1", (username,)
+        ).fetchone()
+        if last is None:
+            return None
+        conn.execute("UPDATE decisions SET active = 0 WHERE id = ?", (last["id"],))
+        earlier = conn.execute(
+            """SELECT id, kind FROM decisions WHERE register_key IS ? AND roll_key IS ? AND id < ? AND active = 0
+               ORDER BY id DESC LIMIT 1""",
+            (last["register_key"], last["roll_key"], last["id"]),
+        ).fetchone()
+        if earlier is not None:
+            conn.execute("UPDATE decisions SET active = 1 WHERE id = ?", (earlier["id"],))
+        item = f"{last['register_key'] or '-'}~{last['roll_key'] or '-'}"
+        audit(conn, username, "undo", item, last["kind"], earlier["kind"] if earlier else None, None)
+        return dict(last)
+
+
+def active_decisions(state: Path) -> pl.DataFrame:
+    """Every active decision (what the nightly run applies)."""
+    schema = {
+        "id": pl.Int64,
+        "kind": pl.String,
+        "register_key": pl.String,
+        "roll_key": pl.String,
+        "register_fingerprint": pl.String,
+        "roll_fingerprint": pl.String,
+        "community_code": pl.String,
+        "username": pl.String,
+        "decided_at": pl.String,
+    }
+    if not state.exists():
+        return pl.DataFrame(schema=schema)
+    with connect(state) as conn:
+        rows = conn.execute(f"SELECT {', '.join(schema)} FROM decisions WHERE active = 1").fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def audit_log(state: Path) -> list[dict[str, Any]]:
+    with connect(state) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM audit ORDER BY id")]

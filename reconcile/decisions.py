@@ -1,0 +1,72 @@
+"""Apply operators' decisions to a new run, by record key and fingerprint.
+
+A decision holds while the records it was made on still exist with the same
+compared values (fingerprint); otherwise it is set aside and its item comes
+back to the queue marked as changed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reconcile.linker import Decisions
+from schemas.codes import DecisionKind
+
+OUTCOME_SCHEMA = {"decision_id": pl.Int64, "outcome": pl.String}
+
+
+def _match(decisions: pl.DataFrame, records: pl.DataFrame, key: str, fingerprint: str, idx_name: str) -> pl.DataFrame:
+    current = records.select(
+        pl.col("record_key").alias(key), pl.col("fingerprint").alias(f"_{fingerprint}"), pl.col("idx").alias(idx_name)
+    ).unique(key, keep="first")
+    return decisions.join(current, on=key, how="left")
+
+
+def pair_decisions(
+    decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
+) -> tuple[Decisions, pl.DataFrame]:
+    """(Decisions for the linker, outcome per pair decision: applied / changed / gone)."""
+    pairs = decisions.filter(
+        pl.col("kind").is_in([DecisionKind.SAME_PERSON.value, DecisionKind.DIFFERENT_PERSON.value])
+    )
+    pairs = _match(pairs, register, "register_key", "register_fingerprint", "rid")
+    pairs = _match(pairs, roll, "roll_key", "roll_fingerprint", "lid")
+    pairs = pairs.with_columns(
+        pl.when(pl.col("rid").is_null() | pl.col("lid").is_null())
+        .then(pl.lit("gone"))
+        .when(
+            (pl.col("_register_fingerprint") != pl.col("register_fingerprint"))
+            | (pl.col("_roll_fingerprint") != pl.col("roll_fingerprint"))
+        )
+        .then(pl.lit("changed"))
+        .otherwise(pl.lit("applied"))
+        .alias("outcome")
+    )
+    applied = pairs.filter(pl.col("outcome") == "applied")
+    result = Decisions(
+        accepted=applied.filter(pl.col("kind") == DecisionKind.SAME_PERSON.value).select("rid", "lid"),
+        rejected=applied.filter(pl.col("kind") == DecisionKind.DIFFERENT_PERSON.value).select("rid", "lid"),
+    )
+    return result, pairs.select(pl.col("id").alias("decision_id"), "outcome")
+
+
+def record_decisions(decisions: pl.DataFrame, records: pl.DataFrame, *, side: str) -> pl.DataFrame:
+    """Mismatch decisions on one side's records: idx, decision_id, kind, outcome."""
+    key, fingerprint = (
+        ("register_key", "register_fingerprint") if side == "register" else ("roll_key", "roll_fingerprint")
+    )
+    other = "roll_key" if side == "register" else "register_key"
+    kinds = [DecisionKind.CONFIRM_ABSENT.value, DecisionKind.CONFIRM_UNREGISTERED.value, DecisionKind.DOOR_VISIT.value]
+    lone = decisions.filter(pl.col("kind").is_in(kinds) & pl.col(key).is_not_null() & pl.col(other).is_null())
+    matched = _match(lone, records, key, fingerprint, "idx")
+    return matched.select(
+        "idx",
+        pl.col("id").alias("decision_id"),
+        "kind",
+        pl.when(pl.col("idx").is_null())
+        .then(pl.lit("gone"))
+        .when(pl.col(f"_{fingerprint}") != pl.col(fingerprint))
+        .then(pl.lit("changed"))
+        .otherwise(pl.lit("applied"))
+        .alias("outcome"),
+    )

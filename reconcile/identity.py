@@ -1,0 +1,53 @@
+"""Stable identities of records across deliveries, and fingerprints of what was compared.
+
+Row numbers change with every delivery; an operator's decision must not. A
+record's key is built from what identifies the person in its source:
+
+- register: the valid ID number, else household number + name;
+- roll: community + name + dwelling (a door-to-door roll identifies people by
+  where they were found; ID numbers are often blank and added later).
+
+The fingerprint hashes the fields the linker compares. When it changes in a
+later delivery, a decision made on the old values is set aside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+FINGERPRINT_FIELDS = ("name", "id_clean", "birth", "sex", "dwelling")
+
+
+def _blake(values: pl.Series) -> pl.Series:
+    return pl.Series(
+        [hashlib.blake2b(v.encode(), digest_size=10, person=b"hukou-key").hexdigest() for v in values.to_list()],
+        dtype=pl.String,
+    )
+
+
+def _digest(*parts: pl.Expr) -> pl.Expr:
+    # blake2b, not polars' hash: keys must stay equal across library versions for years.
+    text = pl.concat_str([p.cast(pl.String).fill_null("") for p in parts], separator="\x1f")
+    return text.map_batches(_blake, return_dtype=pl.String)
+
+
+def register_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `record_key` and `fingerprint` to prepared register records."""
+    key = (
+        pl.when(pl.col("id18").is_not_null())
+        .then(pl.format("R:{}", pl.col("id18")))
+        .otherwise(pl.format("R:{}", _digest(pl.col("household_key"), pl.col("name"))))
+    )
+    return frame.with_columns(
+        key.alias("record_key"), _digest(*[pl.col(c) for c in FINGERPRINT_FIELDS]).alias("fingerprint")
+    )
+
+
+def roll_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `record_key` and `fingerprint` to prepared roll records (after dwellings)."""
+    key = pl.format("L:{}:{}", pl.col("community_code"), _digest(pl.col("name"), pl.col("dwelling")))
+    return frame.with_columns(
+        key.alias("record_key"), _digest(*[pl.col(c) for c in FINGERPRINT_FIELDS]).alias("fingerprint")
+    )

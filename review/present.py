@@ -1,0 +1,96 @@
+"""Presentation helpers: masking, character diffs and the waterfall chart."""
+
+from __future__ import annotations
+
+import difflib
+from html import escape
+from typing import Any
+
+from markupsafe import Markup
+
+from reconcile.idnumber import mask as mask_id
+from schemas.codes import Role
+
+FULL_VIEW_ROLES = frozenset({Role.OPERATOR, Role.LIAISON})
+"""Roles that see full names and ID numbers on an item's own page."""
+
+FIELD_NAMES = {
+    "id": "身份证号",
+    "name": "姓名",
+    "birth": "出生日期",
+    "sex": "性别",
+    "address": "住址",
+    "household": "同户成员",
+}
+
+
+def mask_name(name: str | None) -> str:
+    """Keep the first character: 张伟 → 张*, 欧阳娜娜 → 欧***."""
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1)
+
+
+def shown(value: Any, kind: str, *, full: bool) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    if full:
+        return text
+    return mask_id(text) if kind == "id" else mask_name(text) if kind == "name" else text
+
+
+def diff_pair(a: str | None, b: str | None) -> tuple[Markup, Markup]:
+    """Both strings as HTML with the characters that differ marked."""
+    a, b = a or "", b or ""
+    left, right = [], []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            left.append(escape(a[i1:i2]))
+            right.append(escape(b[j1:j2]))
+        else:
+            if i2 > i1:
+                left.append(f'<mark class="diff">{escape(a[i1:i2])}</mark>')
+            if j2 > j1:
+                right.append(f'<mark class="diff">{escape(b[j1:j2])}</mark>')
+    return Markup("".join(left)), Markup("".join(right))
+
+
+def waterfall_svg(explanation: dict[str, Any], *, width: int = 560, bar: int = 26) -> Markup:
+    """A waterfall of the match weight: prior, then each field's contribution, then the total."""
+    steps = [("先验 prior", explanation["prior"])] + [
+        (f"{FIELD_NAMES.get(f['field'], f['field'])} · {f['label']}", f["weight"]) for f in explanation["fields"]
+    ]
+    running = 0.0
+    spans = []
+    for label, weight in steps:
+        start, running = running, running + weight
+        spans.append((label, weight, start, running))
+    total = running
+    lo = min([0.0, *(min(s, e) for _, _, s, e in spans)])
+    hi = max([0.0, *(max(s, e) for _, _, s, e in spans)])
+    label_w, pad = 200, 60
+    scale = (width - label_w - pad) / max(hi - lo, 1e-9)
+
+    def x(v: float) -> float:
+        return label_w + (v - lo) * scale
+
+    rows = []
+    for i, (label, weight, start, end) in enumerate([*spans, ("合计 total", total, 0.0, total)]):
+        y = 6 + i * bar
+        color = "#2e7d32" if end >= start else "#c62828"
+        if i == len(spans):
+            color = "#1565c0"
+        left, right = sorted((x(start), x(end)))
+        rows.append(
+            f'<text x="{label_w - 6}" y="{y + bar * 0.62:.0f}" text-anchor="end" font-size="12">{escape(label)}</text>'
+            f'<rect x="{left:.1f}" y="{y + 3}" width="{max(right - left, 1.5):.1f}" height="{bar - 8}" fill="{color}">'
+            f"<title>{escape(label)}: {weight:+.2f}</title></rect>"
+            f'<text x="{right + 4:.1f}" y="{y + bar * 0.62:.0f}" font-size="11">{weight:+.1f}</text>'
+        )
+    height = 12 + (len(spans) + 1) * bar
+    axis = f'<line x1="{x(0):.1f}" y1="0" x2="{x(0):.1f}" y2="{height}" stroke="#999" stroke-dasharray="3,3"/>'
+    return Markup(
+        f'<svg class="waterfall" role="img" aria-label="match weight waterfall" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{axis}{"".join(rows)}</svg>'
+    )

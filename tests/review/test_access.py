@@ -1,0 +1,131 @@
+"""HTTP tests: every role's access, tampered ids, CSRF, throttling, masking."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from flows.decisions import audit_log
+from review.app import create_app
+from tests.review.conftest import World, login
+
+
+def _items(world: World, community: str, kind: str | None = None) -> list[int]:
+    query = (
+        "SELECT item_id FROM queue WHERE community_code = ?" + (" AND kind = ?" if kind else "") + " ORDER BY item_id"
+    )
+    return [int(r[0]) for r in world.sql(query, [community, kind] if kind else [community])]  # type: ignore[call-overload]
+
+
+def test_pages_need_a_session(client: TestClient, world: World) -> None:
+    item = _items(world, world.community)[0]
+    for path in ("/", "/queue", f"/items/{item}", f"/items/{item}/search?q=张"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/login", path
+    assert client.post(f"/items/{item}/decide", data={"kind": "same_person"}, follow_redirects=False).status_code == 303
+
+
+def test_operator_sees_only_their_community(client: TestClient, world: World) -> None:
+    login(client, "op")
+    page = client.get(f"/queue?community={world.other_community}")
+    assert world.community in page.text
+    assert f'value="{world.other_community}"' not in page.text
+    foreign = [i for i in _items(world, world.other_community) if i not in _items(world, world.community)]
+    assert foreign
+    assert client.get(f"/items/{foreign[0]}").status_code == 404
+    assert client.get(f"/items/{foreign[0]}/search?q=张").status_code == 404
+    assert client.get("/items/99999999").status_code == 404
+
+
+def test_tampered_item_id_in_a_form_is_refused(client: TestClient, world: World) -> None:
+    csrf = login(client, "op")
+    foreign = [i for i in _items(world, world.other_community) if i not in _items(world, world.community)][0]
+    response = client.post(f"/items/{foreign}/decide", data={"kind": "confirm_absent", "csrf_token": csrf})
+    assert response.status_code == 404
+    assert not [e for e in audit_log(world.state) if e["action"] == "decide"]
+
+
+def test_csrf_is_required_on_every_state_change(client: TestClient, world: World) -> None:
+    csrf = login(client, "op")
+    item = _items(world, world.community, "pair")[0]
+    assert client.post(f"/items/{item}/decide", data={"kind": "same_person"}).status_code == 403
+    assert client.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": "forged"}).status_code == 403
+    assert client.post("/undo", data={}).status_code == 403
+    assert client.post("/logout", data={}).status_code == 403
+    ok = client.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": csrf}, follow_redirects=False)
+    assert ok.status_code == 303
+    header = client.post(
+        f"/items/{item}/decide", data={"kind": "door_visit"}, headers={"X-CSRF-Token": csrf}, follow_redirects=False
+    )
+    assert header.status_code == 303
+
+
+def test_login_is_throttled(world: World) -> None:
+    client = TestClient(create_app(world.data))
+    page = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
+    assert token
+    for _ in range(5):
+        bad = client.post("/login", data={"username": "op", "password": "wrong password", "login_csrf": token.group(1)})
+        assert bad.status_code == 401
+    good = client.post(
+        "/login", data={"username": "op", "password": "correct horse battery", "login_csrf": token.group(1)}
+    )
+    assert good.status_code == 429
+
+
+def test_login_form_needs_its_csrf_token(world: World) -> None:
+    client = TestClient(create_app(world.data))
+    response = client.post("/login", data={"username": "op", "password": "correct horse battery", "login_csrf": "x"})
+    assert response.status_code == 403
+
+
+def test_read_only_roles_cannot_decide(client: TestClient, world: World) -> None:
+    item = _items(world, world.community, "pair")[0]
+    for user in ("police", "root"):
+        fresh = TestClient(create_app(world.data))
+        csrf = login(fresh, user)
+        page = fresh.get(f"/items/{item}")
+        assert page.status_code == 200
+        assert 'name="kind"' not in page.text
+        assert fresh.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": csrf}).status_code == 403
+
+
+def test_supervisor_sees_the_communities_of_their_street(client: TestClient, world: World) -> None:
+    login(client, "sup")
+    page = client.get("/queue")
+    codes = {r[0] for r in world.sql("SELECT community_code FROM community_summary WHERE street = ?", [world.street])}
+    for code in codes:
+        assert f'value="{code}"' in page.text
+    assert f'value="{world.other_community}"' not in page.text
+
+
+def test_lists_mask_and_only_some_roles_see_full_values(client: TestClient, world: World) -> None:
+    item = _items(world, world.community, "pair")[0]
+    (id_clean, name) = world.sql(
+        "SELECT r.id_clean, r.name FROM queue q JOIN run.register_records r ON r.idx = q.register_idx WHERE q.item_id = ?",
+        [item],
+    )[0]
+    login(client, "op")
+    queue = client.get(f"/queue?community={world.community}&kind=pair").text
+    assert str(id_clean)[:6] + "*" in queue and str(id_clean) not in queue
+    assert str(id_clean) in client.get(f"/items/{item}").text
+    sup = TestClient(create_app(world.data))
+    login(sup, "sup")
+    page = sup.get(f"/items/{item}").text
+    assert str(id_clean) not in page and str(name) not in page
+
+
+def test_logout_ends_the_session(client: TestClient, world: World) -> None:
+    csrf = login(client, "op")
+    assert client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_disabled_user_is_logged_out(client: TestClient, world: World) -> None:
+    from review.accounts import set_active
+
+    login(client, "op")
+    set_active(world.state, "op", False)
+    assert client.get("/queue", follow_redirects=False).headers["location"] == "/login"
