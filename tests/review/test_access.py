@@ -40,7 +40,7 @@ def test_operator_sees_only_their_community(client: TestClient, world: World) ->
 
 def test_tampered_item_id_in_a_form_is_refused(client: TestClient, world: World) -> None:
     csrf = login(client, "op")
-    foreign = [i for i in _items(world, world.other_community) if i not in _items(world, world.community)][0]
+    foreign = next(i for i in _items(world, world.other_community) if i not in _items(world, world.community))
     response = client.post(f"/items/{foreign}/decide", data={"kind": "confirm_absent", "csrf_token": csrf})
     assert response.status_code == 404
     assert not [e for e in audit_log(world.state) if e["action"] == "decide"]

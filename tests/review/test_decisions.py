@@ -119,9 +119,10 @@ def test_changed_records_bring_the_item_back_marked(client: TestClient, world: W
     rolls = tmp_path / "rolls"
     shutil.copytree(world.city["rolls"], rolls)
     # Same name at the same dwelling, but the worker now wrote an ID number: compared values changed.
+    row_number = int(str(roll_row))
     _rewrite_roll(
-        world.city["rolls"] / str(roll_file), rolls / str(roll_file), int(roll_row), "身份证号", "11010519491231002X"
-    )  # type: ignore[call-overload]
+        world.city["rolls"] / str(roll_file), rolls / str(roll_file), row_number, "身份证号", "11010519491231002X"
+    )
     world.rerun(rolls)
     changed = world.sql(
         """SELECT q.changed FROM queue q JOIN run.roll_records o ON o.idx = q.roll_idx
