@@ -258,6 +258,45 @@ def serve(
     uvicorn.run(create_app(data, secure_cookies=secure_cookies), host=host, port=port, log_level="warning")
 
 
+@app.command("export")
+def export_lists(
+    user: Annotated[str, typer.Option("--user", help="Your user name: a police liaison (your station) or an admin.")],
+    station: Annotated[str | None, typer.Option(help="Police station whose communities to export.")] = None,
+    community: Annotated[str | None, typer.Option(help="One community (12-digit code) instead of a station.")] = None,
+    out: Annotated[Path, typer.Option(help="Directory for the files and their manifest.")] = Path("exports"),
+    fmt: Annotated[
+        str, typer.Option("--format", help="xlsx (one workbook, a sheet per category) or csv (GB18030).")
+    ] = "xlsx",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data: DataOption = Path("data"),
+) -> None:
+    """Export the verified 人在户不在 / 户在人不在 lists with a manifest (SHA-256, row counts, pending items)."""
+    from flows.export import ExportScope, export
+    from flows.reader import published
+    from flows.settings import DataPaths
+    from review.accounts import authenticate, may_export
+
+    if bool(station) == bool(community):
+        raise typer.BadParameter("give exactly one of --station or --community")
+    who = authenticate(DataPaths(data).state, user, _password(password_stdin, confirm=False))
+    if who is None:
+        console.print("[red]wrong user name or password, or too many attempts[/red]")
+        raise typer.Exit(1)
+    with published(data) as con:
+        row = con.execute(
+            "SELECT police_station FROM community_summary WHERE community_code = ?", [community]
+        ).fetchone()
+    if not may_export(who, station=station, community_station=row[0] if row else None):
+        console.print(
+            f"[red]{user} may not export {station or community}[/red]: only the police liaison of that station or an admin"
+        )
+        raise typer.Exit(2)
+    manifest = export(data, ExportScope(station=station, community=community), out, username=user, fmt=fmt)
+    console.print(manifest.read_text())
+
+
 @app.command()
 def summary(data: DataOption = Path("data")) -> None:
     """Print the published community summary as a table."""

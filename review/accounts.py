@@ -189,3 +189,30 @@ def session_user(state: Path, token: str | None) -> tuple[User, str] | None:
 def logout(state: Path, token: str) -> None:
     with connect(state) as conn:
         conn.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+
+
+def authenticate(state: Path, username: str, password: str, ip: str = "cli") -> User | None:
+    """The active user with these credentials (throttled and recorded like a web login)."""
+    if throttled(state, username, ip):
+        return None
+    with connect(state) as conn:
+        row = conn.execute(
+            "SELECT password_hash, active, role, scope FROM users WHERE username = ?", (username,)
+        ).fetchone()
+        ok = bool(row and row[1] and verify_password(password, row[0]))
+        conn.execute(
+            "INSERT INTO login_attempts (username, ip, at, ok) VALUES (?, ?, ?, ?)",
+            (username, ip, _now().isoformat(timespec="seconds"), int(ok)),
+        )
+    return User(username, Role(row[2]), row[3], True) if ok and row else None
+
+
+def may_export(user: User, *, station: str | None, community_station: str | None) -> bool:
+    """Police liaisons export their own station's communities; admins any."""
+    if user.role is Role.ADMIN:
+        return True
+    if user.role is not Role.LIAISON:
+        return False
+    return (station is not None and station == user.scope) or (
+        community_station is not None and community_station == user.scope
+    )

@@ -9,8 +9,10 @@ dependencies in the route signatures, which are closures of `create_app`.
 """
 
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from flows.decisions import ItemKeys, active_decisions, decide, undo_last
+from flows.export import ExportScope, export, zip_bytes
 from flows.settings import DataPaths
 from review import accounts, data
 from review.accounts import User
@@ -29,6 +32,7 @@ SESSION_COOKIE = "hukou_session"
 LOGIN_CSRF_COOKIE = "hukou_login_csrf"
 PAGE_SIZE = 50
 DECIDING_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
+EXPORT_ROLES = frozenset({Role.LIAISON, Role.ADMIN})
 KIND_LABELS = {"pair": "待核实配对", "unregistered": "人在户不在", "absent": "户在人不在"}
 SHORTCUTS = {
     DecisionKind.SAME_PERSON: "s",
@@ -367,6 +371,44 @@ def create_app(data_dir: Path, *, secure_cookies: bool = False) -> FastAPI:
             note=note.strip() or "linked by hand",
         )
         return _go(request, f"/queue?community={it['community_code']}")
+
+    @app.get("/export", response_class=HTMLResponse)
+    def export_form(request: Request, sess: Annotated[Session, Depends(session)]) -> Response:
+        if sess.user.role not in EXPORT_ROLES:
+            raise HTTPException(status_code=403, detail="only the police liaison or an admin exports")
+        with data.database(data_dir) as con:
+            codes = visible_codes(con, sess.user)
+        stations = sorted({c["police_station"] for c in codes.values() if c["police_station"]})
+        return render(request, "export.html", sess, stations=stations, communities=list(codes.values()))
+
+    @app.post("/export")
+    def export_download(
+        sess: Annotated[Session, Depends(checked)],
+        station: Annotated[str, Form()] = "",
+        community: Annotated[str, Form()] = "",
+        fmt: Annotated[str, Form()] = "xlsx",
+    ) -> Response:
+        with data.database(data_dir) as con:
+            row = con.execute(
+                "SELECT police_station FROM community_summary WHERE community_code = ?", [community]
+            ).fetchone()
+        allowed = accounts.may_export(
+            sess.user,
+            station=station or None,
+            community_station=row[0] if (row and community and not station) else None,
+        )
+        if not allowed or bool(station) == bool(community) or fmt not in ("xlsx", "csv"):
+            raise HTTPException(status_code=403, detail="not allowed to export this")
+        scope = ExportScope(station=station or None, community=community or None)
+        out = paths.root / "exports" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        manifest = export(data_dir, scope, out, username=sess.user.username, fmt=fmt)
+        body = zip_bytes(sorted(out.iterdir()))
+        filename = quote(manifest.name.removesuffix("_manifest.json") + ".zip")
+        return Response(
+            body,
+            media_type="application/zip",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+        )
 
     return app
 

@@ -1,0 +1,258 @@
+"""Verified lists for the police bureau, per police station (or one community).
+
+Only what is verified goes out: statuses resting on an auto link or an
+operator's decision, and lone mismatches an operator confirmed. Everything
+still waiting is counted as pending in the manifest, never exported.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import xlsxwriter
+
+from flows.decisions import audit
+from flows.reader import published
+from flows.settings import DataPaths
+from flows.state import connect
+
+CATEGORIES = ("人在户不在", "户在人不在", "涉及户")
+
+_PERSON_COLUMNS: list[tuple[str, str, str]] = [
+    # (header, column, kind) — kind: text / id / date / int
+    ("社区代码", "community_code", "text"),
+    ("社区", "community_name", "text"),
+    ("姓名", "name", "text"),
+    ("公民身份号码", "id_number", "id"),
+    ("性别", "sex", "text"),
+    ("出生日期", "birth", "date"),
+    ("户号", "household_no", "text"),
+    ("地址", "address", "text"),
+    ("另一方社区代码", "other_community_code", "text"),
+    ("另一方社区", "other_community_name", "text"),
+    ("核实方式", "verified_by", "text"),
+    ("来源文件", "source_file", "text"),
+    ("来源行", "source_row", "int"),
+]
+_HOUSEHOLD_COLUMNS: list[tuple[str, str, str]] = [
+    ("社区代码", "community_code", "text"),
+    ("社区", "community_name", "text"),
+    ("户号", "household_no", "text"),
+    ("户籍地址", "address", "text"),
+    ("户籍人数", "members", "int"),
+    ("户在人不在人数", "absent_members", "int"),
+    ("全户不在", "whole_household_absent", "text"),
+]
+VERIFIED = "s.verified_by IN ('auto', 'operator')"
+
+
+class ExportRefused(PermissionError):
+    pass
+
+
+@dataclass(slots=True)
+class ExportScope:
+    station: str | None = None
+    community: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.station or self.community or ""
+
+    def communities(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        if self.station:
+            rows = con.execute(
+                "SELECT community_code FROM community_summary WHERE police_station = ? ORDER BY 1", [self.station]
+            ).fetchall()
+        else:
+            rows = con.execute(
+                "SELECT community_code FROM community_summary WHERE community_code = ?", [self.community]
+            ).fetchall()
+        return [r[0] for r in rows]
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pl.DataFrame:
+    frame = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def category_frames(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, pl.DataFrame]:
+    """The three verified lists for these communities."""
+    names = "LEFT JOIN community_summary c ON c.community_code = s.community_code LEFT JOIN community_summary oc ON oc.community_code = s.other_community_code"
+    unregistered = _frame(
+        con,
+        f"""SELECT s.community_code, c.community_name, o.name, coalesce(o.id18, o.id_clean) AS id_number, o.sex, o.birth,
+                   NULL::VARCHAR AS household_no, o.address_raw AS address, s.other_community_code,
+                   oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_row
+            FROM record_status s JOIN run.roll_records o ON o.source_file = s.source_file AND o.source_row = s.source_row
+            {names}
+            WHERE s.side = 'roll' AND s.status = 'unregistered' AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
+            ORDER BY s.community_code, o.dwelling, s.source_row""",
+        [codes],
+    )
+    absent = _frame(
+        con,
+        f"""SELECT s.community_code, c.community_name, r.name, coalesce(r.id18, r.id_clean) AS id_number, r.sex, r.birth,
+                   r.household_key AS household_no, r.address_raw AS address, s.other_community_code,
+                   oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_row
+            FROM record_status s JOIN run.register_records r ON r.source_file = s.source_file AND r.source_row = s.source_row
+            {names}
+            WHERE s.side = 'register' AND s.status = 'absent' AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
+            ORDER BY s.community_code, r.household_key, s.source_row""",
+        [codes],
+    )
+    households = _frame(
+        con,
+        """SELECT r.community_code, any_value(c.community_name) AS community_name, r.household_key AS household_no,
+                  any_value(r.address_raw) AS address, count(*) AS members,
+                  count(*) FILTER (WHERE s.status = 'absent' AND s.verified_by IN ('auto', 'operator')) AS absent_members,
+                  CASE WHEN count(*) FILTER (WHERE s.status = 'absent' AND s.verified_by IN ('auto', 'operator')) = count(*)
+                       THEN '是' ELSE '否' END AS whole_household_absent
+           FROM run.register_records r
+           JOIN record_status s ON s.side = 'register' AND s.source_file = r.source_file AND s.source_row = r.source_row
+           LEFT JOIN community_summary c ON c.community_code = r.community_code
+           WHERE r.active AND s.status <> 'duplicate' AND r.community_code IN (SELECT unnest(?))
+           GROUP BY r.community_code, r.household_key
+           HAVING absent_members > 0
+           ORDER BY r.community_code, r.household_key""",
+        [codes],
+    )
+    return {"人在户不在": unregistered, "户在人不在": absent, "涉及户": households}
+
+
+def pending_counts(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, int]:
+    """What is not exported because it still waits for the engine or an operator."""
+    rows = con.execute(
+        """SELECT CASE WHEN status = 'review' THEN '待核实配对'
+                       WHEN status = 'unregistered' THEN '人在户不在(未核实)' ELSE '户在人不在(未核实)' END, count(*)
+           FROM record_status
+           WHERE community_code IN (SELECT unnest(?)) AND (
+                 status = 'review'
+                 OR (status IN ('absent', 'unregistered') AND verified_by IS NULL))
+           GROUP BY 1""",
+        [codes],
+    ).fetchall()
+    return {k: int(v) for k, v in rows}
+
+
+def _columns(category: str) -> list[tuple[str, str, str]]:
+    return _HOUSEHOLD_COLUMNS if category == "涉及户" else _PERSON_COLUMNS
+
+
+def write_xlsx(frames: dict[str, pl.DataFrame], path: Path) -> None:
+    """One sheet per category: Chinese headers, frozen header, filters, IDs as text, dates as dates."""
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    text = book.add_format({"num_format": "@"})
+    date = book.add_format({"num_format": "yyyy-mm-dd"})
+    for category, frame in frames.items():
+        sheet = book.add_worksheet(category)
+        cols = _columns(category)
+        for j, (title, _, kind) in enumerate(cols):
+            sheet.write_string(0, j, title, header)
+            sheet.set_column(j, j, 20 if kind == "id" else 14, text if kind in ("id", "text") else None)
+        for i, row in enumerate(frame.select([c for _, c, _ in cols]).iter_rows(), start=1):
+            for j, ((_, _, kind), value) in enumerate(zip(cols, row, strict=True)):
+                if value is None:
+                    continue
+                if kind == "date":
+                    sheet.write_datetime(i, j, dt.datetime.combine(value, dt.time()), date)
+                elif kind == "int":
+                    sheet.write_number(i, j, value)
+                else:
+                    sheet.write_string(i, j, str(value), text)
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, max(frame.height, 1), len(cols) - 1)
+    book.close()
+
+
+def write_csv(frame: pl.DataFrame, category: str, path: Path) -> None:
+    """GB18030 CSV for older systems; IDs stay text because CSV has no types."""
+    cols = _columns(category)
+    with path.open("w", encoding="gb18030", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([t for t, _, _ in cols])
+        for row in frame.select([c for _, c, _ in cols]).iter_rows():
+            writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in row])
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt: str = "xlsx") -> Path:
+    """Write the verified lists and their manifest under `out`; returns the manifest path.
+
+    The caller has checked the user's right to export this scope (`authorise`).
+    """
+    paths = DataPaths(data_dir)
+    with published(data_dir) as con:
+        run_id = str(con.execute("SELECT run_id FROM published").fetchone()[0])  # type: ignore[index]
+        codes = scope.communities(con)
+        if not codes:
+            raise ValueError(f"no communities for {scope.label!r} in the published results")
+        frames = category_frames(con, codes)
+        pending = pending_counts(con, codes)
+    stamp = dt.datetime.now(dt.UTC)
+    base = f"核查名单_{scope.label}_{run_id}"
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    if fmt == "xlsx":
+        files.append(out / f"{base}.xlsx")
+        write_xlsx(frames, files[0])
+    elif fmt == "csv":
+        for category, frame in frames.items():
+            path = out / f"{base}_{category}.csv"
+            write_csv(frame, category, path)
+            files.append(path)
+    else:
+        raise ValueError(f"unknown format {fmt!r} (xlsx or csv)")
+    file_entries = [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files]
+    rows = {category: frame.height for category, frame in frames.items()}
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "exported_at": stamp.isoformat(timespec="seconds"),
+        "exporter": username,
+        "scope": {"station": scope.station, "community": scope.community, "communities": codes},
+        "format": fmt,
+        "rows": rows,
+        "pending_not_exported": pending,
+        "files": file_entries,
+    }
+    manifest_path = out / f"{base}_manifest.json"
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+    with connect(paths.state) as conn:
+        conn.execute(
+            "INSERT INTO exports (at, username, run_id, scope, manifest) VALUES (?, ?, ?, ?, ?)",
+            (manifest["exported_at"], username, run_id, scope.label, json.dumps(manifest, ensure_ascii=False)),
+        )
+        audit(
+            conn,
+            username,
+            "export",
+            scope.label,
+            None,
+            {"run_id": run_id, "rows": rows, "files": [f["name"] for f in file_entries]},
+            None,
+        )
+    return manifest_path
+
+
+def zip_bytes(paths: list[Path]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in paths:
+            zf.write(path, arcname=path.name)
+    return buffer.getvalue()
