@@ -7,6 +7,7 @@ plain local run (stages called directly): see `Steps`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -50,8 +51,6 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 
 def _inputs(run_dir: Path) -> list[dict[str, Any]]:
-    import json
-
     files = run_dir / "files.json"
     if not files.exists():
         return []
@@ -107,30 +106,33 @@ def run_pipeline(register: Path, rolls: Path, settings: Settings, steps: Steps =
             "publish", steps.publish, run_dir, paths, run_id=run_id, runs=history, keep_runs=settings.keep_runs
         )
     except BaseException as exc:
-        record_run_end(
-            paths.state,
-            run_id,
-            finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            outcome="failed",
-            inputs=_inputs(run_dir),
-            counts=counts,
-            timings=timings,
-            error=safe_error(exc),
-        )
+        _finish(paths, run_id, run_dir, counts, timings, error=safe_error(exc))
         raise
+    _finish(paths, run_id, run_dir, counts, timings, error=None)
+    return RunOutcome(run_id, run_dir, Path(database), counts, timings)
+
+
+def _finish(
+    paths: DataPaths,
+    run_id: str,
+    run_dir: Path,
+    counts: dict[str, Any],
+    timings: dict[str, float],
+    *,
+    error: str | None,
+) -> None:
+    """Record the run's end, failed or published."""
     record_run_end(
         paths.state,
         run_id,
         finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        outcome="published",
+        outcome="failed" if error else "published",
         inputs=_inputs(run_dir),
         counts=counts,
         timings=timings,
+        error=error,
     )
-    return RunOutcome(run_id, run_dir, Path(database), counts, timings)
 
 
 def _as_row(run: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     return {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v) for k, v in run.items()}

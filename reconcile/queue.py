@@ -102,62 +102,16 @@ def build_queue(
     lone = statuses.filter(
         pl.col("status").is_in([Status.ABSENT.value, Status.UNREGISTERED.value]) & pl.col("linked_row").is_null()
     )
-    changed = changed_records.with_columns(pl.lit(True).alias("changed"))
-    absent = (
-        lone.filter(pl.col("side") == "register")
-        .select(pl.col("idx").alias("register_idx"))
-        .join(reg, on="register_idx")
-        .join(
-            changed.filter(pl.col("side") == "register").select(pl.col("idx").alias("register_idx"), "changed"),
-            on="register_idx",
-            how="left",
-        )
-        .select(
-            pl.lit("absent").alias("kind"),
-            pl.col("register_community").alias("community_code"),
-            pl.lit(None, dtype=pl.String).alias("other_community_code"),
-            "register_idx",
-            pl.lit(None, dtype=pl.Int64).alias("roll_idx"),
-            pl.lit(None, dtype=pl.Float64).alias("match_probability"),
-            pl.lit(None, dtype=pl.Float64).alias("match_weight"),
-            "household_key",
-            pl.lit(None, dtype=pl.String).alias("dwelling"),
-            pl.lit(None, dtype=pl.String).alias("grid"),
-            pl.col("changed").fill_null(False),
-            "register_key",
-            "register_fingerprint",
-            pl.lit(None, dtype=pl.String).alias("roll_key"),
-            pl.lit(None, dtype=pl.String).alias("roll_fingerprint"),
-            pl.format("2|{}", pl.col("household_key")).alias("sort_key"),
-        )
+    absent = _lone_items(
+        lone, reg, changed_records, side="register", kind="absent", sort=pl.format("2|{}", pl.col("household_key"))
     )
-    unregistered = (
-        lone.filter(pl.col("side") == "roll")
-        .select(pl.col("idx").alias("roll_idx"))
-        .join(rol, on="roll_idx")
-        .join(
-            changed.filter(pl.col("side") == "roll").select(pl.col("idx").alias("roll_idx"), "changed"),
-            on="roll_idx",
-            how="left",
-        )
-        .select(
-            pl.lit("unregistered").alias("kind"),
-            pl.col("roll_community").alias("community_code"),
-            pl.lit(None, dtype=pl.String).alias("other_community_code"),
-            pl.lit(None, dtype=pl.Int64).alias("register_idx"),
-            "roll_idx",
-            pl.lit(None, dtype=pl.Float64).alias("match_probability"),
-            pl.lit(None, dtype=pl.Float64).alias("match_weight"),
-            pl.lit(None, dtype=pl.String).alias("household_key"),
-            "dwelling",
-            "grid",
-            pl.col("changed").fill_null(False),
-            pl.lit(None, dtype=pl.String).alias("register_key"),
-            pl.lit(None, dtype=pl.String).alias("register_fingerprint"),
-            "roll_key",
-            "roll_fingerprint",
-            pl.format("1|{}", pl.col("dwelling").fill_null("")).alias("sort_key"),
-        )
+    unregistered = _lone_items(
+        lone,
+        rol,
+        changed_records,
+        side="roll",
+        kind="unregistered",
+        sort=pl.format("1|{}", pl.col("dwelling").fill_null("")),
     )
     items = pl.concat([pairs, unregistered, absent]).sort(
         ["community_code", "changed", "sort_key"], descending=[False, True, False]
@@ -165,3 +119,42 @@ def build_queue(
     return (
         items.with_row_index("item_id", offset=1).with_columns(pl.col("item_id").cast(pl.Int64)).select(QUEUE_COLUMNS)
     )
+
+
+def _lone_items(
+    lone: pl.DataFrame, records: pl.DataFrame, changed: pl.DataFrame, *, side: str, kind: str, sort: pl.Expr
+) -> pl.DataFrame:
+    """Queue rows for lone mismatches of one side; the other side's columns stay empty."""
+    idx = f"{side}_idx"
+    rows = (
+        lone.filter(pl.col("side") == side)
+        .select(pl.col("idx").alias(idx))
+        .join(records, on=idx)
+        .join(
+            changed.filter(pl.col("side") == side).select(pl.col("idx").alias(idx), pl.lit(True).alias("changed")),
+            on=idx,
+            how="left",
+        )
+        .with_columns(
+            pl.lit(kind).alias("kind"),
+            pl.col(f"{side}_community").alias("community_code"),
+            pl.col("changed").fill_null(False),
+            sort.alias("sort_key"),
+        )
+    )
+    empty = {
+        "other_community_code": pl.String,
+        "register_idx": pl.Int64,
+        "roll_idx": pl.Int64,
+        "match_probability": pl.Float64,
+        "match_weight": pl.Float64,
+        "household_key": pl.String,
+        "dwelling": pl.String,
+        "grid": pl.String,
+        "register_key": pl.String,
+        "register_fingerprint": pl.String,
+        "roll_key": pl.String,
+        "roll_fingerprint": pl.String,
+    }
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in empty.items() if name not in rows.columns]
+    return rows.with_columns(missing).select(QUEUE_COLUMNS[1:])
