@@ -129,3 +129,17 @@ def test_disabled_user_is_logged_out(client: TestClient, world: World) -> None:
     login(client, "op")
     set_active(world.state, "op", False)
     assert client.get("/queue", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_session_cookie_flags(world: World) -> None:
+    client = TestClient(create_app(world.data))
+    page = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
+    assert token
+    response = client.post(
+        "/login",
+        data={"username": "op", "password": "correct horse battery", "login_csrf": token.group(1)},
+        follow_redirects=False,
+    )
+    cookie = response.headers["set-cookie"].lower()
+    assert "hukou_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -135,3 +136,36 @@ def test_changed_records_bring_the_item_back_marked(client: TestClient, world: W
         [roll_file, roll_row],
     )
     assert status == [(None, "changed")]
+
+
+def test_operator_finds_and_links_a_missed_person_by_hand(client: TestClient, world: World) -> None:
+    csrf = login(client, "op")
+    item = _first(world, "unregistered")
+    (name,) = world.sql(
+        "SELECT o.name FROM queue q JOIN run.roll_records o ON o.idx = q.roll_idx WHERE item_id = ?", [item]
+    )[0]
+    found = client.get(f"/items/{item}/search", params={"q": str(name)}, headers={"HX-Request": "true"})
+    assert found.status_code == 200
+    # Link to any register record offered (the search is city-wide); pick the first.
+    other = [int(v) for v in re.findall(r'name="other_idx" value="(\d+)"', found.text)]
+    if not other:  # nobody of that name registered: search by a common surname instead
+        found = client.get(f"/items/{item}/search", params={"q": str(name)[0]})
+        other = [int(v) for v in re.findall(r'name="other_idx" value="(\d+)"', found.text)]
+    assert other
+    response = client.post(
+        f"/items/{item}/link", data={"other_idx": other[0], "csrf_token": csrf}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    decisions = active_decisions(world.state)
+    assert decisions.select("kind").to_series().to_list() == ["same_person"]
+    assert decisions["register_key"][0] and decisions["roll_key"][0]
+    world.rerun()
+    (register_key, roll_key) = decisions.select("register_key", "roll_key").row(0)
+    linked = world.sql(
+        """SELECT l.decided_by FROM links l
+           JOIN run.register_records r ON r.source_file = l.register_file AND r.source_row = l.register_row
+           JOIN run.roll_records o ON o.source_file = l.roll_file AND o.source_row = l.roll_row
+           WHERE r.record_key = ? AND o.record_key = ?""",
+        [register_key, roll_key],
+    )
+    assert linked == [("operator",)]
