@@ -298,14 +298,27 @@ def export_lists(
 
 
 @app.command()
-def summary(data: DataOption = Path("data")) -> None:
-    """Print the published community summary as a table."""
+def summary(
+    data: DataOption = Path("data"),
+    chart: Annotated[Path | None, typer.Option(help="Also write the summary as an SVG bar chart to this file.")] = None,
+) -> None:
+    """Print the published community summary as a table (and optionally draw it)."""
     from flows.settings import DataPaths
 
     if not DataPaths(data).published.exists():
         console.print(f"[red]nothing published yet in {data}[/red]: run `hukou run` first")
         raise typer.Exit(1)
     _print_summary(data)
+    if chart is not None:
+        from flows.charts import summary_svg
+        from flows.reader import published
+
+        with published(data) as con:
+            cur = con.execute("SELECT * FROM community_summary ORDER BY community_code")
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        chart.write_text(summary_svg(rows), encoding="utf-8")
+        console.print(f"chart written to {chart}")
 
 
 if __name__ == "__main__":

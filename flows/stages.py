@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from flows import progress
+from flows.charts import summary_svg
 from flows.decisions import active_decisions
 from flows.io.sources import FileError, read_table
 from reconcile.address import admin_prefixes
@@ -364,6 +365,7 @@ def classify_stage(run: Path) -> dict[str, Any]:
         )
         summary = community_summary(statuses, register, roll, _communities(run, register), review_pairs)
         summary.write_parquet(run / "community_summary.parquet")
+        (run / "community_summary.svg").write_text(summary_svg(summary.to_dicts()), encoding="utf-8")
         progress.advance("判定 classify")
     counts = statuses.group_by("side", "status").len()
     return {f"{side}_{status}": int(n) for side, status, n in counts.iter_rows()} | {"communities": summary.height}

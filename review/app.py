@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from flows.charts import summary_svg
 from flows.decisions import ItemKeys, active_decisions, decide, undo_last
 from flows.export import ExportScope, export, zip_bytes
 from flows.settings import DataPaths
@@ -371,6 +372,13 @@ def create_app(data_dir: Path, *, secure_cookies: bool = False) -> FastAPI:
             note=note.strip() or "linked by hand",
         )
         return _go(request, f"/queue?community={it['community_code']}")
+
+    @app.get("/chart.svg")
+    def chart(sess: Annotated[Session, Depends(session)]) -> Response:
+        """The summary of the user's communities as a stacked bar chart."""
+        with data.database(data_dir) as con:
+            rows = list(visible_codes(con, sess.user).values())
+        return Response(summary_svg(rows), media_type="image/svg+xml")
 
     @app.get("/export", response_class=HTMLResponse)
     def export_form(request: Request, sess: Annotated[Session, Depends(session)]) -> Response:

@@ -143,3 +143,10 @@ def test_session_cookie_flags(world: World) -> None:
     )
     cookie = response.headers["set-cookie"].lower()
     assert "hukou_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie
+
+
+def test_summary_chart_shows_only_visible_communities(client: TestClient, world: World) -> None:
+    login(client, "op")
+    svg = client.get("/chart.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert world.community in svg.text and world.other_community not in svg.text
