@@ -28,10 +28,10 @@ def summary_svg(rows: list[dict[str, Any]], *, bar: int = 16, width: int = 980) 
     biggest = max((sum(int(r.get(k) or 0) for k, _, _ in SEGMENTS) for r in rows), default=1) or 1
     scale = (width - label_w - 60) / biggest
     parts = []
-    for i, (key, label, color) in enumerate(SEGMENTS):
-        x = 10 + i * 138
-        parts.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{color}"/>')
-        parts.append(f'<text x="{x + 16}" y="16" font-size="11">{escape(label)}</text>')
+    for i, (_, label, color) in enumerate(SEGMENTS):
+        legend_x = 10 + i * 138
+        parts.append(f'<rect x="{legend_x}" y="6" width="12" height="12" fill="{color}"/>')
+        parts.append(f'<text x="{legend_x + 16}" y="16" font-size="11">{escape(label)}</text>')
     for i, row in enumerate(rows):
         y = legend_h + i * (bar + 4)
         name = f"{row.get('community_code', '')} {row.get('community_name') or ''}"
