@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 
+from reconcile.block import rule_bits
+
 PAIR_KEY = ["roll_file", "roll_row", "register_row"]
 
 
@@ -58,8 +60,8 @@ def blocking_recall(run: Path, truth: pl.DataFrame) -> dict[str, float]:
     candidates = pl.read_parquet(run / "candidates.parquet")
     found = keyed.join(candidates, on=["rid", "lid"], how="left")
     out = {"all rules": float(found["rules"].is_not_null().sum()) / max(1, truth.height)}
-    for rule in candidates["rules"].explode().unique().sort().to_list():
-        out[rule] = float(found["rules"].list.contains(rule).fill_null(False).sum()) / max(1, truth.height)
+    for rule, bit in rule_bits().items():
+        out[rule] = float(((found["rules"] & bit) != 0).fill_null(False).sum()) / max(1, truth.height)
     return out
 
 

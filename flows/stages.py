@@ -27,8 +27,8 @@ from reconcile.dwelling import gazetteer, with_dwelling
 from reconcile.identity import register_keys, roll_keys
 from reconcile.linker import LinkSettings, link
 from reconcile.prepare import community_names, prepare_register, prepare_roll
-from reconcile.queue import build_queue
 from reconcile.summary import community_summary
+from reconcile.work_queue import build_queue
 from schemas.codes import DecidedBy, DecisionKind, Status
 from schemas.inputs import REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, RegisterRecord, RollRecord, malformed_quarantine, split_valid

@@ -64,21 +64,39 @@ def _rule_pairs(register: pl.DataFrame, roll: pl.DataFrame, rule: BlockingRule) 
         .filter(pl.col("nl") * pl.col("nr") <= rule.max_block)
         .select(keys)
     )
-    return (
-        left.join(sizes, on=keys, how="semi").join(right, on=keys).select("rid", "lid", pl.lit(rule.name).alias("rule"))
-    )
+    return left.join(sizes, on=keys, how="semi").join(right, on=keys).select("rid", "lid")
+
+
+EXTRA_SOURCES = ("household", "operator")
+"""Sources of candidate pairs besides the blocking rules (see `reconcile.linker`)."""
+
+
+def rule_bits(rules: tuple[BlockingRule, ...] = DEFAULT_RULES) -> dict[str, int]:
+    """Bit of each source of candidates in the `rules` mask of `candidate_pairs`."""
+    return {name: 1 << i for i, name in enumerate([*(r.name for r in rules), *EXTRA_SOURCES])}
+
+
+def rules_of(mask: int, bits: dict[str, int]) -> list[str]:
+    """The names in a `rules` mask.
+
+    >>> rules_of(5, {"id": 1, "name": 2, "pinyin_birth": 4})
+    ['id', 'pinyin_birth']
+    """
+    return [name for name, bit in bits.items() if mask & bit]
 
 
 def candidate_pairs(
     register: pl.DataFrame, roll: pl.DataFrame, rules: tuple[BlockingRule, ...] = DEFAULT_RULES
 ) -> pl.DataFrame:
-    """Union of every rule's pairs: rid, lid, rules (list of rule names).
+    """Union of every rule's pairs: rid, lid, rules (a bit mask of the rules
+    that found the pair, see `rule_bits`).
 
     Both frames need `idx` and the rule columns; `id_fix` is derived here.
     """
     reg_fix = id_fixes(register)
     roll_fix = id_fixes(roll)
     found = []
+    bits = rule_bits(rules)
     for rule in rules:
         cols = {c for pair in rule.on for c in pair}
         reg, rol = register, roll
@@ -86,5 +104,5 @@ def candidate_pairs(
             reg = reg_fix.join(register.select("idx", *(cols - {"id_fix"} & set(register.columns))), on="idx")
         if any(r == "id_fix" for _, r in rule.on):
             rol = roll_fix.join(roll.select("idx", *(cols - {"id_fix"} & set(roll.columns))), on="idx")
-        found.append(_rule_pairs(reg, rol, rule))
-    return pl.concat(found).group_by("rid", "lid").agg(pl.col("rule").unique().sort().alias("rules"))
+        found.append(_rule_pairs(reg, rol, rule).with_columns(pl.lit(bits[rule.name], dtype=pl.UInt32).alias("rule")))
+    return pl.concat(found).group_by("rid", "lid").agg(pl.col("rule").bitwise_or().alias("rules"))

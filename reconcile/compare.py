@@ -69,7 +69,7 @@ def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFra
     if ids.len() == 0:
         return frame.clear(wanted.len())
     size = int(ids.cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
-    positions = pl.Series([None] * size, dtype=pl.Int64).scatter(ids, pl.int_range(ids.len(), eager=True))
+    positions = pl.repeat(None, size, dtype=pl.Int64, eager=True).scatter(ids, pl.int_range(ids.len(), eager=True))
     rows = positions.gather(wanted)
     return frame.select(pl.all().gather(rows))
 
@@ -78,7 +78,7 @@ def _cpdist_where(a: pl.Series, b: pl.Series, needed: pl.Series, scorer: Any) ->
     """rapidfuzz `cpdist` on the rows where `needed` holds, null elsewhere: most
     candidate pairs agree exactly and need no edit distance."""
     rows = needed.fill_null(False).arg_true()
-    out = pl.Series([None] * a.len(), dtype=pl.Float64)
+    out = pl.repeat(None, a.len(), dtype=pl.Float64, eager=True)
     if rows.len():
         left = a.gather(rows).fill_null("").to_list()
         right = b.gather(rows).fill_null("").to_list()

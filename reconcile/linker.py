@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from reconcile.assign import Bands, assign_one_to_one, choose_bands
-from reconcile.block import DEFAULT_RULES, BlockingRule, candidate_pairs
+from reconcile.block import DEFAULT_RULES, BlockingRule, candidate_pairs, rule_bits
 from reconcile.compare import compare
 from reconcile.dedupe import find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
@@ -37,7 +37,7 @@ class LinkSettings:
     review_floor: float = 0.02
     """Pairs below this probability are never shown for review."""
     min_probability: float = 0.001
-    u_sample: int = 200_000
+    u_sample: int = 100_000
     seed: int = 0
     rules: tuple[BlockingRule, ...] = DEFAULT_RULES
 
@@ -62,7 +62,7 @@ class LinkResult:
     register_duplicates: pl.DataFrame
     roll_duplicates: pl.DataFrame
     candidates: pl.DataFrame
-    """rid, lid, rules: every blocked pair (for recall analysis)."""
+    """rid, lid, rules: every compared pair and a bit mask of what found it (`reconcile.block.rule_bits`)."""
 
 
 def link(
@@ -88,13 +88,21 @@ def link(
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )
-    forced = forced.join(candidates, on=["rid", "lid"], how="anti").with_columns(pl.lit(["operator"]).alias("rules"))
+    bits = rule_bits(settings.rules)
+    forced = forced.join(candidates, on=["rid", "lid"], how="anti").with_columns(
+        pl.lit(bits["operator"], dtype=pl.UInt32).alias("rules")
+    )
     candidates = pl.concat([candidates, forced])
     levels = compare(candidates, reg, rol)
     randoms = random_pairs(reg, rol, size=settings.u_sample, seed=settings.seed)
     u = estimate_u(reg, rol, randoms)
     model = estimate(
-        levels, u, rules=candidates["rules"], name_tf=name_frequencies(reg, rol), comparisons=reg.height * rol.height
+        levels,
+        u,
+        rules=candidates["rules"],
+        rule_bits=bits,
+        name_tf=name_frequencies(reg, rol),
+        comparisons=reg.height * rol.height,
     )
     scored = _apply_decisions(score(levels, model), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)
@@ -104,7 +112,7 @@ def link(
     model.m["household"], model.u["household"] = m_hh, u_hh
     extra = household_candidates(confident, reg, rol).join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
     levels = pl.concat([levels, compare(extra, reg, rol)])
-    candidates = pl.concat([candidates, extra.with_columns(pl.lit(["household"]).alias("rules"))])
+    candidates = pl.concat([candidates, extra.with_columns(pl.lit(bits["household"], dtype=pl.UInt32).alias("rules"))])
     levels = levels.with_columns(household_levels(levels, confident, reg, rol).alias("household_lvl"))
     scored = _apply_decisions(score(levels, model), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)

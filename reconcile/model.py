@@ -169,6 +169,7 @@ def estimate(
     u: dict[str, dict[int, float]],
     *,
     rules: pl.Series | None = None,
+    rule_bits: dict[str, int] | None = None,
     sessions: tuple[TrainingSession, ...] = DEFAULT_SESSIONS,
     name_tf: dict[str, float] | None = None,
     comparisons: int | None = None,
@@ -178,8 +179,9 @@ def estimate(
     """Estimate m per training session (EM, u fixed), then the share of matches
     among all candidate pairs (EM on the prior alone).
 
-    `rules` holds, per row of `levels`, the blocking rules that found the pair;
-    without it every session trains on all pairs. `comparisons` is the number of
+    `rules` holds, per row of `levels`, a bit mask of the blocking rules that
+    found the pair (`rule_bits` names the bits); without them every session
+    trains on all pairs. `comparisons` is the number of
     all possible pairs (register × roll), which turns the share of matches among
     candidates into the prior for two random records.
     """
@@ -187,7 +189,10 @@ def estimate(
     all_cols = [f"{f}_lvl" for f in FIELDS]
     total_iterations = 0
     for session in sessions:
-        subset = levels if rules is None else levels.filter(rules.list.contains(session.rule))
+        if rules is None or rule_bits is None:
+            subset = levels
+        else:
+            subset = levels.filter((rules & rule_bits.get(session.rule, 0)) != 0)
         if subset.height == 0:
             continue
         patterns = subset.group_by(all_cols).len("n").with_columns(pl.col("n").cast(pl.Float64))
