@@ -373,6 +373,54 @@ def create_app(data_dir: Path, *, secure_cookies: bool = False) -> FastAPI:
         )
         return _go(request, f"/queue?community={it['community_code']}")
 
+    def admin_only(sess: Session) -> None:
+        if sess.user.role is not Role.ADMIN:
+            raise HTTPException(status_code=403, detail="only admins manage users")
+
+    @app.get("/admin/users", response_class=HTMLResponse)
+    def users_page(request: Request, sess: Annotated[Session, Depends(session)], error: str | None = None) -> Response:
+        admin_only(sess)
+        return render(
+            request, "users.html", sess, users=accounts.list_users(paths.state), roles=list(Role), error=error
+        )
+
+    @app.post("/admin/users")
+    def users_add(
+        request: Request,
+        sess: Annotated[Session, Depends(checked)],
+        username: Annotated[str, Form()],
+        role: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        scope: Annotated[str, Form()] = "",
+    ) -> Response:
+        admin_only(sess)
+        try:
+            accounts.add_user(
+                paths.state, username.strip(), password, Role(role), scope.strip() or None, by=sess.user.username
+            )
+        except (accounts.AccountError, ValueError) as exc:
+            return render(
+                request,
+                "users.html",
+                sess,
+                status_code=422,
+                users=accounts.list_users(paths.state),
+                roles=list(Role),
+                error=str(exc),
+            )
+        return RedirectResponse("/admin/users", status_code=303)
+
+    @app.post("/admin/users/{username}/disable")
+    def users_disable(username: str, sess: Annotated[Session, Depends(checked)]) -> Response:
+        admin_only(sess)
+        if username == sess.user.username:
+            raise HTTPException(status_code=422, detail="an admin cannot disable themselves")
+        try:
+            accounts.set_active(paths.state, username, False, by=sess.user.username)
+        except accounts.AccountError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        return RedirectResponse("/admin/users", status_code=303)
+
     @app.get("/chart.svg")
     def chart(sess: Annotated[Session, Depends(session)]) -> Response:
         """The summary of the user's communities as a stacked bar chart."""

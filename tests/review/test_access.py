@@ -150,3 +150,38 @@ def test_summary_chart_shows_only_visible_communities(client: TestClient, world:
     svg = client.get("/chart.svg")
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     assert world.community in svg.text and world.other_community not in svg.text
+
+
+def test_admin_manages_users_and_others_cannot(client: TestClient, world: World) -> None:
+    from review.accounts import get_user
+
+    csrf = login(client, "root")
+    assert client.get("/admin/users").status_code == 200
+    added = client.post(
+        "/admin/users",
+        data={
+            "username": "newop",
+            "role": "operator",
+            "scope": world.community,
+            "password": "a long password",
+            "csrf_token": csrf,
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    user = get_user(world.state, "newop")
+    assert user is not None and user.scope == world.community
+    bad = client.post(
+        "/admin/users",
+        data={"username": "x", "role": "operator", "scope": "nope", "password": "a long password", "csrf_token": csrf},
+    )
+    assert bad.status_code == 422
+    assert (
+        client.post("/admin/users/newop/disable", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    )
+    disabled = get_user(world.state, "newop")
+    assert disabled is not None and not disabled.active
+    operator = TestClient(client.app)
+    op_csrf = login(operator, "op")
+    assert operator.get("/admin/users").status_code == 403
+    assert operator.post("/admin/users/sup/disable", data={"csrf_token": op_csrf}).status_code == 403
