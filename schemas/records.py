@@ -16,7 +16,6 @@ from schemas.codes import Quarantine
 from schemas.inputs import InputContract
 
 _ID18 = r"^\d{17}[\dX]$"
-_CODE = r"^\d{12}$"
 
 
 class PersonRecord(dy.Schema):
@@ -25,7 +24,8 @@ class PersonRecord(dy.Schema):
     source_file = dy.String(nullable=False)
     source_row = dy.Int64(nullable=False, min=1)
     side = dy.String(nullable=False, regex=r"^(register|roll)$")
-    community_code = dy.String(nullable=True, regex=_CODE)
+    community_code = dy.String(nullable=True, min_length=1)
+    """The 12-digit code; where an extract has names only, the name stands in."""
     name = dy.String(nullable=True, min_length=1)
     name_py = dy.String(nullable=True)
     surname = dy.String(nullable=True)

@@ -165,3 +165,11 @@ def test_roll_community_column_wins_over_file_name(tmp_path: Path) -> None:
     )
     assert valid["community_code"].to_list() == ["330282001002"]
     assert quarantine["reason"].to_list() == [Quarantine.NO_ADDRESS.value]
+
+
+def test_register_without_community_codes_uses_the_names(tmp_path: Path) -> None:
+    header = [h for h in HEADER if h != "社区代码"]
+    row = [v for h, v in zip(HEADER, GOOD, strict=True) if h != "社区代码"]
+    valid, quarantine = validate_register(write_csv(tmp_path / "r.csv", [header, row]))
+    assert quarantine.height == 0
+    assert valid["community_code"].to_list() == ["某社区"]
