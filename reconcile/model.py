@@ -28,6 +28,16 @@ INITIAL_M: dict[str, dict[int, float]] = {
 
 M_FLOOR = 1e-4
 
+DEFAULT_U: dict[str, dict[int, float]] = {
+    # Rough shares among random pairs of a city of 200k, used only to steady tiny inputs.
+    "id": {3: 1e-6, 2: 1e-5, 0: 1 - 1.1e-5},
+    "name": {4: 4e-5, 3: 2e-5, 2: 1e-3, 1: 5e-3, 0: 1 - 6.06e-3},
+    "birth": {2: 5e-5, 1: 2e-3, 0: 1 - 2.05e-3},
+    "sex": {1: 0.5, 0: 0.5},
+    "address": {3: 1e-5, 2: 3e-4, 1: 0.02, 0: 1 - 0.02031},
+    "household": {1: 5e-5, 0: 1 - 5e-5},
+}
+
 
 @dataclass(slots=True)
 class Model:
@@ -66,17 +76,24 @@ class Model:
 
 
 def _level_shares(
-    levels: pl.DataFrame, weights: pl.Series | None, smoothing: float, fields: list[str] | None = None
+    levels: pl.DataFrame,
+    weights: pl.Series | None,
+    prior: dict[str, dict[int, float]],
+    strength: float,
+    fields: list[str] | None = None,
 ) -> dict[str, dict[int, float]]:
+    """Weighted share of each level per field, pulled towards `prior` by
+    `strength` pseudo-observations: large inputs speak for themselves, a handful
+    of records cannot overturn what is known of ID numbers and names."""
     out: dict[str, dict[int, float]] = {}
-    w = weights if weights is not None else pl.Series([1.0] * levels.height)
+    w = weights if weights is not None else pl.Series([1.0] * levels.height, dtype=pl.Float64)
     frame = levels.with_columns(w.alias("_w"))
     for f in fields or list(FIELDS):
         lvls = FIELDS[f]
         present = frame.filter(pl.col(f"{f}_lvl") >= 0)
-        total = float(present["_w"].sum()) + smoothing * len(lvls)
+        total = float(present["_w"].sum() or 0.0) + strength
         sums = dict(present.group_by(f"{f}_lvl").agg(pl.col("_w").sum()).iter_rows())
-        out[f] = {lvl: (float(sums.get(lvl, 0.0)) + smoothing) / total for lvl in lvls}
+        out[f] = {lvl: (float(sums.get(lvl, 0.0)) + strength * prior[f][lvl]) / total for lvl in lvls}
     return out
 
 
@@ -93,9 +110,10 @@ def random_pairs(register: pl.DataFrame, roll: pl.DataFrame, *, size: int, seed:
 
 def estimate_u(register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame) -> dict[str, dict[int, float]]:
     """u probabilities from random register × roll pairs (`random_pairs`)."""
-    u = _level_shares(compare(randoms, register, roll), None, smoothing=0.5)
-    # One person's ID number: two random records share it about once in N_register pairs.
-    u["id"][3] = min(u["id"][3], 1.0 / max(1, register.height))
+    u = _level_shares(compare(randoms, register, roll), None, DEFAULT_U, strength=2_000.0)
+    # One ID number is one person: two random records share it about once in a
+    # population's worth of pairs, however few records this run holds.
+    u["id"][3] = min(u["id"][3], 1.0 / max(1_000_000, register.height))
     return u
 
 
@@ -153,7 +171,7 @@ def _em(
         posterior = _posterior(patterns.select(_log2_ratio(m, u, fields).alias("lr"))["lr"], prior)
         weights = posterior * patterns["n"]
         new_prior = min(max(float(weights.sum()) / float(patterns["n"].sum()), 1e-6), 1 - 1e-6)
-        shares = _level_shares(patterns.select(cols), weights, smoothing=1e-3, fields=fields)
+        shares = _level_shares(patterns.select(cols), weights, INITIAL_M, strength=5.0, fields=fields)
         # No level is ever impossible for a true match: unseen data has slips this data lacked.
         shares = {f: {lvl: max(p, M_FLOOR) for lvl, p in levels_.items()} for f, levels_ in shares.items()}
         change = max([abs(shares[f][lvl] - m[f][lvl]) for f in fields for lvl in FIELDS[f]] + [abs(new_prior - prior)])

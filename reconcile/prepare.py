@@ -154,7 +154,9 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
     by_name = community_names(raw)
     # An extract without community codes still names its communities: the name then stands in for the code.
     by_name_or_self = pl.col("community_name").str.replace_all(r"\s", "")
-    frame = frame.with_columns(pl.coalesce(_community_code(frame, by_name, None), by_name_or_self).alias("community_code"))
+    frame = frame.with_columns(
+        pl.coalesce(_community_code(frame, by_name, None), by_name_or_self).alias("community_code")
+    )
     frame = _common(frame, prefixes)
     frame = _names(frame, "former_name_raw", "former_name")
     moved_in, moved_bad = _dates(frame["moved_in_raw"])

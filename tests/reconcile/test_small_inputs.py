@@ -1,0 +1,81 @@
+"""A handful of records: estimates lean on what is known of IDs and names instead of falling over."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reconcile.classify import classify
+from reconcile.dwelling import gazetteer, with_dwelling
+from reconcile.linker import link
+from reconcile.prepare import prepare_register, prepare_roll
+from schemas.inputs import REGISTER, ROLL
+
+
+def _raw(contract_columns: list[str], rows: list[dict[str, str]], file: str) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        [{c: r.get(c) for c in contract_columns} for r in rows], schema={c: pl.String for c in contract_columns}
+    )
+    return frame.with_columns(
+        pl.lit(file).alias("source_file"), (pl.int_range(pl.len()) + 2).cast(pl.Int64).alias("source_row")
+    )
+
+
+def test_three_people() -> None:
+    base = {
+        "street": "浒山街道",
+        "community_name": "某社区",
+        "community_code_raw": "330282001001",
+        "station": "浒山派出所",
+    }
+    register = _raw(
+        REGISTER.internal_names,
+        [
+            {
+                **base,
+                "id_raw": "11010519491231002X",
+                "name_raw": "张伟",
+                "household_no": "1",
+                "address_raw": "某社区金山花园1幢1单元101室",
+            },
+            {
+                **base,
+                "id_raw": "330282198703314419",
+                "name_raw": "李强",
+                "household_no": "2",
+                "address_raw": "某社区金山花园2幢1单元201室",
+            },
+            {
+                **base,
+                "id_raw": "330282199001011237",
+                "name_raw": "王芳",
+                "household_no": "2",
+                "address_raw": "某社区金山花园2幢1单元201室",
+                "person_state": "迁出",
+            },
+        ],
+        "register.csv",
+    )
+    roll = _raw(
+        ROLL.internal_names,
+        [
+            {"name_raw": "張偉", "id_raw": "110105 19491231 002x", "address_raw": "金山花园1-1-101"},
+            {"name_raw": "赵六", "address_raw": "金山花园3-1-301"},
+        ],
+        "330282001001_某社区.xlsx",
+    ).with_columns(pl.lit("330282001001").alias("file_community"))
+    reg = prepare_register(register, prefixes=["某社区"])
+    rol = prepare_roll(roll, by_name={}, prefixes=[])
+    places = gazetteer(reg)
+    reg = with_dwelling(reg, places).with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    rol = with_dwelling(rol, places).with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    result = link(reg, rol)
+    assert result.links.select("rid", "lid", "decided_by").rows() == [(0, 0, "auto")]
+    statuses = classify(reg, rol, result.links, result.register_duplicates, result.roll_duplicates)
+    by_row = {(s, r): st for s, r, st in statuses.select("side", "source_row", "status").iter_rows()}
+    assert by_row == {
+        ("register", 2): "consistent",
+        ("register", 3): "absent",
+        ("register", 4): "inactive",
+        ("roll", 2): "consistent",
+        ("roll", 3): "unregistered",
+    }
