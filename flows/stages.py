@@ -34,6 +34,26 @@ from schemas.inputs import REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, RegisterRecord, RollRecord, malformed_quarantine, split_valid
 
 ROLL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+LINK_COLUMNS = [
+    "idx",
+    "source_file",
+    "source_row",
+    "community_code",
+    "name",
+    "name_py",
+    "name_shape",
+    "surname_py",
+    "id18",
+    "id_clean",
+    "id_head",
+    "birth",
+    "sex",
+    "dwelling",
+    "building_key",
+    "record_key",
+    "fingerprint",
+]
+"""What linking reads of prepared records (both sides); the register adds active, former_name, household_key."""
 _CODE_PREFIX = re.compile(r"^(\d{12})(?:[_\-\s](.+))?$")
 
 
@@ -207,8 +227,10 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
     the `state` database); write links.parquet, candidates.parquet,
     duplicates.parquet, pair_decisions.parquet and model.json."""
     with progress.stage("匹配 link", 1):
-        register = pl.read_parquet(run / "register.parquet")
-        roll = pl.read_parquet(run / "roll.parquet")
+        register = pl.read_parquet(
+            run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]
+        )
+        roll = pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS)
         standing = active_decisions(state) if state is not None else active_decisions(run / "none.sqlite")
         standing.write_parquet(run / "decisions.parquet")
         decisions, outcomes = pair_decisions(standing, register, roll)
