@@ -10,6 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+# Before Prefect is imported: no analytics, and time for a first ephemeral server to
+# migrate its database on a fresh machine (the default 20 s is not always enough).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
 app = typer.Typer(
     name="hukou",
     help="hukou-recon: reconcile the police household register with community occupancy rolls "
@@ -91,7 +96,6 @@ def run(
                 outcome = run_pipeline(register, rolls, settings, LOCAL)
                 run_id, counts = outcome.run_id, outcome.counts
             else:
-                os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
                 from flows.nightly import nightly
 
                 run_id = nightly(register_file=str(register), rolls_dir=str(rolls), data_dir=str(data))
