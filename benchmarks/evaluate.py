@@ -28,35 +28,28 @@ def pair_metrics(found: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1, "pairs": float(found.height)}
 
 
-def _keyed_links(run: Path) -> pl.DataFrame:
+def lineage(run: Path, *, rid: str = "rid", lid: str = "lid") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(register ids → register_row, roll ids → roll_file/roll_row) of a run, to key pairs by lineage."""
     register = pl.read_parquet(run / "register.parquet", columns=["idx", "source_row"])
     roll = pl.read_parquet(run / "roll.parquet", columns=["idx", "source_file", "source_row"])
     return (
-        pl.read_parquet(run / "links.parquet", columns=["rid", "lid", "decided_by"])
-        .join(register.select(pl.col("idx").alias("rid"), pl.col("source_row").alias("register_row")), on="rid")
-        .join(
-            roll.select(
-                pl.col("idx").alias("lid"),
-                pl.col("source_file").alias("roll_file"),
-                pl.col("source_row").alias("roll_row"),
-            ),
-            on="lid",
-        )
+        register.select(pl.col("idx").alias(rid), pl.col("source_row").alias("register_row")),
+        roll.select(
+            pl.col("idx").alias(lid), pl.col("source_file").alias("roll_file"), pl.col("source_row").alias("roll_row")
+        ),
     )
+
+
+def _keyed_links(run: Path) -> pl.DataFrame:
+    register, roll = lineage(run)
+    links = pl.read_parquet(run / "links.parquet", columns=["rid", "lid", "decided_by"])
+    return links.join(register, on="rid").join(roll, on="lid")
 
 
 def blocking_recall(run: Path, truth: pl.DataFrame) -> dict[str, float]:
     """Share of true pairs among the candidates, overall and per blocking rule."""
-    register = pl.read_parquet(run / "register.parquet", columns=["idx", "source_row"])
-    roll = pl.read_parquet(run / "roll.parquet", columns=["idx", "source_file", "source_row"])
-    keyed = truth.join(
-        register.select(pl.col("idx").alias("rid"), pl.col("source_row").alias("register_row")), on="register_row"
-    ).join(
-        roll.select(
-            pl.col("idx").alias("lid"), pl.col("source_file").alias("roll_file"), pl.col("source_row").alias("roll_row")
-        ),
-        on=["roll_file", "roll_row"],
-    )
+    register, roll = lineage(run)
+    keyed = truth.join(register, on="register_row").join(roll, on=["roll_file", "roll_row"])
     candidates = pl.read_parquet(run / "candidates.parquet")
     found = keyed.join(candidates, on=["rid", "lid"], how="left")
     out = {"all rules": float(found["rules"].is_not_null().sum()) / max(1, truth.height)}
