@@ -7,7 +7,8 @@ record's key is built from what identifies the person in its source:
 - roll: community + name + dwelling (a door-to-door roll identifies people by
   where they were found; ID numbers are often blank and added later).
 
-The fingerprint hashes the fields the linker compares. When it changes in a
+Keys are digests (blake2b), so the audit log and the queue never carry an ID
+number or a name in clear. The fingerprint hashes the fields the linker compares. When it changes in a
 later delivery, a decision made on the old values is set aside.
 """
 
@@ -37,7 +38,7 @@ def register_keys(frame: pl.DataFrame) -> pl.DataFrame:
     """Add `record_key` and `fingerprint` to prepared register records."""
     key = (
         pl.when(pl.col("id18").is_not_null())
-        .then(pl.format("R:{}", pl.col("id18")))
+        .then(pl.format("R:{}", _digest(pl.col("id18"))))
         .otherwise(pl.format("R:{}", _digest(pl.col("household_key"), pl.col("name"))))
     )
     return frame.with_columns(

@@ -169,3 +169,15 @@ def test_operator_finds_and_links_a_missed_person_by_hand(client: TestClient, wo
         [register_key, roll_key],
     )
     assert linked == [("operator",)]
+
+
+def test_audit_log_carries_no_id_number_or_name(client: TestClient, world: World) -> None:
+    csrf = login(client, "op")
+    item = _first(world, "pair")
+    (id18, name) = world.sql(
+        "SELECT r.id18, r.name FROM queue q JOIN run.register_records r ON r.idx = q.register_idx WHERE item_id = ?",
+        [item],
+    )[0]
+    _decide(client, csrf, item, "same_person")
+    text = " ".join(str(v) for entry in audit_log(world.state) for v in entry.values())
+    assert id18 and str(id18) not in text and str(name) not in text
