@@ -111,8 +111,8 @@ def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
         return dict(last)
 
 
-def active_decisions(state: Path) -> pl.DataFrame:
-    """Every active decision (what the nightly run applies)."""
+def active_decisions(state: Path | None) -> pl.DataFrame:
+    """Every active decision (what the nightly run applies); none without a state database."""
     schema = {
         "id": pl.Int64,
         "kind": pl.String,
@@ -124,7 +124,7 @@ def active_decisions(state: Path) -> pl.DataFrame:
         "username": pl.String,
         "decided_at": pl.String,
     }
-    if not state.exists():
+    if state is None or not state.exists():
         return pl.DataFrame(schema=schema)
     with connect(state) as conn:
         rows = conn.execute(f"SELECT {', '.join(schema)} FROM decisions WHERE active = 1").fetchall()

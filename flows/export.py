@@ -86,31 +86,31 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pl.Da
     return frame
 
 
+def _people(
+    con: duckdb.DuckDBPyConnection, codes: list[str], *, side: str, status: str, household: str, order: str
+) -> pl.DataFrame:
+    """Verified records of one side and status, with community names on both ends."""
+    return _frame(
+        con,
+        f"""SELECT s.community_code, c.community_name, x.name, coalesce(x.id18, x.id_clean) AS id_number, x.sex, x.birth,
+                   {household} AS household_no, x.address_raw AS address, s.other_community_code,
+                   oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_row
+            FROM record_status s
+            JOIN run.{side}_records x ON x.source_file = s.source_file AND x.source_row = s.source_row
+            LEFT JOIN community_summary c ON c.community_code = s.community_code
+            LEFT JOIN community_summary oc ON oc.community_code = s.other_community_code
+            WHERE s.side = ? AND s.status = ? AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
+            ORDER BY s.community_code, {order}, s.source_row""",
+        [side, status, codes],
+    )
+
+
 def category_frames(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, pl.DataFrame]:
     """The three verified lists for these communities."""
-    names = "LEFT JOIN community_summary c ON c.community_code = s.community_code LEFT JOIN community_summary oc ON oc.community_code = s.other_community_code"
-    unregistered = _frame(
-        con,
-        f"""SELECT s.community_code, c.community_name, o.name, coalesce(o.id18, o.id_clean) AS id_number, o.sex, o.birth,
-                   NULL::VARCHAR AS household_no, o.address_raw AS address, s.other_community_code,
-                   oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_row
-            FROM record_status s JOIN run.roll_records o ON o.source_file = s.source_file AND o.source_row = s.source_row
-            {names}
-            WHERE s.side = 'roll' AND s.status = 'unregistered' AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
-            ORDER BY s.community_code, o.dwelling, s.source_row""",
-        [codes],
+    unregistered = _people(
+        con, codes, side="roll", status="unregistered", household="NULL::VARCHAR", order="x.dwelling"
     )
-    absent = _frame(
-        con,
-        f"""SELECT s.community_code, c.community_name, r.name, coalesce(r.id18, r.id_clean) AS id_number, r.sex, r.birth,
-                   r.household_key AS household_no, r.address_raw AS address, s.other_community_code,
-                   oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_row
-            FROM record_status s JOIN run.register_records r ON r.source_file = s.source_file AND r.source_row = s.source_row
-            {names}
-            WHERE s.side = 'register' AND s.status = 'absent' AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
-            ORDER BY s.community_code, r.household_key, s.source_row""",
-        [codes],
-    )
+    absent = _people(con, codes, side="register", status="absent", household="x.household_key", order="x.household_key")
     households = _frame(
         con,
         """SELECT r.community_code, any_value(c.community_name) AS community_name, r.household_key AS household_no,

@@ -231,7 +231,7 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
             run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]
         )
         roll = pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS)
-        standing = active_decisions(state) if state is not None else active_decisions(run / "none.sqlite")
+        standing = active_decisions(state)
         standing.write_parquet(run / "decisions.parquet")
         decisions, outcomes = pair_decisions(standing, register, roll)
         outcomes.write_parquet(run / "pair_decisions.parquet")

@@ -48,19 +48,7 @@ REGISTER_COLUMNS = (
     "dwelling",
     "building_key",
 )
-ROLL_COLUMNS = (
-    "idx",
-    "name",
-    "name_py",
-    "name_shape",
-    "id18",
-    "id_clean",
-    "birth",
-    "sex",
-    "community_code",
-    "dwelling",
-    "building_key",
-)
+ROLL_COLUMNS = tuple(c for c in REGISTER_COLUMNS if c != "former_name")
 
 
 def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFrame:
