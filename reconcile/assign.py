@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 
@@ -89,27 +90,19 @@ def choose_bands(
     that assumes independent fields are conservative for pairs with little
     evidence, and a person who looks is cheaper than a person missed.
     """
-    p = probabilities.sort(descending=True).to_list()
-    if not p:
+    p = probabilities.sort(descending=True).cast(pl.Float64).to_numpy()
+    if not len(p):
         return Bands(auto=1.0, review=1.0)
-    expected_true = sum(p)
-    auto = 1.0
-    false_so_far = 0.0
-    for i, prob in enumerate(p, start=1):
-        false_so_far += 1 - prob
-        if prob < floor or 1 - false_so_far / i < target_precision:
-            break
-        auto = prob
-    allowed_missed = (1 - target_recall) * expected_true
-    missed = 0.0
-    review = p[-1]
-    for prob in reversed(p):
-        missed += prob
-        if missed > allowed_missed:
-            review = prob
-            break
-    below_auto = [prob for prob in p if prob < auto]
-    if review_capacity and len([q for q in below_auto if q >= review]) < review_capacity:
-        by_capacity = below_auto[min(review_capacity, len(below_auto)) - 1] if below_auto else review
+    precision = 1 - np.cumsum(1 - p) / np.arange(1, len(p) + 1)
+    failing = np.flatnonzero((p < floor) | (precision < target_precision))
+    last_ok = (failing[0] if len(failing) else len(p)) - 1
+    auto = float(p[last_ok]) if last_ok >= 0 else 1.0
+    allowed_missed = (1 - target_recall) * float(p.sum())
+    from_lowest = p[::-1]
+    over = np.flatnonzero(np.cumsum(from_lowest) > allowed_missed)
+    review = float(from_lowest[over[0]]) if len(over) else float(p[-1])
+    below_auto = p[p < auto]
+    if review_capacity and int(np.count_nonzero(below_auto >= review)) < review_capacity:
+        by_capacity = float(below_auto[min(review_capacity, len(below_auto)) - 1]) if len(below_auto) else review
         review = min(review, max(by_capacity, review_floor))
     return Bands(auto=auto, review=min(review, auto))

@@ -62,15 +62,20 @@ def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFra
     return frame.select(pl.all().gather(rows))
 
 
-def _cpdist_where(a: pl.Series, b: pl.Series, needed: pl.Series, scorer: Any) -> pl.Series:
+def _cpdist_where(
+    a: pl.Series, b: pl.Series, needed: pl.Series, scorer: Any, *, score_cutoff: float | None = None
+) -> pl.Series:
     """rapidfuzz `cpdist` on the rows where `needed` holds, null elsewhere: most
-    candidate pairs agree exactly and need no edit distance."""
+    candidate pairs agree exactly and need no edit distance. With `score_cutoff`
+    rapidfuzz stops early on pairs past it (see its docs for the value returned)."""
     rows = needed.fill_null(False).arg_true()
     out = pl.repeat(None, a.len(), dtype=pl.Float64, eager=True)
     if rows.len():
         left = a.gather(rows).fill_null("").to_list()
         right = b.gather(rows).fill_null("").to_list()
-        values = pl.Series(process.cpdist(left, right, scorer=scorer, workers=-1), dtype=pl.Float64)
+        values = pl.Series(
+            process.cpdist(left, right, scorer=scorer, score_cutoff=score_cutoff, workers=-1), dtype=pl.Float64
+        )
         out = out.scatter(rows, values)
     return out
 
@@ -93,8 +98,8 @@ def name_levels(
     rest = cheap.is_null()
     frame = frame.with_columns(
         cheap.alias("cheap"),
-        _cpdist_where(a, b, rest, Levenshtein.distance).alias("d"),
-        _cpdist_where(a_py, b_py, rest, Levenshtein.normalized_similarity).alias("ps"),
+        _cpdist_where(a, b, rest, Levenshtein.distance, score_cutoff=1).alias("d"),
+        _cpdist_where(a_py, b_py, rest, Levenshtein.normalized_similarity, score_cutoff=0.75).alias("ps"),
     )
     return frame.select(
         pl.when(pl.col("cheap").is_not_null())
@@ -120,10 +125,9 @@ def id_levels(reg_id18: pl.Series, reg_clean: pl.Series, roll_id18: pl.Series, r
     upgraded = roll_id18.is_not_null() & (roll_id18 != roll_clean)
     if not upgraded.any():
         return as_normalised
-    as_written = _id_levels(reg, roll_clean)
-    return pl.DataFrame({"n": as_normalised, "w": as_written, "u": upgraded}).select(
-        pl.when(pl.col("u")).then(pl.max_horizontal("n", "w")).otherwise(pl.col("n")).cast(pl.Int8)
-    )["n"]
+    rows = upgraded.fill_null(False).arg_true()
+    as_written = _id_levels(reg.gather(rows), roll_clean.gather(rows))
+    return as_normalised.scatter(rows, _max(as_normalised.gather(rows), as_written))
 
 
 def _max(a: pl.Series, b: pl.Series) -> pl.Series:
@@ -133,7 +137,9 @@ def _max(a: pl.Series, b: pl.Series) -> pl.Series:
 def _id_levels(reg: pl.Series, roll: pl.Series) -> pl.Series:
     frame = pl.DataFrame({"r": reg, "l": roll})
     needed = frame.select(pl.col("r").is_not_null() & pl.col("l").is_not_null() & (pl.col("r") != pl.col("l")))
-    frame = frame.with_columns(_cpdist_where(reg, roll, needed.to_series(), Levenshtein.distance).alias("d"))
+    frame = frame.with_columns(
+        _cpdist_where(reg, roll, needed.to_series(), Levenshtein.distance, score_cutoff=2).alias("d")
+    )
     prefix = (pl.col("l").str.len_chars() >= 14) & pl.col("r").str.starts_with(pl.col("l"))
     return frame.select(
         pl.when(pl.col("r").is_null() | pl.col("l").is_null())

@@ -13,13 +13,19 @@ import polars as pl
 from reconcile.model import M_FLOOR
 
 
+def _hashed(column: str) -> pl.Expr:
+    # Joins on 64-bit hashes are much cheaper than on strings; a collision would
+    # only lend one pair a relative it does not have.
+    return pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash(seed=11)).alias(column)
+
+
 def household_levels(
     pairs: pl.DataFrame, confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
 ) -> pl.Series:
     """Per (rid, lid) pair: 1 a household member of R is linked to someone at X's
     dwelling · 0 members are linked, none there · -1 no other member is linked."""
-    hh = register.select(pl.col("idx").alias("rid"), "household_key")
-    dw = roll.select(pl.col("idx").alias("lid"), "dwelling")
+    hh = register.select(pl.col("idx").alias("rid"), _hashed("household_key"))
+    dw = roll.select(pl.col("idx").alias("lid"), _hashed("dwelling"))
     members = (
         confident.select("rid", "lid")
         .join(hh, on="rid")

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from reconcile.assign import Bands, assign_one_to_one, choose_bands
-from reconcile.block import DEFAULT_RULES, BlockingRule, candidate_pairs, rule_bits
+from reconcile.block import (
+    DEFAULT_RULES,
+    UNEXPLAINED_RULES,
+    BlockingRule,
+    candidate_pairs,
+    merge_sources,
+    rule_bits,
+)
 from reconcile.compare import compare
 from reconcile.dedupe import find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
@@ -116,11 +123,26 @@ def link(
     levels = levels.with_columns(household_levels(levels, confident, reg, rol).alias("household_lvl"))
     scored = _apply_decisions(score(levels, model), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)
+    # Pass 3: among the records nothing explains yet, the namesakes already
+    # explained elsewhere stop competing; what is left is offered for review.
+    unexplained, considered = _unexplained_pass(
+        assigned, bands, levels, reg, rol, confident, model, decisions, settings=settings
+    )
+    candidates = merge_sources(
+        pl.concat([candidates, considered.with_columns(pl.lit(bits["unexplained"], dtype=pl.UInt32).alias("rules"))])
+    )
+    settled = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.review))
+    assigned = pl.concat(
+        [settled.with_columns(pl.lit(False).alias("_unexplained"), pl.lit(False).alias("_offered")), unexplained],
+        how="diagonal_relaxed",
+    )
     p = pl.col("match_probability")
     links = (
         assigned.with_columns(
             pl.when(pl.col("_accepted"))
             .then(pl.lit(DecidedBy.OPERATOR.value))
+            .when(pl.col("_unexplained"))
+            .then(pl.when(pl.col("_offered")).then(pl.lit(DecidedBy.REVIEW.value)))
             .when(p >= bands.auto)
             .then(pl.lit(DecidedBy.AUTO.value))
             .when(p >= bands.review)
@@ -129,18 +151,72 @@ def link(
             .alias("decided_by")
         )
         .filter(pl.col("decided_by").is_not_null())
-        .drop("_accepted")
+        .drop("_accepted", "_unexplained", "_offered")
     )
     return LinkResult(
-        assigned=assigned.drop("_accepted"),
+        assigned=assigned.drop("_accepted", "_unexplained", "_offered"),
         links=links,
         model=model,
         bands=bands,
-        candidate_count=levels.height,
+        candidate_count=candidates.height,
         register_duplicates=reg_dups,
         roll_duplicates=roll_dups,
         candidates=candidates,
     )
+
+
+def _unexplained_pass(
+    assigned: pl.DataFrame,
+    bands: Bands,
+    levels: pl.DataFrame,
+    reg: pl.DataFrame,
+    rol: pl.DataFrame,
+    confident: pl.DataFrame,
+    model: Model,
+    decisions: Decisions,
+    *,
+    settings: LinkSettings,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(one-to-one pairs among the records no auto, review or operator pair
+    explains, flagged `_unexplained` and, if shown for review, `_offered`;
+    every (rid, lid) pair considered among them).
+
+    A person registered in one community and recorded without ID number or
+    birth date in another is found by name alone. City-wide, namesakes who
+    were found at home compete with that pair and push it below the review
+    floor; once they are explained they no longer do. The pairwise evidence
+    and the model are unchanged, only the competitors are fewer.
+
+    Such pairs are never linked without an operator. They fill what is left
+    of the review capacity, most probable first, down to `min_probability`
+    rather than the review floor: one look settles two open records (a
+    户在人不在 and a 人在户不在), and for pairs resting on a name alone the
+    model's probability is a poor guide (on the benchmark city, a quarter of
+    the pairs it put between 0.001 and 0.02 were true).
+    """
+    settled = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.review))
+    free_reg = reg.join(settled.select(pl.col("rid").alias("idx")), on="idx", how="anti")
+    free_rol = rol.join(settled.select(pl.col("lid").alias("idx")), on="idx", how="anti")
+    found = (
+        candidate_pairs(free_reg, free_rol, UNEXPLAINED_RULES)
+        .select("rid", "lid")
+        .join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
+    )
+    fresh = compare(found, reg, rol)
+    fresh = fresh.with_columns(household_levels(fresh, confident, reg, rol).alias("household_lvl"))
+    known = levels.join(free_reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
+        free_rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
+    )
+    considered = pl.concat([known, fresh])
+    scored = _apply_decisions(score(considered, model), decisions)
+    pairs = assign_one_to_one(scored, min_probability=settings.min_probability)
+    in_review = settled.filter(~pl.col("_accepted") & (pl.col("match_probability") < bands.auto)).height
+    room = max(0, int(settings.review_capacity * rol.height) - in_review)
+    offered = pairs.top_k(room, by="match_probability")
+    # Pairs not offered stay in `assigned`, as every scored pair does, without a band.
+    pairs = pairs.join(offered.select("rid", "lid", pl.lit(True).alias("_offered")), on=["rid", "lid"], how="left")
+    flagged = pairs.with_columns(pl.lit(True).alias("_unexplained"), pl.col("_offered").fill_null(False))
+    return flagged, considered.select("rid", "lid")
 
 
 def _apply_decisions(scored: pl.DataFrame, decisions: Decisions) -> pl.DataFrame:

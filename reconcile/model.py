@@ -49,8 +49,8 @@ class Model:
     """Probability that two random records (one per side) are one person."""
     candidate_prior: float = 0.5
     """Share of matches among candidate pairs (what EM estimates)."""
-    name_tf: dict[str, float] = field(default_factory=dict)
-    """Relative frequency of each name among all records (for term-frequency adjustment)."""
+    name_tf: pl.DataFrame = field(default_factory=lambda: _no_frequencies())
+    """name, tf: relative frequency of each name among all records (for term-frequency adjustment)."""
     em_iterations: int = 0
 
     def bayes_factor_log2(self, field_name: str, level: int) -> float:
@@ -117,12 +117,19 @@ def estimate_u(register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame
     return u
 
 
-def name_frequencies(*frames: pl.DataFrame) -> dict[str, float]:
-    """Relative frequency of each simplified name across the given records."""
+def _no_frequencies() -> pl.DataFrame:
+    return pl.DataFrame(schema={"name": pl.String, "tf": pl.Float64})
+
+
+def name_frequencies(*frames: pl.DataFrame) -> pl.DataFrame:
+    """name, tf: relative frequency of each simplified name across the given records.
+
+    >>> name_frequencies(pl.DataFrame({"name": ["张伟", "张伟", "李强", None]})).sort("name").rows()
+    [('张伟', 0.6666666666666666), ('李强', 0.3333333333333333)]
+    """
     names = pl.concat([f.select("name") for f in frames]).drop_nulls()
-    counts = names.group_by("name").len()
     total = max(1, names.height)
-    return {n: c / total for n, c in counts.iter_rows()}
+    return names.group_by("name").len().select("name", (pl.col("len") / total).alias("tf"))
 
 
 def _log2_ratio(m: dict[str, dict[int, float]], u: dict[str, dict[int, float]], fields: list[str]) -> pl.Expr:
@@ -189,7 +196,7 @@ def estimate(
     rules: pl.Series | None = None,
     rule_bits: dict[str, int] | None = None,
     sessions: tuple[TrainingSession, ...] = DEFAULT_SESSIONS,
-    name_tf: dict[str, float] | None = None,
+    name_tf: pl.DataFrame | None = None,
     comparisons: int | None = None,
     max_iterations: int = 50,
     tolerance: float = 1e-5,
@@ -226,7 +233,7 @@ def estimate(
         u=u,
         prior=random_prior,
         candidate_prior=candidate_prior,
-        name_tf=name_tf or {},
+        name_tf=name_tf if name_tf is not None else _no_frequencies(),
         em_iterations=total_iterations,
     )
 
@@ -281,9 +288,12 @@ def score(levels: pl.DataFrame, model: Model, *, prior: float | None = None) -> 
         mapping[-1] = 0.0
         exprs.append(pl.col(f"{f}_lvl").replace_strict(mapping, return_dtype=pl.Float64).alias(f"w_{f}"))
     scored = levels.with_columns(exprs)
-    if model.name_tf:
-        floor = min(model.name_tf.values())
-        tf = pl.col("reg_name").replace_strict(model.name_tf, default=floor, return_dtype=pl.Float64)
+    if model.name_tf.height:
+        floor = float(model.name_tf["tf"].min())  # type: ignore[arg-type]
+        scored = scored.join(
+            model.name_tf.rename({"name": "reg_name", "tf": "_tf"}), on="reg_name", how="left", maintain_order="left"
+        )
+        tf = pl.col("_tf").fill_null(floor)
         # Never let a very common name count for more than average agreement, nor a rare one for unbounded weight.
         tf_weight = (pl.lit(model.m["name"][4]) / tf.clip(lower_bound=1e-7)).log(2).clip(upper_bound=30.0)
         scored = scored.with_columns(
@@ -291,7 +301,7 @@ def score(levels: pl.DataFrame, model: Model, *, prior: float | None = None) -> 
             .then(pl.min_horizontal(tf_weight, pl.lit(30.0)))
             .otherwise(pl.col("w_name"))
             .alias("w_name")
-        )
+        ).drop("_tf")
     p0 = model.prior if prior is None else prior
     prior_weight = math.log2(p0 / (1 - p0))
     scored = scored.with_columns((pl.sum_horizontal(WEIGHT_COLUMNS) + prior_weight).alias("match_weight"))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from reconcile.block import rule_bits
 from reconcile.classify import classify
-from reconcile.linker import Decisions, LinkResult, link
+from reconcile.linker import Decisions, LinkResult, LinkSettings, link
 from tests.reconcile.helpers import prepared
 
 
@@ -84,3 +86,31 @@ def test_operator_decisions_override_the_model(linked) -> None:
     assert tuple(accepted.row(0)) in pairs
     decided = again.links.filter((pl.col("rid") == accepted["rid"][0]) & (pl.col("lid") == accepted["lid"][0]))
     assert decided["decided_by"].to_list() == ["operator"]
+
+
+def _found_late(result: LinkResult) -> pl.DataFrame:
+    bit = rule_bits()["unexplained"]
+    late = result.candidates.filter((pl.col("rules") & bit) != 0).select("rid", "lid")
+    return result.links.join(late, on=["rid", "lid"], how="semi")
+
+
+def test_unexplained_namesakes_are_offered_for_review_never_linked(linked, small_city) -> None:
+    register, roll, result = linked
+    late = _found_late(result)
+    assert late.height > 0
+    assert late["decided_by"].unique().to_list() == ["review"]
+    truth = pl.read_parquet(small_city["truth"] / "roll_truth.parquet")
+    true_pairs = truth.filter(pl.col("register_row").is_not_null() & (pl.col("status") != "duplicate"))
+    keyed = _pairs(replace(result, links=late), register, roll, "review")
+    assert keyed.join(true_pairs, on=["roll_file", "roll_row", "register_row"], how="semi").height > 0
+
+
+def test_unexplained_pairs_only_fill_what_is_left_of_the_review_capacity(linked) -> None:
+    register, roll, result = linked
+    late = _found_late(result).height
+    earlier = result.links.filter(pl.col("decided_by") == "review").height - late
+    assert late >= 2
+    none_left = link(register, roll, settings=LinkSettings(review_capacity=earlier / roll.height))
+    assert _found_late(none_left).height == 0
+    two_left = link(register, roll, settings=LinkSettings(review_capacity=(earlier + 2.5) / roll.height))
+    assert _found_late(two_left).height == 2
