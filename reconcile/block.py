@@ -119,6 +119,11 @@ def candidate_pairs(
     return merge_sources(pl.concat(found).rename({"rule": "rules"}))
 
 
+def pair_key(rid: str = "rid", lid: str = "lid") -> pl.Expr:
+    """(rid, lid) packed into one Int64 (record ids are below 2**32): cheap to group on and test membership."""
+    return pl.col(rid).cast(pl.Int64) * (1 << 32) + pl.col(lid).cast(pl.Int64)
+
+
 def merge_sources(pairs: pl.DataFrame) -> pl.DataFrame:
     """One row per (rid, lid) with the `rules` masks of its rows or-ed together.
 
@@ -129,9 +134,8 @@ def merge_sources(pairs: pl.DataFrame) -> pl.DataFrame:
     [(1, 5, 5), (2, 5, 2)]
     """
     # Grouping on one packed integer is several times faster than on two columns.
-    packed = (pl.col("rid").cast(pl.Int64) * (1 << 32) + pl.col("lid").cast(pl.Int64)).alias("_pair")
     return (
-        pairs.group_by(packed)
+        pairs.group_by(pair_key().alias("_pair"))
         .agg(pl.col("rules").cast(pl.Int64).sum())
         .select(
             (pl.col("_pair") // (1 << 32)).alias("rid"),

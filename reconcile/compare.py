@@ -172,8 +172,21 @@ def _birth_level(a: str, b: str) -> pl.Expr:
     )
 
 
-def compare(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
-    """Add one `<field>_lvl` column per field of `FIELDS` to (rid, lid) pairs."""
+def compare(
+    pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame, *, chunk_size: int = 500_000
+) -> pl.DataFrame:
+    """Add one `<field>_lvl` column per field of `FIELDS` to (rid, lid) pairs.
+
+    Pairs are compared `chunk_size` at a time: each chunk gathers both records'
+    strings, which is what takes memory, and keeps only small level columns.
+    Chunks are independent, so they could as well run on different workers.
+    """
+    if pairs.height <= chunk_size:
+        return _compare_chunk(pairs, register, roll)
+    return pl.concat([_compare_chunk(chunk, register, roll) for chunk in pairs.iter_slices(chunk_size)], rechunk=True)
+
+
+def _compare_chunk(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
     joined = pl.concat(
         [
             pairs.select("rid", "lid"),

@@ -19,6 +19,7 @@ from reconcile.block import (
     BlockingRule,
     candidate_pairs,
     merge_sources,
+    pair_key,
     rule_bits,
 )
 from reconcile.compare import compare
@@ -221,18 +222,13 @@ def _unexplained_pass(
 
 def _apply_decisions(scored: pl.DataFrame, decisions: Decisions) -> pl.DataFrame:
     """Drop rejected pairs; make accepted pairs outrank any score."""
-    accepted = decisions.accepted.with_columns(pl.lit(True).alias("_accepted"))
-    return (
-        scored.join(decisions.rejected, on=["rid", "lid"], how="anti")
-        .join(accepted, on=["rid", "lid"], how="left")
-        .with_columns(
-            pl.col("_accepted").fill_null(False),
-            pl.when(pl.col("_accepted")).then(pl.lit(1e6)).otherwise(pl.col("match_weight")).alias("match_weight"),
-            pl.when(pl.col("_accepted"))
-            .then(pl.lit(1.0))
-            .otherwise(pl.col("match_probability"))
-            .alias("match_probability"),
-        )
+    accepted = pair_key().is_in(decisions.accepted.select(pair_key())["rid"].implode())
+    rejected = pair_key().is_in(decisions.rejected.select(pair_key())["rid"].implode())
+    # Membership tests on packed keys rather than joins: the scored frame is large, the decisions few.
+    return scored.filter(~rejected).with_columns(
+        accepted.alias("_accepted"),
+        pl.when(accepted).then(pl.lit(1e6)).otherwise(pl.col("match_weight")).alias("match_weight"),
+        pl.when(accepted).then(pl.lit(1.0)).otherwise(pl.col("match_probability")).alias("match_probability"),
     )
 
 
