@@ -1,6 +1,7 @@
 """`make bench`: accuracy and speed on generated cities, beside Splink 5.
 
-For each scale: generate the city with `hukou generate` (kept between runs),
+For each scale: generate the city with `hukou generate` (kept between runs
+while scale, seed and the generator's source are unchanged),
 run the whole nightly pipeline in a child process (peak memory is the
 child's own), score it against the ground truth. At scale 1 also run Splink
 on the same prepared records in another child. Prints everything; record the
@@ -10,6 +11,7 @@ output in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import shutil
@@ -36,16 +38,29 @@ def _child(*args: str) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def generator_fingerprint(scale: int, seed: int) -> str:
+    """What a generated city depends on: scale, seed and the generator's source."""
+    digest = hashlib.sha256(f"{scale}:{seed}".encode())
+    for path in sorted((Path(__file__).resolve().parent.parent / "synth").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def city(scale: int, seed: int) -> tuple[Path, float | None]:
+    """The city for (scale, seed), generated unless one made by this very generator is kept."""
     out = WORK / f"city-s{scale}-seed{seed}"
-    if (out / "truth" / "roll_truth.parquet").exists():
+    stamp = out / "generated.json"
+    fingerprint = generator_fingerprint(scale, seed)
+    if stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
         return out, None
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     subprocess.run(
         ["hukou", "generate", str(out), "--scale", str(scale), "--seed", str(seed)], check=True, capture_output=True
     )
-    return out, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    stamp.write_text(json.dumps({"scale": scale, "seed": seed, "fingerprint": fingerprint, "seconds": seconds}))
+    return out, seconds
 
 
 def bench_scale(scale: int, seed: int, with_splink: bool) -> dict[str, Any]:
