@@ -1,6 +1,9 @@
 """The linkage pipeline: deduplicate, block, compare, estimate, score, assign, band.
 
-`link` is the public entry point. Scoring is pairwise, so candidate pairs can
+`link` is the public entry point. It runs three passes over one model: the
+blocked candidates; then household evidence (relatives found together); then
+the records nothing explains yet, where namesakes found elsewhere no longer
+compete. Scoring is pairwise (`compare` works in chunks), so candidate pairs can
 be split into chunks, scored independently (e.g. on Dask workers) and
 concatenated; only estimation and the one-to-one assignment see all pairs, and
 they need just the small comparison patterns and (rid, lid, weight).
@@ -41,7 +44,8 @@ class LinkSettings:
     """No pair below this probability is auto-linked, whatever the estimate says."""
     review_capacity: float = 0.01
     """Operators can look at about this share of roll rows: the review band is
-    widened, most probable pairs first, until it holds that many (see `choose_bands`)."""
+    widened, most probable pairs first, until it holds that many (see `choose_bands`);
+    pairs among records nothing else explains fill what is left (`_unexplained_pass`)."""
     review_floor: float = 0.02
     """Pairs below this probability are never shown for review."""
     min_probability: float = 0.001
