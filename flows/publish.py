@@ -24,7 +24,7 @@ VIEWS: dict[str, str] = {
                o.source_file AS roll_file, o.source_row AS roll_row,
                r.community_code AS register_community, o.community_code AS roll_community,
                l.match_weight, l.match_probability, l.decided_by,
-               l.pair_probability, r.person_key, {_LINK_EXTRAS}
+               l.pair_probability, l.unexplained, r.person_key, {_LINK_EXTRAS}
         FROM run.links l
         JOIN run.register_keys r ON r.idx = l.rid
         JOIN run.roll_keys o ON o.idx = l.lid

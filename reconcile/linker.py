@@ -67,7 +67,8 @@ class LinkResult:
     assigned: pl.DataFrame
     """Every one-to-one pair with its probabilities, whatever its band."""
     links: pl.DataFrame
-    """rid, lid, levels, per-field weights, match_weight, pair_probability, match_probability, decided_by."""
+    """rid, lid, levels, per-field weights, match_weight, pair_probability, match_probability, decided_by,
+    unexplained (offered by the pass over records nothing else explains)."""
     model: Model
     bands: Bands
     candidate_count: int
@@ -156,7 +157,8 @@ def link(
             .alias("decided_by")
         )
         .filter(pl.col("decided_by").is_not_null())
-        .drop("_accepted", "_unexplained", "_offered")
+        .rename({"_unexplained": "unexplained"})
+        .drop("_accepted", "_offered")
     )
     return LinkResult(
         assigned=assigned.drop("_accepted", "_unexplained", "_offered"),

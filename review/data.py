@@ -111,6 +111,7 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
         "fields": fields,
         "match_weight": link["match_weight"],
         "match_probability": link["match_probability"],
+        "unexplained": bool(link.get("unexplained")),
     }
 
 

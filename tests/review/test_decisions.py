@@ -182,3 +182,16 @@ def test_audit_log_carries_no_id_number_or_name(client: TestClient, world: World
     _decide(client, csrf, item, "same_person")
     text = " ".join(str(v) for entry in audit_log(world.state) for v in entry.values())
     assert id18 and str(id18) not in text and str(name) not in text
+
+
+def test_pairs_nothing_else_explains_say_so(client: TestClient, world: World) -> None:
+    login(client, "root")
+    flagged = world.sql(
+        """SELECT q.item_id, l.unexplained FROM queue q
+           JOIN run.links l ON l.rid = q.register_idx AND l.lid = q.roll_idx
+           WHERE q.kind = 'pair' ORDER BY l.unexplained DESC, q.item_id"""
+    )
+    hinted = {bool(u): int(str(i)) for i, u in reversed(flagged)}
+    assert set(hinted) == {True, False}
+    assert 'id="unexplained-hint"' in client.get(f"/items/{hinted[True]}").text
+    assert 'id="unexplained-hint"' not in client.get(f"/items/{hinted[False]}").text
