@@ -19,7 +19,7 @@ import polars as pl
 from flows import progress
 from flows.charts import summary_svg
 from flows.decisions import active_decisions
-from flows.io.sources import FileError, read_table
+from flows.io.sources import FileError, read_table, table_to_parquet
 from reconcile.address import admin_prefixes
 from reconcile.classify import classify
 from reconcile.decisions import pair_decisions, record_decisions
@@ -126,15 +126,14 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
         if register.exists():
             report.sha256 = sha256_of(register)
         try:
-            table = read_table(register, REGISTER)
+            copied = table_to_parquet(register, REGISTER, out / "raw_register.parquet")
         except FileError as exc:
             report.status, report.problem, report.message = "error", exc.problem.value, str(exc)
             (out / "files.json").write_text(json.dumps([asdict(report)], ensure_ascii=False, indent=1))
             raise RegisterUnreadable(str(exc)) from exc
-        report.rows, report.blank_rows, report.encoding = table.frame.height, table.blank_rows, table.encoding
-        report.malformed_rows = len(table.malformed)
-        malformed.append(malformed_quarantine("register", table.file, table.malformed))
-        table.frame.write_parquet(out / "raw_register.parquet")
+        report.rows, report.blank_rows, report.encoding = copied.rows, copied.blank_rows, copied.encoding
+        report.malformed_rows = len(copied.malformed)
+        malformed.append(malformed_quarantine("register", copied.file, copied.malformed))
         reports.append(report)
         progress.advance("读取户籍数据 register")
 

@@ -9,12 +9,14 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
+import pyarrow.parquet as pq
 
 from schemas.codes import FileProblem
 from schemas.inputs import InputContract
@@ -43,6 +45,17 @@ class RawTable:
     malformed: list[tuple[int, str]] = field(default_factory=list)
     """(source_row, the raw line) of CSV rows with the wrong number of fields."""
     blank_rows: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetCopy:
+    """What `table_to_parquet` read; the rows themselves are in the Parquet file."""
+
+    file: str
+    rows: int
+    encoding: str | None
+    malformed: list[tuple[int, str]]
+    blank_rows: int
 
 
 def detect_encoding(path: Path) -> str:
@@ -93,42 +106,83 @@ def _finish(frame: pl.DataFrame, contract: InputContract, path: Path, first_row:
     return frame, blank_count
 
 
-def read_csv(path: Path, contract: InputContract) -> RawTable:
-    """Read a CSV file of any supported encoding."""
+def iter_csv(path: Path, contract: InputContract, *, batch_rows: int = 200_000) -> Iterator[RawTable]:
+    """Read a CSV file of any supported encoding, `batch_rows` records at a time.
+
+    Memory stays bounded by the batch, whatever the file's size: the police
+    extract of a prefecture has millions of rows. Each batch carries its own
+    malformed lines and blank-row count; lineage is the file's row number.
+    """
     encoding = detect_encoding(path)
-    text_stream = path.open("r", encoding=encoding, newline="")
-    with text_stream:
+    with path.open("r", encoding=encoding, newline="") as text_stream:
         reader = csv.reader(text_stream)
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):
             raise FileError(path, FileProblem.EMPTY, "the file is empty (no header row)")
         header = [h.strip() for h in header]
         mapping = _resolve_header(path, header, contract)
-        columns: list[list[str | None]] = [[] for _ in header]
-        malformed: list[tuple[int, str]] = []
-        good_rows: list[int] = []
+        batch = _CsvBatch(len(header))
+        kept = 0
         for row_no, row in enumerate(reader, start=2):
-            if len(row) != len(header):
-                if not any(v.strip() for v in row):
-                    continue
-                if len(row) < len(header) and row:
-                    row = row + [""] * (len(header) - len(row))
-                else:
-                    buf = io.StringIO()
-                    csv.writer(buf).writerow(row)
-                    malformed.append((row_no, buf.getvalue().rstrip("\r\n")))
-                    continue
-            good_rows.append(row_no)
-            for i, value in enumerate(row):
-                columns[i].append(value)
-    frame = pl.DataFrame(
-        {mapping[h]: pl.Series(values, dtype=pl.String) for h, values in zip(header, columns, strict=True)}
+            batch.add(row_no, row)
+            if len(batch.rows) >= batch_rows:
+                table = batch.table(path, header, mapping, contract, encoding)
+                kept += table.frame.height + len(table.malformed)
+                yield table
+                batch = _CsvBatch(len(header))
+        table = batch.table(path, header, mapping, contract, encoding)
+        if kept + table.frame.height + len(table.malformed) == 0:
+            raise FileError(path, FileProblem.EMPTY, "the file has a header but no data rows")
+        yield table
+
+
+class _CsvBatch:
+    """Columns of the records read so far, their row numbers, and what was set aside."""
+
+    def __init__(self, width: int) -> None:
+        self.columns: list[list[str]] = [[] for _ in range(width)]
+        self.rows: list[int] = []
+        self.malformed: list[tuple[int, str]] = []
+        self.blank = 0
+
+    def add(self, row_no: int, row: list[str]) -> None:
+        width = len(self.columns)
+        if len(row) != width:
+            if not any(v.strip() for v in row):
+                self.blank += 1
+                return
+            if len(row) > width or not row:
+                buf = io.StringIO()
+                csv.writer(buf).writerow(row)
+                self.malformed.append((row_no, buf.getvalue().rstrip("\r\n")))
+                return
+            row = row + [""] * (width - len(row))
+        self.rows.append(row_no)
+        for i, value in enumerate(row):
+            self.columns[i].append(value)
+
+    def table(
+        self, path: Path, header: list[str], mapping: dict[str, str], contract: InputContract, encoding: str
+    ) -> RawTable:
+        frame = pl.DataFrame(
+            {mapping[h]: pl.Series(values, dtype=pl.String) for h, values in zip(header, self.columns, strict=True)}
+        )
+        frame, blank = _finish(frame, contract, path, 0)
+        # `_finish` numbers rows by position (from 0) before dropping blank ones: map positions to file rows.
+        frame = frame.with_columns(pl.Series("source_row", self.rows, dtype=pl.Int64).gather(frame["source_row"]))
+        return RawTable(path.name, frame, encoding=encoding, malformed=self.malformed, blank_rows=self.blank + blank)
+
+
+def read_csv(path: Path, contract: InputContract) -> RawTable:
+    """Read a whole CSV file of any supported encoding (see `iter_csv`)."""
+    batches = list(iter_csv(path, contract))
+    return RawTable(
+        path.name,
+        pl.concat([b.frame for b in batches]),
+        encoding=batches[0].encoding,
+        malformed=[m for b in batches for m in b.malformed],
+        blank_rows=sum(b.blank_rows for b in batches),
     )
-    frame, blank = _finish(frame, contract, path, 2)
-    frame = frame.with_columns(pl.Series("source_row", good_rows, dtype=pl.Int64).gather(frame["source_row"] - 2))
-    if frame.height == 0 and not malformed:
-        raise FileError(path, FileProblem.EMPTY, "the file has a header but no data rows")
-    return RawTable(path.name, frame, encoding=encoding, malformed=malformed, blank_rows=blank)
 
 
 def _first_sheet_first_row(path: Path) -> int:
@@ -193,15 +247,50 @@ def read_xlsx(path: Path, contract: InputContract) -> RawTable:
     return RawTable(path.name, frame, blank_rows=blank)
 
 
-def read_table(path: Path, contract: InputContract) -> RawTable:
-    """Read one input file by its extension."""
+def iter_table(path: Path, contract: InputContract, *, batch_rows: int = 200_000) -> Iterator[RawTable]:
+    """Read one input file by its extension: a CSV in batches, an xlsx sheet whole."""
     suffix = path.suffix.lower()
     if not path.exists():
         raise FileError(path, FileProblem.CORRUPT, "file not found")
     if path.stat().st_size == 0:
         raise FileError(path, FileProblem.EMPTY, "the file is empty (0 bytes)")
     if suffix == ".csv":
-        return read_csv(path, contract)
-    if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx(path, contract)
-    raise FileError(path, FileProblem.UNSUPPORTED, f"unsupported file type {suffix!r} (expected .csv or .xlsx)")
+        yield from iter_csv(path, contract, batch_rows=batch_rows)
+    elif suffix in (".xlsx", ".xlsm"):
+        yield read_xlsx(path, contract)
+    else:
+        raise FileError(path, FileProblem.UNSUPPORTED, f"unsupported file type {suffix!r} (expected .csv or .xlsx)")
+
+
+def read_table(path: Path, contract: InputContract) -> RawTable:
+    """Read one whole input file by its extension."""
+    batches = list(iter_table(path, contract))
+    return RawTable(
+        path.name,
+        pl.concat([b.frame for b in batches]),
+        encoding=batches[0].encoding,
+        malformed=[m for b in batches for m in b.malformed],
+        blank_rows=sum(b.blank_rows for b in batches),
+    )
+
+
+def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_rows: int = 200_000) -> ParquetCopy:
+    """Read one input file into the Parquet file `out`, a batch at a time, so
+    that a file the size of a prefecture's register never sits whole in memory."""
+    writer: pq.ParquetWriter | None = None
+    rows, blank, encoding = 0, 0, None
+    malformed: list[tuple[int, str]] = []
+    try:
+        for batch in iter_table(path, contract, batch_rows=batch_rows):
+            arrow = batch.frame.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(out, arrow.schema)
+            writer.write_table(arrow)
+            rows += batch.frame.height
+            blank += batch.blank_rows
+            malformed.extend(batch.malformed)
+            encoding = batch.encoding
+    finally:
+        if writer is not None:
+            writer.close()
+    return ParquetCopy(path.name, rows, encoding, malformed, blank)

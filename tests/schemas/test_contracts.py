@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from flows.io.sources import FileError, read_table
+from flows.io.sources import FileError, read_table, table_to_parquet
 from reconcile.prepare import prepare_register, prepare_roll
 from schemas.codes import FileProblem, Issue, Quarantine
 from schemas.inputs import REGISTER, ROLL
@@ -173,3 +173,32 @@ def test_register_without_community_codes_uses_the_names(tmp_path: Path) -> None
     valid, quarantine = validate_register(write_csv(tmp_path / "r.csv", [header, row]))
     assert quarantine.height == 0
     assert valid["community_code"].to_list() == ["某社区"]
+
+
+def test_a_large_csv_streams_in_batches_with_the_same_rows_and_lineage(tmp_path: Path) -> None:
+    rows: list[list[str]] = [HEADER]
+    for i in range(23):
+        if i % 7 == 3:
+            rows.append([])  # a blank line
+        elif i % 5 == 4:
+            rows.append([*GOOD, "one", "too many"])
+        else:
+            rows.append([*GOOD[:1], f"张{i}", *GOOD[2:]])
+    path = write_csv(tmp_path / "r.csv", rows)
+    whole = read_table(path, REGISTER)
+    copied = table_to_parquet(path, REGISTER, tmp_path / "r.parquet", batch_rows=4)
+    streamed = pl.read_parquet(tmp_path / "r.parquet")
+    assert streamed.equals(whole.frame)
+    assert copied.rows == whole.frame.height == 16
+    assert copied.malformed == whole.malformed and [r for r, _ in copied.malformed] == [6, 11, 16, 21]
+    assert copied.blank_rows == whole.blank_rows == 3
+    # Lineage is the file's row: 张0 is on row 2, 张22 on the last row.
+    names = dict(zip(streamed["name_raw"], streamed["source_row"], strict=True))
+    assert (names["张0"], names["张22"]) == (2, 24)
+
+
+def test_a_csv_with_only_blank_records_is_empty(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "r.csv", [HEADER, [""] * len(HEADER), []])
+    with pytest.raises(FileError) as err:
+        table_to_parquet(path, REGISTER, tmp_path / "r.parquet", batch_rows=1)
+    assert err.value.problem == FileProblem.EMPTY
