@@ -2,8 +2,9 @@
 of the same flat.
 
 Handles prefixes (province, city, street, community), Chinese numerals next to
-unit markers (十二幢), 幢/栋/号楼/座, `12-3-301` shorthand, 室/号/房 or nothing
-after the room, full-width digits, stray spaces and rural 村 + 组 + 号 addresses.
+unit markers (十二幢), 幢/栋/号楼/座/#, `12-3-301` and `12幢3-301` shorthand,
+室/号/房 or nothing after the room, full-width digits, stray spaces, a bracketed
+note at the end (出租) and rural 村 + 组 + 号 addresses.
 Compound names are matched to the register's own spelling with `canonical_places`.
 """
 
@@ -36,9 +37,13 @@ _CN_DIGITS = {
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百]+(?=幢|栋|号|座|单元|室|组|层|楼|房|弄)")
 _DASHES = re.compile(r"[－—–‐―~～]")
 _SPACES = re.compile(r"\s+")
+_TRAILING_NOTE = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)+$")
+_HASH_BUILDING = re.compile(r"(\d+)#楼?")
 
 _FLAT = re.compile(r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号|房)?)?$")
-_SHORT3 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<u>\d+)-(?P<r>\d+)(?:室|号|房)?$")
+_SHORT3 = re.compile(
+    r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座)?-?(?<=[幢栋座楼-])(?P<u>\d+)-(?P<r>\d+)(?:室|号|房)?$"
+)
 _SHORT2 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<r>\d+)(?:室|号|房)?$")
 _RURAL = re.compile(r"^(?P<place>.*?村)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?P<rest>.*)$")
 _DOOR = re.compile(r"^(?P<place>.*?)(?P<n>\d+)号(?P<rest>.*)$")
@@ -66,12 +71,19 @@ def chinese_number(text: str) -> int:
 
 
 def fold(raw: str | None) -> str:
-    """NFKC (full-width digits), no spaces, one kind of dash, Chinese numerals as digits."""
+    """NFKC (full-width digits), no spaces, one kind of dash, Chinese numerals as
+    digits, `12#` as 12幢, no bracketed note at the end.
+
+    >>> fold("金山花园 １２＃3-301（出租）")
+    '金山花园12幢3-301'
+    """
     if raw is None:
         return ""
     text = unicodedata.normalize("NFKC", str(raw))
     text = _SPACES.sub("", text)
+    text = _TRAILING_NOTE.sub("", text) or text
     text = _DASHES.sub("-", text)
+    text = _HASH_BUILDING.sub(r"\1幢", text)
     return _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
 
 

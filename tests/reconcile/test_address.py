@@ -16,6 +16,12 @@ PREFIXES = ["浙江省慈溪市", "慈溪市", "浒山街道", "青少年宫路�
         "城东新村东区１２座３单元３０１室",
         "慈溪市 城东新村东区 12-3-301",
         "城东新村东区12－3－301",
+        "城东新村东区12#3-301",
+        "城东新村东区12#楼3单元301室",
+        "城东新村东区12幢3-301",
+        "城东新村东区12号楼3-301室",
+        "城东新村东区12幢3单元301室（出租）",
+        "城东新村东区12幢3单元301室【借住】",
     ],
 )
 def test_spellings_of_one_flat_share_a_dwelling_key(written: str) -> None:
@@ -51,3 +57,7 @@ def test_chinese_numerals() -> None:
 def test_prefixes_are_learnt_from_register_addresses() -> None:
     learnt = address.admin_prefixes(["浙江省宁波市慈溪市浒山街道某社区某小区1幢1单元101室"], ["浒山街道"])
     assert {"浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市"} <= set(learnt)
+
+
+def test_a_bracket_inside_a_name_stays() -> None:
+    assert address.parse("金山花园(一期)12幢3单元301室").place == "金山花园(一期)"
