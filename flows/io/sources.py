@@ -173,18 +173,6 @@ class _CsvBatch:
         return RawTable(path.name, frame, encoding=encoding, malformed=self.malformed, blank_rows=self.blank + blank)
 
 
-def read_csv(path: Path, contract: InputContract) -> RawTable:
-    """Read a whole CSV file of any supported encoding (see `iter_csv`)."""
-    batches = list(iter_csv(path, contract))
-    return RawTable(
-        path.name,
-        pl.concat([b.frame for b in batches]),
-        encoding=batches[0].encoding,
-        malformed=[m for b in batches for m in b.malformed],
-        blank_rows=sum(b.blank_rows for b in batches),
-    )
-
-
 def _first_sheet_first_row(path: Path) -> int:
     """Spreadsheet row number of the first non-empty row of the first sheet.
 
