@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import polars as pl
 from rapidfuzz import fuzz, process
 
 from reconcile.names import pinyin_key
@@ -153,6 +154,113 @@ def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
     if m := _DOOR.match(text):
         return Address("door", m["place"] or None, number=_num(m["n"]), room=_num(re.sub(r"\D", "", m["rest"]) or None))
     return Address("other", text)
+
+
+ADDRESS_FIELDS = ("addr_kind", "place", "building", "unit", "room", "group", "number")
+
+# The patterns above in the Rust regex dialect polars speaks (no look-around).
+_V_SHORT3 = r"^(?<place>.*?)(?<b>\d+)(?:(?:号楼|幢|栋|座)-?|-)(?<u>\d+)-(?<r>\d+)(?:室|号|房)?$"
+_V_RURAL = r"^(?<place>.*?村)(?<g>\d+)组(?:(?<n>\d+)号?)?.*$"
+_V_FLAT = r"^(?<place>.*?)(?<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?<u>\d+)单元)?(?:(?<r>\d+)(?:室|号|房)?)?$"
+_V_SHORT2 = r"^(?<place>.*?)(?<b>\d+)-(?<r>\d+)(?:室|号|房)?$"
+_V_DOOR = r"^(?<place>.*?)(?<n>\d+)号(?<rest>.*)$"
+_V_CN_NUMBER = r"[零〇一二两三四五六七八九十百]+(?:幢|栋|号|座|单元|室|组|层|楼|房|弄)"
+
+
+def _num_expr(col: pl.Expr) -> pl.Expr:
+    """`_num` in polars: digits without leading zeros, null for nothing."""
+    digits = col.str.strip_chars_start("0")
+    return pl.when(col.is_null() | (col == "")).then(None).when(digits == "").then(pl.lit("0")).otherwise(digits)
+
+
+def _digits_expr(col: pl.Expr) -> pl.Expr:
+    return _num_expr(col.str.replace_all(r"\D", ""))
+
+
+def _place_expr(col: pl.Expr) -> pl.Expr:
+    return pl.when(col != "").then(col)
+
+
+_Groups = dict[str, tuple[str, Callable[[pl.Expr], pl.Expr]]]
+_FLAT_GROUPS: _Groups = {
+    "place": ("place", _place_expr),
+    "building": ("b", _num_expr),
+    "unit": ("u", _num_expr),
+    "room": ("r", _num_expr),
+}
+_V_PATTERNS: tuple[tuple[str, str, _Groups], ...] = (
+    ("flat", _V_SHORT3, _FLAT_GROUPS),
+    ("rural", _V_RURAL, {"place": ("place", _place_expr), "group": ("g", _num_expr), "number": ("n", _num_expr)}),
+    ("flat", _V_FLAT, _FLAT_GROUPS),
+    ("flat", _V_SHORT2, {"place": ("place", _place_expr), "building": ("b", _num_expr), "room": ("r", _num_expr)}),
+    ("door", _V_DOOR, {"place": ("place", _place_expr), "number": ("n", _num_expr), "room": ("rest", _digits_expr)}),
+)
+"""`parse`'s patterns in its order: the kind each gives, and which group fills which field."""
+
+
+def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
+    """`parse` over a whole column, in polars: one row per value with the
+    columns of `ADDRESS_FIELDS` (`addr_kind` is `Address.kind`).
+
+    Values with Chinese numerals next to a unit marker (十二幢) go through
+    `parse` itself; the rest are parsed by the same patterns in Rust.
+
+    >>> parse_column(pl.Series(["城东东区12-3-301", "周家村三组15号", None])).rows()
+    [('flat', '城东东区', '12', '3', '301', None, None), ('rural', '周家村', None, None, None, '3', '15'), ('other', None, None, None, None, None, None)]
+    """
+    text = (
+        raw.cast(pl.String)
+        .fill_null("")
+        .to_frame("raw")
+        .select(pl.col("raw").str.normalize("NFKC").str.replace_all(r"\s+", "").alias("t"))
+    )
+    t = pl.col("t")
+    noted = t.str.replace(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)+$", "")
+    text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
+    text = text.with_columns(
+        t.str.replace_all(r"[－—–‐―~～]", "-").str.replace_all(r"(\d+)#楼?", "${1}幢").alias("t"),
+        t.str.contains(_V_CN_NUMBER).alias("_scalar"),
+    )
+    ordered = sorted({p for p in prefixes if p}, key=len, reverse=True)
+    if ordered:
+        prefix_pattern = "^(?:" + "|".join(re.escape(p) for p in ordered) + ")+"
+        stripped = t.str.replace(prefix_pattern, "")
+        text = text.with_columns(pl.when(stripped != "").then(stripped).otherwise(t).alias("t"))
+
+    text = text.with_columns(
+        t.str.extract_groups(pattern).alias(f"_m{i}") for i, (_, pattern, _) in enumerate(_V_PATTERNS)
+    )
+
+    def column(name: str) -> pl.Expr:
+        # The first pattern that matches wins, as in `parse`; `other` keeps the whole text as its place.
+        expr = (
+            pl.lit("other") if name == "addr_kind" else _place_expr(t) if name == "place" else pl.lit(None, pl.String)
+        )
+        for i, (kind, _, groups) in reversed(list(enumerate(_V_PATTERNS))):
+            found = pl.col(f"_m{i}").struct.field("place").is_not_null()
+            if name == "addr_kind":
+                value = pl.lit(kind)
+            elif name in groups:
+                group, convert = groups[name]
+                value = convert(pl.col(f"_m{i}").struct.field(group))
+            else:
+                value = pl.lit(None, pl.String)
+            expr = pl.when(found).then(value).otherwise(expr)
+        return expr.cast(pl.String).alias(name)
+
+    out = text.select(*(column(name) for name in ADDRESS_FIELDS), "_scalar")
+    rows = out["_scalar"].arg_true()
+    out = out.drop("_scalar")
+    if rows.len():
+        values = raw.cast(pl.String).gather(rows).to_list()
+        parsed = [parse(v, prefixes) for v in values]
+        scalar = pl.DataFrame(
+            [(a.kind, a.place, a.building, a.unit, a.room, a.group, a.number) for a in parsed],
+            schema={c: pl.String for c in ADDRESS_FIELDS},
+            orient="row",
+        )
+        out = out.with_columns(out[c].scatter(rows, scalar[c]) for c in ADDRESS_FIELDS)
+    return out
 
 
 def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str]:

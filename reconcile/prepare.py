@@ -18,7 +18,6 @@ from reconcile.dates import parse_date_column
 from schemas.codes import Issue
 
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
-_ADDRESS_FIELDS = ("addr_kind", "place", "building", "unit", "room", "group", "number")
 COMMUNITY_CODE = r"^\d{12}$"
 
 
@@ -61,22 +60,9 @@ def _dates(series: pl.Series) -> tuple[pl.Series, pl.Series]:
 
 
 def _addresses(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
-    struct = pl.Struct({f: pl.String for f in _ADDRESS_FIELDS})
-
-    def parse(text: str) -> dict[str, str | None]:
-        a = address.parse(text, prefixes)
-        return {
-            "addr_kind": a.kind,
-            "place": a.place,
-            "building": a.building,
-            "unit": a.unit,
-            "room": a.room,
-            "group": a.group,
-            "number": a.number,
-        }
-
-    parsed = _map_unique(frame["address_raw"], parse, struct)
-    return frame.with_columns(parsed.alias("_addr")).unnest("_addr")
+    uniques = frame["address_raw"].drop_nulls().unique()
+    table = address.parse_column(uniques, prefixes).with_columns(uniques.alias("address_raw"))
+    return frame.join(table, on="address_raw", how="left", maintain_order="left")
 
 
 def _issue(cond: pl.Expr, issue: Issue) -> pl.Expr:
