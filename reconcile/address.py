@@ -202,8 +202,8 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
     """`parse` over a whole column, in polars: one row per value with the
     columns of `ADDRESS_FIELDS` (`addr_kind` is `Address.kind`).
 
-    Values with Chinese numerals next to a unit marker (十二幢) go through
-    `parse` itself; the rest are parsed by the same patterns in Rust.
+    The same steps and patterns as `parse`, in Rust; `parse` stays the
+    reference (a test holds the two equal on random address-like strings).
 
     >>> parse_column(pl.Series(["城东东区12-3-301", "周家村三组15号", None])).rows()
     [('flat', '城东东区', '12', '3', '301', None, None), ('rural', '周家村', None, None, None, '3', '15'), ('other', None, None, None, None, None, None)]
@@ -217,10 +217,17 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
     t = pl.col("t")
     noted = t.str.replace(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)+$", "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
-    text = text.with_columns(
-        t.str.replace_all(r"[－—–‐―~～]", "-").str.replace_all(r"(\d+)#楼?", "${1}幢").alias("t"),
-        t.str.contains(_V_CN_NUMBER).alias("_scalar"),
-    )
+    text = text.with_columns(t.str.replace_all(r"[－—–‐―~～]", "-").str.replace_all(r"(\d+)#楼?", "${1}幢").alias("t"))
+    # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
+    tokens = text.select(t.str.extract_all(_V_CN_NUMBER)).to_series().explode().drop_nulls().unique().to_list()
+    if tokens:
+        tokens.sort(key=len, reverse=True)  # with `leftmost`, the longest token starting at a place wins
+        numerals = [re.match(r"[零〇一二两三四五六七八九十百]+", token) for token in tokens]
+        converted = [
+            str(chinese_number(m.group())) + token[m.end() :] if m else token
+            for token, m in zip(tokens, numerals, strict=True)
+        ]
+        text = text.with_columns(t.str.replace_many(tokens, converted, leftmost=True))
     ordered = sorted({p for p in prefixes if p}, key=len, reverse=True)
     if ordered:
         prefix_pattern = "^(?:" + "|".join(re.escape(p) for p in ordered) + ")+"
@@ -248,19 +255,7 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
             expr = pl.when(found).then(value).otherwise(expr)
         return expr.cast(pl.String).alias(name)
 
-    out = text.select(*(column(name) for name in ADDRESS_FIELDS), "_scalar")
-    rows = out["_scalar"].arg_true()
-    out = out.drop("_scalar")
-    if rows.len():
-        values = raw.cast(pl.String).gather(rows).to_list()
-        parsed = [parse(v, prefixes) for v in values]
-        scalar = pl.DataFrame(
-            [(a.kind, a.place, a.building, a.unit, a.room, a.group, a.number) for a in parsed],
-            schema={c: pl.String for c in ADDRESS_FIELDS},
-            orient="row",
-        )
-        out = out.with_columns(out[c].scatter(rows, scalar[c]) for c in ADDRESS_FIELDS)
-    return out
+    return text.select(*(column(name) for name in ADDRESS_FIELDS))
 
 
 def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str]:
