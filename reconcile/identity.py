@@ -36,11 +36,11 @@ def _digest(*parts: pl.Expr) -> pl.Expr:
 
 def register_keys(frame: pl.DataFrame) -> pl.DataFrame:
     """Add `record_key` and `fingerprint` to prepared register records."""
-    key = (
-        pl.when(pl.col("id18").is_not_null())
-        .then(pl.format("R:{}", _digest(pl.col("id18"))))
-        .otherwise(pl.format("R:{}", _digest(pl.col("household_key"), pl.col("name"))))
+    # One digest per row: of the ID number, else of household number and name.
+    by_household = pl.concat_str(
+        [pl.col(c).cast(pl.String).fill_null("") for c in ("household_key", "name")], separator="\x1f"
     )
+    key = pl.format("R:{}", _digest(pl.coalesce(pl.col("id18"), by_household)))
     return frame.with_columns(
         key.alias("record_key"), _digest(*[pl.col(c) for c in FINGERPRINT_FIELDS]).alias("fingerprint")
     )
