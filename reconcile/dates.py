@@ -34,7 +34,9 @@ def parse_date(raw: object) -> dt.date | None:
     text = unicodedata.normalize("NFKC", str(raw)).strip()
     if not text:
         return None
-    text = text.split(" ")[0] if " " in text and ":" in text else text.replace(" ", "")
+    if ":" in text:  # a datetime as text (1975-06-15 00:00:00, 1975-06-15T00:00:00.000): the date part
+        text = re.split(r"[ T]", text, maxsplit=1)[0]
+    text = text.replace(" ", "")
     match = _COMPACT.match(text) or _YMD.match(text)
     if match:
         year, month, day = (int(g) for g in match.groups())
@@ -67,7 +69,9 @@ def parse_date_column(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     text = values.cast(pl.String).str.normalize("NFKC").str.strip_chars()
     frame = text.to_frame("t").with_columns(pl.when(pl.col("t") != "").then(pl.col("t")).alias("t"))
     t = pl.col("t")
-    ymd = t.str.extract_groups(r"^(\d{4})\D{1,2}(\d{1,2})\D{1,2}(\d{1,2})(?:\D?|\s+\d{1,2}:\d{2}(?::\d{2})?)$")
+    ymd = t.str.extract_groups(
+        r"^(\d{4})\D{1,2}(\d{1,2})\D{1,2}(\d{1,2})(?:\D?|(?:\s+|T)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
+    )
     frame = frame.with_columns(ymd.alias("g"))
     as_ymd = pl.format(
         "{}-{}-{}",
