@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +25,17 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(width=max(Console().width, 160))
+
+
+@contextmanager
+def _fail_on(*errors: type[Exception]) -> Iterator[None]:
+    """Turn the given errors into their message in red and exit status 1."""
+    try:
+        yield
+    except errors as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+
 
 DataOption = Annotated[Path, typer.Option("--data", help="Data directory (published database, runs, operator state).")]
 
@@ -193,11 +206,8 @@ def users_add(
     from review.accounts import AccountError, add_user
     from schemas.codes import Role
 
-    try:
+    with _fail_on(AccountError, ValueError):
         user = add_user(DataPaths(data).state, username, _password(password_stdin), Role(role), scope)
-    except (AccountError, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
     console.print(f"added {user.username} ({user.role.value}{', ' + user.scope if user.scope else ''})")
 
 
@@ -219,11 +229,8 @@ def users_disable(username: str, data: DataOption = Path("data")) -> None:
     from flows.settings import DataPaths
     from review.accounts import AccountError, set_active
 
-    try:
+    with _fail_on(AccountError):
         set_active(DataPaths(data).state, username, False)
-    except AccountError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
     console.print(f"disabled {username}")
 
 
@@ -239,11 +246,8 @@ def users_passwd(
     from flows.settings import DataPaths
     from review.accounts import AccountError, set_password
 
-    try:
+    with _fail_on(AccountError):
         set_password(DataPaths(data).state, username, _password(password_stdin))
-    except AccountError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
     console.print(f"password changed for {username}")
 
 

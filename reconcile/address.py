@@ -35,7 +35,9 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
-_CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百]+(?=幢|栋|号|座|单元|室|组|层|楼|房|弄)")
+_CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百]+")
+_UNIT_MARKERS = "幢|栋|号|座|单元|室|组|层|楼|房|弄"
+_CN_NUMBER = re.compile(f"{_CN_NUMERAL.pattern}(?={_UNIT_MARKERS})")
 _DASHES = re.compile(r"[－—–‐―~～]")
 _SPACES = re.compile(r"\s+")
 _TRAILING_NOTE = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)+$")
@@ -164,7 +166,7 @@ _V_RURAL = r"^(?<place>.*?村)(?<g>\d+)组(?:(?<n>\d+)号?)?.*$"
 _V_FLAT = r"^(?<place>.*?)(?<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?<u>\d+)单元)?(?:(?<r>\d+)(?:室|号|房)?)?$"
 _V_SHORT2 = r"^(?<place>.*?)(?<b>\d+)-(?<r>\d+)(?:室|号|房)?$"
 _V_DOOR = r"^(?<place>.*?)(?<n>\d+)号(?<rest>.*)$"
-_V_CN_NUMBER = r"[零〇一二两三四五六七八九十百]+(?:幢|栋|号|座|单元|室|组|层|楼|房|弄)"
+_V_CN_NUMBER = f"{_CN_NUMERAL.pattern}(?:{_UNIT_MARKERS})"  # the marker is matched, not looked ahead at
 
 
 def _num_expr(col: pl.Expr) -> pl.Expr:
@@ -212,26 +214,27 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
         raw.cast(pl.String)
         .fill_null("")
         .to_frame("raw")
-        .select(pl.col("raw").str.normalize("NFKC").str.replace_all(r"\s+", "").alias("t"))
+        .select(pl.col("raw").str.normalize("NFKC").str.replace_all(_SPACES.pattern, "").alias("t"))
     )
     t = pl.col("t")
-    noted = t.str.replace(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)+$", "")
+    noted = t.str.replace(_TRAILING_NOTE.pattern, "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
-    text = text.with_columns(t.str.replace_all(r"[－—–‐―~～]", "-").str.replace_all(r"(\d+)#楼?", "${1}幢").alias("t"))
+    text = text.with_columns(
+        t.str.replace_all(_DASHES.pattern, "-").str.replace_all(_HASH_BUILDING.pattern, "${1}幢").alias("t")
+    )
     # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
     tokens = text.select(t.str.extract_all(_V_CN_NUMBER)).to_series().explode().drop_nulls().unique().to_list()
     if tokens:
         tokens.sort(key=len, reverse=True)  # with `leftmost`, the longest token starting at a place wins
-        numerals = [re.match(r"[零〇一二两三四五六七八九十百]+", token) for token in tokens]
+        numerals = [_CN_NUMERAL.match(token) for token in tokens]
         converted = [
             str(chinese_number(m.group())) + token[m.end() :] if m else token
             for token, m in zip(tokens, numerals, strict=True)
         ]
         text = text.with_columns(t.str.replace_many(tokens, converted, leftmost=True))
-    ordered = sorted({p for p in prefixes if p}, key=len, reverse=True)
-    if ordered:
-        prefix_pattern = "^(?:" + "|".join(re.escape(p) for p in ordered) + ")+"
-        stripped = t.str.replace(prefix_pattern, "")
+    prefix_pattern = _prefix_pattern(tuple(prefixes))
+    if prefix_pattern is not None:
+        stripped = t.str.replace(prefix_pattern.pattern, "")
         text = text.with_columns(pl.when(stripped != "").then(stripped).otherwise(t).alias("t"))
 
     text = text.with_columns(

@@ -131,13 +131,13 @@ def link(
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     # Pass 3: among the records nothing explains yet, the namesakes already
     # explained elsewhere stop competing; what is left is offered for review.
+    settled = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.review))
     unexplained, considered = _unexplained_pass(
-        assigned, bands, levels, reg, rol, confident, model, decisions, settings=settings
+        settled, bands, scored, reg, rol, confident, model, decisions, settings=settings
     )
     candidates = merge_sources(
         pl.concat([candidates, considered.with_columns(pl.lit(bits["unexplained"], dtype=pl.UInt32).alias("rules"))])
     )
-    settled = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.review))
     assigned = pl.concat(
         [settled.with_columns(pl.lit(False).alias("_unexplained"), pl.lit(False).alias("_offered")), unexplained],
         how="diagonal_relaxed",
@@ -173,9 +173,9 @@ def link(
 
 
 def _unexplained_pass(
-    assigned: pl.DataFrame,
+    settled: pl.DataFrame,
     bands: Bands,
-    levels: pl.DataFrame,
+    scored: pl.DataFrame,
     reg: pl.DataFrame,
     rol: pl.DataFrame,
     confident: pl.DataFrame,
@@ -184,9 +184,10 @@ def _unexplained_pass(
     *,
     settings: LinkSettings,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(one-to-one pairs among the records no auto, review or operator pair
-    explains, flagged `_unexplained` and, if shown for review, `_offered`;
-    every (rid, lid) pair considered among them).
+    """(one-to-one pairs among the records no `settled` pair (auto, review or
+    operator) explains, flagged `_unexplained` and, if shown for review,
+    `_offered`; every (rid, lid) pair considered among them). `scored` holds the
+    pairs already compared and scored, decisions applied.
 
     A person registered in one community and recorded without ID number or
     birth date in another is found by name alone. City-wide, namesakes who
@@ -201,22 +202,20 @@ def _unexplained_pass(
     model's probability is a poor guide (on the benchmark city, a quarter of
     the pairs it put between 0.001 and 0.02 were true).
     """
-    settled = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.review))
     free_reg = reg.join(settled.select(pl.col("rid").alias("idx")), on="idx", how="anti")
     free_rol = rol.join(settled.select(pl.col("lid").alias("idx")), on="idx", how="anti")
     found = (
         candidate_pairs(free_reg, free_rol, UNEXPLAINED_RULES)
         .select("rid", "lid")
-        .join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
+        .join(scored.select("rid", "lid"), on=["rid", "lid"], how="anti")
     )
     fresh = compare(found, reg, rol)
     fresh = fresh.with_columns(household_levels(fresh, confident, reg, rol).alias("household_lvl"))
-    known = levels.join(free_reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
+    known = scored.join(free_reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         free_rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )
-    considered = pl.concat([known, fresh])
-    scored = _apply_decisions(score(considered, model), decisions)
-    pairs = assign_one_to_one(scored, min_probability=settings.min_probability)
+    considered = pl.concat([known, _apply_decisions(score(fresh, model), decisions)])
+    pairs = assign_one_to_one(considered, min_probability=settings.min_probability)
     in_review = settled.filter(~pl.col("_accepted") & (pl.col("match_probability") < bands.auto)).height
     room = max(0, int(settings.review_capacity * rol.height) - in_review)
     offered = pairs.top_k(room, by="match_probability")

@@ -11,25 +11,26 @@ import polars as pl
 
 from schemas.codes import DecidedBy, Status
 
-QUEUE_COLUMNS = [
-    "item_id",
-    "kind",
-    "community_code",
-    "other_community_code",
-    "register_idx",
-    "roll_idx",
-    "match_probability",
-    "match_weight",
-    "household_key",
-    "dwelling",
-    "grid",
-    "changed",
-    "register_key",
-    "register_fingerprint",
-    "roll_key",
-    "roll_fingerprint",
-    "sort_key",
-]
+QUEUE_SCHEMA: dict[str, pl.DataType] = {
+    "item_id": pl.Int64(),
+    "kind": pl.String(),
+    "community_code": pl.String(),
+    "other_community_code": pl.String(),
+    "register_idx": pl.Int64(),
+    "roll_idx": pl.Int64(),
+    "match_probability": pl.Float64(),
+    "match_weight": pl.Float64(),
+    "household_key": pl.String(),
+    "dwelling": pl.String(),
+    "grid": pl.String(),
+    "changed": pl.Boolean(),
+    "register_key": pl.String(),
+    "register_fingerprint": pl.String(),
+    "roll_key": pl.String(),
+    "roll_fingerprint": pl.String(),
+    "sort_key": pl.String(),
+}
+QUEUE_COLUMNS = list(QUEUE_SCHEMA)
 
 
 def build_queue(
@@ -142,19 +143,7 @@ def _lone_items(
             sort.alias("sort_key"),
         )
     )
-    empty = {
-        "other_community_code": pl.String,
-        "register_idx": pl.Int64,
-        "roll_idx": pl.Int64,
-        "match_probability": pl.Float64,
-        "match_weight": pl.Float64,
-        "household_key": pl.String,
-        "dwelling": pl.String,
-        "grid": pl.String,
-        "register_key": pl.String,
-        "register_fingerprint": pl.String,
-        "roll_key": pl.String,
-        "roll_fingerprint": pl.String,
-    }
-    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in empty.items() if name not in rows.columns]
-    return rows.with_columns(missing).select(QUEUE_COLUMNS[1:])
+    missing = [
+        pl.lit(None, dtype=dtype).alias(name) for name, dtype in QUEUE_SCHEMA.items() if name not in rows.columns
+    ]
+    return rows.with_columns(missing).select(QUEUE_COLUMNS[1:])  # item_id is numbered later
