@@ -100,6 +100,39 @@ def status_accuracy(run: Path, truth_dir: Path) -> dict[str, float]:
     }
 
 
+def consistent_by_community(run: Path, truth_dir: Path) -> dict[str, float]:
+    """人户一致 persons per community, published against true: the worst relative
+    error (signed: negative is too few), the community it is in, and the share of
+    records flagged `address_incomplete`."""
+    statuses = pl.read_parquet(run / "record_status.parquet")
+    published = (
+        statuses.filter((pl.col("side") == "register") & (pl.col("status") == "consistent"))
+        .group_by("community_code")
+        .len("published")
+    )
+    true = (
+        pl.read_parquet(truth_dir / "register_truth.parquet")
+        .filter(pl.col("status") == "consistent")
+        .group_by("community_code")
+        .len("true")
+    )
+    both = (
+        true.join(published, on="community_code", how="full", coalesce=True)
+        .fill_null(0)
+        .with_columns(pl.col("true", "published").cast(pl.Int64))
+    )
+    both = both.with_columns(((pl.col("published") - pl.col("true")) / pl.col("true").clip(lower_bound=1)).alias("err"))
+    worst = both.sort(pl.col("err").abs(), descending=True).row(0, named=True) if both.height else {"err": 0.0}
+    return {
+        "worst_relative_error": float(worst["err"]),
+        "worst_community": worst.get("community_code"),  # type: ignore[dict-item]
+        "communities_within_1pct": float(both.select((pl.col("err").abs() <= 0.01).mean()).item() or 0.0),
+        "address_incomplete_share": float(statuses.select(pl.col("address_incomplete").mean()).item() or 0.0),
+        "published_consistent": float(both.select(pl.col("published").sum()).item()),
+        "true_consistent": float(both.select(pl.col("true").sum()).item()),
+    }
+
+
 def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
     """Every accuracy figure of issue #3 for one published run."""
     truth = true_pairs(truth_dir)
@@ -116,4 +149,5 @@ def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
         "review_share_of_roll_rows": review / max(1, roll_rows),
         "blocking_recall": blocking_recall(run, truth),
         "statuses": status_accuracy(run, truth_dir),
+        "consistent": consistent_by_community(run, truth_dir),
     }

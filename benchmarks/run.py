@@ -38,38 +38,52 @@ def _child(*args: str) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def generator_fingerprint(scale: int, seed: int) -> str:
+def generator_fingerprint(scale: int, seed: int, *, independent: bool = False) -> str:
     """What a generated city depends on: scale, seed and the generator's source."""
-    digest = hashlib.sha256(f"{scale}:{seed}".encode())
-    for path in sorted((Path(__file__).resolve().parent.parent / "synth").glob("*.py")):
+    digest = hashlib.sha256(f"{scale}:{seed}:{independent}".encode())
+    here = Path(__file__).resolve().parent
+    sources = [here / "independent_city.py"] if independent else sorted((here.parent / "synth").glob("*.py"))
+    for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def city(scale: int, seed: int) -> tuple[Path, float | None]:
-    """The city for (scale, seed), generated unless one made by this very generator is kept."""
-    out = WORK / f"city-s{scale}-seed{seed}"
+def city(scale: int, seed: int, *, independent: bool = False) -> tuple[Path, float | None]:
+    """The city for (scale, seed), generated unless one made by this very generator is kept.
+
+    `independent` takes the city from `benchmarks.independent_city`, written from
+    the data contract alone, instead of `hukou generate`.
+    """
+    out = WORK / f"city-{'indep-' if independent else ''}s{scale}-seed{seed}"
     stamp = out / "generated.json"
-    fingerprint = generator_fingerprint(scale, seed)
+    fingerprint = generator_fingerprint(scale, seed, independent=independent)
     if stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
         return out, None
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    subprocess.run(
-        ["hukou", "generate", str(out), "--scale", str(scale), "--seed", str(seed)], check=True, capture_output=True
+    command = (
+        [sys.executable, "-m", "benchmarks.independent_city", str(out), "--scale", str(scale), "--seed", str(seed)]
+        if independent
+        else ["hukou", "generate", str(out), "--scale", str(scale), "--seed", str(seed)]
     )
+    subprocess.run(command, check=True, capture_output=True)
     seconds = time.perf_counter() - t0
     stamp.write_text(json.dumps({"scale": scale, "seed": seed, "fingerprint": fingerprint, "seconds": seconds}))
     return out, seconds
 
 
-def bench_scale(scale: int, seed: int, with_splink: bool) -> dict[str, Any]:
-    source, generated = city(scale, seed)
-    data = WORK / f"data-s{scale}"
+def bench_scale(scale: int, seed: int, with_splink: bool, *, independent: bool = False) -> dict[str, Any]:
+    source, generated = city(scale, seed, independent=independent)
+    data = WORK / f"data-{'indep-' if independent else ''}s{scale}"
     shutil.rmtree(data, ignore_errors=True)
     register = next((source / "register").iterdir())
     run = _child("benchmarks.pipeline_child", str(register), str(source / "rolls"), str(data))
-    result: dict[str, Any] = {"scale": scale, "generate_seconds": generated, "pipeline": run}
+    result: dict[str, Any] = {
+        "scale": scale,
+        "city": "independent" if independent else "synth",
+        "generate_seconds": generated,
+        "pipeline": run,
+    }
     result["accuracy"] = evaluate_run(Path(run["run_dir"]), source / "truth")
     if with_splink:
         result["splink"] = _child("benchmarks.splink_baseline", run["run_dir"], str(source / "truth"))
@@ -79,7 +93,10 @@ def bench_scale(scale: int, seed: int, with_splink: bool) -> dict[str, Any]:
 def report(results: list[dict[str, Any]]) -> None:
     for r in results:
         acc, run = r["accuracy"], r["pipeline"]
-        table = Table(title=f"scale {r['scale']}: {acc['true_pairs']:,} true pairs", show_header=True)
+        origin = (
+            "independent city (benchmarks/independent_city.py)" if r.get("city") == "independent" else "hukou generate"
+        )
+        table = Table(title=f"scale {r['scale']}, {origin}: {acc['true_pairs']:,} true pairs", show_header=True)
         table.add_column("measure")
         table.add_column("hukou-recon", justify="right")
         table.add_column("Splink 5 (DuckDB)", justify="right")
@@ -96,6 +113,15 @@ def report(results: list[dict[str, Any]]) -> None:
         st = acc["statuses"]
         table.add_row("decided statuses correct", f"{st['status_accuracy']:.5f}", "", "≥ 0.995")
         table.add_row("  other community correct", f"{st['other_community_accuracy']:.5f}", "", "")
+        cons = acc["consistent"]
+        table.add_row(
+            "人户一致 persons, worst community error",
+            f"{cons['worst_relative_error']:+.3%}",
+            "",
+            "within ±1%",
+        )
+        table.add_row("  communities within ±1%", f"{cons['communities_within_1pct']:.1%}", "", "100%")
+        table.add_row("  records flagged address_incomplete", f"{cons['address_incomplete_share']:.3%}", "", "")
         table.add_row("blocking recall (all rules)", f"{acc['blocking_recall']['all rules']:.5f}", "", "")
         link_s = run["timings"]["link"]
         if sp:
@@ -123,6 +149,11 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument(
+        "--independent",
+        action="store_true",
+        help="also score each scale on a city from benchmarks/independent_city.py (written from the contract alone)",
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     console.print(
@@ -130,6 +161,8 @@ def main() -> None:
         f"({platform.machine()}, {_cores()} cores, {_memory_gib():.0f} GiB), Python {platform.python_version()}"
     )
     results = [bench_scale(s, args.seed, with_splink=(s == 1 and not args.no_splink)) for s in args.scales]
+    if args.independent:
+        results += [bench_scale(s, args.seed, with_splink=False, independent=True) for s in args.scales]
     report(results)
     (WORK / "last.json").write_text(json.dumps(results, indent=1, default=str))
 

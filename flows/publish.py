@@ -31,7 +31,7 @@ VIEWS: dict[str, str] = {
     """,
     "record_status": """
         SELECT side, source_file, source_row, community_code, status, other_community_code, person_key,
-               linked_file, linked_row, verified_by, decision, decision_outcome, issues
+               linked_file, linked_row, verified_by, decision, decision_outcome, issues, address_incomplete
         FROM run.record_status
     """,
     "community_summary": "SELECT * FROM run.community_summary",
@@ -82,6 +82,8 @@ RECORD_COLUMNS = {
         "sex",
         "address_raw",
         "dwelling",
+        "flat",
+        "flat_fits",
         "house_kind",
         "phone",
         "record_key",

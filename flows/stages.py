@@ -23,7 +23,7 @@ from flows.io.sources import FileError, read_table, table_to_parquet
 from reconcile.address import admin_prefixes
 from reconcile.classify import classify
 from reconcile.decisions import pair_decisions, record_decisions
-from reconcile.dwelling import gazetteer, with_dwelling
+from reconcile.dwelling import PARTS, locate
 from reconcile.identity import register_keys, roll_keys
 from reconcile.linker import LinkSettings, link
 from reconcile.prepare import community_names, prepare_register, prepare_roll
@@ -49,7 +49,8 @@ LINK_COLUMNS = [
     "birth",
     "sex",
     "dwelling",
-    "building_key",
+    "flat",
+    *PARTS,
     "record_key",
     "fingerprint",
 ]
@@ -200,9 +201,9 @@ def normalise(run: Path) -> dict[str, Any]:
             prepare_roll(raw_rolls, by_name=community_names(raw_register), prefixes=prefixes), RollRecord, ROLL
         )
         progress.advance("规范化 normalise")
-        places = gazetteer(register)
-        register = _indexed(register_keys(with_dwelling(register, places)))
-        roll = _indexed(roll_keys(with_dwelling(roll, places)))
+        register, roll = locate(register, roll)
+        register = _indexed(register_keys(register))
+        roll = _indexed(roll_keys(roll))
         register.write_parquet(run / "register.parquet")
         roll.write_parquet(run / "roll.parquet")
         quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), register_q, roll_q])

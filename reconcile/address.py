@@ -36,8 +36,11 @@ _CN_DIGITS = {
     "九": 9,
 }
 _CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百]+")
-_UNIT_MARKERS = "幢|栋|号|座|单元|室|组|层|楼|房|弄"
+_UNIT_MARKERS = "幢|栋|号|座|单元|室|组|层|楼|房|弄|#|-"
 _CN_NUMBER = re.compile(f"{_CN_NUMERAL.pattern}(?={_UNIT_MARKERS})")
+_TAIL_AFTER = r"[\d幢栋座号楼元#-]"
+_CN_TAIL = re.compile(f"(?<={_TAIL_AFTER}){_CN_NUMERAL.pattern}$")
+"""A room written in numerals at the very end, after a building or unit (3单元五〇一)."""
 _DASHES = re.compile(r"[－—–‐―~～]")
 _SPACES = re.compile(r"\s+")
 _TRAILING_NOTE = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)+$")
@@ -49,6 +52,8 @@ _SHORT3 = re.compile(
 )
 _SHORT2 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<r>\d+)(?:室|号|房)?$")
 _RURAL = re.compile(r"^(?P<place>.*?村)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?P<rest>.*)$")
+_RURAL_BARE = re.compile(r"^(?P<place>.*?)(?P<g>\d+)组(?:(?P<n>\d+)号?)?$")
+"""A group and house without 村 (鸣鹤12组29, 3组42号): nothing may follow, so 3组团5幢 stays a flat."""
 _DOOR = re.compile(r"^(?P<place>.*?)(?P<n>\d+)号(?P<rest>.*)$")
 
 
@@ -73,6 +78,23 @@ def chinese_number(text: str) -> int:
     return total + current
 
 
+def _clean(raw: str | None) -> str:
+    """NFKC (full-width digits), no spaces, no bracketed note at the end, one kind of dash."""
+    if raw is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(raw))
+    text = _SPACES.sub("", text)
+    text = _TRAILING_NOTE.sub("", text) or text
+    return _DASHES.sub("-", text)
+
+
+def _numerals(text: str) -> str:
+    """Chinese numerals as digits, `12#` as 12幢."""
+    text = _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
+    text = _CN_TAIL.sub(lambda m: str(chinese_number(m.group())), text)
+    return _HASH_BUILDING.sub(r"\1幢", text)
+
+
 def fold(raw: str | None) -> str:
     """NFKC (full-width digits), no spaces, one kind of dash, Chinese numerals as
     digits, `12#` as 12幢, no bracketed note at the end.
@@ -80,14 +102,7 @@ def fold(raw: str | None) -> str:
     >>> fold("金山花园 １２＃3-301（出租）")
     '金山花园12幢3-301'
     """
-    if raw is None:
-        return ""
-    text = unicodedata.normalize("NFKC", str(raw))
-    text = _SPACES.sub("", text)
-    text = _TRAILING_NOTE.sub("", text) or text
-    text = _DASHES.sub("-", text)
-    text = _HASH_BUILDING.sub(r"\1幢", text)
-    return _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
+    return _numerals(_clean(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +132,36 @@ def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("^(?:" + "|".join(re.escape(p) for p in ordered) + ")+")
 
 
+_NUMBER_START = "[0-9零〇一二两三四五六七八九十百]"
+
+
+@lru_cache(maxsize=64)
+def _stem_pattern(prefixes: tuple[str, ...]) -> str | None:
+    """Village names without their 村 (西三村 → 西三), for where a number follows:
+    `西三十组` is group 10 of 西三村, not group 30 of 西."""
+    stems = sorted({p[:-1] for p in prefixes if p.endswith("村") and len(p) >= 3}, key=len, reverse=True)
+    return "^(?:" + "|".join(re.escape(s) for s in stems) + ")" if stems else None
+
+
 def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
     """Remove any of `prefixes` from the start, repeatedly (longest first), never
-    the whole text.
+    the whole text; then a village prefix written without its 村 where a number follows.
 
     >>> strip_prefixes("慈溪市浒山街道金山花园1幢", ["慈溪市", "浒山街道"])
     '金山花园1幢'
+    >>> strip_prefixes("周巷镇西三十组12号", ["周巷镇", "西三村"])
+    '十组12号'
     """
     pattern = _prefix_pattern(tuple(prefixes))
     if pattern is None:
         return text
     match = pattern.match(text)
     # Prefixes that cover the whole text are the text itself (a village named like its community).
-    return text[match.end() :] if match and match.end() < len(text) else text
+    text = text[match.end() :] if match and match.end() < len(text) else text
+    stems = _stem_pattern(tuple(prefixes))
+    if stems and (stem := re.match(stems + f"(?={_NUMBER_START})", text)):
+        text = text[stem.end() :]
+    return text
 
 
 def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
@@ -142,13 +174,13 @@ def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
     >>> parse("周家村3组15号")
     Address(kind='rural', place='周家村', building=None, unit=None, room=None, group='3', number='15')
     """
-    text = strip_prefixes(fold(raw), prefixes)
+    text = _numerals(strip_prefixes(_clean(raw), prefixes))
     if not text:
         return Address("other", None)
     if m := _SHORT3.match(text):
         return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
-    if m := _RURAL.match(text):
-        return Address("rural", m["place"], group=_num(m["g"]), number=_num(m["n"]))
+    if m := _RURAL.match(text) or _RURAL_BARE.match(text):
+        return Address("rural", m["place"] or None, group=_num(m["g"]), number=_num(m["n"]))
     if m := _FLAT.match(text):
         return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
     if m := _SHORT2.match(text):
@@ -163,10 +195,13 @@ ADDRESS_FIELDS = ("addr_kind", "place", "building", "unit", "room", "group", "nu
 # The patterns above in the Rust regex dialect polars speaks (no look-around).
 _V_SHORT3 = r"^(?<place>.*?)(?<b>\d+)(?:(?:号楼|幢|栋|座)-?|-)(?<u>\d+)-(?<r>\d+)(?:室|号|房)?$"
 _V_RURAL = r"^(?<place>.*?村)(?<g>\d+)组(?:(?<n>\d+)号?)?.*$"
+_V_RURAL_BARE = r"^(?<place>.*?)(?<g>\d+)组(?:(?<n>\d+)号?)?$"
 _V_FLAT = r"^(?<place>.*?)(?<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?<u>\d+)单元)?(?:(?<r>\d+)(?:室|号|房)?)?$"
 _V_SHORT2 = r"^(?<place>.*?)(?<b>\d+)-(?<r>\d+)(?:室|号|房)?$"
 _V_DOOR = r"^(?<place>.*?)(?<n>\d+)号(?<rest>.*)$"
-_V_CN_NUMBER = f"{_CN_NUMERAL.pattern}(?:{_UNIT_MARKERS})"  # the marker is matched, not looked ahead at
+# The marker is matched, not looked ahead (or behind) at: tokens keep it and only their numerals are converted.
+_V_CN_NUMBER = f"{_CN_NUMERAL.pattern}(?:{_UNIT_MARKERS})"
+_V_CN_TAIL = f"{_TAIL_AFTER}{_CN_NUMERAL.pattern}$"
 
 
 def _num_expr(col: pl.Expr) -> pl.Expr:
@@ -190,14 +225,22 @@ _FLAT_GROUPS: _Groups = {
     "unit": ("u", _num_expr),
     "room": ("r", _num_expr),
 }
+_RURAL_GROUPS: _Groups = {"place": ("place", _place_expr), "group": ("g", _num_expr), "number": ("n", _num_expr)}
 _V_PATTERNS: tuple[tuple[str, str, _Groups], ...] = (
     ("flat", _V_SHORT3, _FLAT_GROUPS),
-    ("rural", _V_RURAL, {"place": ("place", _place_expr), "group": ("g", _num_expr), "number": ("n", _num_expr)}),
+    ("rural", _V_RURAL, _RURAL_GROUPS),
+    ("rural", _V_RURAL_BARE, _RURAL_GROUPS),
     ("flat", _V_FLAT, _FLAT_GROUPS),
     ("flat", _V_SHORT2, {"place": ("place", _place_expr), "building": ("b", _num_expr), "room": ("r", _num_expr)}),
     ("door", _V_DOOR, {"place": ("place", _place_expr), "number": ("n", _num_expr), "room": ("rest", _digits_expr)}),
 )
 """`parse`'s patterns in its order: the kind each gives, and which group fills which field."""
+
+
+def _numeral_tokens(text: pl.DataFrame, pattern: str) -> tuple[list[str], list[str]]:
+    """The distinct matches of `pattern` in column `t`, and each with its Chinese numerals as digits."""
+    found = text.select(pl.col("t").str.extract_all(pattern)).to_series().explode().drop_nulls().unique().to_list()
+    return found, [_CN_NUMERAL.sub(lambda m: str(chinese_number(m.group())), token) for token in found]
 
 
 def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
@@ -219,23 +262,38 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
     t = pl.col("t")
     noted = t.str.replace(_TRAILING_NOTE.pattern, "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
-    text = text.with_columns(
-        t.str.replace_all(_DASHES.pattern, "-").str.replace_all(_HASH_BUILDING.pattern, "${1}幢").alias("t")
-    )
-    # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
-    tokens = text.select(t.str.extract_all(_V_CN_NUMBER)).to_series().explode().drop_nulls().unique().to_list()
-    if tokens:
-        tokens.sort(key=len, reverse=True)  # with `leftmost`, the longest token starting at a place wins
-        numerals = [_CN_NUMERAL.match(token) for token in tokens]
-        converted = [
-            str(chinese_number(m.group())) + token[m.end() :] if m else token
-            for token, m in zip(tokens, numerals, strict=True)
-        ]
-        text = text.with_columns(t.str.replace_many(tokens, converted, leftmost=True))
+    text = text.with_columns(t.str.replace_all(_DASHES.pattern, "-").alias("t"))
     prefix_pattern = _prefix_pattern(tuple(prefixes))
     if prefix_pattern is not None:
         stripped = t.str.replace(prefix_pattern.pattern, "")
         text = text.with_columns(pl.when(stripped != "").then(stripped).otherwise(t).alias("t"))
+        stems = _stem_pattern(tuple(prefixes))
+        if stems:
+            text = text.with_columns(
+                pl.when(t.str.contains(stems + _NUMBER_START)).then(t.str.replace(stems, "")).otherwise(t).alias("t")
+            )
+    # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
+    tokens, converted = _numeral_tokens(text, _V_CN_NUMBER)
+    if tokens:
+        tokens_by_length = sorted(zip(tokens, converted, strict=True), key=lambda tc: len(tc[0]), reverse=True)
+        # With `leftmost`, the longest token starting at a place wins.
+        text = text.with_columns(
+            t.str.replace_many([a for a, _ in tokens_by_length], [b for _, b in tokens_by_length], leftmost=True)
+        )
+    # Then a numeral left at the very end (3单元五〇一), converted where it stands.
+    tokens, converted = _numeral_tokens(text, _V_CN_TAIL)
+    if tokens:
+        tail = t.str.extract(f"({_V_CN_TAIL})")
+        text = text.with_columns(
+            pl.when(tail.is_not_null())
+            .then(
+                t.str.slice(0, t.str.len_chars() - tail.str.len_chars())
+                + tail.replace_strict(tokens, converted, return_dtype=pl.String)
+            )
+            .otherwise(t)
+            .alias("t")
+        )
+    text = text.with_columns(t.str.replace_all(_HASH_BUILDING.pattern, "${1}幢").alias("t"))
 
     text = text.with_columns(
         t.str.extract_groups(pattern).alias(f"_m{i}") for i, (_, pattern, _) in enumerate(_V_PATTERNS)
@@ -287,31 +345,57 @@ def _is_subsequence(short: str, long: str) -> bool:
 
 
 def place_similarity(a: str, b: str) -> float:
-    """0–100: how likely two compound names denote the same compound
-    (abbreviation, homophone or typo).
+    """0–100: how likely two compound names denote the same compound.
 
-    >>> place_similarity("城东东区", "城东新村东区") >= 90
-    True
+    Ranked: the same name (100), the same reading (95: 金山花苑 for 金山花园), one
+    written inside the other (90: an abbreviation, 城东东区 for 城东新村东区), and
+    below 90 whatever else looks or sounds alike (a typo). So an abbreviation is
+    never beaten by a name that merely sounds close (凤凰西区 is 凤凰花园西区,
+    not 凤凰小区).
+
+    >>> place_similarity("城东东区", "城东新村东区"), place_similarity("凤凰西区", "凤凰小区") < 90
+    (90.0, True)
     """
     if a == b:
         return 100.0
-    if len(a) >= 2 and (_is_subsequence(a, b) or _is_subsequence(b, a)):
+    pa, pb = pinyin_key(a), pinyin_key(b)
+    if pa == pb:
+        return 95.0
+    if len(a) >= 2 and len(b) >= 2 and (_is_subsequence(a, b) or _is_subsequence(b, a)):
         return 90.0
-    return max(fuzz.ratio(a, b), fuzz.ratio(pinyin_key(a), pinyin_key(b)))
+    return min(85.0, max(fuzz.ratio(a, b), fuzz.ratio(pa, pb)))
+
+
+def place_matches(observed: Iterable[str], known: Sequence[str], *, cutoff: float = 70.0) -> dict[str, list[str]]:
+    """Each observed place name's best matches among `known` (the register's
+    spelling): itself when known, the names sharing the best score at or above
+    `cutoff`, else none. Two names mean the written name is ambiguous (金山 for
+    金山花园 and 金山新村).
+
+    >>> place_matches(["城东东区", "金山", "海港公寓"], ["城东新村东区", "金山花园", "金山新村"])["金山"]
+    ['金山新村', '金山花园']
+    """
+    out: dict[str, list[str]] = {}
+    known_set = set(known)
+    for name in set(observed):
+        if name in known_set:
+            out[name] = [name]
+            continue
+        scored = process.extract(
+            name, known, scorer=lambda a, b, **_: place_similarity(a, b), score_cutoff=cutoff, limit=None
+        )
+        best = max((score for _, score, _ in scored), default=None)
+        out[name] = sorted(choice for choice, score, _ in scored if score == best)
+    return out
 
 
 def canonical_places(observed: Iterable[str], known: Sequence[str], *, cutoff: float = 70.0) -> dict[str, str]:
     """Map each observed place name to its best match among `known` (the
     register's spelling), where one is close enough; unmatched names map to themselves.
     """
-    out: dict[str, str] = {}
-    for name in set(observed):
-        if name in known or not known:
-            out[name] = name
-            continue
-        best = process.extractOne(name, known, scorer=lambda a, b, **_: place_similarity(a, b), score_cutoff=cutoff)
-        out[name] = best[0] if best else name
-    return out
+    return {
+        name: (found[0] if found else name) for name, found in place_matches(observed, known, cutoff=cutoff).items()
+    }
 
 
 def dwelling_key(address: Address, place_map: Mapping[str, str] | None = None) -> str | None:

@@ -33,7 +33,7 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("name", (("name", "name"),), max_block=16),
     BlockingRule("name_community", (("name", "name"), ("community_code", "community_code"))),
     BlockingRule("surname_birth", (("surname_py", "surname_py"), ("birth", "birth"))),
-    BlockingRule("surname_dwelling", (("surname_py", "surname_py"), ("dwelling", "dwelling"))),
+    BlockingRule("surname_dwelling", (("surname_py", "surname_py"), ("flat", "flat"))),
     BlockingRule("pinyin_community", (("name_py", "name_py"), ("community_code", "community_code"))),
 )
 

@@ -1,4 +1,4 @@
-"""Statuses (contract §4) for every record of both sides, decided at dwelling level."""
+"""Statuses (contract §4) for every record of both sides, decided by the dwelling grade (`reconcile.dwelling`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 
 import polars as pl
 
+from reconcile.dwelling import PARTS, Grade, fitting_flats, grade_expr
 from schemas.codes import DecidedBy, Status
 
 STATUS_SCHEMA = {
@@ -19,6 +20,7 @@ STATUS_SCHEMA = {
     "person_key": pl.String,
     "linked_file": pl.String,
     "linked_row": pl.Int64,
+    "address_incomplete": pl.Boolean,
 }
 
 
@@ -35,6 +37,18 @@ def _keys(frame: pl.DataFrame) -> pl.Series:
     )
 
 
+def status_if_same_person(address_level: int) -> Status:
+    """The register record's status were this pair one person, from the pair's
+    address level (`reconcile.compare.address_level`), as `classify` decides it.
+
+    >>> status_if_same_person(3).label, status_if_same_person(2).label, status_if_same_person(0).label
+    ('人户一致', '同社区人户分离', '户在人不在')
+    """
+    if address_level == 0:
+        return Status.ABSENT
+    return Status.CONSISTENT if Grade(address_level).lives_there else Status.MOVED_WITHIN
+
+
 def classify(
     register: pl.DataFrame,
     roll: pl.DataFrame,
@@ -44,10 +58,14 @@ def classify(
 ) -> pl.DataFrame:
     """One status row per record of either side.
 
-    `links` has rid, lid, decided_by; duplicates have idx, primary.
+    `links` has rid, lid, decided_by; duplicates have idx, primary. A linked
+    person lives at the registered flat (人户一致) when the roll address may name
+    it (`reconcile.dwelling.Grade.lives_there`), however incompletely written;
+    `address_incomplete` marks such records where the address fits another
+    registered flat just as well (see `_incomplete`).
     """
-    reg = register.select("idx", "source_file", "source_row", "community_code", "dwelling", "active", "id18")
-    rol = roll.select("idx", "source_file", "source_row", "community_code", "dwelling", "id18")
+    reg = register.select("idx", "source_file", "source_row", "community_code", "flat", *PARTS, "active", "id18")
+    rol = roll.select("idx", "source_file", "source_row", "community_code", "flat_fits", *PARTS, "id18")
     reg = reg.with_columns(_keys(reg).alias("own_key"))
     rol = rol.with_columns(_keys(rol).alias("own_key"))
     pair = (
@@ -56,7 +74,8 @@ def classify(
             reg.select(
                 pl.col("idx").alias("rid"),
                 pl.col("community_code").alias("r_comm"),
-                pl.col("dwelling").alias("r_dw"),
+                pl.col("flat").alias("r_flat"),
+                *[pl.col(p).alias(f"r_{p}") for p in PARTS],
                 pl.col("own_key").alias("r_key"),
                 pl.col("source_file").alias("r_file"),
                 pl.col("source_row").alias("r_row"),
@@ -67,20 +86,21 @@ def classify(
             rol.select(
                 pl.col("idx").alias("lid"),
                 pl.col("community_code").alias("l_comm"),
-                pl.col("dwelling").alias("l_dw"),
+                pl.col("flat_fits").alias("l_fits"),
+                *[pl.col(p).alias(f"l_{p}") for p in PARTS],
                 pl.col("source_file").alias("l_file"),
                 pl.col("source_row").alias("l_row"),
             ),
             on="lid",
         )
+        .with_columns(grade_expr("r_", "l_"))
     )
     same_comm = pl.col("r_comm") == pl.col("l_comm")
-    same_dw = pl.col("r_dw").is_not_null() & (pl.col("r_dw") == pl.col("l_dw"))
     review = pl.col("decided_by") == DecidedBy.REVIEW.value
     pair = pair.with_columns(
         pl.when(review)
         .then(pl.lit(Status.REVIEW.value))
-        .when(same_comm & same_dw)
+        .when(same_comm & (pl.col("grade") >= int(Grade.COMPATIBLE)))
         .then(pl.lit(Status.CONSISTENT.value))
         .when(same_comm)
         .then(pl.lit(Status.MOVED_WITHIN.value))
@@ -151,4 +171,43 @@ def classify(
         pl.col("r_file").alias("linked_file"),
         pl.col("r_row").alias("linked_row"),
     )
-    return pl.concat([reg_out, roll_out]).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
+    flagged = _incomplete(pair, reg_out, register, roll)
+    out = pl.concat([reg_out, roll_out]).join(
+        flagged.with_columns(pl.lit(True).alias("address_incomplete")), on=["side", "idx"], how="left"
+    )
+    return out.with_columns(pl.col("address_incomplete").fill_null(False)).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _incomplete(pair: pl.DataFrame, reg_out: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+    """(side, idx) of both records of each 人户一致 pair whose roll address leaves
+    real doubt: it fits another registered flat of the community as well, and
+    that flat's people were not found elsewhere (someone registered there is
+    found there, in review, or not found at all)."""
+    doubtful = pair.filter(
+        (pl.col("_linked_status") == Status.CONSISTENT.value)
+        & (pl.col("grade") == int(Grade.COMPATIBLE))
+        & (pl.col("l_fits") >= 2)
+    ).select("rid", "lid", "r_flat")
+    if doubtful.height == 0:
+        return pl.DataFrame(schema={"side": pl.String, "idx": pl.Int64})
+    not_found_elsewhere = pl.col("status").is_in([Status.CONSISTENT.value, Status.REVIEW.value]) | (
+        (pl.col("status") == Status.ABSENT.value) & pl.col("other_community_code").is_null()
+    )
+    open_flats = (
+        reg_out.filter(not_found_elsewhere).join(register.select("idx", "flat"), on="idx").select("flat").unique()
+    )
+    records = roll.join(doubtful.select(pl.col("lid").alias("idx")), on="idx", how="semi")
+    fits = fitting_flats(records, register).join(open_flats, on="flat", how="semi")
+    flagged = (
+        doubtful.join(records.select(pl.col("idx").alias("lid"), "dwelling"), on="lid")
+        .join(fits.select("dwelling", pl.col("flat").alias("other_flat")), on="dwelling")
+        .filter(pl.col("other_flat") != pl.col("r_flat"))
+        .select("rid", "lid")
+        .unique()
+    )
+    return pl.concat(
+        [
+            flagged.select(pl.lit("register").alias("side"), pl.col("rid").alias("idx")),
+            flagged.select(pl.lit("roll").alias("side"), pl.col("lid").alias("idx")),
+        ]
+    )

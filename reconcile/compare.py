@@ -14,13 +14,14 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from reconcile import names
+from reconcile.dwelling import GRADE_LABELS, PARTS, Grade, grade_expr
 
 FIELDS: dict[str, tuple[int, ...]] = {
     "id": (3, 2, 0),
     "name": (4, 3, 2, 1, 0),
     "birth": (2, 1, 0),
     "sex": (1, 0),
-    "address": (3, 2, 1, 0),
+    "address": (4, 3, 2, 1, 0),
     "household": (1, 0),
 }
 """Each field's agreement levels, best first."""
@@ -30,7 +31,14 @@ LEVEL_LABELS: dict[str, dict[int, str]] = {
     "name": {4: "完全相同", 3: "同音或形近", 2: "差一字", 1: "读音相近", 0: "不同", -1: "缺失"},
     "birth": {2: "相同", 1: "年月日差一项", 0: "不同", -1: "缺失"},
     "sex": {1: "相同", 0: "不同", -1: "缺失"},
-    "address": {3: "同一住房", 2: "同一楼幢", 1: "同一社区", 0: "不同社区", -1: "缺失"},
+    "address": {
+        4: GRADE_LABELS[Grade.SAME_FLAT],
+        3: GRADE_LABELS[Grade.COMPATIBLE],
+        2: GRADE_LABELS[Grade.SAME_BUILDING],
+        1: "同一社区",
+        0: "不同社区",
+        -1: "缺失",
+    },
     "household": {1: "同户成员同住此处", 0: "同户成员住在别处", -1: "无可参照"},
 }
 
@@ -45,8 +53,7 @@ REGISTER_COLUMNS = (
     "birth",
     "sex",
     "community_code",
-    "dwelling",
-    "building_key",
+    *PARTS,
 )
 ROLL_COLUMNS = tuple(c for c in REGISTER_COLUMNS if c != "former_name")
 
@@ -60,6 +67,20 @@ def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFra
     positions = pl.repeat(None, size, dtype=pl.Int64, eager=True).scatter(ids, pl.int_range(ids.len(), eager=True))
     rows = positions.gather(wanted)
     return frame.select(pl.all().gather(rows))
+
+
+def address_level(grade: pl.Expr, same_community: pl.Expr) -> pl.Expr:
+    """The address field's level: the dwelling grade (4 same flat … 1 other building)
+    within one community, 0 across communities, -1 where an address names no dwelling."""
+    return (
+        pl.when(grade == int(Grade.UNKNOWN))
+        .then(-1)
+        .when(~same_community)
+        .then(0)
+        .otherwise(grade)
+        .cast(pl.Int8)
+        .alias("address_lvl")
+    )
 
 
 def _cpdist_where(
@@ -228,17 +249,7 @@ def _compare_chunk(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFra
         .otherwise(0)
         .cast(pl.Int8)
         .alias("sex_lvl"),
-        pl.when(pl.col("l_dwelling").is_null() | pl.col("r_dwelling").is_null())
-        .then(-1)
-        .when(pl.col("r_dwelling") == pl.col("l_dwelling"))
-        .then(3)
-        .when(pl.col("r_building_key") == pl.col("l_building_key"))
-        .then(2)
-        .when(pl.col("r_community_code") == pl.col("l_community_code"))
-        .then(1)
-        .otherwise(0)
-        .cast(pl.Int8)
-        .alias("address_lvl"),
+        address_level(grade_expr("r_", "l_"), pl.col("r_community_code") == pl.col("l_community_code")),
         # Filled in by `reconcile.household` once the clear pairs are known.
         pl.lit(-1, dtype=pl.Int8).alias("household_lvl"),
         pl.col("r_name").alias("reg_name"),

@@ -1,14 +1,158 @@
-"""Dwelling keys: equal for two spellings of one flat in one community.
+"""Dwellings: how two addresses of one community relate, and the registered
+flat a roll address names.
 
-Compound names are matched to the register's own spelling within the same
-community (the register is the gazetteer), so 城东东区 and 城东新村东区 meet.
+Community workers write the flat they stand in front of, rarely the register's
+full form (contract §1.4). An address is reduced to five parts — its class
+(urban flat or door, rural group), place, building, unit and room — and two
+addresses are graded part by part:
+
+- `Grade.SAME_FLAT`: every part agrees, and what one leaves out the other does too;
+- `Grade.COMPATIBLE`: nothing both state differs, one simply leaves parts out
+  (the 单元, the room, the place);
+- `Grade.SAME_BUILDING`: place and building agree, the unit or room differs;
+- `Grade.OTHER_BUILDING`: the class, place or building differs;
+- `Grade.UNKNOWN`: one of them names no dwelling at all.
+
+Prefixes, numerals, full-width digits, markers (幢/栋/号楼/座/#, 室/号/房) are
+folded by `reconcile.address.parse`; shortened compound names are mapped to the
+register's spelling within the community (the register is the gazetteer), so
+城东东区 and 城东新村东区 meet as one place. This grade is the one definition
+of "the same dwelling": the comparison levels, household evidence, dwelling
+grouping, statuses and the summary all use it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import IntEnum
+
 import polars as pl
 
-from reconcile.address import canonical_places
+from reconcile.address import Address, place_matches
+
+
+class Grade(IntEnum):
+    """How two addresses of one community relate, best first."""
+
+    SAME_FLAT = 4
+    COMPATIBLE = 3
+    SAME_BUILDING = 2
+    OTHER_BUILDING = 1
+    UNKNOWN = -1
+
+    @property
+    def lives_there(self) -> bool:
+        """True where one address may name the other's flat."""
+        return self >= Grade.COMPATIBLE
+
+
+GRADE_LABELS: dict[Grade, str] = {
+    Grade.SAME_FLAT: "同一住房",
+    Grade.COMPATIBLE: "地址相容（一方省略单元、室号或小区名）",
+    Grade.SAME_BUILDING: "同一楼幢的另一套",
+    Grade.OTHER_BUILDING: "另一楼幢或小区",
+    Grade.UNKNOWN: "住址不明",
+}
+
+PARTS = ("dw_class", "dw_place", "dw_building", "dw_unit", "dw_room")
+"""The part columns `with_dwelling` adds, in grading order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """The five parts of one address; None where the address leaves a part out."""
+
+    cls: str | None
+    """'U' (urban flat or door), 'R' (rural 村 + 组 + 号), None (unparsed: a place alone)."""
+    place: str | None
+    building: str | None
+    unit: str | None = None
+    room: str | None = None
+
+    @classmethod
+    def of(cls, address: Address, place: str | None = None) -> Parts:
+        """The parts of a parsed address; `place` replaces its place (the register's spelling).
+
+        >>> from reconcile.address import parse
+        >>> Parts.of(parse("城东东区12-3-301"), "城东新村东区")
+        Parts(cls='U', place='城东新村东区', building='12', unit='3', room='301')
+        >>> Parts.of(parse("周家村3组15号"))
+        Parts(cls='R', place='周家村', building='3', unit=None, room='15')
+        """
+        place = place if place is not None else address.place
+        if address.kind == "flat":
+            return cls("U", place, address.building, address.unit, address.room)
+        if address.kind == "door":
+            return cls("U", place, address.number, None, address.room)
+        if address.kind == "rural":
+            return cls("R", place, address.group, None, address.number)
+        return cls(None, place, None)
+
+    @property
+    def empty(self) -> bool:
+        return self.place is None and self.building is None and self.unit is None and self.room is None
+
+
+def grade(a: Parts | None, b: Parts | None) -> Grade:
+    """How two addresses of one community relate (the reference for `grade_expr`).
+
+    >>> full = Parts("U", "文化广场", "8", "4", "902")
+    >>> grade(full, Parts("U", "文化广场", "8", None, "902")).name
+    'COMPATIBLE'
+    >>> grade(full, Parts("U", "文化广场", "8", "3", "902")).name
+    'SAME_BUILDING'
+    """
+    if a is None or b is None or a.empty or b.empty:
+        return Grade.UNKNOWN
+    if a.cls is not None and b.cls is not None and a.cls != b.cls:
+        return Grade.OTHER_BUILDING
+    omitted = (a.cls is None) != (b.cls is None)
+    for part, decisive in (("place", True), ("building", True), ("unit", False), ("room", False)):
+        x, y = getattr(a, part), getattr(b, part)
+        if x is not None and y is not None and x != y:
+            return Grade.OTHER_BUILDING if decisive else Grade.SAME_BUILDING
+        omitted |= (x is None) != (y is None)
+    return Grade.COMPATIBLE if omitted else Grade.SAME_FLAT
+
+
+def grade_expr(left: str, right: str) -> pl.Expr:
+    """`grade` over columns: the part columns (`PARTS`) prefixed `left` and `right`.
+
+    >>> frame = pl.DataFrame({
+    ...     "r_dw_class": ["U", "U"], "r_dw_place": ["文化广场"] * 2, "r_dw_building": ["8", "8"],
+    ...     "r_dw_unit": ["4", "4"], "r_dw_room": ["902", "902"],
+    ...     "l_dw_class": ["U", "U"], "l_dw_place": ["文化广场"] * 2, "l_dw_building": ["8", "8"],
+    ...     "l_dw_unit": [None, "4"], "l_dw_room": ["902", "902"]})
+    >>> frame.select(grade_expr("r_", "l_"))["grade"].to_list()
+    [3, 4]
+    """
+
+    def col(side: str, part: str) -> pl.Expr:
+        return pl.col(f"{side}dw_{part}")
+
+    def differs(part: str) -> pl.Expr:
+        return (col(left, part) != col(right, part)).fill_null(False)
+
+    def one_sided(part: str) -> pl.Expr:
+        return col(left, part).is_null() != col(right, part).is_null()
+
+    def empty(side: str) -> pl.Expr:
+        return pl.all_horizontal(col(side, p).is_null() for p in ("place", "building", "unit", "room"))
+
+    omitted = pl.any_horizontal(one_sided(p) for p in ("class", "place", "building", "unit", "room"))
+    return (
+        pl.when(empty(left) | empty(right))
+        .then(pl.lit(int(Grade.UNKNOWN)))
+        .when(differs("class") | differs("place") | differs("building"))
+        .then(pl.lit(int(Grade.OTHER_BUILDING)))
+        .when(differs("unit") | differs("room"))
+        .then(pl.lit(int(Grade.SAME_BUILDING)))
+        .when(omitted)
+        .then(pl.lit(int(Grade.COMPATIBLE)))
+        .otherwise(pl.lit(int(Grade.SAME_FLAT)))
+        .cast(pl.Int8)
+        .alias("grade")
+    )
 
 
 def gazetteer(register: pl.DataFrame) -> dict[str, list[str]]:
@@ -20,41 +164,45 @@ def gazetteer(register: pl.DataFrame) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def canonical_place(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.Series:
-    """Each row's place mapped to the register spelling of its community."""
+def canonical_place(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataFrame:
+    """Per row: `place_canon`, its place in the register spelling of its community,
+    and `place_ambiguous`, true where the written name fits several registered
+    places equally well (the first of them is then `place_canon`)."""
     pairs = frame.select("community_code", "place").drop_nulls().unique()
-    mapping: dict[tuple[str, str], str] = {}
+    rows: list[tuple[str, str, str, bool]] = []
     for code, group in pairs.group_by("community_code"):
         known = places.get(str(code[0]), [])
-        observed = group["place"].to_list()
-        for name, canon in canonical_places(observed, known).items():
-            mapping[(str(code[0]), name)] = canon
+        for name, found in place_matches(group["place"].to_list(), known).items():
+            rows.append((str(code[0]), name, found[0] if found else name, len(found) > 1))
     table = pl.DataFrame(
-        {
-            "community_code": [k[0] for k in mapping],
-            "place": [k[1] for k in mapping],
-            "place_canon": list(mapping.values()),
+        rows,
+        schema={
+            "community_code": pl.String,
+            "place": pl.String,
+            "place_canon": pl.String,
+            "place_ambiguous": pl.Boolean,
         },
-        schema={"community_code": pl.String, "place": pl.String, "place_canon": pl.String},
+        orient="row",
     )
     joined = frame.select("community_code", "place").join(
         table, on=["community_code", "place"], how="left", maintain_order="left", nulls_equal=False
     )
-    return joined["place_canon"].fill_null(joined["place"])
+    return joined.select(pl.col("place_canon").fill_null(pl.col("place")), pl.col("place_ambiguous").fill_null(False))
 
 
 def with_dwelling(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataFrame:
-    """Add `place_canon`, `building_key` (community|place|building) and `dwelling`
-    (community|kind|place|building|unit|room, or the rural/door equivalent)."""
-    frame = frame.with_columns(canonical_place(frame, places).alias("place_canon"))
+    """Add `place_canon`, `place_ambiguous`, the part columns (`PARTS`), `building_key`
+    (community|place|building) and `dwelling` (community|kind|place|building|unit|room,
+    or the rural/door equivalent): the address as written, the record's own."""
+    frame = frame.with_columns(canonical_place(frame, places))
     p = pl.col("place_canon").fill_null("")
     c = pl.col("community_code")
+    kind = pl.col("addr_kind")
     flat = pl.format(
         "{}|F|{}|{}|{}|{}", c, p, pl.col("building"), pl.col("unit").fill_null(""), pl.col("room").fill_null("")
     )
     rural = pl.format("{}|R|{}|{}|{}", c, p, pl.col("group"), pl.col("number").fill_null(""))
     door = pl.format("{}|D|{}|{}|{}", c, p, pl.col("number"), pl.col("room").fill_null(""))
-    kind = pl.col("addr_kind")
     dwelling = (
         pl.when(kind == "flat")
         .then(flat)
@@ -72,4 +220,117 @@ def with_dwelling(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataF
         .then(pl.format("{}|{}|{}", c, p, pl.col("group")))
         .otherwise(pl.format("{}|{}", c, p))
     )
-    return frame.with_columns(dwelling.alias("dwelling"), building.alias("building_key"))
+    parts = (
+        pl.when(kind.is_in(["flat", "door"])).then(pl.lit("U")).when(kind == "rural").then(pl.lit("R")).alias(PARTS[0]),
+        # A name that fits several registered places states none of them: the place is left out.
+        pl.when(~pl.col("place_ambiguous")).then(pl.col("place_canon")).alias(PARTS[1]),
+        pl.when(kind == "flat")
+        .then(pl.col("building"))
+        .when(kind == "rural")
+        .then(pl.col("group"))
+        .when(kind == "door")
+        .then(pl.col("number"))
+        .alias(PARTS[2]),
+        pl.when(kind == "flat").then(pl.col("unit")).alias(PARTS[3]),
+        pl.when(kind.is_in(["flat", "door"]))
+        .then(pl.col("room"))
+        .when(kind == "rural")
+        .then(pl.col("number"))
+        .alias(PARTS[4]),
+    )
+    return frame.with_columns(dwelling.alias("dwelling"), building.alias("building_key"), *parts)
+
+
+def _flats(register: pl.DataFrame) -> pl.DataFrame:
+    """Every registered flat once: community_code, `flat` (its dwelling key) and its parts."""
+    return (
+        register.filter(pl.col("dwelling").is_not_null() & pl.col("dw_class").is_not_null())
+        .select("community_code", pl.col("dwelling").alias("flat"), *PARTS)
+        .unique("flat")
+    )
+
+
+def fitting_flats(records: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
+    """(dwelling, flat, grade): for each distinct address of `records`, every
+    registered flat of its community that it may name (grade SAME_FLAT or COMPATIBLE).
+
+    Candidates are joined on what the address states (building and room, else
+    building, else place), so an address without its 单元 meets every unit's
+    flat of that number and no other building's.
+    """
+    flats = _flats(register)
+    addresses = (
+        records.filter(pl.col("dwelling").is_not_null())
+        .select("community_code", "dwelling", *PARTS)
+        .unique("dwelling")
+        .rename({p: f"a_{p}" for p in PARTS})
+    )
+    b, r, place = pl.col("a_dw_building"), pl.col("a_dw_room"), pl.col("a_dw_place")
+    ways = [
+        (addresses.filter(b.is_not_null() & r.is_not_null()), flats.filter(pl.col("dw_room").is_not_null()), True),
+        (addresses.filter(b.is_not_null() & r.is_not_null()), flats.filter(pl.col("dw_room").is_null()), False),
+        (addresses.filter(b.is_not_null() & r.is_null()), flats, False),
+    ]
+    joined = [
+        left.join(
+            right,
+            left_on=["community_code", "a_dw_building", *(["a_dw_room"] if with_room else [])],
+            right_on=["community_code", "dw_building", *(["dw_room"] if with_room else [])],
+            suffix="_f",
+        ).with_columns(pl.col("a_dw_building").alias("dw_building"), *([r.alias("dw_room")] if with_room else []))
+        for left, right, with_room in ways
+    ]
+    joined.append(
+        addresses.filter(b.is_null() & place.is_not_null())
+        .join(flats, left_on=["community_code", "a_dw_place"], right_on=["community_code", "dw_place"])
+        .with_columns(place.alias("dw_place"))
+    )
+    candidates = pl.concat([j.select("dwelling", "flat", *[f"a_{p}" for p in PARTS], *PARTS) for j in joined])
+    return (
+        candidates.with_columns(grade_expr("a_", ""))
+        .filter(pl.col("grade") >= int(Grade.COMPATIBLE))
+        .select("dwelling", "flat", "grade")
+    )
+
+
+def resolve_flats(roll: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
+    """Add `flat` and `flat_fits` to roll records.
+
+    `flat` is the registered flat the address names — the one registered flat it
+    is the same as, else the only one it is compatible with — and otherwise the
+    address's own dwelling key; `flat_fits` counts the registered flats it may
+    name (0 when it names none, 2 or more when it leaves too much out to tell).
+    """
+    fits = fitting_flats(roll, register)
+    best = (
+        fits.group_by("dwelling")
+        .agg(
+            pl.len().cast(pl.Int32).alias("flat_fits"),
+            pl.col("flat").filter(pl.col("grade") == int(Grade.SAME_FLAT)).first().alias("_same"),
+            pl.col("flat").first().alias("_only"),
+        )
+        .select(
+            "dwelling",
+            "flat_fits",
+            pl.coalesce("_same", pl.when(pl.col("flat_fits") == 1).then(pl.col("_only"))).alias("_resolved"),
+        )
+    )
+    return (
+        roll.join(best, on="dwelling", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("_resolved", "dwelling").alias("flat"),
+            pl.col("flat_fits").fill_null(0),
+        )
+        .drop("_resolved")
+    )
+
+
+def locate(register: pl.DataFrame, roll: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Dwelling columns for both sides of one run: `with_dwelling` with the
+    register as gazetteer, then `flat` and `flat_fits` (`resolve_flats`; a
+    register record's flat is its own registered address)."""
+    places = gazetteer(register)
+    register = with_dwelling(register, places).with_columns(
+        pl.col("dwelling").alias("flat"), pl.lit(1, dtype=pl.Int32).alias("flat_fits")
+    )
+    return register, resolve_flats(with_dwelling(roll, places), register)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from reconcile.compare import lookup
+from reconcile.dwelling import PARTS, Grade, grade_expr
 from reconcile.model import M_FLOOR
 
 
@@ -23,24 +25,33 @@ def household_levels(
     pairs: pl.DataFrame, confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
 ) -> pl.Series:
     """Per (rid, lid) pair: 1 a household member of R is linked to someone at X's
-    dwelling · 0 members are linked, none there · -1 no other member is linked."""
+    dwelling · 0 members are linked, none there · -1 no other member is linked.
+
+    "At X's dwelling" is the dwelling grade (`reconcile.dwelling`): the member's
+    roll address may name X's flat, however either was written."""
     hh = register.select(pl.col("idx").alias("rid"), _hashed("household_key"))
-    dw = roll.select(pl.col("idx").alias("lid"), _hashed("dwelling"))
     members = (
-        confident.select("rid", "lid")
+        confident.select("rid", pl.col("lid").alias("m_lid"))
         .join(hh, on="rid")
-        .join(dw, on="lid")
-        .select("household_key", pl.col("rid").alias("m_rid"), pl.col("dwelling").alias("m_dwelling"))
+        .select("household_key", pl.col("rid").alias("m_rid"), "m_lid")
     )
-    keyed = (
-        pairs.select("rid", "lid").with_row_index("_i").join(hh, on="rid", how="left").join(dw, on="lid", how="left")
+    keyed = pairs.select("rid", "lid").with_row_index("_i").join(hh, on="rid", how="left")
+    others = keyed.join(members, on="household_key").filter(pl.col("m_rid") != pl.col("rid"))
+    parts = roll.select("community_code", *PARTS)
+    together = pl.concat(
+        [
+            others.select("_i"),
+            lookup(parts, roll["idx"], others["m_lid"]).rename(lambda c: f"m_{c}"),
+            lookup(parts, roll["idx"], others["lid"]).rename(lambda c: f"x_{c}"),
+        ],
+        how="horizontal",
+    ).select(
+        "_i",
+        ((pl.col("m_community_code") == pl.col("x_community_code")) & (grade_expr("m_", "x_") >= Grade.COMPATIBLE))
+        .fill_null(False)
+        .alias("_together"),
     )
-    support = (
-        keyed.join(members, on="household_key")
-        .filter(pl.col("m_rid") != pl.col("rid"))
-        .group_by("_i")
-        .agg((pl.col("m_dwelling") == pl.col("dwelling")).fill_null(False).any().alias("_together"))
-    )
+    support = together.group_by("_i").agg(pl.col("_together").any())
     return (
         keyed.select("_i")
         .join(support, on="_i", how="left", maintain_order="left")
@@ -71,20 +82,20 @@ def household_parameters(
 
 
 def household_candidates(confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
-    """(rid, lid) pairs of a register record and a roll record at a dwelling
-    where another member of its household was confidently found, both still
+    """(rid, lid) pairs of a register record and a roll record at a flat
+    (`flat`, the registered flat a roll address names) where another member of its household was confidently found, both still
     unlinked. Catches movers whose roll entry has too little to be blocked on
     (a common name, no ID number, no birth date)."""
     hh = register.select(pl.col("idx").alias("rid"), "household_key")
-    dw = roll.select(pl.col("idx").alias("lid"), "dwelling")
+    dw = roll.select(pl.col("idx").alias("lid"), "flat")
     found_at = (
         confident.select("rid", "lid")
         .join(hh, on="rid")
         .join(dw, on="lid")
-        .select("household_key", "dwelling")
+        .select("household_key", "flat")
         .drop_nulls()
         .unique()
     )
     free_reg = hh.join(confident.select("rid"), on="rid", how="anti")
     free_roll = dw.join(confident.select("lid"), on="lid", how="anti")
-    return found_at.join(free_reg, on="household_key").join(free_roll, on="dwelling").select("rid", "lid").unique()
+    return found_at.join(free_reg, on="household_key").join(free_roll, on="flat").select("rid", "lid").unique()

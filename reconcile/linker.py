@@ -88,12 +88,13 @@ def link(
     """Link prepared register records to prepared roll records, city-wide.
 
     Both frames carry `idx` (unique per side) and the prepared columns
-    (`reconcile.prepare`, `reconcile.dwelling.with_dwelling`).
+    (`reconcile.prepare`, `reconcile.dwelling.with_dwelling`, and `flat` from
+    `reconcile.dwelling.resolve_flats` / `with_flat`).
     """
     settings = settings or LinkSettings()
     decisions = decisions or Decisions()
     reg_dups = find_duplicates(register.filter(pl.col("active")), within_file_keys=[])
-    roll_dups = find_duplicates(roll, within_file_keys=[["name", "birth"], ["name", "dwelling"]])
+    roll_dups = find_duplicates(roll, within_file_keys=[["name", "birth"], ["name", "flat"]])
     reg = register.filter(pl.col("active")).join(reg_dups, on="idx", how="anti")
     rol = roll.join(roll_dups, on="idx", how="anti")
 

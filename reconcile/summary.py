@@ -31,7 +31,7 @@ def community_summary(
     reg = statuses.filter(pl.col("side") == "register").join(
         register.select("idx", "household_key"), on="idx", how="left"
     )
-    rol = statuses.filter(pl.col("side") == "roll").join(roll.select("idx", "dwelling"), on="idx", how="left")
+    rol = statuses.filter(pl.col("side") == "roll").join(roll.select("idx", "flat"), on="idx", how="left")
     live = [S.CONSISTENT.value, S.MOVED_WITHIN.value, S.ABSENT.value, S.REVIEW.value]
     elsewhere = pl.col("other_community_code").is_not_null()
 
@@ -48,6 +48,10 @@ def community_summary(
         .n_unique()
         .cast(pl.Int64)
         .alias("consistent_households"),
+        (pl.col("address_incomplete") & (pl.col("status") == S.CONSISTENT.value))
+        .sum()
+        .cast(pl.Int64)
+        .alias("consistent_address_incomplete_persons"),
         _count(S.MOVED_WITHIN).alias("moved_within_persons"),
         _count(S.ABSENT).alias("absent_persons"),
         _count(S.ABSENT, elsewhere).alias("absent_elsewhere_persons"),
@@ -75,21 +79,17 @@ def community_summary(
     resident = [S.CONSISTENT.value, S.MOVED_WITHIN.value, S.UNREGISTERED.value, S.REVIEW.value]
     roll_counts = rol.group_by("community_code").agg(
         pl.col("status").is_in(resident).sum().cast(pl.Int64).alias("resident_persons"),
-        pl.col("dwelling")
-        .filter(pl.col("status").is_in(resident))
-        .n_unique()
-        .cast(pl.Int64)
-        .alias("resident_households"),
+        pl.col("flat").filter(pl.col("status").is_in(resident)).n_unique().cast(pl.Int64).alias("resident_households"),
         _count(S.UNREGISTERED).alias("unregistered_persons"),
         _count(S.UNREGISTERED, elsewhere).alias("unregistered_elsewhere_persons"),
         _count(S.UNREGISTERED, ~elsewhere).alias("unregistered_outside_persons"),
         _count(S.REVIEW).alias("review_roll_records"),
         _count(S.DUPLICATE).alias("duplicate_roll_records"),
     )
-    # 人在户不在 households: occupied dwellings where nobody is registered in this community.
+    # 人在户不在 households: occupied flats where nobody is registered in this community.
     unregistered_households = (
-        rol.filter(pl.col("status").is_in(resident) & pl.col("dwelling").is_not_null())
-        .group_by("community_code", "dwelling")
+        rol.filter(pl.col("status").is_in(resident) & pl.col("flat").is_not_null())
+        .group_by("community_code", "flat")
         .agg(
             (pl.col("status") == S.UNREGISTERED.value).all().alias("all_unreg"),
             (elsewhere & (pl.col("status") == S.UNREGISTERED.value)).any().alias("any_elsewhere"),
@@ -147,6 +147,7 @@ SUMMARY_COLUMNS = [
     "resident_households",
     "consistent_persons",
     "consistent_households",
+    "consistent_address_incomplete_persons",
     "moved_within_persons",
     "absent_persons",
     "absent_elsewhere_persons",

@@ -56,7 +56,7 @@ def build_queue(
     rol = roll.select(
         pl.col("idx").alias("roll_idx"),
         pl.col("community_code").alias("roll_community"),
-        "dwelling",
+        pl.col("flat").alias("dwelling"),  # lone records are grouped by the flat they name
         "grid",
         pl.col("record_key").alias("roll_key"),
         pl.col("fingerprint").alias("roll_fingerprint"),

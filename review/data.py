@@ -10,7 +10,9 @@ from typing import Any
 import duckdb
 
 from flows.reader import published
+from reconcile.classify import status_if_same_person
 from reconcile.compare import FIELDS, LEVEL_LABELS
+from reconcile.dwelling import GRADE_LABELS, Grade
 from review.accounts import User
 from schemas.codes import Role
 
@@ -77,16 +79,16 @@ def household(con: duckdb.DuckDBPyConnection, household_key: str, exclude: int |
     )
 
 
-def residents(con: duckdb.DuckDBPyConnection, dwelling: str | None, exclude: int | None) -> list[dict[str, Any]]:
-    """Other people the roll records at the same dwelling."""
-    if not dwelling:
+def residents(con: duckdb.DuckDBPyConnection, flat: str | None, exclude: int | None) -> list[dict[str, Any]]:
+    """Other people the roll records at the same flat (the registered flat their addresses name)."""
+    if not flat:
         return []
     return _dicts(
         con,
         """SELECT o.*, s.status FROM run.roll_records o
            LEFT JOIN run.record_status s ON s.side = 'roll' AND s.idx = o.idx
-           WHERE o.dwelling = ? AND o.idx IS DISTINCT FROM ? ORDER BY o.source_row""",
-        [dwelling, exclude],
+           WHERE o.flat = ? AND o.idx IS DISTINCT FROM ? ORDER BY o.source_row""",
+        [flat, exclude],
     )
 
 
@@ -106,7 +108,17 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
         for f in FIELDS
     ]
     prior = link["match_weight"] - sum(f["weight"] for f in fields)
+    statuses = dict(
+        con.execute(
+            """SELECT side, address_incomplete FROM run.record_status
+               WHERE (side = 'register' AND idx = ?) OR (side = 'roll' AND idx = ?)""",
+            [register_idx, roll_idx],
+        ).fetchall()
+    )
     return {
+        "dwelling": GRADE_LABELS.get(Grade(link["address_lvl"]), "") if link["address_lvl"] > 0 else "",
+        "if_same": status_if_same_person(link["address_lvl"]),
+        "address_incomplete": bool(statuses.get("roll")),
         "prior": prior,
         "fields": fields,
         "match_weight": link["match_weight"],

@@ -77,11 +77,14 @@ def _cn_number(n: int) -> str:
 
 
 def _place_noise(rng: random.Random, place: str) -> str:
+    """A compound name shortened (城东新村东区 → 城东东区, 金山花园 → 金山) or with a homophone."""
     r = rng.random()
     if r < 0.1:
         for tail in pools.PLACE_TAILS:
             if tail in place and place != tail and not place.endswith(tail):
                 return place.replace(tail, "")
+            if place.endswith(tail) and len(place) - len(tail) >= 2 and r < 0.05:
+                return place[: -len(tail)]
     if r < 0.13:
         chars = [i for i, c in enumerate(place) if c in pools.PLACE_HOMOPHONES]
         if chars:
@@ -99,8 +102,13 @@ def register_address(community_street: str, community_name: str, dwelling: tuple
     return f"浙江省慈溪市{community_street}{community_name}{place}{building}幢{unit}单元{room}室"
 
 
+def _room_as_written(rng: random.Random, room: str) -> str:
+    return "".join(_CN[int(d)] for d in room) if rng.random() < 0.03 else room
+
+
 def roll_address(rng: random.Random, street: str, community_name: str, dwelling: tuple[str, ...]) -> str:
-    """An address as a community worker writes it."""
+    """An address as a community worker writes it: the flat they stand in front
+    of, with or without its 单元, in any of the styles of contract §1.2 and §1.4."""
     prefix = rng.choice(["", "", "", "慈溪市", f"{street}", f"慈溪市{street}{community_name}", f"{community_name}"])
     if len(dwelling) == 3:
         village, group, number = dwelling
@@ -110,13 +118,19 @@ def roll_address(rng: random.Random, street: str, community_name: str, dwelling:
         place, building, unit, room = dwelling
         place = _place_noise(rng, place)
         style = rng.random()
-        if style < 0.25:
+        b = _cn_number(int(building)) if rng.random() < 0.15 else building
+        marker = rng.choice(["幢", "幢", "栋", "号楼", "座", "#"])
+        suffix = rng.choice(["室", "室", "号", "房", ""])
+        if style < 0.20:
             text = f"{prefix}{place}{building}-{unit}-{room}"
+        elif style < 0.25:
+            text = f"{prefix}{place}{building}{marker}{unit}-{room}"
+        elif style < 0.37:
+            # The 单元 left out: the worker writes the building and the door.
+            text = f"{prefix}{place}{b}{marker}{_room_as_written(rng, room)}{suffix}"
         else:
-            b = _cn_number(int(building)) if rng.random() < 0.15 else building
-            marker = rng.choice(["幢", "幢", "栋", "号楼", "座"])
-            suffix = rng.choice(["室", "室", "号", "房", ""])
-            text = f"{prefix}{place}{b}{marker}{unit}单元{room}{suffix}"
+            u = _cn_number(int(unit)) if rng.random() < 0.1 else unit
+            text = f"{prefix}{place}{b}{marker}{u}单元{_room_as_written(rng, room)}{suffix}"
     r = rng.random()
     if r < 0.03:
         text = full_width(text)

@@ -8,7 +8,7 @@ import polars as pl
 
 from flows.io.sources import read_table
 from reconcile.address import admin_prefixes
-from reconcile.dwelling import gazetteer, with_dwelling
+from reconcile.dwelling import locate
 from reconcile.prepare import community_names, prepare_register, prepare_roll
 from schemas.inputs import REGISTER, ROLL
 from schemas.records import RegisterRecord, RollRecord, split_valid
@@ -27,9 +27,9 @@ def prepared(city: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
     roll, _ = split_valid(
         prepare_roll(raw_roll, by_name=community_names(raw_register), prefixes=prefixes), RollRecord, ROLL
     )
-    places = gazetteer(register)
+    register, roll = locate(register, roll)
 
     def indexed(frame: pl.DataFrame) -> pl.DataFrame:
-        return with_dwelling(frame, places).with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+        return frame.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
 
     return indexed(register), indexed(roll)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.classify import classify
-from reconcile.dwelling import gazetteer, with_dwelling
+from reconcile.dwelling import locate
 from reconcile.linker import link
 from reconcile.prepare import prepare_register, prepare_roll
 from schemas.inputs import REGISTER, ROLL
@@ -65,9 +65,9 @@ def test_three_people() -> None:
     ).with_columns(pl.lit("330282001001").alias("file_community"))
     reg = prepare_register(register, prefixes=["某社区"])
     rol = prepare_roll(roll, by_name={}, prefixes=[])
-    places = gazetteer(reg)
-    reg = with_dwelling(reg, places).with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
-    rol = with_dwelling(rol, places).with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    reg, rol = locate(reg, rol)
+    reg = reg.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    rol = rol.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
     result = link(reg, rol)
     assert result.links.select("rid", "lid", "decided_by").rows() == [(0, 0, "auto")]
     statuses = classify(reg, rol, result.links, result.register_duplicates, result.roll_duplicates)

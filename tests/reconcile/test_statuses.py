@@ -1,0 +1,94 @@
+"""Statuses a registrar would give when the roll writes a flat less completely than the register."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reconcile.classify import classify
+from reconcile.dwelling import locate
+from reconcile.idnumber import check_char
+from reconcile.linker import link
+from reconcile.prepare import prepare_register, prepare_roll
+from reconcile.summary import community_summary
+from schemas.inputs import REGISTER, ROLL
+
+CODE = "330282001001"
+BASE = {"street": "浒山街道", "community_name": "华联社区", "community_code_raw": CODE, "station": "浒山派出所"}
+
+
+def _id(serial: int) -> str:
+    body = f"33028219800101{serial:03d}"
+    return body + check_char(body)
+
+
+def _frame(columns: list[str], rows: list[dict[str, str]], file: str) -> pl.DataFrame:
+    frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows], schema=dict.fromkeys(columns, pl.String))
+    return frame.with_columns(
+        pl.lit(file).alias("source_file"), (pl.int_range(pl.len()) + 2).cast(pl.Int64).alias("source_row")
+    )
+
+
+# name, household, registered flat, roll address (None: not on the roll)
+PEOPLE = [
+    ("甲", "1", "金山花园8幢4单元902室", "华联社区金山花园8号楼902室"),  # 单元 left out, the only 902 of building 8
+    ("乙", "2", "金山花园9幢1单元501室", "金山9幢501"),  # fits 9-1-501 and 9-2-501, whose family was not found
+    ("丙", "3", "金山花园9幢2单元501室", None),
+    ("丁", "4", "金山花园10幢1单元301室", "浒山街道金山花园十幢３０１"),  # fits 10-1-301 and 10-2-301 …
+    ("戊", "5", "金山花园10幢2单元301室", "金山花园3幢1单元101室"),  # … whose family lives elsewhere here
+    ("己", "6", "金山花园11幢1单元201室", "金山花园11幢3单元201室"),  # another flat of the same building
+]
+
+
+def _run() -> tuple[pl.DataFrame, pl.DataFrame]:
+    register = _frame(
+        REGISTER.internal_names,
+        [
+            {
+                **BASE,
+                "id_raw": _id(i),
+                "name_raw": name,
+                "household_no": hh,
+                "address_raw": f"浙江省慈溪市浒山街道华联社区{flat}",
+            }
+            for i, (name, hh, flat, _) in enumerate(PEOPLE)
+        ],
+        "register.csv",
+    )
+    roll = _frame(
+        ROLL.internal_names,
+        [
+            {"id_raw": _id(i), "name_raw": name, "address_raw": written}
+            for i, (name, _, _, written) in enumerate(PEOPLE)
+            if written
+        ],
+        f"{CODE}_华联社区.xlsx",
+    ).with_columns(pl.lit(CODE).alias("file_community"))
+    prefixes = ["浙江省慈溪市", "慈溪市", "浒山街道", "华联社区"]
+    reg, rol = locate(prepare_register(register, prefixes=prefixes), prepare_roll(roll, by_name={}, prefixes=prefixes))
+    reg = reg.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    rol = rol.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    result = link(reg, rol)
+    statuses = classify(reg, rol, result.links, result.register_duplicates, result.roll_duplicates)
+    communities = pl.DataFrame(
+        {"community_code": [CODE], "community_name": ["华联社区"], "street": ["浒山街道"], "police_station": ["x"]}
+    )
+    no_review = pl.DataFrame(schema={"register_community": pl.String, "roll_community": pl.String})
+    return statuses, community_summary(statuses, reg, rol, communities, no_review)
+
+
+def test_an_incomplete_address_of_the_registered_flat_is_consistent() -> None:
+    statuses, summary = _run()
+    register = statuses.filter(pl.col("side") == "register").sort("source_row")
+    got = dict(zip([p[0] for p in PEOPLE], register.select("status", "address_incomplete").rows(), strict=True))
+    assert got == {
+        "甲": ("consistent", False),
+        "乙": ("consistent", True),  # 9-2-501 may be the flat meant, and its family was not found elsewhere
+        "丙": ("absent", False),
+        "丁": ("consistent", False),  # 10-2-301's family was found at another flat
+        "戊": ("moved_within", False),
+        "己": ("moved_within", False),
+    }
+    row = summary.row(0, named=True)
+    assert (row["consistent_persons"], row["consistent_address_incomplete_persons"]) == (3, 1)
+    roll = statuses.filter((pl.col("side") == "roll") & pl.col("address_incomplete"))
+    assert roll.height == 1
