@@ -127,7 +127,9 @@ def consistent_by_community(run: Path, truth_dir: Path) -> dict[str, float]:
         "worst_relative_error": float(worst["err"]),
         "worst_community": worst.get("community_code"),  # type: ignore[dict-item]
         "communities_within_1pct": float(both.select((pl.col("err").abs() <= 0.01).mean()).item() or 0.0),
-        "address_incomplete_share": float(statuses.select(pl.col("address_incomplete").mean()).item() or 0.0),
+        "address_incomplete_share": float(statuses.select(pl.col("address_incomplete").mean()).item() or 0.0)
+        if "address_incomplete" in statuses.columns  # runs before the flag existed
+        else 0.0,
         "published_consistent": float(both.select(pl.col("published").sum()).item()),
         "true_consistent": float(both.select(pl.col("true").sum()).item()),
     }

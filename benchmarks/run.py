@@ -4,8 +4,9 @@ For each scale: generate the city with `hukou generate` (kept between runs
 while scale, seed and the generator's source are unchanged),
 run the whole nightly pipeline in a child process (peak memory is the
 child's own), score it against the ground truth. At scale 1 also run Splink
-on the same prepared records in another child. Prints everything; record the
-output in benchmarks/RESULTS.md.
+on the same prepared records in another child. Then the same on cities from
+`benchmarks.independent_city` (written from the data contract alone), unless
+`--no-independent`. Prints everything; record the output in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def main() -> None:
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument(
         "--independent",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="also score each scale on a city from benchmarks/independent_city.py (written from the contract alone)",
     )
     args = parser.parse_args()

@@ -48,9 +48,9 @@ class Grade(IntEnum):
 
 GRADE_LABELS: dict[Grade, str] = {
     Grade.SAME_FLAT: "同一住房",
-    Grade.COMPATIBLE: "地址相容（一方省略单元、室号或小区名）",
-    Grade.SAME_BUILDING: "同一楼幢的另一套",
-    Grade.OTHER_BUILDING: "另一楼幢或小区",
+    Grade.COMPATIBLE: "地址相容(有省略)",
+    Grade.SAME_BUILDING: "同楼另一套",
+    Grade.OTHER_BUILDING: "另一楼幢",
     Grade.UNKNOWN: "住址不明",
 }
 

@@ -114,6 +114,9 @@ def estimate_u(register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame
     # One ID number is one person: two random records share it about once in a
     # population's worth of pairs, however few records this run holds.
     u["id"][3] = min(u["id"][3], 1.0 / max(1_000_000, register.height))
+    # An address that leaves parts out fits at least as many flats as one that states them all: two random
+    # people are at least as often compatible as at the same flat (both are rare; a sample may see neither).
+    u["address"][3] = max(u["address"][3], u["address"][4])
     return u
 
 

@@ -117,6 +117,7 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
     )
     return {
         "dwelling": GRADE_LABELS.get(Grade(link["address_lvl"]), "") if link["address_lvl"] > 0 else "",
+        "dwelling_hint": "一方省略了单元、室号或小区名，其余相符" if link["address_lvl"] == Grade.COMPATIBLE else "",
         "if_same": status_if_same_person(link["address_lvl"]),
         "address_incomplete": bool(statuses.get("roll")),
         "prior": prior,

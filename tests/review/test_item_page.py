@@ -1,0 +1,43 @@
+"""The pair page tells an operator how the two addresses relate and what the pair would mean."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from flows.pipeline import LOCAL, run_pipeline
+from flows.settings import Settings
+from review.app import create_app
+from tests.review.conftest import World, login
+
+
+def test_a_roll_address_without_its_unit_reads_as_the_registered_flat(world: World) -> None:
+    # Nothing short of certainty is auto-linked and operators may look at everything: pairs whose roll
+    # entry has no ID number come to the queue, among them flats written without their 单元.
+    run_pipeline(
+        world.city["register"],
+        world.city["rolls"],
+        Settings(data_dir=world.data, target_precision=1.0, review_capacity=1.0),
+        LOCAL,
+    )
+    rows = world.sql(
+        """SELECT q.item_id, o.address_raw, r.address_raw FROM queue q
+           JOIN run.links l ON l.rid = q.register_idx AND l.lid = q.roll_idx
+           JOIN run.roll_records o ON o.idx = q.roll_idx
+           JOIN run.register_records r ON r.idx = q.register_idx
+           WHERE q.kind = 'pair' AND l.address_lvl = 3 AND o.community_code = r.community_code
+             AND o.address_raw NOT LIKE '%单元%' AND NOT regexp_matches(o.address_raw, '\\d+\\s*-\\s*\\d+\\s*-\\s*\\d+')
+           ORDER BY q.item_id LIMIT 1"""
+    )
+    assert rows, "the generated city writes some flats without their 单元"
+    item, roll_address, register_address = rows[0]
+    assert "单元" not in str(roll_address)
+    assert "单元" in str(register_address)
+    client = TestClient(create_app(world.data))
+    login(client, "root")
+    page = client.get(f"/items/{item}").text
+    dwelling = re.search(r'<p id="dwelling">(.*?)</p>', page, re.S)
+    assert dwelling, page
+    assert "地址相容" in dwelling.group(1)
+    assert re.search(r'<strong id="if-same">人户一致</strong>', dwelling.group(1))
