@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,8 +132,18 @@ def _print_input_problems(data: Path) -> None:
             "SELECT file, problem, message FROM input_files WHERE status <> 'ok' ORDER BY file"
         ).fetchall()
         quarantined = con.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC").fetchall()
+        sheets = con.execute("SELECT file, sheets FROM input_files WHERE status = 'ok' ORDER BY file").fetchall()
     for file, problem, message in bad:
         console.print(f"[yellow]file not read[/yellow] {file}: {problem} — {message}")
+    for file, text in sheets:
+        for sheet in json.loads(text or "[]"):
+            if not sheet["read"]:
+                console.print(f"[cyan]sheet not read[/cyan] {file} · {sheet['sheet']}: {sheet['reason']}")
+            elif sheet["hidden"]:
+                console.print(f"[cyan]hidden sheet read[/cyan] {file} · {sheet['sheet']}: {sheet['records']} record(s)")
+            if sheet["footer_rows"]:
+                rows = ", ".join(str(r) for r in sheet["footer_rows"])
+                console.print(f"[cyan]footer rows[/cyan] {file} · {sheet['sheet']}: row(s) {rows}")
     for reason, n in quarantined:
         console.print(f"[yellow]quarantined[/yellow] {n} row(s): {reason}")
 

@@ -41,6 +41,7 @@ _PERSON_COLUMNS: list[tuple[str, str, str]] = [
     ("另一方社区", "other_community_name", "text"),
     ("核实方式", "verified_by", "text"),
     ("来源文件", "source_file", "text"),
+    ("来源工作表", "source_sheet", "text"),
     ("来源行", "source_row", "int"),
 ]
 _HOUSEHOLD_COLUMNS: list[tuple[str, str, str]] = [
@@ -94,9 +95,10 @@ def _people(
         con,
         f"""SELECT s.community_code, c.community_name, x.name, coalesce(x.id18, x.id_clean) AS id_number, x.sex, x.birth,
                    {household} AS household_no, x.address_raw AS address, s.other_community_code,
-                   oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_row
+                   oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_sheet, s.source_row
             FROM record_status s
             JOIN run.{side}_records x ON x.source_file = s.source_file AND x.source_row = s.source_row
+                 AND x.source_sheet IS NOT DISTINCT FROM s.source_sheet
             LEFT JOIN community_summary c ON c.community_code = s.community_code
             LEFT JOIN community_summary oc ON oc.community_code = s.other_community_code
             WHERE s.side = ? AND s.status = ? AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
@@ -120,6 +122,7 @@ def category_frames(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[st
                        THEN '是' ELSE '否' END AS whole_household_absent
            FROM run.register_records r
            JOIN record_status s ON s.side = 'register' AND s.source_file = r.source_file AND s.source_row = r.source_row
+                AND s.source_sheet IS NOT DISTINCT FROM r.source_sheet
            LEFT JOIN community_summary c ON c.community_code = r.community_code
            WHERE r.active AND s.status <> 'duplicate' AND r.community_code IN (SELECT unnest(?))
            GROUP BY r.community_code, r.household_key

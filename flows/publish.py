@@ -24,6 +24,7 @@ VIEWS: dict[str, str] = {
                o.source_file AS roll_file, o.source_row AS roll_row,
                r.community_code AS register_community, o.community_code AS roll_community,
                l.match_weight, l.match_probability, l.decided_by,
+               r.source_sheet AS register_sheet, o.source_sheet AS roll_sheet,
                l.pair_probability, l.unexplained, r.person_key, {_LINK_EXTRAS}
         FROM run.links l
         JOIN run.register_keys r ON r.idx = l.rid
@@ -31,12 +32,13 @@ VIEWS: dict[str, str] = {
     """,
     "record_status": """
         SELECT side, source_file, source_row, community_code, status, other_community_code, person_key,
-               linked_file, linked_row, verified_by, decision, decision_outcome, issues, address_incomplete
+               linked_file, linked_row, verified_by, decision, decision_outcome, issues, address_incomplete,
+               source_sheet, linked_sheet
         FROM run.record_status
     """,
     "community_summary": "SELECT * FROM run.community_summary",
     "queue": "SELECT * FROM run.queue",
-    "quarantine": "SELECT side, source_file, source_row, reason, detail, original FROM run.quarantine",
+    "quarantine": "SELECT side, source_file, source_row, reason, detail, original, source_sheet FROM run.quarantine",
     "input_files": "SELECT * FROM run.input_files",
     "model_parameters": "SELECT * FROM run.model_parameters",
     "runs": "SELECT * FROM run.runs",
@@ -47,6 +49,7 @@ RECORD_COLUMNS = {
     "register": [
         "idx",
         "source_file",
+        "source_sheet",
         "source_row",
         "community_code",
         "community_name",
@@ -71,6 +74,7 @@ RECORD_COLUMNS = {
     "roll": [
         "idx",
         "source_file",
+        "source_sheet",
         "source_row",
         "community_code",
         "grid",
@@ -101,10 +105,10 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
             con.execute(f"CREATE TABLE run.{name} AS SELECT * FROM read_parquet(?)", [str(run_dir / f"{name}.parquet")])
         status = pl.read_parquet(run_dir / "record_status.parquet")
         register_keys = status.filter(pl.col("side") == "register").select(
-            "idx", "source_file", "source_row", "community_code", "person_key"
+            "idx", "source_file", "source_sheet", "source_row", "community_code", "person_key"
         )
         roll_keys = status.filter(pl.col("side") == "roll").select(
-            "idx", "source_file", "source_row", "community_code", "person_key"
+            "idx", "source_file", "source_sheet", "source_row", "community_code", "person_key"
         )
         con.register("register_keys_df", register_keys.to_arrow())
         con.register("roll_keys_df", roll_keys.to_arrow())
@@ -116,7 +120,12 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
             )
             con.register(f"{side}_records_df", records.to_arrow())
             con.execute(f"CREATE TABLE run.{side}_records AS SELECT * FROM {side}_records_df")
-        files = pl.DataFrame(json.loads((run_dir / "files.json").read_text()), infer_schema_length=None)
+        reports = json.loads((run_dir / "files.json").read_text())
+        # A workbook's sheets as JSON text: one column type whatever the delivery holds.
+        files = pl.DataFrame(
+            [{**r, "sheets": json.dumps(r.get("sheets", []), ensure_ascii=False)} for r in reports],
+            infer_schema_length=None,
+        )
         con.register("files_df", files.to_arrow())
         con.execute("CREATE TABLE run.input_files AS SELECT * FROM files_df")
         model = json.loads((run_dir / "model.json").read_text())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ ROLL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
 LINK_COLUMNS = [
     "idx",
     "source_file",
+    "source_sheet",
     "source_row",
     "community_code",
     "name",
@@ -74,11 +75,15 @@ class FileReport:
     problem: str | None = None
     message: str | None = None
     rows: int = 0
+    """Records read (data rows that are neither blank nor footers)."""
     blank_rows: int = 0
+    footer_rows: int = 0
     malformed_rows: int = 0
     encoding: str | None = None
     community_code: str | None = None
     community_name: str | None = None
+    sheets: list[dict[str, Any]] = field(default_factory=list)
+    """A workbook's sheets: name, whether read, why not, records, blank and footer rows (row numbers)."""
 
 
 def sha256_of(path: Path) -> str:
@@ -134,6 +139,8 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
             raise RegisterUnreadable(str(exc)) from exc
         report.rows, report.blank_rows, report.encoding = copied.rows, copied.blank_rows, copied.encoding
         report.malformed_rows = len(copied.malformed)
+        report.sheets = [asdict(sheet) for sheet in copied.sheets]
+        report.footer_rows = sum(len(sheet.footer_rows) for sheet in copied.sheets)
         malformed.append(malformed_quarantine("register", copied.file, copied.malformed))
         reports.append(report)
         progress.advance("读取户籍数据 register")
@@ -159,6 +166,8 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
                 continue
             report.rows, report.blank_rows, report.encoding = table.frame.height, table.blank_rows, table.encoding
             report.malformed_rows = len(table.malformed)
+            report.sheets = [asdict(sheet) for sheet in table.sheets]
+            report.footer_rows = table.footer_rows
             malformed.append(malformed_quarantine("roll", table.file, table.malformed))
             frames.append(
                 table.frame.with_columns(
@@ -170,7 +179,8 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
         pl.concat(frames, how="diagonal_relaxed")
         if frames
         else pl.DataFrame(
-            schema={c: pl.String for c in ROLL.internal_names} | {"source_file": pl.String, "source_row": pl.Int64}
+            schema={c: pl.String for c in ROLL.internal_names}
+            | {"source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64}
         )
     )
     rolls_frame.write_parquet(out / "raw_rolls.parquet")

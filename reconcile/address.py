@@ -1,18 +1,18 @@
-"""Addresses: parsed into elements, and a dwelling key equal for two spellings
-of the same flat.
+"""Addresses parsed into elements, and how alike two compound names are.
 
-Handles prefixes (province, city, street, community), Chinese numerals next to
-unit markers (十二幢), 幢/栋/号楼/座/#, `12-3-301` and `12幢3-301` shorthand,
-室/号/房 or nothing after the room, full-width digits, stray spaces, a bracketed
-note at the end (出租) and rural 村 + 组 + 号 addresses.
-Compound names are matched to the register's own spelling with `canonical_places`.
+Handles prefixes (province, city, street, community, a village without its 村),
+Chinese numerals (十二幢, 三单元五〇一), 幢/栋/号楼/座/#, `12-3-301` and
+`12幢3-301` shorthand, 室/号/房 or nothing after the room, full-width digits,
+stray spaces, a bracketed note at the end (出租) and rural 村 + 组 + 号 addresses.
+Compound names are matched to the register's own spelling with `place_matches`;
+how two parsed addresses relate is `reconcile.dwelling`'s business.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,7 +38,7 @@ _CN_DIGITS = {
 _CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百]+")
 _UNIT_MARKERS = "幢|栋|号|座|单元|室|组|层|楼|房|弄|#|-"
 _CN_NUMBER = re.compile(f"{_CN_NUMERAL.pattern}(?={_UNIT_MARKERS})")
-_TAIL_AFTER = r"[\d幢栋座号楼元#-]"
+_TAIL_AFTER = r"[\d幢栋座号楼元组#-]"
 _CN_TAIL = re.compile(f"(?<={_TAIL_AFTER}){_CN_NUMERAL.pattern}$")
 """A room written in numerals at the very end, after a building or unit (3单元五〇一)."""
 _DASHES = re.compile(r"[－—–‐―~～]")
@@ -270,7 +270,8 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
         stems = _stem_pattern(tuple(prefixes))
         if stems:
             text = text.with_columns(
-                pl.when(t.str.contains(stems + _NUMBER_START)).then(t.str.replace(stems, "")).otherwise(t).alias("t")
+                # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
+                t.str.replace(f"{stems}({_NUMBER_START})", "${1}").alias("t")
             )
     # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
     tokens, converted = _numeral_tokens(text, _V_CN_NUMBER)
@@ -344,6 +345,14 @@ def _is_subsequence(short: str, long: str) -> bool:
     return all(c in it for c in short)
 
 
+_PHASE = re.compile(r"[一二三四五六七八九十\d]+期|[东西南北中][区苑]|[A-Za-z]区")
+
+
+def _phases(name: str) -> set[str]:
+    """The parts of a compound name that tell neighbouring compounds apart (一期, 东区)."""
+    return set(_PHASE.findall(name))
+
+
 def place_similarity(a: str, b: str) -> float:
     """0–100: how likely two compound names denote the same compound.
 
@@ -358,6 +367,8 @@ def place_similarity(a: str, b: str) -> float:
     """
     if a == b:
         return 100.0
+    if _phases(a) and _phases(b) and _phases(a) != _phases(b):
+        return 0.0  # 文化广场一期 and 文化广场二期, 城东新村东区 and 城东新村西区: neighbours, not spellings
     pa, pb = pinyin_key(a), pinyin_key(b)
     if pa == pb:
         return 95.0
@@ -387,31 +398,3 @@ def place_matches(observed: Iterable[str], known: Sequence[str], *, cutoff: floa
         best = max((score for _, score, _ in scored), default=None)
         out[name] = sorted(choice for choice, score, _ in scored if score == best)
     return out
-
-
-def canonical_places(observed: Iterable[str], known: Sequence[str], *, cutoff: float = 70.0) -> dict[str, str]:
-    """Map each observed place name to its best match among `known` (the
-    register's spelling), where one is close enough; unmatched names map to themselves.
-    """
-    return {
-        name: (found[0] if found else name) for name, found in place_matches(observed, known, cutoff=cutoff).items()
-    }
-
-
-def dwelling_key(address: Address, place_map: Mapping[str, str] | None = None) -> str | None:
-    """A key equal for two spellings of one dwelling; None when the address has no dwelling.
-
-    >>> a = parse("城东东区12-3-301"); b = parse("城东新村东区12幢3单元301室")
-    >>> dwelling_key(a, {"城东东区": "城东新村东区"}) == dwelling_key(b)
-    True
-    """
-    place = address.place or ""
-    if place_map:
-        place = place_map.get(place, place)
-    if address.kind == "flat":
-        return f"F|{place}|{address.building}|{address.unit or ''}|{address.room or ''}"
-    if address.kind == "rural":
-        return f"R|{place}|{address.group}|{address.number or ''}"
-    if address.kind == "door":
-        return f"D|{place}|{address.number}|{address.room or ''}"
-    return f"O|{place}" if place else None

@@ -6,45 +6,54 @@ import hashlib
 
 import polars as pl
 
-from reconcile.dwelling import PARTS, Grade, fitting_flats, grade_expr
+from reconcile.dwelling import PARTS, Grade, grade_expr
 from schemas.codes import DecidedBy, Status
+from schemas.records import lineage_text
 
 STATUS_SCHEMA = {
     "side": pl.String,
     "idx": pl.Int64,
     "source_file": pl.String,
+    "source_sheet": pl.String,
     "source_row": pl.Int64,
     "community_code": pl.String,
     "status": pl.String,
     "other_community_code": pl.String,
     "person_key": pl.String,
     "linked_file": pl.String,
+    "linked_sheet": pl.String,
     "linked_row": pl.Int64,
     "address_incomplete": pl.Boolean,
 }
 
 
-def person_key(id18: str | None, source_file: str, source_row: int) -> str:
-    """A stable pseudonymous key: from the ID number when valid, else from the record's lineage."""
-    basis = f"id:{id18}" if id18 else f"row:{source_file}:{source_row}"
+def person_key(id18: str | None, lineage: str) -> str:
+    """A stable pseudonymous key: from the ID number when valid, else from the
+    record's lineage (`schemas.records.lineage_text`)."""
+    basis = f"id:{id18}" if id18 else f"row:{lineage}"
     return "P" + hashlib.blake2b(basis.encode(), digest_size=8, person=b"hukou-recon").hexdigest()
 
 
+def _with_sheet(frame: pl.DataFrame) -> pl.DataFrame:
+    if "source_sheet" in frame.columns:
+        return frame
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
+
+
 def _keys(frame: pl.DataFrame) -> pl.Series:
-    return pl.Series(
-        [person_key(i, f, r) for i, f, r in frame.select("id18", "source_file", "source_row").iter_rows()],
-        dtype=pl.String,
-    )
+    rows = frame.select("id18", lineage_text())
+    return pl.Series([person_key(i, where) for i, where in rows.iter_rows()], dtype=pl.String)
 
 
 def status_if_same_person(address_level: int) -> Status:
     """The register record's status were this pair one person, from the pair's
-    address level (`reconcile.compare.address_level`), as `classify` decides it.
+    address level (`reconcile.compare.address_level`: 0 is another community), as
+    `classify` decides it.
 
-    >>> status_if_same_person(3).label, status_if_same_person(2).label, status_if_same_person(0).label
+    >>> status_if_same_person(3).label, status_if_same_person(1).label, status_if_same_person(0).label
     ('人户一致', '同社区人户分离', '户在人不在')
     """
-    if address_level == 0:
+    if address_level <= 0:
         return Status.ABSENT
     return Status.CONSISTENT if Grade(address_level).lives_there else Status.MOVED_WITHIN
 
@@ -64,8 +73,9 @@ def classify(
     `address_incomplete` marks such records where the address fits another
     registered flat just as well (see `_incomplete`).
     """
-    reg = register.select("idx", "source_file", "source_row", "community_code", "flat", *PARTS, "active", "id18")
-    rol = roll.select("idx", "source_file", "source_row", "community_code", "flat_fits", *PARTS, "id18")
+    lineage = ("source_file", "source_sheet", "source_row")
+    reg = _with_sheet(register).select("idx", *lineage, "community_code", "flat", *PARTS, "active", "id18")
+    rol = _with_sheet(roll).select("idx", *lineage, "community_code", "flat_fits", *PARTS, "id18")
     reg = reg.with_columns(_keys(reg).alias("own_key"))
     rol = rol.with_columns(_keys(rol).alias("own_key"))
     pair = (
@@ -78,6 +88,7 @@ def classify(
                 *[pl.col(p).alias(f"r_{p}") for p in PARTS],
                 pl.col("own_key").alias("r_key"),
                 pl.col("source_file").alias("r_file"),
+                pl.col("source_sheet").alias("r_sheet"),
                 pl.col("source_row").alias("r_row"),
             ),
             on="rid",
@@ -89,6 +100,7 @@ def classify(
                 pl.col("flat_fits").alias("l_fits"),
                 *[pl.col(p).alias(f"l_{p}") for p in PARTS],
                 pl.col("source_file").alias("l_file"),
+                pl.col("source_sheet").alias("l_sheet"),
                 pl.col("source_row").alias("l_row"),
             ),
             on="lid",
@@ -110,7 +122,9 @@ def classify(
 
     reg_out = (
         reg.join(
-            pair.select(pl.col("rid").alias("idx"), "_linked_status", "l_comm", "l_file", "l_row", "decided_by"),
+            pair.select(
+                pl.col("rid").alias("idx"), "_linked_status", "l_comm", "l_file", "l_sheet", "l_row", "decided_by"
+            ),
             on="idx",
             how="left",
         )
@@ -122,8 +136,7 @@ def classify(
     reg_out = reg_out.select(
         pl.lit("register").alias("side"),
         "idx",
-        "source_file",
-        "source_row",
+        *lineage,
         "community_code",
         pl.when(~pl.col("active"))
         .then(pl.lit(Status.INACTIVE.value))
@@ -143,11 +156,12 @@ def classify(
         .alias("other_community_code"),
         pl.coalesce("primary_key", "own_key").alias("person_key"),
         pl.col("l_file").alias("linked_file"),
+        pl.col("l_sheet").alias("linked_sheet"),
         pl.col("l_row").alias("linked_row"),
     )
 
     roll_out = rol.join(
-        pair.select(pl.col("lid").alias("idx"), "_linked_status", "r_comm", "r_key", "r_file", "r_row"),
+        pair.select(pl.col("lid").alias("idx"), "_linked_status", "r_comm", "r_key", "r_file", "r_sheet", "r_row"),
         on="idx",
         how="left",
     ).join(roll_duplicates.select("idx", "primary"), on="idx", how="left")
@@ -155,8 +169,7 @@ def classify(
     roll_out = roll_out.join(primary_keys, on="primary", how="left").select(
         pl.lit("roll").alias("side"),
         "idx",
-        "source_file",
-        "source_row",
+        *lineage,
         "community_code",
         pl.when(pl.col("primary").is_not_null())
         .then(pl.lit(Status.DUPLICATE.value))
@@ -169,6 +182,7 @@ def classify(
         .alias("other_community_code"),
         pl.coalesce("primary_key", "r_key", "own_key").alias("person_key"),
         pl.col("r_file").alias("linked_file"),
+        pl.col("r_sheet").alias("linked_sheet"),
         pl.col("r_row").alias("linked_row"),
     )
     flagged = _incomplete(pair, reg_out, register, roll)
@@ -196,12 +210,12 @@ def _incomplete(pair: pl.DataFrame, reg_out: pl.DataFrame, register: pl.DataFram
     open_flats = (
         reg_out.filter(not_found_elsewhere).join(register.select("idx", "flat"), on="idx").select("flat").unique()
     )
-    records = roll.join(doubtful.select(pl.col("lid").alias("idx")), on="idx", how="semi")
-    fits = fitting_flats(records, register).join(open_flats, on="flat", how="semi")
     flagged = (
-        doubtful.join(records.select(pl.col("idx").alias("lid"), "dwelling"), on="lid")
-        .join(fits.select("dwelling", pl.col("flat").alias("other_flat")), on="dwelling")
+        doubtful.join(roll.select(pl.col("idx").alias("lid"), "flat_candidates"), on="lid")
+        .explode("flat_candidates")
+        .rename({"flat_candidates": "other_flat"})
         .filter(pl.col("other_flat") != pl.col("r_flat"))
+        .join(open_flats, left_on="other_flat", right_on="flat", how="semi")
         .select("rid", "lid")
         .unique()
     )

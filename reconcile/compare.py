@@ -35,7 +35,7 @@ LEVEL_LABELS: dict[str, dict[int, str]] = {
         4: GRADE_LABELS[Grade.SAME_FLAT],
         3: GRADE_LABELS[Grade.COMPATIBLE],
         2: GRADE_LABELS[Grade.SAME_BUILDING],
-        1: "同一社区",
+        1: "同一社区（另一楼幢或住址不明）",
         0: "不同社区",
         -1: "缺失",
     },
@@ -70,13 +70,14 @@ def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFra
 
 
 def address_level(grade: pl.Expr, same_community: pl.Expr) -> pl.Expr:
-    """The address field's level: the dwelling grade (4 same flat … 1 other building)
-    within one community, 0 across communities, -1 where an address names no dwelling."""
+    """The address field's level: the dwelling grade (4 same flat … 2 same building)
+    within one community, 1 for another building or an address that names no flat
+    in the same community, 0 across communities (the roll's file says the community)."""
     return (
-        pl.when(grade == int(Grade.UNKNOWN))
-        .then(-1)
-        .when(~same_community)
+        pl.when(~same_community)
         .then(0)
+        .when(grade == int(Grade.UNKNOWN))
+        .then(1)
         .otherwise(grade)
         .cast(pl.Int8)
         .alias("address_lvl")

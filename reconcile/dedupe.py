@@ -42,7 +42,8 @@ def find_duplicates(frame: pl.DataFrame, *, within_file_keys: list[list[str]]) -
     >>> find_duplicates(f, within_file_keys=[["name"]]).rows()
     [(1, 0)]
     """
-    ordered = frame.with_columns(pl.struct("source_file", "source_row").rank("ordinal").alias("_order"))
+    lineage = [c for c in ("source_file", "source_sheet", "source_row") if c in frame.columns]
+    ordered = frame.with_columns(pl.struct(lineage).rank("ordinal").alias("_order"))
     edges = [_edges(ordered, ["id18"])]
     for keys in within_file_keys:
         edges.append(_edges(ordered, ["source_file", *keys]))

@@ -7,11 +7,13 @@ full form (contract §1.4). An address is reduced to five parts — its class
 addresses are graded part by part:
 
 - `Grade.SAME_FLAT`: every part agrees, and what one leaves out the other does too;
-- `Grade.COMPATIBLE`: nothing both state differs, one simply leaves parts out
-  (the 单元, the room, the place);
+- `Grade.COMPATIBLE`: nothing both state differs, one simply leaves out the
+  单元 or the compound (prefixes, the 室 suffix and a shortened compound name
+  are folded before grading);
 - `Grade.SAME_BUILDING`: place and building agree, the unit or room differs;
 - `Grade.OTHER_BUILDING`: the class, place or building differs;
-- `Grade.UNKNOWN`: one of them names no dwelling at all.
+- `Grade.UNKNOWN`: one of them names no flat: no address, no building or no
+  door where the other states one, or text the parser cannot read.
 
 Prefixes, numerals, full-width digits, markers (幢/栋/号楼/座/#, 室/号/房) are
 folded by `reconcile.address.parse`; shortened compound names are mapped to the
@@ -106,13 +108,19 @@ def grade(a: Parts | None, b: Parts | None) -> Grade:
         return Grade.UNKNOWN
     if a.cls is not None and b.cls is not None and a.cls != b.cls:
         return Grade.OTHER_BUILDING
-    omitted = (a.cls is None) != (b.cls is None)
     for part, decisive in (("place", True), ("building", True), ("unit", False), ("room", False)):
         x, y = getattr(a, part), getattr(b, part)
         if x is not None and y is not None and x != y:
             return Grade.OTHER_BUILDING if decisive else Grade.SAME_BUILDING
-        omitted |= (x is None) != (y is None)
-    return Grade.COMPATIBLE if omitted else Grade.SAME_FLAT
+
+    def one_sided(part: str) -> bool:
+        return (getattr(a, part) is None) != (getattr(b, part) is None)
+
+    # Only the 单元 and the compound may be left out (contract §1.4): an address that does not
+    # say which building, which door or what kind of place it is names no flat.
+    if one_sided("cls") or one_sided("building") or one_sided("room"):
+        return Grade.UNKNOWN
+    return Grade.COMPATIBLE if one_sided("unit") or one_sided("place") else Grade.SAME_FLAT
 
 
 def grade_expr(left: str, right: str) -> pl.Expr:
@@ -139,7 +147,6 @@ def grade_expr(left: str, right: str) -> pl.Expr:
     def empty(side: str) -> pl.Expr:
         return pl.all_horizontal(col(side, p).is_null() for p in ("place", "building", "unit", "room"))
 
-    omitted = pl.any_horizontal(one_sided(p) for p in ("class", "place", "building", "unit", "room"))
     return (
         pl.when(empty(left) | empty(right))
         .then(pl.lit(int(Grade.UNKNOWN)))
@@ -147,7 +154,9 @@ def grade_expr(left: str, right: str) -> pl.Expr:
         .then(pl.lit(int(Grade.OTHER_BUILDING)))
         .when(differs("unit") | differs("room"))
         .then(pl.lit(int(Grade.SAME_BUILDING)))
-        .when(omitted)
+        .when(one_sided("class") | one_sided("building") | one_sided("room"))
+        .then(pl.lit(int(Grade.UNKNOWN)))
+        .when(one_sided("unit") | one_sided("place"))
         .then(pl.lit(int(Grade.COMPATIBLE)))
         .otherwise(pl.lit(int(Grade.SAME_FLAT)))
         .cast(pl.Int8)
@@ -191,8 +200,7 @@ def canonical_place(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.Dat
 
 
 def with_dwelling(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataFrame:
-    """Add `place_canon`, `place_ambiguous`, the part columns (`PARTS`), `building_key`
-    (community|place|building) and `dwelling` (community|kind|place|building|unit|room,
+    """Add `place_canon`, `place_ambiguous`, the part columns (`PARTS`) and `dwelling` (community|kind|place|building|unit|room,
     or the rural/door equivalent): the address as written, the record's own."""
     frame = frame.with_columns(canonical_place(frame, places))
     p = pl.col("place_canon").fill_null("")
@@ -213,13 +221,6 @@ def with_dwelling(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataF
         .when(pl.col("place_canon").is_not_null())
         .then(pl.format("{}|O|{}", c, p))
     )
-    building = (
-        pl.when(kind == "flat")
-        .then(pl.format("{}|{}|{}", c, p, pl.col("building")))
-        .when(kind == "rural")
-        .then(pl.format("{}|{}|{}", c, p, pl.col("group")))
-        .otherwise(pl.format("{}|{}", c, p))
-    )
     parts = (
         pl.when(kind.is_in(["flat", "door"])).then(pl.lit("U")).when(kind == "rural").then(pl.lit("R")).alias(PARTS[0]),
         # A name that fits several registered places states none of them: the place is left out.
@@ -238,7 +239,7 @@ def with_dwelling(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataF
         .then(pl.col("number"))
         .alias(PARTS[4]),
     )
-    return frame.with_columns(dwelling.alias("dwelling"), building.alias("building_key"), *parts)
+    return frame.with_columns(dwelling.alias("dwelling"), *parts)
 
 
 def _flats(register: pl.DataFrame) -> pl.DataFrame:
@@ -250,78 +251,90 @@ def _flats(register: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def fitting_flats(records: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
-    """(dwelling, flat, grade): for each distinct address of `records`, every
-    registered flat of its community that it may name (grade SAME_FLAT or COMPATIBLE).
+def parts_key(prefix: str = "") -> pl.Expr:
+    """One string per distinct address: community and the part columns (`prefix` names them)."""
+    cols = [pl.col(f"{prefix}community_code"), *[pl.col(f"{prefix}{p}") for p in PARTS]]
+    return pl.concat_str([c.fill_null("") for c in cols], separator="|")
 
-    Candidates are joined on what the address states (building and room, else
-    building, else place), so an address without its 单元 meets every unit's
-    flat of that number and no other building's.
+
+def fitting_flats(records: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
+    """(address, flat, grade): for each distinct address of `records` (`parts_key`),
+    every registered flat of its community that it may name (grade SAME_FLAT or COMPATIBLE).
+
+    An address names a flat only with its building and door (`grade`), so
+    candidates are joined on community, building and room: an address without
+    its 单元 meets every unit's flat of that number and no other building's.
     """
     flats = _flats(register)
     addresses = (
-        records.filter(pl.col("dwelling").is_not_null())
-        .select("community_code", "dwelling", *PARTS)
-        .unique("dwelling")
+        records.filter(pl.col("dw_building").is_not_null())
+        .select(parts_key().alias("address"), "community_code", *PARTS)
+        .unique("address")
         .rename({p: f"a_{p}" for p in PARTS})
     )
-    b, r, place = pl.col("a_dw_building"), pl.col("a_dw_room"), pl.col("a_dw_place")
-    ways = [
-        (addresses.filter(b.is_not_null() & r.is_not_null()), flats.filter(pl.col("dw_room").is_not_null()), True),
-        (addresses.filter(b.is_not_null() & r.is_not_null()), flats.filter(pl.col("dw_room").is_null()), False),
-        (addresses.filter(b.is_not_null() & r.is_null()), flats, False),
-    ]
+    with_room = pl.col("a_dw_room").is_not_null()
     joined = [
-        left.join(
-            right,
-            left_on=["community_code", "a_dw_building", *(["a_dw_room"] if with_room else [])],
-            right_on=["community_code", "dw_building", *(["dw_room"] if with_room else [])],
-            suffix="_f",
-        ).with_columns(pl.col("a_dw_building").alias("dw_building"), *([r.alias("dw_room")] if with_room else []))
-        for left, right, with_room in ways
+        addresses.filter(with_room).join(
+            flats.filter(pl.col("dw_room").is_not_null()),
+            left_on=["community_code", "a_dw_building", "a_dw_room"],
+            right_on=["community_code", "dw_building", "dw_room"],
+        ),
+        # Houses and doors without a room meet the registered ones without a room.
+        addresses.filter(~with_room).join(
+            flats.filter(pl.col("dw_room").is_null()),
+            left_on=["community_code", "a_dw_building"],
+            right_on=["community_code", "dw_building"],
+        ),
     ]
-    joined.append(
-        addresses.filter(b.is_null() & place.is_not_null())
-        .join(flats, left_on=["community_code", "a_dw_place"], right_on=["community_code", "dw_place"])
-        .with_columns(place.alias("dw_place"))
+    candidates = pl.concat(
+        [
+            j.with_columns(pl.col("a_dw_building").alias("dw_building"), pl.col("a_dw_room").alias("dw_room")).select(
+                "address", "flat", *[f"a_{p}" for p in PARTS], *PARTS
+            )
+            for j in joined
+        ]
     )
-    candidates = pl.concat([j.select("dwelling", "flat", *[f"a_{p}" for p in PARTS], *PARTS) for j in joined])
     return (
         candidates.with_columns(grade_expr("a_", ""))
         .filter(pl.col("grade") >= int(Grade.COMPATIBLE))
-        .select("dwelling", "flat", "grade")
+        .select("address", "flat", "grade")
     )
 
 
 def resolve_flats(roll: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
-    """Add `flat` and `flat_fits` to roll records.
+    """Add `flat`, `flat_fits` and `flat_candidates` to roll records.
 
     `flat` is the registered flat the address names — the one registered flat it
-    is the same as, else the only one it is compatible with — and otherwise the
-    address's own dwelling key; `flat_fits` counts the registered flats it may
-    name (0 when it names none, 2 or more when it leaves too much out to tell).
+    is the same as, else the only one it is compatible with — and otherwise `~`
+    and the address's parts (never a registered flat's key); `flat_fits` counts
+    the registered flats it may name (0 when it names none, 2 or more when it
+    leaves too much out to tell), `flat_candidates` lists them where there are several.
     """
     fits = fitting_flats(roll, register)
     best = (
-        fits.group_by("dwelling")
+        fits.group_by("address")
         .agg(
             pl.len().cast(pl.Int32).alias("flat_fits"),
             pl.col("flat").filter(pl.col("grade") == int(Grade.SAME_FLAT)).first().alias("_same"),
-            pl.col("flat").first().alias("_only"),
+            pl.col("flat").sort().alias("_fits"),
         )
         .select(
-            "dwelling",
+            "address",
             "flat_fits",
-            pl.coalesce("_same", pl.when(pl.col("flat_fits") == 1).then(pl.col("_only"))).alias("_resolved"),
+            pl.coalesce("_same", pl.when(pl.col("flat_fits") == 1).then(pl.col("_fits").list.first())).alias(
+                "_resolved"
+            ),
+            pl.when(pl.col("flat_fits") > 1).then(pl.col("_fits")).alias("flat_candidates"),
         )
     )
     return (
-        roll.join(best, on="dwelling", how="left", maintain_order="left")
+        roll.with_columns(parts_key().alias("address"))
+        .join(best, on="address", how="left", maintain_order="left")
         .with_columns(
-            pl.coalesce("_resolved", "dwelling").alias("flat"),
+            pl.coalesce("_resolved", pl.format("~{}", "address")).alias("flat"),
             pl.col("flat_fits").fill_null(0),
         )
-        .drop("_resolved")
+        .drop("_resolved", "address")
     )
 
 

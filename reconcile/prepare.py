@@ -16,6 +16,7 @@ import polars as pl
 from reconcile import address, idnumber, names
 from reconcile.dates import parse_date_column
 from schemas.codes import Issue
+from schemas.records import lineage_text
 
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
 COMMUNITY_CODE = r"^\d{12}$"
@@ -137,6 +138,8 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
     and `issues`.
     """
     frame = raw.with_columns(pl.lit("register").alias("side"))
+    if "source_sheet" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
     by_name = community_names(raw)
     # An extract without community codes still names its communities: the name then stands in for the code.
     by_name_or_self = pl.col("community_name").str.replace_all(r"\s", "")
@@ -158,9 +161,7 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
             .list.drop_nulls()
             .alias("issues"),
             # A row without a household number is a household of its own.
-            pl.coalesce(pl.col("household_no"), pl.format("~{}:{}", "source_file", "source_row")).alias(
-                "household_key"
-            ),
+            pl.coalesce(pl.col("household_no"), pl.format("~{}", lineage_text())).alias("household_key"),
             (pl.col("person_state").is_null() | (pl.col("person_state").str.strip_chars() == "正常")).alias("active"),
         )
         .drop("_moved_bad")

@@ -25,7 +25,7 @@ from flows.export import ExportScope, export, zip_bytes
 from flows.settings import DataPaths
 from review import accounts, data
 from review.accounts import User
-from review.present import FIELD_NAMES, FULL_VIEW_ROLES, diff_pair, shown, waterfall_svg
+from review.present import FIELD_NAMES, FULL_VIEW_ROLES, diff_pair, lineage, shown, waterfall_svg
 from schemas.codes import STATUS_LABELS, DecisionKind, Role, Status
 
 HERE = Path(__file__).parent
@@ -64,7 +64,9 @@ def create_app(data_dir: Path, *, secure_cookies: bool = False) -> FastAPI:
     app = FastAPI(title="hukou-recon review", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(kind_labels=KIND_LABELS, status_labels={s.value: s.label for s in Status})
+    templates.env.globals.update(
+        kind_labels=KIND_LABELS, status_labels={s.value: s.label for s in Status}, lineage=lineage
+    )
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, exc: LoginRequired) -> Response:

@@ -12,7 +12,7 @@ import duckdb
 from flows.reader import published
 from reconcile.classify import status_if_same_person
 from reconcile.compare import FIELDS, LEVEL_LABELS
-from reconcile.dwelling import GRADE_LABELS, Grade
+from reconcile.dwelling import Grade
 from review.accounts import User
 from schemas.codes import Role
 
@@ -74,7 +74,7 @@ def household(con: duckdb.DuckDBPyConnection, household_key: str, exclude: int |
         con,
         """SELECT r.*, s.status FROM run.register_records r
            LEFT JOIN run.record_status s ON s.side = 'register' AND s.idx = r.idx
-           WHERE r.household_key = ? AND r.idx IS DISTINCT FROM ? ORDER BY r.source_row""",
+           WHERE r.household_key = ? AND r.idx IS DISTINCT FROM ? ORDER BY r.source_file, r.source_sheet, r.source_row""",
         [household_key, exclude],
     )
 
@@ -87,7 +87,7 @@ def residents(con: duckdb.DuckDBPyConnection, flat: str | None, exclude: int | N
         con,
         """SELECT o.*, s.status FROM run.roll_records o
            LEFT JOIN run.record_status s ON s.side = 'roll' AND s.idx = o.idx
-           WHERE o.flat = ? AND o.idx IS DISTINCT FROM ? ORDER BY o.source_row""",
+           WHERE o.flat = ? AND o.idx IS DISTINCT FROM ? ORDER BY o.source_file, o.source_sheet, o.source_row""",
         [flat, exclude],
     )
 
@@ -116,8 +116,8 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
         ).fetchall()
     )
     return {
-        "dwelling": GRADE_LABELS.get(Grade(link["address_lvl"]), "") if link["address_lvl"] > 0 else "",
-        "dwelling_hint": "一方省略了单元、室号或小区名，其余相符" if link["address_lvl"] == Grade.COMPATIBLE else "",
+        "dwelling": LEVEL_LABELS["address"].get(link["address_lvl"], ""),
+        "dwelling_hint": "一方省略了单元或小区名，其余相符" if link["address_lvl"] == Grade.COMPATIBLE else "",
         "if_same": status_if_same_person(link["address_lvl"]),
         "address_incomplete": bool(statuses.get("roll")),
         "prior": prior,
@@ -138,7 +138,7 @@ def search(con: duckdb.DuckDBPyConnection, side: str, text: str, limit: int = 20
         f"""SELECT x.*, s.status FROM run.{side}_records x
             LEFT JOIN run.record_status s ON s.side = ? AND s.idx = x.idx
             WHERE x.name = ? OR x.name LIKE ? OR x.id_clean = ? OR x.id_clean LIKE ?
-            ORDER BY (x.name = ?) DESC, x.source_file, x.source_row LIMIT ?""",
+            ORDER BY (x.name = ?) DESC, x.source_file, x.source_sheet, x.source_row LIMIT ?""",
         [side, text, f"%{text}%", text.upper(), f"{text.upper()}%", text, limit],
     )
 

@@ -40,6 +40,15 @@ def shown(value: Any, kind: str, *, full: bool) -> str:
     return mask_id(text) if kind == "id" else mask_name(text) if kind == "name" else text
 
 
+def lineage(record: dict[str, Any]) -> str:
+    """Where a record was read: `华南社区.xlsx · 3网格 · 第 12 行` (no sheet for a CSV)."""
+    parts = [str(record.get("source_file") or "")]
+    if record.get("source_sheet"):
+        parts.append(str(record["source_sheet"]))
+    parts.append(f"第 {record.get('source_row')} 行")
+    return " · ".join(parts)
+
+
 def diff_pair(a: str | None, b: str | None) -> tuple[Markup, Markup]:
     """Both strings as HTML with the characters that differ marked."""
     a, b = a or "", b or ""

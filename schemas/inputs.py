@@ -102,4 +102,5 @@ ROLL = InputContract(
     required=("name_raw", "address_raw"),
 )
 
-LINEAGE = ("source_file", "source_row")
+LINEAGE = ("source_file", "source_sheet", "source_row")
+"""What names an input record (contract §1.3): file, workbook sheet (null for CSV), spreadsheet row."""

@@ -13,7 +13,7 @@ import dataframely as dy
 import polars as pl
 
 from schemas.codes import Quarantine
-from schemas.inputs import InputContract
+from schemas.inputs import LINEAGE, InputContract
 
 _ID18 = r"^\d{17}[\dX]$"
 
@@ -22,6 +22,8 @@ class PersonRecord(dy.Schema):
     """What both sides share once normalised."""
 
     source_file = dy.String(nullable=False)
+    source_sheet = dy.String(nullable=True)
+    """The workbook sheet the row was read from (contract §1.3); null for CSV."""
     source_row = dy.Int64(nullable=False, min=1)
     side = dy.String(nullable=False, regex=r"^(register|roll)$")
     community_code = dy.String(nullable=True, min_length=1)
@@ -91,11 +93,24 @@ _RULE_REASONS: tuple[tuple[str, Quarantine], ...] = (
 QUARANTINE_SCHEMA = {
     "side": pl.String,
     "source_file": pl.String,
+    "source_sheet": pl.String,
     "source_row": pl.Int64,
     "reason": pl.String,
     "detail": pl.String,
     "original": pl.String,
 }
+
+
+def lineage_text() -> pl.Expr:
+    """A record's lineage as one string: `file:row`, or `file:sheet:row` where the
+    file's records come from several sheets; so the keys of records from CSV files
+    and single-sheet workbooks stay as they were before sheets were read."""
+    several = pl.col("source_sheet").n_unique().over("source_file") > 1
+    return (
+        pl.when(several)
+        .then(pl.format("{}:{}:{}", "source_file", "source_sheet", "source_row"))
+        .otherwise(pl.format("{}:{}", "source_file", "source_row"))
+    )
 
 
 def split_valid(
@@ -105,9 +120,11 @@ def split_valid(
 
     Extra columns of `frame` not in the schema are kept on the valid rows.
     """
-    key = ["source_file", "source_row"]
+    key = list(LINEAGE)
+    if "source_sheet" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
     good, failure = schema.filter(frame.select(schema.column_names()), cast=True)
-    valid = frame.join(good.select(key), on=key, how="semi", maintain_order="left")
+    valid = frame.join(good.select(key), on=key, how="semi", maintain_order="left", nulls_equal=True)
     details = failure.details()
     if details.height == 0:
         return valid, pl.DataFrame(schema=QUARANTINE_SCHEMA)
@@ -118,7 +135,7 @@ def split_valid(
         .list.drop_nulls()
         .alias("_failed"),
     )
-    bad = frame.join(failed, on=key, how="inner", maintain_order="left")
+    bad = frame.join(failed, on=key, how="inner", maintain_order="left", nulls_equal=True)
     reasons = []
     for failed_checks in bad["_failed"].to_list():
         reason = next((q.value for rule, q in _RULE_REASONS if rule in failed_checks), "contract_violation")
@@ -136,6 +153,7 @@ def split_valid(
         {
             "side": bad["side"],
             "source_file": bad["source_file"],
+            "source_sheet": bad["source_sheet"],
             "source_row": bad["source_row"],
             "reason": reasons,
             "detail": [", ".join(f) for f in bad["_failed"].to_list()],
@@ -152,6 +170,7 @@ def malformed_quarantine(side: str, file: str, rows: list[tuple[int, str]]) -> p
         {
             "side": [side] * len(rows),
             "source_file": [file] * len(rows),
+            "source_sheet": [None] * len(rows),
             "source_row": [r for r, _ in rows],
             "reason": [Quarantine.MALFORMED_ROW.value] * len(rows),
             "detail": ["field count differs from the header"] * len(rows),

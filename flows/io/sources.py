@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from xml.etree import ElementTree
 
 import fastexcel
@@ -45,6 +46,12 @@ class RawTable:
     malformed: list[tuple[int, str]] = field(default_factory=list)
     """(source_row, the raw line) of CSV rows with the wrong number of fields."""
     blank_rows: int = 0
+    sheets: list[SheetReport] = field(default_factory=list)
+    """A workbook's sheets, read or not, and why (empty for CSV)."""
+
+    @property
+    def footer_rows(self) -> int:
+        return sum(len(s.footer_rows) for s in self.sheets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,7 @@ class ParquetCopy:
     encoding: str | None
     malformed: list[tuple[int, str]]
     blank_rows: int
+    sheets: list[SheetReport]
 
 
 def detect_encoding(path: Path) -> str:
@@ -103,7 +111,8 @@ def _finish(frame: pl.DataFrame, contract: InputContract, path: Path, first_row:
     frame = frame.filter(~blank)
     absent = [c for c in contract.internal_names if c not in frame.columns]
     frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in absent])
-    return frame, blank_count
+    # A workbook's reader names the sheet; a CSV has none.
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet")), blank_count
 
 
 def iter_csv(path: Path, contract: InputContract, *, batch_rows: int = 200_000) -> Iterator[RawTable]:
@@ -173,66 +182,175 @@ class _CsvBatch:
         return RawTable(path.name, frame, encoding=encoding, malformed=self.malformed, blank_rows=self.blank + blank)
 
 
-def _first_sheet_first_row(path: Path) -> int:
-    """Spreadsheet row number of the first non-empty row of the first sheet.
+_NS = {
+    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "p": "http://schemas.openxmlformats.org/package/2006/relationships",
+}
 
-    The xlsx reader drops leading empty rows; lineage must not shift with them.
+
+def _first_value_rows(path: Path) -> dict[str, int]:
+    """Per sheet name, the spreadsheet row number of its first row holding a value.
+
+    The xlsx reader drops leading empty rows (also rows that only carry a height
+    or a border); lineage must not shift with them.
     """
-    ns = {
-        "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-        "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-        "p": "http://schemas.openxmlformats.org/package/2006/relationships",
-    }
+    out: dict[str, int] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-            sheet = book.find("m:sheets/m:sheet", ns)
             rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-            if sheet is None:
-                return 1
-            rid = sheet.get(f"{{{ns['r']}}}id")
-            target = next((r.get("Target", "") for r in rels.findall("p:Relationship", ns) if r.get("Id") == rid), "")
-            target = target.lstrip("/")
-            name = target if target.startswith("xl/") else f"xl/{target}"
-            with zf.open(name) as fh:
-                head = fh.read(1 << 16).decode("utf-8", errors="ignore")
+            targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("p:Relationship", _NS)}
+            for sheet in book.findall("m:sheets/m:sheet", _NS):
+                target = targets.get(sheet.get(f"{{{_NS['r']}}}id"), "").lstrip("/")
+                name = target if target.startswith("xl/") else f"xl/{target}"
+                with zf.open(name) as fh:
+                    out[sheet.get("name", "")] = _first_value_row(fh)
     except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
-        return 1
-    match = re.search(r"<(?:\w+:)?row[^>]*\sr=\"(\d+)\"", head)
-    return int(match.group(1)) if match else 1
+        return {}
+    return out
 
 
-def read_xlsx(path: Path, contract: InputContract) -> RawTable:
-    """Read the first sheet of an xlsx file; the header is the first row naming
-    a required column (title rows above it are skipped)."""
-    try:
-        sheet = fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, dtypes="string")
-        grid = sheet.to_polars()
-    except Exception as exc:  # fastexcel raises its own hierarchy, also for zip errors
-        raise FileError(path, FileProblem.CORRUPT, f"not a readable xlsx workbook ({type(exc).__name__})") from exc
+def _first_value_row(stream: IO[bytes]) -> int:
+    value_tags = {f"{{{_NS['m']}}}v", f"{{{_NS['m']}}}is"}
+    row_tag = f"{{{_NS['m']}}}row"
+    row = 1
+    for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+        if event == "start" and element.tag == row_tag:
+            row = int(element.get("r", row + 1))
+        elif event == "end" and element.tag in value_tags and (element.text or len(element)):
+            return row
+        elif event == "end" and element.tag == row_tag:
+            element.clear()
+    return 1
+
+
+FOOTER_WORDS = (
+    "合计",
+    "小计",
+    "总计",
+    "共计",
+    "说明",
+    "填表说明",
+    "注:",
+    "备注:",
+    "填表人",
+    "填报人",
+    "审核人",
+    "制表",
+    "负责人",
+    "统计人",
+    "联系人",
+    "填表日期",
+    "填报日期",
+    "报送日期",
+    "填报单位",
+    "以上",
+    "签字",
+    "签名",
+)
+"""What a row under the roll starts with when it is a footer, not a person (after NFKC, 注：→ 注:, and
+without spaces, 合  计 → 合计)."""
+_FOOTER = re.compile("^(?:" + "|".join(re.escape(w) for w in FOOTER_WORDS) + ")")
+_GRID_SHEET = re.compile(r"^(?:第?[0-9一二三四五六七八九十百]+网格|网格[(（]?[0-9一二三四五六七八九十百]+[)）]?)$")
+
+
+@dataclass(slots=True)
+class SheetReport:
+    """What happened to one sheet of a workbook (no record values)."""
+
+    sheet: str
+    read: bool
+    reason: str | None = None
+    """Why a sheet holds no records: hidden, empty, or which roll columns it lacks."""
+    records: int = 0
+    blank_rows: int = 0
+    footer_rows: list[int] = field(default_factory=list)
+    """Spreadsheet rows under the data recognised as footers (合计, 填表说明, 填表人 …)."""
+    hidden: bool = False
+    """A hidden sheet is read like any other when it carries the columns (contract §1.2), and says so here."""
+
+
+def _footer_mask(body: pl.DataFrame, cols: list[str]) -> pl.Series:
+    """Rows whose first value (in the sheet's column order `cols`), 序号 or 姓名 starts
+    like a footer (合计, 填表说明：…, 填表人：…)."""
+    first = pl.coalesce([pl.col(c).str.strip_chars().replace("", None) for c in cols]) if cols else pl.lit(None)
+    checks = [first] + [pl.col(c) for c in ("seq", "name_raw") if c in cols]
+    texts = [
+        e.str.normalize("NFKC").str.replace_all(r"\s", "").str.contains(_FOOTER.pattern).fill_null(False)
+        for e in checks
+    ]
+    return body.select(pl.any_horizontal(texts).alias("footer"))["footer"]
+
+
+def _read_sheet(
+    path: Path, reader: fastexcel.ExcelReader, index: int, name: str, contract: InputContract, first_row: int
+) -> tuple[pl.DataFrame | None, SheetReport]:
+    sheet = reader.load_sheet(index, header_row=None, dtypes="string")
+    hidden = sheet.visible != "visible"
+    grid = sheet.to_polars()
     if grid.height == 0:
-        raise FileError(path, FileProblem.EMPTY, "the first sheet is empty")
+        return None, SheetReport(name, False, "empty sheet", hidden=hidden)
     header_idx = None
     for idx in range(min(grid.height, 20)):
         values = [str(v).strip() for v in grid.row(idx) if v is not None]
-        mapping = contract.header_map(values)
-        if not contract.missing(set(mapping.values())):
+        if not contract.missing(set(contract.header_map(values).values())):
             header_idx = idx
             break
     if header_idx is None:
         first = [str(v).strip() for v in grid.row(0) if v is not None]
-        _resolve_header(path, first, contract)
-        raise FileError(path, FileProblem.MISSING_COLUMNS, "no header row found")  # pragma: no cover
+        missing = contract.missing(set(contract.header_map(first).values()))
+        return None, SheetReport(
+            name, False, f"no {contract.kind} header: missing " + ", ".join(missing), hidden=hidden
+        )
     header = [str(v).strip() if v is not None else "" for v in grid.row(header_idx)]
     keep = [i for i, h in enumerate(header) if h]
     mapping = contract.header_map([header[i] for i in keep])
     body = grid.slice(header_idx + 1).select([grid.columns[i] for i in keep])
     body.columns = [mapping[header[i]] for i in keep]
-    first_row = _first_sheet_first_row(path) + header_idx + 1
-    frame, blank = _finish(body, contract, path, first_row)
-    if frame.height == 0:
+    frame, blank = _finish(body, contract, path, first_row + header_idx + 1)
+    footer = _footer_mask(frame, body.columns)
+    report = SheetReport(name, True, records=int((~footer).sum()), blank_rows=blank, hidden=hidden)
+    report.footer_rows = frame.filter(footer)["source_row"].to_list()
+    frame = frame.filter(~footer).with_columns(pl.lit(name, dtype=pl.String).alias("source_sheet"))
+    if _GRID_SHEET.match(name.strip()) and "grid" in frame.columns:
+        frame = frame.with_columns(pl.col("grid").fill_null(pl.lit(name.strip())))
+    return frame, report
+
+
+def read_xlsx(path: Path, contract: InputContract) -> RawTable:
+    """Read every sheet of an xlsx workbook whose header carries the contract's
+    columns (found past title rows and group headers), hidden ones too (contract
+    §1.2; the report says they were hidden); the others are named in
+    `RawTable.sheets` with the reason. Rows under the data that are footers
+    (合计, 填表说明, 填表人 …) are counted, not read as people."""
+    try:
+        reader = fastexcel.read_excel(str(path))
+        names = reader.sheet_names
+    except Exception as exc:  # fastexcel raises its own hierarchy, also for zip errors
+        raise FileError(path, FileProblem.CORRUPT, f"not a readable xlsx workbook ({type(exc).__name__})") from exc
+    first_rows = _first_value_rows(path)
+    frames: list[pl.DataFrame] = []
+    reports: list[SheetReport] = []
+    for index, name in enumerate(names):
+        try:
+            frame, report = _read_sheet(path, reader, index, name, contract, first_rows.get(name, 1))
+        except Exception as exc:  # a sheet fastexcel cannot load is reported, the others still read
+            frame, report = None, SheetReport(name, False, f"unreadable sheet ({type(exc).__name__})")
+        reports.append(report)
+        if frame is not None:
+            frames.append(frame)
+    if not frames:
+        reasons = "; ".join(f"{r.sheet}: {r.reason}" for r in reports)
+        if all(r.reason == "empty sheet" for r in reports):
+            raise FileError(path, FileProblem.EMPTY, f"no sheet holds data ({reasons})")
+        raise FileError(
+            path, FileProblem.MISSING_COLUMNS, f"no sheet carries the {contract.kind}'s columns ({reasons})"
+        )
+    frame = pl.concat(frames, how="diagonal_relaxed")
+    if frame.height == 0 and not any(r.footer_rows for r in reports):
         raise FileError(path, FileProblem.EMPTY, "the sheet has a header but no data rows")
-    return RawTable(path.name, frame, blank_rows=blank)
+    return RawTable(path.name, frame, blank_rows=sum(r.blank_rows for r in reports), sheets=reports)
 
 
 def iter_table(path: Path, contract: InputContract, *, batch_rows: int = 200_000) -> Iterator[RawTable]:
@@ -259,6 +377,7 @@ def read_table(path: Path, contract: InputContract) -> RawTable:
         encoding=batches[0].encoding,
         malformed=[m for b in batches for m in b.malformed],
         blank_rows=sum(b.blank_rows for b in batches),
+        sheets=[s for b in batches for s in b.sheets],
     )
 
 
@@ -268,6 +387,7 @@ def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_ro
     writer: pq.ParquetWriter | None = None
     rows, blank, encoding = 0, 0, None
     malformed: list[tuple[int, str]] = []
+    sheets: list[SheetReport] = []
     try:
         for batch in iter_table(path, contract, batch_rows=batch_rows):
             arrow = batch.frame.to_arrow()
@@ -277,8 +397,9 @@ def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_ro
             rows += batch.frame.height
             blank += batch.blank_rows
             malformed.extend(batch.malformed)
+            sheets.extend(batch.sheets)
             encoding = batch.encoding
     finally:
         if writer is not None:
             writer.close()
-    return ParquetCopy(path.name, rows, encoding, malformed, blank)
+    return ParquetCopy(path.name, rows, encoding, malformed, blank, sheets)

@@ -27,25 +27,39 @@ PREFIXES = ["浙江省慈溪市", "慈溪市", "浒山街道", "青少年宫路�
         "城东新村东区12幢3单元301室【借住】",
     ],
 )
-def test_spellings_of_one_flat_share_a_dwelling_key(written: str) -> None:
-    reference = address.dwelling_key(address.parse("城东新村东区12幢3单元301室"))
-    assert address.dwelling_key(address.parse(written, PREFIXES)) == reference
+def test_spellings_of_one_flat_parse_alike(written: str) -> None:
+    reference = address.parse("城东新村东区12幢3单元301室")
+    assert address.parse(written, PREFIXES) == reference
 
 
 def test_other_flats_differ() -> None:
-    a = address.dwelling_key(address.parse("城东新村东区12幢3单元301室"))
-    assert a != address.dwelling_key(address.parse("城东新村东区12幢3单元302室"))
-    assert a != address.dwelling_key(address.parse("城东新村东区12幢2单元301室"))
+    a = address.parse("城东新村东区12幢3单元301室")
+    assert a != address.parse("城东新村东区12幢3单元302室")
+    assert a != address.parse("城东新村东区12幢2单元301室")
 
 
 def test_shortened_compound_name_maps_to_the_register_spelling() -> None:
     known = ["城东新村东区", "金山花园", "阳光小区"]
-    mapping = address.canonical_places(["城东东区", "城东欣村东区", "金山花苑"], known)
-    assert mapping == {"城东东区": "城东新村东区", "城东欣村东区": "城东新村东区", "金山花苑": "金山花园"}
+    mapping = address.place_matches(["城东东区", "城东欣村东区", "金山花苑"], known)
+    assert mapping == {"城东东区": ["城东新村东区"], "城东欣村东区": ["城东新村东区"], "金山花苑": ["金山花园"]}
 
 
 def test_unrelated_place_is_not_forced_onto_the_gazetteer() -> None:
-    assert address.canonical_places(["海港公寓"], ["城东新村东区"]) == {"海港公寓": "海港公寓"}
+    assert address.place_matches(["海港公寓"], ["城东新村东区"]) == {"海港公寓": []}
+
+
+def test_neighbouring_phases_are_not_spellings_of_each_other() -> None:
+    found = address.place_matches(["文化广场二期", "城东新村西区", "城东东区"], ["文化广场一期", "城东新村东区"])
+    assert found == {"文化广场二期": [], "城东新村西区": [], "城东东区": ["城东新村东区"]}
+
+
+def test_a_village_prefix_without_its_cun_is_stripped_only_before_a_number() -> None:
+    prefixes = ["海南村", "海南一村"]
+    for text in ("海南一组5号", "海南一村3组5号", "海南路8号"):
+        a = address.parse(text, prefixes)
+        got = address.parse_column(pl.Series([text]), prefixes).row(0)
+        assert got == (a.kind, a.place, a.building, a.unit, a.room, a.group, a.number), text
+    assert address.parse("海南一组5号", prefixes).group == "1"
 
 
 def test_rural_address() -> None:
