@@ -345,12 +345,20 @@ def _is_subsequence(short: str, long: str) -> bool:
     return all(c in it for c in short)
 
 
-_PHASE = re.compile(r"[一二三四五六七八九十\d]+期|[东西南北中][区苑]|[A-Za-z]区")
+_PHASE_NUMBER = re.compile(r"[一二三四五六七八九十\d]+期|[A-Za-z]区")
+_QUARTERS = frozenset(pinyin_key(c) for c in "东西南北中")
 
 
 def _phases(name: str) -> set[str]:
-    """The parts of a compound name that tell neighbouring compounds apart (一期, 东区)."""
-    return set(_PHASE.findall(name))
+    """The parts of a compound name that tell neighbouring compounds apart (一期, 东区), by
+    reading, so that a homophone (冬区) is the same part and 东苑 or 小区 are none."""
+    found = {pinyin_key(token) for token in _PHASE_NUMBER.findall(name)}
+    found |= {
+        pinyin_key(name[i - 1 : i + 1])
+        for i, char in enumerate(name)
+        if char == "区" and i > 0 and pinyin_key(name[i - 1]) in _QUARTERS
+    }
+    return found
 
 
 def place_similarity(a: str, b: str) -> float:

@@ -25,8 +25,19 @@ from reconcile.dwelling import PARTS, Grade, Parts, grade, grade_expr, locate
 COMMUNITY = "330282001001"
 PREFIXES = ["浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市", "浒山街道", "华联社区"]
 # Compound names whose shortened forms (suffix or 新村 dropped) are no other compound's name.
-COMPOUNDS = ["文化广场", "教场山新村", "玉兰苑", "城东新村东区", "金山花园", "阳光小区", "青少年宫家园", "银河公寓"]
+COMPOUNDS = [
+    "文化广场",
+    "教场山新村",
+    "玉兰苑",
+    "城东新村东区",
+    "城东新村西区",
+    "金山花园",
+    "阳光小区",
+    "青少年宫家园",
+    "银河公寓",
+]
 SUFFIXES = ("新村", "小区", "花园", "家园", "公寓", "苑")
+HOMOPHONES = {"东": "冬", "新": "欣", "园": "苑", "兰": "蓝", "城": "成", "区": "曲"}
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 CN_DIGITS = "〇一二三四五六七八九"
 
@@ -70,6 +81,8 @@ def place_as_written(draw: st.DrawFn, place: str) -> str:
             forms.append(place[: -len(suffix)])
     if "新村" in place and not place.endswith("新村"):
         forms.append(place.replace("新村", ""))
+    # A character heard, not read: a homophone (冬 for 东, 欣 for 新, 苑 for 园).
+    forms += [place.replace(a, b, 1) for a, b in HOMOPHONES.items() if a in place]
     return draw(st.sampled_from(forms))
 
 
