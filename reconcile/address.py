@@ -46,14 +46,16 @@ _SPACES = re.compile(r"\s+")
 _TRAILING_NOTE = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)+$")
 _HASH_BUILDING = re.compile(r"(\d+)#楼?")
 
-_FLAT = re.compile(r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号|房)?)?$")
-_SHORT3 = re.compile(
-    r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座)?-?(?<=[幢栋座楼-])(?P<u>\d+)-(?P<r>\d+)(?:室|号|房)?$"
+_FLAT = re.compile(
+    r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号房|号|房)?)?$"
 )
-_SHORT2 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<r>\d+)(?:室|号|房)?$")
+_SHORT3 = re.compile(
+    r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座)?-?(?<=[幢栋座楼-])(?P<u>\d+)-(?P<r>\d+)(?:室|号房|号|房)?$"
+)
+_SHORT2 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<r>\d+)(?:室|号房|号|房)?$")
 _RURAL = re.compile(r"^(?P<place>.*?村)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?P<rest>.*)$")
-_RURAL_BARE = re.compile(r"^(?P<place>.*?)(?P<g>\d+)组(?:(?P<n>\d+)号?)?$")
-"""A group and house without 村 (鸣鹤12组29, 3组42号): nothing may follow, so 3组团5幢 stays a flat."""
+_RURAL_BARE = re.compile(r"^(?P<place>.*?)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?:\d+室)?$")
+"""A group and house without 村 (鸣鹤12组29, 3组42号, 3组5号102室): nothing else may follow, so 3组团5幢 stays a flat."""
 _DOOR = re.compile(r"^(?P<place>.*?)(?P<n>\d+)号(?P<rest>.*)$")
 
 
@@ -193,11 +195,11 @@ def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
 ADDRESS_FIELDS = ("addr_kind", "place", "building", "unit", "room", "group", "number")
 
 # The patterns above in the Rust regex dialect polars speaks (no look-around).
-_V_SHORT3 = r"^(?<place>.*?)(?<b>\d+)(?:(?:号楼|幢|栋|座)-?|-)(?<u>\d+)-(?<r>\d+)(?:室|号|房)?$"
+_V_SHORT3 = r"^(?<place>.*?)(?<b>\d+)(?:(?:号楼|幢|栋|座)-?|-)(?<u>\d+)-(?<r>\d+)(?:室|号房|号|房)?$"
 _V_RURAL = r"^(?<place>.*?村)(?<g>\d+)组(?:(?<n>\d+)号?)?.*$"
-_V_RURAL_BARE = r"^(?<place>.*?)(?<g>\d+)组(?:(?<n>\d+)号?)?$"
-_V_FLAT = r"^(?<place>.*?)(?<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?<u>\d+)单元)?(?:(?<r>\d+)(?:室|号|房)?)?$"
-_V_SHORT2 = r"^(?<place>.*?)(?<b>\d+)-(?<r>\d+)(?:室|号|房)?$"
+_V_RURAL_BARE = r"^(?<place>.*?)(?<g>\d+)组(?:(?<n>\d+)号?)?(?:\d+室)?$"
+_V_FLAT = r"^(?<place>.*?)(?<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?<u>\d+)单元)?(?:(?<r>\d+)(?:室|号房|号|房)?)?$"
+_V_SHORT2 = r"^(?<place>.*?)(?<b>\d+)-(?<r>\d+)(?:室|号房|号|房)?$"
 _V_DOOR = r"^(?<place>.*?)(?<n>\d+)号(?<rest>.*)$"
 # The marker is matched, not looked ahead (or behind) at: tokens keep it and only their numerals are converted.
 _V_CN_NUMBER = f"{_CN_NUMERAL.pattern}(?:{_UNIT_MARKERS})"

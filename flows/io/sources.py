@@ -269,6 +269,8 @@ class SheetReport:
     """Spreadsheet rows under the data recognised as footers (合计, 填表说明, 填表人 …)."""
     hidden: bool = False
     """A hidden sheet is read like any other when it carries the columns (contract §1.2), and says so here."""
+    repeated_rows: int = 0
+    """Rows of a sheet set aside because its people are those of the other sheets (`_set_aside_repeats`)."""
 
 
 def _footer_mask(body: pl.DataFrame, cols: list[str]) -> pl.Series:
@@ -318,6 +320,30 @@ def _read_sheet(
     return frame, report
 
 
+REPEATED_SHARE = 0.9
+"""A sheet whose records are at least this share of records on the workbook's other sheets repeats them."""
+
+
+def _set_aside_repeats(read: dict[str, pl.DataFrame], reports: dict[str, SheetReport]) -> None:
+    """Drop from `read` a sheet that repeats the others' people (a 汇总 over the per-grid sheets, a
+    copy of the roll): largest first, one sheet at a time, so of two copies one stays. Its report
+    says so and counts the rows (`repeated_rows`): the people are read from the other sheets."""
+    keys = {
+        name: set(frame.select(pl.concat_str(["name_raw", "address_raw"], separator="\x1f")).to_series().drop_nulls())
+        for name, frame in read.items()
+    }
+    order = list(read)
+    # Largest first; of equals, a hidden sheet, then the later one, is the copy.
+    for name in sorted(read, key=lambda n: (read[n].height, reports[n].hidden, order.index(n)), reverse=True):
+        others = set().union(*(k for other, k in keys.items() if other != name and other in read))
+        mine = keys[name]
+        if len(read) > 1 and len(mine) >= 5 and len(mine & others) >= REPEATED_SHARE * len(mine):
+            report = reports[name]
+            report.read, report.reason = False, "repeats the people of the other sheets (a summary or a copy)"
+            report.repeated_rows, report.records = read[name].height, 0
+            del read[name]
+
+
 def read_xlsx(path: Path, contract: InputContract) -> RawTable:
     """Read every sheet of an xlsx workbook whose header carries the contract's
     columns (found past title rows and group headers), hidden ones too (contract
@@ -330,7 +356,7 @@ def read_xlsx(path: Path, contract: InputContract) -> RawTable:
     except Exception as exc:  # fastexcel raises its own hierarchy, also for zip errors
         raise FileError(path, FileProblem.CORRUPT, f"not a readable xlsx workbook ({type(exc).__name__})") from exc
     first_rows = _first_value_rows(path)
-    frames: list[pl.DataFrame] = []
+    read: dict[str, pl.DataFrame] = {}
     reports: list[SheetReport] = []
     for index, name in enumerate(names):
         try:
@@ -339,7 +365,9 @@ def read_xlsx(path: Path, contract: InputContract) -> RawTable:
             frame, report = None, SheetReport(name, False, f"unreadable sheet ({type(exc).__name__})")
         reports.append(report)
         if frame is not None:
-            frames.append(frame)
+            read[name] = frame
+    _set_aside_repeats(read, {r.sheet: r for r in reports})
+    frames = list(read.values())
     if not frames:
         reasons = "; ".join(f"{r.sheet}: {r.reason}" for r in reports)
         if all(r.reason == "empty sheet" for r in reports):

@@ -145,21 +145,50 @@ def test_a_workbook_without_any_roll_sheet_is_an_error(tmp_path: Path) -> None:
     assert "封面" in str(caught.value) and "说明" in str(caught.value)
 
 
-def test_a_hidden_sheet_with_the_columns_is_read_and_said_to_be_hidden(tmp_path: Path) -> None:
-    """Contract §1.2: every sheet whose header carries the roll's columns holds records, hidden or not; the
-    report says which were hidden, so an office's hidden copy of last month's roll is seen, not lost."""
+def test_a_hidden_sheet_is_read_and_a_copy_is_set_aside(tmp_path: Path) -> None:
+    """Contract §1.2: every sheet whose header carries the roll's columns holds records, hidden or not, and the
+    report says which were hidden; a sheet that repeats the others' people (here a hidden copy of the roll) is
+    set aside as a repeat, so nobody is counted twice."""
     from openpyxl import load_workbook
 
     from flows.io.sources import read_table
     from schemas.inputs import ROLL
 
     path = tmp_path / f"{CODE}_hidden.xlsx"
-    office.footers_and_hidden_column(path, office.sample_people(5))
+    office.footers_and_hidden_column(path, office.sample_people(8, seed=1))
     book = load_workbook(path)
     copy = book.copy_worksheet(book.worksheets[0])
     copy.title = "上月"
     copy.sheet_state = "hidden"
+    other = book.copy_worksheet(book.worksheets[0])
+    other.title = "新增"
+    other.sheet_state = "hidden"
+    other.delete_rows(2, 8)  # the header and the footers only: a hidden sheet with nobody new
     book.save(path)
     table = read_table(path, ROLL)
-    assert table.frame.group_by("source_sheet").len().sort("source_sheet").rows() == [("上月", 5), ("人口信息", 5)]
-    assert [(s.sheet, s.read, s.hidden) for s in table.sheets] == [("人口信息", True, False), ("上月", True, True)]
+    assert table.frame.group_by("source_sheet").len().rows() == [("人口信息", 8)]
+    got = {s.sheet: (s.read, s.hidden, s.repeated_rows) for s in table.sheets}
+    assert got == {"人口信息": (True, False, 0), "上月": (False, True, 8), "新增": (True, True, 0)}
+
+
+def test_a_summary_sheet_over_the_grid_sheets_is_not_counted_twice(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from flows.io.sources import read_table
+    from schemas.inputs import ROLL
+
+    path = tmp_path / f"{CODE}_summary.xlsx"
+    people = office.sample_people(40, seed=2)
+    written = office.sheet_per_grid(path, people, grids=4, shuffle_columns=False)
+    book = load_workbook(path)
+    summary = book.create_sheet("汇总", 0)
+    summary.append(list(office.ROLL_HEADER))
+    for sheet in written.persons.values():
+        for person in sheet:
+            summary.append([person.get(column, "") for column in office.ROLL_HEADER])
+    book.save(path)
+    table = read_table(path, ROLL)
+    assert table.frame.height == sum(len(rows) for rows in written.person_rows.values())
+    assert "汇总" not in table.frame["source_sheet"].to_list()
+    (report,) = [s for s in table.sheets if s.sheet == "汇总"]
+    assert (report.read, report.repeated_rows) == (False, table.frame.height)

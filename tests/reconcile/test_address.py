@@ -25,6 +25,7 @@ PREFIXES = ["浙江省慈溪市", "慈溪市", "浒山街道", "青少年宫路�
         "城东新村东区12号楼3-301室",
         "城东新村东区12幢3单元301室（出租）",
         "城东新村东区12幢3单元301室【借住】",
+        "城东新村东区12幢3单元301号房",
     ],
 )
 def test_spellings_of_one_flat_parse_alike(written: str) -> None:
@@ -65,6 +66,12 @@ def test_a_village_prefix_without_its_cun_is_stripped_only_before_a_number() -> 
 def test_rural_address() -> None:
     parsed = address.parse("慈溪市周巷镇周家村三组15号", ["慈溪市", "周巷镇"])
     assert (parsed.kind, parsed.place, parsed.group, parsed.number) == ("rural", "周家村", "3", "15")
+
+
+def test_a_village_house_written_without_its_village_or_with_a_room() -> None:
+    for text in ("3组5号102室", "鸣鹤村3组5号102室", "鸣鹤3组5", "三组五号"):
+        parsed = address.parse(text, ["鸣鹤村"])
+        assert (parsed.kind, parsed.group, parsed.number) == ("rural", "3", "5"), text
 
 
 def test_chinese_numerals() -> None:
