@@ -34,12 +34,6 @@ def person_key(id18: str | None, lineage: str) -> str:
     return "P" + hashlib.blake2b(basis.encode(), digest_size=8, person=b"hukou-recon").hexdigest()
 
 
-def _with_sheet(frame: pl.DataFrame) -> pl.DataFrame:
-    if "source_sheet" in frame.columns:
-        return frame
-    return frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
-
-
 def _keys(frame: pl.DataFrame) -> pl.Series:
     rows = frame.select("id18", lineage_text())
     return pl.Series([person_key(i, where) for i, where in rows.iter_rows()], dtype=pl.String)
@@ -74,8 +68,8 @@ def classify(
     registered flat just as well (see `_incomplete`).
     """
     lineage = ("source_file", "source_sheet", "source_row")
-    reg = _with_sheet(register).select("idx", *lineage, "community_code", "flat", *PARTS, "active", "id18")
-    rol = _with_sheet(roll).select("idx", *lineage, "community_code", "flat_fits", *PARTS, "id18")
+    reg = register.select("idx", *lineage, "community_code", "flat", *PARTS, "active", "id18")
+    rol = roll.select("idx", *lineage, "community_code", "flat_fits", *PARTS, "id18")
     reg = reg.with_columns(_keys(reg).alias("own_key"))
     rol = rol.with_columns(_keys(rol).alias("own_key"))
     pair = (

@@ -30,7 +30,7 @@ from enum import IntEnum
 
 import polars as pl
 
-from reconcile.address import Address, place_matches
+from reconcile.address import place_matches
 
 
 class Grade(IntEnum):
@@ -62,7 +62,8 @@ PARTS = ("dw_class", "dw_place", "dw_building", "dw_unit", "dw_room")
 
 @dataclass(frozen=True, slots=True)
 class Parts:
-    """The five parts of one address; None where the address leaves a part out."""
+    """The five parts of one address (what `with_dwelling` puts in the `PARTS` columns);
+    None where the address leaves a part out."""
 
     cls: str | None
     """'U' (urban flat or door), 'R' (rural 村 + 组 + 号), None (unparsed: a place alone)."""
@@ -70,25 +71,6 @@ class Parts:
     building: str | None
     unit: str | None = None
     room: str | None = None
-
-    @classmethod
-    def of(cls, address: Address, place: str | None = None) -> Parts:
-        """The parts of a parsed address; `place` replaces its place (the register's spelling).
-
-        >>> from reconcile.address import parse
-        >>> Parts.of(parse("城东东区12-3-301"), "城东新村东区")
-        Parts(cls='U', place='城东新村东区', building='12', unit='3', room='301')
-        >>> Parts.of(parse("周家村3组15号"))
-        Parts(cls='R', place='周家村', building='3', unit=None, room='15')
-        """
-        place = place if place is not None else address.place
-        if address.kind == "flat":
-            return cls("U", place, address.building, address.unit, address.room)
-        if address.kind == "door":
-            return cls("U", place, address.number, None, address.room)
-        if address.kind == "rural":
-            return cls("R", place, address.group, None, address.number)
-        return cls(None, place, None)
 
     @property
     def empty(self) -> bool:

@@ -71,7 +71,9 @@ def _issue(cond: pl.Expr, issue: Issue) -> pl.Expr:
 
 
 def _common(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
-    """Names, ID numbers, birth dates, sex and addresses; shared by both sides."""
+    """Lineage, names, ID numbers, birth dates, sex and addresses; shared by both sides."""
+    if "source_sheet" not in frame.columns:  # frames built by hand; the readers always name the sheet (null for CSV)
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
     frame = _names(frame, "name_raw", "name")
     frame = _pinyin(frame)
     frame = _ids(frame)
@@ -138,8 +140,6 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
     and `issues`.
     """
     frame = raw.with_columns(pl.lit("register").alias("side"))
-    if "source_sheet" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
     by_name = community_names(raw)
     # An extract without community codes still names its communities: the name then stands in for the code.
     by_name_or_self = pl.col("community_name").str.replace_all(r"\s", "")

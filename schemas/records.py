@@ -121,8 +121,6 @@ def split_valid(
     Extra columns of `frame` not in the schema are kept on the valid rows.
     """
     key = list(LINEAGE)
-    if "source_sheet" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
     good, failure = schema.filter(frame.select(schema.column_names()), cast=True)
     valid = frame.join(good.select(key), on=key, how="semi", maintain_order="left", nulls_equal=True)
     details = failure.details()
