@@ -363,6 +363,12 @@ def _phases(name: str) -> set[str]:
     return found
 
 
+COMPOUND_SUFFIXES = frozenset(
+    {"新村", "小区", "花园", "家园", "公寓", "苑", "园", "村", "名苑", "雅苑", "花苑", "华庭"}
+)
+"""What ends a compound's name and is often left out of it (contract §1.4: 新村 / 小区 / 花园 / 家园 …)."""
+
+
 def place_similarity(a: str, b: str) -> float:
     """0–100: how likely two compound names denote the same compound.
 

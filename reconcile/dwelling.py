@@ -30,7 +30,8 @@ from enum import IntEnum
 
 import polars as pl
 
-from reconcile.address import place_matches
+from reconcile.address import COMPOUND_SUFFIXES, place_matches
+from reconcile.names import pinyin_key
 
 
 class Grade(IntEnum):
@@ -155,16 +156,41 @@ def gazetteer(register: pl.DataFrame) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+def register_spellings(known: list[str]) -> dict[str, str]:
+    """Register place names that are another spelling of a registered name of the
+    same community, mapped to one spelling: names that read the same (教场山欣村,
+    教场山新村) become one, then a name that is exactly one longer name without its
+    compound suffix (教场山 for 教场山新村) becomes that name. Two names that differ
+    otherwise (城东新村, 城东新村东区) are two compounds.
+
+    >>> register_spellings(["教场山", "教场山新村", "教场山欣村", "城东新村", "城东新村东区", "金山"])
+    {'教场山欣村': '教场山新村', '教场山': '教场山新村'}
+    """
+    by_reading: dict[str, list[str]] = {}
+    for name in known:
+        by_reading.setdefault(pinyin_key(name), []).append(name)
+    out = {name: min(group) for group in by_reading.values() for name in group if name != min(group)}
+    spellings = sorted({min(group) for group in by_reading.values()})
+    for short in spellings:
+        longer = [n for n in spellings if n.startswith(short) and n[len(short) :] in COMPOUND_SUFFIXES]
+        if len(longer) == 1:
+            out[short] = longer[0]
+    return {name: out.get(target, target) for name, target in out.items()}
+
+
 def canonical_place(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataFrame:
     """Per row: `place_canon`, its place in the register spelling of its community,
     and `place_ambiguous`, true where the written name fits several registered
-    places equally well (the first of them is then `place_canon`)."""
+    places equally well (the first of them is then `place_canon`). The register's
+    own other spellings count as the name they spell (`register_spellings`)."""
     pairs = frame.select("community_code", "place").drop_nulls().unique()
     rows: list[tuple[str, str, str, bool]] = []
     for code, group in pairs.group_by("community_code"):
         known = places.get(str(code[0]), [])
+        full = register_spellings(known)
         for name, found in place_matches(group["place"].to_list(), known).items():
-            rows.append((str(code[0]), name, found[0] if found else name, len(found) > 1))
+            canon = sorted({full.get(f, f) for f in found})
+            rows.append((str(code[0]), name, canon[0] if canon else name, len(canon) > 1))
     table = pl.DataFrame(
         rows,
         schema={
