@@ -34,6 +34,7 @@ test: setup lint typecheck unit
 lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
 
 typecheck: setup
 	$(UV) run mypy

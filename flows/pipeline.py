@@ -17,8 +17,9 @@ from typing import Any
 
 from flows import stages
 from flows.publish import publish
-from flows.settings import DataPaths, Settings
-from flows.state import record_run_end, record_run_start, runs
+from flows.settings import Settings
+from services.paths import DataPaths
+from services.state import record_run_end, record_run_start, runs
 
 
 @dataclass(frozen=True, slots=True)

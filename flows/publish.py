@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from flows.settings import DataPaths
 from reconcile.compare import FIELDS
+from services.paths import DataPaths
 
 _LINK_EXTRAS = ", ".join([f"l.{f}_lvl AS {f}_level" for f in FIELDS] + [f"l.w_{f} AS {f}_weight" for f in FIELDS])
 

@@ -17,8 +17,6 @@ from typing import Any
 import polars as pl
 
 from flows import progress
-from flows.charts import summary_svg
-from flows.decisions import active_decisions
 from flows.io.sources import FileError, read_table, table_to_parquet
 from reconcile.address import admin_prefixes
 from reconcile.classify import classify
@@ -32,6 +30,8 @@ from reconcile.work_queue import build_queue
 from schemas.codes import DecidedBy, DecisionKind, Status
 from schemas.inputs import REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, RegisterRecord, RollRecord, malformed_quarantine, split_valid
+from services.charts import summary_svg
+from services.decisions import active_decisions
 
 ROLL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
 LINK_COLUMNS = [

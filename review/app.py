@@ -19,14 +19,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from flows.charts import summary_svg
-from flows.decisions import ItemKeys, active_decisions, decide, undo_last
-from flows.export import ExportScope, export, zip_bytes
-from flows.settings import DataPaths
-from review import accounts, data
-from review.accounts import User
+from review import data
 from review.present import FIELD_NAMES, FULL_VIEW_ROLES, diff_pair, lineage, shown, waterfall_svg
 from schemas.codes import STATUS_LABELS, DecisionKind, Role, Status
+from services import accounts
+from services.accounts import User
+from services.charts import summary_svg
+from services.decisions import ItemKeys, active_decisions, decide, undo_last
+from services.export import ExportScope, export, zip_bytes
+from services.paths import DataPaths
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "hukou_session"

@@ -9,12 +9,12 @@ from typing import Any
 
 import duckdb
 
-from flows.reader import published
 from reconcile.classify import status_if_same_person
 from reconcile.compare import FIELDS, LEVEL_LABELS
 from reconcile.dwelling import Grade
-from review.accounts import User
 from schemas.codes import Role
+from services.accounts import User
+from services.reader import published
 
 
 @contextmanager

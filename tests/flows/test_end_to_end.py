@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.state import runs
+from cli.main import app
+from services.state import runs
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

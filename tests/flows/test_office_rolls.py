@@ -16,7 +16,8 @@ import duckdb
 import pytest
 
 from flows.pipeline import LOCAL, run_pipeline
-from flows.settings import DataPaths, Settings
+from flows.settings import Settings
+from services.paths import DataPaths
 from tests.flows import office_rolls as office
 from tests.flows.office_rolls import Written
 

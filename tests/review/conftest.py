@@ -12,10 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from flows.pipeline import LOCAL, run_pipeline
-from flows.settings import DataPaths, Settings
-from review.accounts import add_user
+from flows.settings import Settings
 from review.app import create_app
 from schemas.codes import Role
+from services.accounts import add_user
+from services.paths import DataPaths
 
 PASSWORD = "correct horse battery"
 

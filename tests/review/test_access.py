@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from flows.decisions import audit_log
 from review.app import create_app
+from services.decisions import audit_log
 from tests.review.conftest import World, login
 
 
@@ -129,7 +129,7 @@ def test_logout_ends_the_session(client: TestClient, world: World) -> None:
 
 
 def test_disabled_user_is_logged_out(client: TestClient, world: World) -> None:
-    from review.accounts import set_active
+    from services.accounts import set_active
 
     login(client, "op")
     set_active(world.state, "op", False)
@@ -158,7 +158,7 @@ def test_summary_chart_shows_only_visible_communities(client: TestClient, world:
 
 
 def test_admin_manages_users_and_others_cannot(client: TestClient, world: World) -> None:
-    from review.accounts import get_user
+    from services.accounts import get_user
 
     csrf = login(client, "root")
     assert client.get("/admin/users").status_code == 200

@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
-from flows.decisions import active_decisions
 from review.app import create_app
+from services.decisions import active_decisions
 from tests.review.conftest import PASSWORD, World
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,7 +10,7 @@ import polars as pl
 import xlsxwriter
 from fastapi.testclient import TestClient
 
-from flows.decisions import active_decisions, audit_log
+from services.decisions import active_decisions, audit_log
 from tests.review.conftest import World, login
 
 

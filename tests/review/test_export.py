@@ -13,9 +13,9 @@ import polars as pl
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from flows.cli import app as cli
-from flows.decisions import audit_log
-from flows.export import ExportScope, export, sha256_file
+from cli.main import app as cli
+from services.decisions import audit_log
+from services.export import ExportScope, export, sha256_file
 from tests.review.conftest import PASSWORD, World, login
 
 runner = CliRunner()

@@ -12,8 +12,8 @@ from typing import Any
 
 import polars as pl
 
-from flows.state import connect
 from schemas.codes import DecisionKind
+from services.state import connect
 
 PAIR_KINDS = (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON)
 

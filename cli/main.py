@@ -125,7 +125,7 @@ def run(
 
 
 def _print_input_problems(data: Path) -> None:
-    from flows.reader import published
+    from services.reader import published
 
     with published(data) as con:
         bad = con.execute(
@@ -149,7 +149,7 @@ def _print_input_problems(data: Path) -> None:
 
 
 def _print_summary(data: Path) -> None:
-    from flows.reader import published
+    from services.reader import published
 
     with published(data) as con:
         rows = con.execute(
@@ -213,9 +213,9 @@ def users_add(
     data: DataOption = Path("data"),
 ) -> None:
     """Add a user. The first admin is created this way."""
-    from flows.settings import DataPaths
-    from review.accounts import AccountError, add_user
     from schemas.codes import Role
+    from services.accounts import AccountError, add_user
+    from services.paths import DataPaths
 
     with _fail_on(AccountError, ValueError):
         user = add_user(DataPaths(data).state, username, _password(password_stdin), Role(role), scope)
@@ -225,8 +225,8 @@ def users_add(
 @users_app.command("list")
 def users_list(data: DataOption = Path("data")) -> None:
     """List users, their roles and scopes."""
-    from flows.settings import DataPaths
-    from review.accounts import list_users
+    from services.accounts import list_users
+    from services.paths import DataPaths
 
     table = Table("user", "role", "scope", "active")
     for u in list_users(DataPaths(data).state):
@@ -237,8 +237,8 @@ def users_list(data: DataOption = Path("data")) -> None:
 @users_app.command("disable")
 def users_disable(username: str, data: DataOption = Path("data")) -> None:
     """Disable a user and end their sessions."""
-    from flows.settings import DataPaths
-    from review.accounts import AccountError, set_active
+    from services.accounts import AccountError, set_active
+    from services.paths import DataPaths
 
     with _fail_on(AccountError):
         set_active(DataPaths(data).state, username, False)
@@ -254,8 +254,8 @@ def users_passwd(
     data: DataOption = Path("data"),
 ) -> None:
     """Set a user's password (ends their sessions)."""
-    from flows.settings import DataPaths
-    from review.accounts import AccountError, set_password
+    from services.accounts import AccountError, set_password
+    from services.paths import DataPaths
 
     with _fail_on(AccountError):
         set_password(DataPaths(data).state, username, _password(password_stdin))
@@ -292,10 +292,10 @@ def export_lists(
     data: DataOption = Path("data"),
 ) -> None:
     """Export the verified 人在户不在 / 户在人不在 lists with a manifest (SHA-256, row counts, pending items)."""
-    from flows.export import ExportScope, export
-    from flows.reader import published
-    from flows.settings import DataPaths
-    from review.accounts import authenticate, may_export
+    from services.accounts import authenticate, may_export
+    from services.export import ExportScope, export
+    from services.paths import DataPaths
+    from services.reader import published
 
     if bool(station) == bool(community):
         raise typer.BadParameter("give exactly one of --station or --community")
@@ -322,15 +322,15 @@ def summary(
     chart: Annotated[Path | None, typer.Option(help="Also write the summary as an SVG bar chart to this file.")] = None,
 ) -> None:
     """Print the published community summary as a table (and optionally draw it)."""
-    from flows.settings import DataPaths
+    from services.paths import DataPaths
 
     if not DataPaths(data).published.exists():
         console.print(f"[red]nothing published yet in {data}[/red]: run `hukou run` first")
         raise typer.Exit(1)
     _print_summary(data)
     if chart is not None:
-        from flows.charts import summary_svg
-        from flows.reader import published
+        from services.charts import summary_svg
+        from services.reader import published
 
         with published(data) as con:
             cur = con.execute("SELECT * FROM community_summary ORDER BY community_code")

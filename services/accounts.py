@@ -16,9 +16,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.decisions import audit
-from flows.state import connect
 from schemas.codes import Role
+from services.decisions import audit
+from services.state import connect
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SESSION_HOURS = 8

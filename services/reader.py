@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.settings import DataPaths
+from services.paths import DataPaths
 
 
 @contextmanager

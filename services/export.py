@@ -20,10 +20,10 @@ import duckdb
 import polars as pl
 import xlsxwriter
 
-from flows.decisions import audit
-from flows.reader import published
-from flows.settings import DataPaths
-from flows.state import connect
+from services.decisions import audit
+from services.paths import DataPaths
+from services.reader import published
+from services.state import connect
 
 CATEGORIES = ("人在户不在", "户在人不在", "涉及户")
 
