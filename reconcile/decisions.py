@@ -7,10 +7,13 @@ back to the queue marked as changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import polars as pl
 
 from reconcile.linker import Decisions
-from schemas.codes import DecisionKind
+from schemas.codes import DecisionKind, ItemState, Outcome
 
 OUTCOME_SCHEMA = {"decision_id": pl.Int64, "outcome": pl.String}
 
@@ -33,16 +36,16 @@ def pair_decisions(
     pairs = _match(pairs, roll, "roll_key", "roll_fingerprint", "lid")
     pairs = pairs.with_columns(
         pl.when(pl.col("rid").is_null() | pl.col("lid").is_null())
-        .then(pl.lit("gone"))
+        .then(pl.lit(Outcome.GONE.value))
         .when(
             (pl.col("_register_fingerprint") != pl.col("register_fingerprint"))
             | (pl.col("_roll_fingerprint") != pl.col("roll_fingerprint"))
         )
-        .then(pl.lit("changed"))
-        .otherwise(pl.lit("applied"))
+        .then(pl.lit(Outcome.CHANGED.value))
+        .otherwise(pl.lit(Outcome.APPLIED.value))
         .alias("outcome")
     )
-    applied = pairs.filter(pl.col("outcome") == "applied")
+    applied = pairs.filter(pl.col("outcome") == Outcome.APPLIED.value)
     result = Decisions(
         accepted=applied.filter(pl.col("kind") == DecisionKind.SAME_PERSON.value).select("rid", "lid"),
         rejected=applied.filter(pl.col("kind") == DecisionKind.DIFFERENT_PERSON.value).select("rid", "lid"),
@@ -64,9 +67,45 @@ def record_decisions(decisions: pl.DataFrame, records: pl.DataFrame, *, side: st
         pl.col("id").alias("decision_id"),
         "kind",
         pl.when(pl.col("idx").is_null())
-        .then(pl.lit("gone"))
+        .then(pl.lit(Outcome.GONE.value))
         .when(pl.col(f"_{fingerprint}") != pl.col(fingerprint))
-        .then(pl.lit("changed"))
-        .otherwise(pl.lit("applied"))
+        .then(pl.lit(Outcome.CHANGED.value))
+        .otherwise(pl.lit(Outcome.APPLIED.value))
         .alias("outcome"),
     )
+
+
+def is_fresh(decision: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    """Whether a decision still speaks for an item: both records' compared values are as they were.
+
+    The scalar form of the `changed` outcome above, for one item on a page.
+
+    >>> is_fresh({"register_fingerprint": "a", "roll_fingerprint": None},
+    ...          {"register_fingerprint": "a", "roll_fingerprint": None})
+    True
+    >>> is_fresh({"register_fingerprint": "a", "roll_fingerprint": None},
+    ...          {"register_fingerprint": "b", "roll_fingerprint": None})
+    False
+    """
+    return bool(
+        decision["register_fingerprint"] == item["register_fingerprint"]
+        and decision["roll_fingerprint"] == item["roll_fingerprint"]
+    )
+
+
+def item_state(item: Mapping[str, Any], decision: Mapping[str, Any] | None) -> ItemState:
+    """Where a queue item stands, given the operator's active decision on its records (if any).
+
+    >>> item = {"changed": False, "register_fingerprint": "a", "roll_fingerprint": "b"}
+    >>> item_state(item, None)
+    <ItemState.PENDING: 'pending'>
+    >>> item_state(item, {"kind": "door_visit", "register_fingerprint": "a", "roll_fingerprint": "b"})
+    <ItemState.VISIT: 'visit'>
+    >>> item_state(item, {"kind": "same_person", "register_fingerprint": "x", "roll_fingerprint": "b"})
+    <ItemState.CHANGED: 'changed'>
+    """
+    if decision is None:
+        return ItemState.CHANGED if item["changed"] else ItemState.PENDING
+    if not is_fresh(decision, item):
+        return ItemState.CHANGED
+    return ItemState.VISIT if decision["kind"] == DecisionKind.DOOR_VISIT.value else ItemState.DECIDED

@@ -19,23 +19,74 @@ class Status(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label used on screens and in exports."""
+        from schemas.labels import STATUS_LABELS
+
         return STATUS_LABELS[self]
 
 
-STATUS_LABELS: dict[Status, str] = {
-    Status.CONSISTENT: "人户一致",
-    Status.MOVED_WITHIN: "同社区人户分离",
-    Status.ABSENT: "户在人不在",
-    Status.UNREGISTERED: "人在户不在",
-    Status.REVIEW: "待核实",
-    Status.DUPLICATE: "重复登记",
-    Status.INACTIVE: "非正常户籍",
-}
-
-
 class Side(StrEnum):
+    """Which input a record comes from: the police register or a community roll."""
+
     REGISTER = "register"
     ROLL = "roll"
+
+    @property
+    def other(self) -> Side:
+        """The side a link joins this one to."""
+        return Side.ROLL if self is Side.REGISTER else Side.REGISTER
+
+
+class QueueKind(StrEnum):
+    """What an operator is asked to settle."""
+
+    PAIR = "pair"
+    """A review-band pair: is this one person?"""
+    UNREGISTERED = "unregistered"
+    """A lone roll record: 人在户不在."""
+    ABSENT = "absent"
+    """A lone register record: 户在人不在."""
+
+    @property
+    def label(self) -> str:
+        """The Chinese label used on screens."""
+        from schemas.labels import QUEUE_KIND_LABELS
+
+        return QUEUE_KIND_LABELS[self]
+
+
+class ItemState(StrEnum):
+    """Where a queue item stands for the operator."""
+
+    PENDING = "pending"
+    """Not decided yet."""
+    CHANGED = "changed"
+    """Decided on records that have changed since: to be decided again."""
+    DECIDED = "decided"
+    VISIT = "visit"
+    """Sent for a door visit."""
+
+    @property
+    def label(self) -> str:
+        """The Chinese label used on screens."""
+        from schemas.labels import ITEM_STATE_LABELS
+
+        return ITEM_STATE_LABELS[self]
+
+    @property
+    def open(self) -> bool:
+        """Still waiting for an operator."""
+        return self in (ItemState.PENDING, ItemState.CHANGED)
+
+
+class Outcome(StrEnum):
+    """What became of a standing decision in tonight's run."""
+
+    APPLIED = "applied"
+    """Its records are there with the values it was made on."""
+    CHANGED = "changed"
+    """A compared value changed: set aside, the item comes back."""
+    GONE = "gone"
+    """A record it was made on is no longer delivered."""
 
 
 class DecidedBy(StrEnum):
@@ -100,19 +151,15 @@ class DecisionKind(StrEnum):
 
     @property
     def label(self) -> str:
+        """The Chinese label used on screens, in the audit log and in exports."""
+        from schemas.labels import DECISION_LABELS
+
         return DECISION_LABELS[self]
 
 
-DECISION_LABELS: dict[DecisionKind, str] = {
-    DecisionKind.SAME_PERSON: "同一人",
-    DecisionKind.DIFFERENT_PERSON: "不是同一人",
-    DecisionKind.CONFIRM_UNREGISTERED: "确认人在户不在",
-    DecisionKind.CONFIRM_ABSENT: "确认户在人不在",
-    DecisionKind.DOOR_VISIT: "需上门核实",
-}
-
-
 class Role(StrEnum):
+    """What a review-app user may see and do."""
+
     OPERATOR = "operator"
     """Community operator: one community (scope = its 12-digit code)."""
     SUPERVISOR = "supervisor"
