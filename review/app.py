@@ -21,7 +21,8 @@ from fastapi.templating import Jinja2Templates
 
 from review import data
 from review.present import FIELD_NAMES, FULL_VIEW_ROLES, diff_pair, lineage, shown, waterfall_svg
-from schemas.codes import STATUS_LABELS, DecisionKind, Role, Status
+from schemas.codes import DecisionKind, Role, Status
+from schemas.labels import STATUS_LABELS
 from services import accounts
 from services.accounts import User
 from services.charts import summary_svg
