@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: setup demo test lint typecheck unit bench format clean
+.PHONY: setup demo test check lint typecheck unit fast bench format clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv \
@@ -30,6 +30,12 @@ demo: setup
 
 ## The whole suite: lint, types, unit, flow, end-to-end and browser tests.
 test: setup lint typecheck unit
+
+## Lint, types and the fast tests (no Prefect server, no browser, no slow property tests): under a minute.
+check: setup lint typecheck fast
+
+fast: setup
+	$(UV) run pytest -m "not slow and not browser" -q
 
 lint: setup
 	$(UV) run ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks: accuracy and speed on generated cities, beside Splink."""

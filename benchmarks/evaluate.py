@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from reconcile.block import rule_bits
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 PAIR_KEY = ["roll_file", "roll_row", "register_row"]
 
 
 def true_pairs(truth_dir: Path) -> pl.DataFrame:
-    """(roll_file, roll_row, register_row) of every roll record that is a registered
-    person's first record (second records are duplicates, not links)."""
+    """The true links: (roll_file, roll_row, register_row) of each registered person's first roll record.
+
+    Second records are duplicates, not links.
+    """
     truth = pl.read_parquet(truth_dir / "roll_truth.parquet")
     return truth.filter(pl.col("register_row").is_not_null() & (pl.col("status") != "duplicate")).select(PAIR_KEY)
 
@@ -101,9 +105,11 @@ def status_accuracy(run: Path, truth_dir: Path) -> dict[str, float]:
 
 
 def consistent_by_community(run: Path, truth_dir: Path) -> dict[str, float]:
-    """人户一致 persons per community, published against true: the worst relative
-    error (signed: negative is too few), the community it is in, and the share of
-    records flagged `address_incomplete`."""
+    """人户一致 persons per community, published against true.
+
+    Returns the worst relative error (signed: negative is too few), the community
+    it is in, and the share of records flagged `address_incomplete`.
+    """
     statuses = pl.read_parquet(run / "record_status.parquet")
     published = (
         statuses.filter((pl.col("side") == "register") & (pl.col("status") == "consistent"))

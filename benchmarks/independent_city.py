@@ -19,13 +19,16 @@ import random
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import xlsxwriter
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 REGISTER_FILE = "户籍人口.csv"
 TODAY = dt.date(2025, 6, 30)

@@ -36,7 +36,8 @@ def _child(*args: str) -> dict[str, Any]:
     if result.returncode != 0:
         console.print(result.stderr[-4000:])
         raise SystemExit(f"benchmark child failed: {' '.join(args)}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    output: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return output
 
 
 def generator_fingerprint(scale: int, seed: int, *, independent: bool = False) -> str:
@@ -74,6 +75,7 @@ def city(scale: int, seed: int, *, independent: bool = False) -> tuple[Path, flo
 
 
 def bench_scale(scale: int, seed: int, with_splink: bool, *, independent: bool = False) -> dict[str, Any]:
+    """Generate (or reuse) one city, run the pipeline and score it; Splink too when `with_splink`."""
     source, generated = city(scale, seed, independent=independent)
     data = WORK / f"data-{'indep-' if independent else ''}s{scale}"
     shutil.rmtree(data, ignore_errors=True)
@@ -92,6 +94,7 @@ def bench_scale(scale: int, seed: int, with_splink: bool, *, independent: bool =
 
 
 def report(results: list[dict[str, Any]]) -> None:
+    """Print one table per benchmarked city: accuracy, speed and memory against their targets."""
     for r in results:
         acc, run = r["accuracy"], r["pipeline"]
         origin = (
@@ -146,6 +149,7 @@ def report(results: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
+    """Benchmark the scales given on the command line and print the report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--seed", type=int, default=0)

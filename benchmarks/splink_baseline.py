@@ -49,6 +49,7 @@ def _splink_input(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
 
 
 def main() -> None:
+    """Link the run given as first argument with Splink, score it against the truth given second; print JSON."""
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -89,7 +90,8 @@ def main() -> None:
     seconds = time.perf_counter() - t0
 
     table = pl.from_arrow(predictions)
-    assert isinstance(table, pl.DataFrame)
+    if not isinstance(table, pl.DataFrame):
+        raise TypeError("Splink predictions did not come back as a table")
     pairs = table.select("unique_id_l", "unique_id_r")
     # link_only keeps the input order: left is the register, right the roll.
     found = (

@@ -1,17 +1,18 @@
-"""The `hukou` command line."""
+"""The `hukou` command line: `generate`, `run`, `summary`, `serve`, `export` and `users`."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from cli.common import DataOption, console
+from cli.export import export_lists
+from cli.users import users_app
 
 # Before Prefect is imported: no analytics, and time for a first ephemeral server to
 # migrate its database on a fresh machine (the default 20 s is not always enough).
@@ -25,20 +26,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(width=max(Console().width, 160))
+app.add_typer(users_app, name="users")
+app.command("export")(export_lists)
 
-
-@contextmanager
-def _fail_on(*errors: type[Exception]) -> Iterator[None]:
-    """Turn the given errors into their message in red and exit status 1."""
-    try:
-        yield
-    except errors as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
-
-
-DataOption = Annotated[Path, typer.Option("--data", help="Data directory (published database, runs, operator state).")]
+SUMMARY_COLUMNS = (
+    "community_code",
+    "community_name",
+    "registered_persons",
+    "registered_households",
+    "resident_persons",
+    "consistent_persons",
+    "consistent_households",
+    "absent_elsewhere_persons",
+    "absent_outside_persons",
+    "absent_households",
+    "unregistered_elsewhere_persons",
+    "unregistered_outside_persons",
+    "review_pending",
+)
+"""The community-summary columns of the terminal table, titled from `schemas.labels.SUMMARY_LABELS`."""
 
 
 @app.command()
@@ -149,117 +155,23 @@ def _print_input_problems(data: Path) -> None:
 
 
 def _print_summary(data: Path) -> None:
+    from schemas.labels import SUMMARY_LABELS, two_lines
     from services.reader import published
 
+    columns = ", ".join(SUMMARY_COLUMNS)
     with published(data) as con:
         rows = con.execute(
-            """SELECT community_code, community_name, registered_persons, registered_households,
-                      resident_persons, consistent_persons, consistent_households,
-                      absent_elsewhere_persons, absent_outside_persons, absent_households,
-                      unregistered_elsewhere_persons, unregistered_outside_persons, review_pending
-               FROM community_summary ORDER BY community_code"""
+            f"SELECT {columns} FROM community_summary ORDER BY community_code"  # noqa: S608 -- fixed column names
         ).fetchall()
     table = Table(title="社区人户核查汇总 community summary", show_lines=False)
-    headers = [
-        "社区代码",
-        "社区",
-        "户籍人",
-        "户籍户",
-        "实有人",
-        "一致人",
-        "一致户",
-        "户在人不在\n去市内",
-        "户在人不在\n去向不明",
-        "空挂户",
-        "人在户不在\n市内户籍",
-        "人在户不在\n外地",
-        "待核实",
-    ]
-    for i, h in enumerate(headers):
-        table.add_column(h, justify="right" if i >= 2 else "left", no_wrap=True)
-    totals = [0] * (len(headers) - 2)
+    for i, column in enumerate(SUMMARY_COLUMNS):
+        table.add_column(two_lines(SUMMARY_LABELS[column]), justify="right" if i >= 2 else "left", no_wrap=True)
+    totals = [0] * (len(SUMMARY_COLUMNS) - 2)
     for row in rows:
         table.add_row(*[str(v) if v is not None else "" for v in row[:2]], *[f"{v:,}" for v in row[2:]])
         totals = [t + (v or 0) for t, v in zip(totals, row[2:], strict=True)]
     table.add_row("合计", "", *[f"{t:,}" for t in totals], style="bold")
     console.print(table)
-
-
-users_app = typer.Typer(help="Manage review-app users (stored in DATA/state.sqlite).", no_args_is_help=True)
-app.add_typer(users_app, name="users")
-
-
-def _password(password_stdin: bool, *, confirm: bool = True) -> str:
-    import sys
-
-    if password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
-
-
-@users_app.command("add")
-def users_add(
-    username: Annotated[str, typer.Argument(help="Log-in name.")],
-    role: Annotated[str, typer.Option(help="operator | supervisor | liaison | admin")],
-    scope: Annotated[
-        str | None,
-        typer.Option(
-            help="operator: community code; supervisor: street or town; liaison: police station; admin: none."
-        ),
-    ] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    data: DataOption = Path("data"),
-) -> None:
-    """Add a user. The first admin is created this way."""
-    from schemas.codes import Role
-    from services.accounts import AccountError, add_user
-    from services.paths import DataPaths
-
-    with _fail_on(AccountError, ValueError):
-        user = add_user(DataPaths(data).state, username, _password(password_stdin), Role(role), scope)
-    console.print(f"added {user.username} ({user.role.value}{', ' + user.scope if user.scope else ''})")
-
-
-@users_app.command("list")
-def users_list(data: DataOption = Path("data")) -> None:
-    """List users, their roles and scopes."""
-    from services.accounts import list_users
-    from services.paths import DataPaths
-
-    table = Table("user", "role", "scope", "active")
-    for u in list_users(DataPaths(data).state):
-        table.add_row(u.username, u.role.value, u.scope or "", "yes" if u.active else "no")
-    console.print(table)
-
-
-@users_app.command("disable")
-def users_disable(username: str, data: DataOption = Path("data")) -> None:
-    """Disable a user and end their sessions."""
-    from services.accounts import AccountError, set_active
-    from services.paths import DataPaths
-
-    with _fail_on(AccountError):
-        set_active(DataPaths(data).state, username, False)
-    console.print(f"disabled {username}")
-
-
-@users_app.command("passwd")
-def users_passwd(
-    username: str,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    data: DataOption = Path("data"),
-) -> None:
-    """Set a user's password (ends their sessions)."""
-    from services.accounts import AccountError, set_password
-    from services.paths import DataPaths
-
-    with _fail_on(AccountError):
-        set_password(DataPaths(data).state, username, _password(password_stdin))
-    console.print(f"password changed for {username}")
 
 
 @app.command()
@@ -275,45 +187,6 @@ def serve(
     from review.app import create_app
 
     uvicorn.run(create_app(data, secure_cookies=secure_cookies), host=host, port=port, log_level="warning")
-
-
-@app.command("export")
-def export_lists(
-    user: Annotated[str, typer.Option("--user", help="Your user name: a police liaison (your station) or an admin.")],
-    station: Annotated[str | None, typer.Option(help="Police station whose communities to export.")] = None,
-    community: Annotated[str | None, typer.Option(help="One community (12-digit code) instead of a station.")] = None,
-    out: Annotated[Path, typer.Option(help="Directory for the files and their manifest.")] = Path("exports"),
-    fmt: Annotated[
-        str, typer.Option("--format", help="xlsx (one workbook, a sheet per category) or csv (GB18030).")
-    ] = "xlsx",
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    data: DataOption = Path("data"),
-) -> None:
-    """Export the verified 人在户不在 / 户在人不在 lists with a manifest (SHA-256, row counts, pending items)."""
-    from services.accounts import authenticate, may_export
-    from services.export import ExportScope, export
-    from services.paths import DataPaths
-    from services.reader import published
-
-    if bool(station) == bool(community):
-        raise typer.BadParameter("give exactly one of --station or --community")
-    who = authenticate(DataPaths(data).state, user, _password(password_stdin, confirm=False))
-    if who is None:
-        console.print("[red]wrong user name or password, or too many attempts[/red]")
-        raise typer.Exit(1)
-    with published(data) as con:
-        row = con.execute(
-            "SELECT police_station FROM community_summary WHERE community_code = ?", [community]
-        ).fetchone()
-    if not may_export(who, station=station, community_station=row[0] if row else None):
-        console.print(
-            f"[red]{user} may not export {station or community}[/red]: only the police liaison of that station or an admin"
-        )
-        raise typer.Exit(2)
-    manifest = export(data, ExportScope(station=station, community=community), out, username=user, fmt=fmt)
-    console.print(manifest.read_text())
 
 
 @app.command()

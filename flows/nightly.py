@@ -37,8 +37,10 @@ def summary_markdown(run_id: str, counts: dict[str, Any], timings: dict[str, flo
 
 @flow(name="hukou-nightly", log_prints=False)
 def nightly(register_file: str, rolls_dir: str, data_dir: str = "data") -> str:
-    """Reconcile the police extract `register_file` with the rolls in `rolls_dir` and
-    publish into `data_dir`; returns the run id."""
+    """Reconcile the police extract `register_file` with the rolls in `rolls_dir`.
+
+    Publishes into `data_dir`; returns the run id.
+    """
     logger = get_run_logger()
     settings = Settings(data_dir=Path(data_dir))
     outcome = run_pipeline(Path(register_file), Path(rolls_dir), settings, PREFECT_STEPS)

@@ -10,16 +10,19 @@ import datetime as dt
 import json
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows import stages
 from flows.publish import publish
-from flows.settings import Settings
 from services.paths import DataPaths
 from services.state import record_run_end, record_run_start, runs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from flows.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ LOCAL = Steps(stages.ingest, stages.normalise, stages.link_stage, stages.classif
 
 @dataclass(slots=True)
 class RunOutcome:
+    """What a finished run left: its id, directory, published database, counts and stage timings."""
+
     run_id: str
     run_dir: Path
     database: Path
@@ -62,9 +67,11 @@ def _inputs(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def safe_error(exc: BaseException) -> str:
-    """An error message fit for logs and the run table: file problems say which
-    file and what; anything else only its type, since messages of data
-    libraries may quote record values."""
+    """An error message fit for logs and the run table.
+
+    File problems say which file and what; anything else only its type, since
+    messages of data libraries may quote record values.
+    """
     if isinstance(exc, stages.RegisterUnreadable):
         return f"register unreadable: {exc}"
     return f"{type(exc).__name__} (details withheld: they may quote record values)"

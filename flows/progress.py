@@ -6,18 +6,29 @@ stage names pass through here, never record values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from rich.progress import TaskID
 
 
 class Reporter(Protocol):
-    def start(self, stage: str, total: int | None) -> None: ...
-    def advance(self, stage: str, amount: int = 1) -> None: ...
-    def finish(self, stage: str) -> None: ...
+    """Whatever shows progress: told when a stage starts, advances and finishes."""
+
+    def start(self, stage: str, total: int | None) -> None:
+        """A stage begins; `total` is its number of steps, if known."""
+        ...
+
+    def advance(self, stage: str, amount: int = 1) -> None:
+        """A stage has done `amount` more steps."""
+        ...
+
+    def finish(self, stage: str) -> None:
+        """A stage is done."""
+        ...
 
 
 class _Silent:
@@ -56,6 +67,7 @@ def stage(name: str, total: int | None = None) -> Iterator[None]:
 
 
 def advance(name: str, amount: int = 1) -> None:
+    """Report `amount` more steps done in stage `name`."""
     _reporter.advance(name, amount)
 
 
@@ -83,13 +95,16 @@ class RichReporter:
         self.progress.stop()
 
     def start(self, stage: str, total: int | None) -> None:
+        """Add a bar for `stage` (of one step when its total is unknown)."""
         self.tasks[stage] = self.progress.add_task(stage, total=total if total is not None else 1)
 
     def advance(self, stage: str, amount: int = 1) -> None:
+        """Move the stage's bar on by `amount`."""
         if stage in self.tasks:
             self.progress.advance(self.tasks[stage], amount)
 
     def finish(self, stage: str) -> None:
+        """Fill the stage's bar."""
         if stage in self.tasks:
             task = next(t for t in self.progress.tasks if t.id == self.tasks[stage])
             self.progress.update(self.tasks[stage], completed=task.total)

@@ -1,22 +1,31 @@
-"""Publish a run: a fresh DuckDB database built from the run's Parquet, swapped
-in atomically. Readers attach the published file READ_ONLY per request; the
-file being built is never the published one, so a failed run changes nothing."""
+"""Publish a run: a fresh DuckDB database built from the run's Parquet, swapped in atomically.
+
+Readers attach the published file READ_ONLY per request; the
+file being built is never the published one, so a failed run changes nothing.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
-from reconcile.compare import FIELDS
-from services.paths import DataPaths
+from reconcile.compare import COMPARISONS
+from schemas.codes import Side
 
-_LINK_EXTRAS = ", ".join([f"l.{f}_lvl AS {f}_level" for f in FIELDS] + [f"l.w_{f} AS {f}_weight" for f in FIELDS])
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from services.paths import DataPaths
+
+_LINK_EXTRAS = ", ".join(
+    [f"l.{c.column} AS {c.name}_level" for c in COMPARISONS]
+    + [f"l.{c.weight_column} AS {c.name}_weight" for c in COMPARISONS]
+)
 
 VIEWS: dict[str, str] = {
     "links": f"""
@@ -29,7 +38,7 @@ VIEWS: dict[str, str] = {
         FROM run.links l
         JOIN run.register_keys r ON r.idx = l.rid
         JOIN run.roll_keys o ON o.idx = l.lid
-    """,
+    """,  # noqa: S608  the extra columns come from the comparison set, not from input
     "record_status": """
         SELECT side, source_file, source_row, community_code, status, other_community_code, person_key,
                linked_file, linked_row, verified_by, decision, decision_outcome, issues, address_incomplete,
@@ -45,8 +54,8 @@ VIEWS: dict[str, str] = {
 }
 
 
-RECORD_COLUMNS = {
-    "register": [
+RECORD_COLUMNS: dict[Side, list[str]] = {
+    Side.REGISTER: [
         "idx",
         "source_file",
         "source_sheet",
@@ -71,7 +80,7 @@ RECORD_COLUMNS = {
         "record_key",
         "fingerprint",
     ],
-    "roll": [
+    Side.ROLL: [
         "idx",
         "source_file",
         "source_sheet",
@@ -102,24 +111,24 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
     try:
         con.execute("CREATE SCHEMA run")
         for name in ("links", "record_status", "community_summary", "quarantine", "queue"):
-            con.execute(f"CREATE TABLE run.{name} AS SELECT * FROM read_parquet(?)", [str(run_dir / f"{name}.parquet")])
+            con.execute(f"CREATE TABLE run.{name} AS SELECT * FROM read_parquet(?)", [str(run_dir / f"{name}.parquet")])  # noqa: S608  names from the literal tuple above
         status = pl.read_parquet(run_dir / "record_status.parquet")
-        register_keys = status.filter(pl.col("side") == "register").select(
+        register_keys = status.filter(pl.col("side") == Side.REGISTER.value).select(
             "idx", "source_file", "source_sheet", "source_row", "community_code", "person_key"
         )
-        roll_keys = status.filter(pl.col("side") == "roll").select(
+        roll_keys = status.filter(pl.col("side") == Side.ROLL.value).select(
             "idx", "source_file", "source_sheet", "source_row", "community_code", "person_key"
         )
         con.register("register_keys_df", register_keys.to_arrow())
         con.register("roll_keys_df", roll_keys.to_arrow())
         con.execute("CREATE TABLE run.register_keys AS SELECT * FROM register_keys_df")
         con.execute("CREATE TABLE run.roll_keys AS SELECT * FROM roll_keys_df")
-        for side in ("register", "roll"):
+        for side in Side:
             records = pl.read_parquet(run_dir / f"{side}.parquet").select(
                 [c for c in RECORD_COLUMNS[side] if c in pl.read_parquet_schema(run_dir / f"{side}.parquet")]
             )
             con.register(f"{side}_records_df", records.to_arrow())
-            con.execute(f"CREATE TABLE run.{side}_records AS SELECT * FROM {side}_records_df")
+            con.execute(f"CREATE TABLE run.{side}_records AS SELECT * FROM {side}_records_df")  # noqa: S608  Side enum
         reports = json.loads((run_dir / "files.json").read_text())
         # A workbook's sheets as JSON text: one column type whatever the delivery holds.
         files = pl.DataFrame(

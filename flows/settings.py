@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reconcile.linker import LinkSettings
+
+_LINKER = LinkSettings()
+"""The linker's own defaults: the settings below override them, never restate them."""
 
 
 class Settings(BaseSettings):
@@ -15,14 +19,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUKOU_")
 
     data_dir: Path = Path("data")
-    target_precision: float = 0.999
-    target_recall: float = 0.999
-    review_capacity: float = 0.01
+    target_precision: float = _LINKER.target_precision
+    target_recall: float = _LINKER.target_recall
+    review_capacity: float = _LINKER.review_capacity
     keep_runs: int = 14
     """Published run directories kept under data/runs (older ones are removed)."""
 
     def link_settings(self) -> LinkSettings:
-        return LinkSettings(
+        """What the linker aims for, from these settings."""
+        return dataclasses.replace(
+            _LINKER,
             target_precision=self.target_precision,
             target_recall=self.target_recall,
             review_capacity=self.review_capacity,

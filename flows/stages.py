@@ -7,31 +7,32 @@ results freely. Run directories are immutable once published.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from flows import progress
 from flows.io.sources import FileError, read_table, table_to_parquet
-from reconcile.address import admin_prefixes
 from reconcile.classify import classify
-from reconcile.decisions import pair_decisions, record_decisions
-from reconcile.dwelling import PARTS, locate
-from reconcile.identity import register_keys, roll_keys
+from reconcile.decisions import changed_pairs, pair_decisions, record_outcomes
+from reconcile.dwelling import PARTS
 from reconcile.linker import LinkSettings, link
-from reconcile.prepare import community_names, prepare_register, prepare_roll
+from reconcile.prepare import prepare
 from reconcile.summary import community_summary
+from reconcile.verification import verify
 from reconcile.work_queue import build_queue
-from schemas.codes import DecidedBy, DecisionKind, Status
+from schemas.codes import DecidedBy, Outcome, Side
 from schemas.inputs import REGISTER, ROLL
-from schemas.records import QUARANTINE_SCHEMA, RegisterRecord, RollRecord, malformed_quarantine, split_valid
+from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
 from services.charts import summary_svg
 from services.decisions import active_decisions
+from services.paths import sha256_file
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ROLL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
 LINK_COLUMNS = [
@@ -67,7 +68,7 @@ class RegisterUnreadable(RuntimeError):
 class FileReport:
     """What happened to one input file (no record values)."""
 
-    side: str
+    side: Side
     file: str
     size: int
     sha256: str
@@ -84,14 +85,6 @@ class FileReport:
     community_name: str | None = None
     sheets: list[dict[str, Any]] = field(default_factory=list)
     """A workbook's sheets: name, whether read, why not, records, blank and footer rows (row numbers)."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve_register(path: Path) -> Path:
@@ -128,9 +121,9 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
     reports: list[FileReport] = []
     malformed: list[pl.DataFrame] = []
     with progress.stage("读取户籍数据 register", 1):
-        report = FileReport("register", register.name, register.stat().st_size if register.exists() else 0, "")
+        report = FileReport(Side.REGISTER, register.name, register.stat().st_size if register.exists() else 0, "")
         if register.exists():
-            report.sha256 = sha256_of(register)
+            report.sha256 = sha256_file(register)
         try:
             copied = table_to_parquet(register, REGISTER, out / "raw_register.parquet")
         except FileError as exc:
@@ -141,7 +134,7 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
         report.malformed_rows = len(copied.malformed)
         report.sheets = [asdict(sheet) for sheet in copied.sheets]
         report.footer_rows = sum(len(sheet.footer_rows) for sheet in copied.sheets)
-        malformed.append(malformed_quarantine("register", copied.file, copied.malformed))
+        malformed.append(malformed_quarantine(Side.REGISTER, copied.file, copied.malformed))
         reports.append(report)
         progress.advance("读取户籍数据 register")
 
@@ -151,7 +144,7 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
         for path in files:
             code, name = _file_community(path)
             report = FileReport(
-                "roll", path.name, path.stat().st_size, sha256_of(path), community_code=code, community_name=name
+                Side.ROLL, path.name, path.stat().st_size, sha256_file(path), community_code=code, community_name=name
             )
             reports.append(report)
             progress.advance("读取社区登记表 rolls")
@@ -168,7 +161,7 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
             report.malformed_rows = len(table.malformed)
             report.sheets = [asdict(sheet) for sheet in table.sheets]
             report.footer_rows = table.footer_rows
-            malformed.append(malformed_quarantine("roll", table.file, table.malformed))
+            malformed.append(malformed_quarantine(Side.ROLL, table.file, table.malformed))
             frames.append(
                 table.frame.with_columns(
                     pl.lit(code, dtype=pl.String).alias("file_community"),
@@ -196,46 +189,36 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
 
 
 def normalise(run: Path) -> dict[str, Any]:
-    """Normalise and validate both sides; write register.parquet, roll.parquet
-    and quarantine.parquet (malformed rows included)."""
+    """Normalise and validate both sides (`reconcile.prepare.prepare`).
+
+    Writes register.parquet, roll.parquet and quarantine.parquet (malformed rows included).
+    """
     with progress.stage("规范化 normalise", 4):
-        raw_register = pl.read_parquet(run / "raw_register.parquet")
-        raw_rolls = pl.read_parquet(run / "raw_rolls.parquet")
-        anchors = set(raw_register["street"].drop_nulls().unique().to_list())
-        anchors |= set(raw_register["community_name"].drop_nulls().unique().to_list())
-        prefixes = admin_prefixes(raw_register["address_raw"].drop_nulls().unique().head(20_000).to_list(), anchors)
-        progress.advance("规范化 normalise")
-        register, register_q = split_valid(prepare_register(raw_register, prefixes=prefixes), RegisterRecord, REGISTER)
-        progress.advance("规范化 normalise")
-        roll, roll_q = split_valid(
-            prepare_roll(raw_rolls, by_name=community_names(raw_register), prefixes=prefixes), RollRecord, ROLL
+        prepared = prepare(
+            pl.read_parquet(run / "raw_register.parquet"),
+            pl.read_parquet(run / "raw_rolls.parquet"),
+            step=lambda: progress.advance("规范化 normalise"),
         )
-        progress.advance("规范化 normalise")
-        register, roll = locate(register, roll)
-        register = _indexed(register_keys(register))
-        roll = _indexed(roll_keys(roll))
-        register.write_parquet(run / "register.parquet")
-        roll.write_parquet(run / "roll.parquet")
-        quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), register_q, roll_q])
+        prepared.register.write_parquet(run / "register.parquet")
+        prepared.roll.write_parquet(run / "roll.parquet")
+        quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), prepared.quarantine])
         quarantine.write_parquet(run / "quarantine.parquet")
         progress.advance("规范化 normalise")
     return {
-        "register_valid": register.height,
-        "roll_valid": roll.height,
+        "register_valid": prepared.register.height,
+        "roll_valid": prepared.roll.height,
         "quarantined": quarantine.height,
-        "register_rows_with_issues": int(register["issues"].list.len().gt(0).sum()),
-        "roll_rows_with_issues": int(roll["issues"].list.len().gt(0).sum()),
+        "register_rows_with_issues": int(prepared.register["issues"].list.len().gt(0).sum()),
+        "roll_rows_with_issues": int(prepared.roll["issues"].list.len().gt(0).sum()),
     }
 
 
-def _indexed(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
-
-
 def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> dict[str, Any]:
-    """Link the two sides under the operators' standing decisions (read from
-    the `state` database); write links.parquet, candidates.parquet,
-    duplicates.parquet, pair_decisions.parquet and model.json."""
+    """Link the two sides under the operators' standing decisions (from the `state` database).
+
+    Writes links.parquet, candidates.parquet,
+    duplicates.parquet, pair_decisions.parquet and model.json.
+    """
     with progress.stage("匹配 link", 1):
         register = pl.read_parquet(
             run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]
@@ -250,8 +233,8 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
         result.candidates.write_parquet(run / "candidates.parquet")
         pl.concat(
             [
-                result.register_duplicates.with_columns(pl.lit("register").alias("side")),
-                result.roll_duplicates.with_columns(pl.lit("roll").alias("side")),
+                result.register_duplicates.with_columns(pl.lit(Side.REGISTER.value).alias("side")),
+                result.roll_duplicates.with_columns(pl.lit(Side.ROLL.value).alias("side")),
             ]
         ).write_parquet(run / "duplicates.parquet")
         (run / "model.json").write_text(
@@ -270,8 +253,8 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
     decided = result.links["decided_by"].value_counts()
     by = dict(zip(decided["decided_by"].to_list(), decided["count"].to_list(), strict=True))
     return {
-        "decisions_applied": int((outcomes["outcome"] == "applied").sum()),
-        "decisions_set_aside": int((outcomes["outcome"] != "applied").sum()),
+        "decisions_applied": int((outcomes["outcome"] == Outcome.APPLIED.value).sum()),
+        "decisions_set_aside": int((outcomes["outcome"] != Outcome.APPLIED.value).sum()),
         "candidate_pairs": result.candidate_count,
         "links_auto": int(by.get(DecidedBy.AUTO.value, 0)),
         "links_review": int(by.get(DecidedBy.REVIEW.value, 0)),
@@ -293,7 +276,7 @@ def _communities(run: Path, register: pl.DataFrame) -> pl.DataFrame:
         [
             {"community_code": r["community_code"], "file_name": r["community_name"]}
             for r in reports
-            if r["side"] == "roll" and r["community_code"]
+            if r["side"] == Side.ROLL and r["community_code"]
         ],
         schema={"community_code": pl.String, "file_name": pl.String},
     ).unique("community_code")
@@ -304,44 +287,13 @@ def _communities(run: Path, register: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _verification(statuses: pl.DataFrame, links: pl.DataFrame, record_outcomes: pl.DataFrame) -> pl.DataFrame:
-    """Add `verified_by` (auto / operator / null = pending), `decision` and
-    `decision_outcome` to the statuses.
-
-    A status resting on a link is verified by whoever decided the link; a lone
-    人在户不在 / 户在人不在 only once an operator confirms it.
-    """
-    by_link = pl.concat(
+def _issues(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat(
         [
-            links.select(pl.lit("register").alias("side"), pl.col("rid").alias("idx"), "decided_by"),
-            links.select(pl.lit("roll").alias("side"), pl.col("lid").alias("idx"), "decided_by"),
+            register.select(pl.lit(Side.REGISTER.value).alias("side"), "idx", "issues"),
+            roll.select(pl.lit(Side.ROLL.value).alias("side"), "idx", "issues"),
         ]
     )
-    statuses = statuses.join(by_link, on=["side", "idx"], how="left").join(
-        record_outcomes.select(
-            "side", "idx", pl.col("kind").alias("decision"), pl.col("outcome").alias("decision_outcome")
-        ),
-        on=["side", "idx"],
-        how="left",
-    )
-    confirmed = (pl.col("decision_outcome") == "applied") & (
-        ((pl.col("status") == Status.ABSENT.value) & (pl.col("decision") == DecisionKind.CONFIRM_ABSENT.value))
-        | (
-            (pl.col("status") == Status.UNREGISTERED.value)
-            & (pl.col("decision") == DecisionKind.CONFIRM_UNREGISTERED.value)
-        )
-    )
-    verified = (
-        pl.when(pl.col("status").is_in([Status.REVIEW.value]))
-        .then(None)
-        .when(pl.col("decided_by").is_in([DecidedBy.AUTO.value, DecidedBy.OPERATOR.value]))
-        .then(pl.col("decided_by"))
-        .when(confirmed)
-        .then(pl.lit(DecidedBy.OPERATOR.value))
-        .when(pl.col("status").is_in([Status.INACTIVE.value, Status.DUPLICATE.value]))
-        .then(pl.lit(DecidedBy.AUTO.value))
-    )
-    return statuses.with_columns(verified.alias("verified_by")).drop("decided_by")
 
 
 def classify_stage(run: Path) -> dict[str, Any]:
@@ -351,41 +303,19 @@ def classify_stage(run: Path) -> dict[str, Any]:
         roll = pl.read_parquet(run / "roll.parquet")
         links = pl.read_parquet(run / "links.parquet")
         duplicates = pl.read_parquet(run / "duplicates.parquet")
-        reg_dups = duplicates.filter(pl.col("side") == "register").drop("side")
-        roll_dups = duplicates.filter(pl.col("side") == "roll").drop("side")
+        reg_dups = duplicates.filter(pl.col("side") == Side.REGISTER.value).drop("side")
+        roll_dups = duplicates.filter(pl.col("side") == Side.ROLL.value).drop("side")
         statuses = classify(register, roll, links, reg_dups, roll_dups)
         standing = pl.read_parquet(run / "decisions.parquet")
-        record_outcomes = pl.concat(
-            [
-                record_decisions(standing, register, side="register").with_columns(pl.lit("register").alias("side")),
-                record_decisions(standing, roll, side="roll").with_columns(pl.lit("roll").alias("side")),
-            ]
-        ).drop_nulls("idx")
-        statuses = _verification(statuses, links, record_outcomes)
-        issues = pl.concat(
-            [
-                register.select(pl.lit("register").alias("side"), "idx", "issues"),
-                roll.select(pl.lit("roll").alias("side"), "idx", "issues"),
-            ]
-        )
-        statuses = statuses.join(issues, on=["side", "idx"], how="left").with_columns(
+        outcomes = record_outcomes(standing, register, roll)
+        statuses = verify(statuses, links, outcomes)
+        statuses = statuses.join(_issues(register, roll), on=["side", "idx"], how="left").with_columns(
             pl.col("issues").list.join(",").alias("issues")
         )
         statuses.write_parquet(run / "record_status.parquet")
-        pair_outcomes = pl.read_parquet(run / "pair_decisions.parquet").join(
-            standing.select(pl.col("id").alias("decision_id"), "register_key", "roll_key"), on="decision_id"
-        )
-        changed_pairs = (
-            pair_outcomes.filter(pl.col("outcome") == "changed")
-            .join(
-                register.select(pl.col("record_key").alias("register_key"), pl.col("idx").alias("rid")),
-                on="register_key",
-            )
-            .join(roll.select(pl.col("record_key").alias("roll_key"), pl.col("idx").alias("lid")), on="roll_key")
-            .select("rid", "lid")
-        )
-        changed_records = record_outcomes.filter(pl.col("outcome") == "changed").select("side", "idx")
-        queue = build_queue(links, statuses, register, roll, changed_pairs, changed_records)
+        changed = changed_pairs(pl.read_parquet(run / "pair_decisions.parquet"), standing, register, roll)
+        changed_records = outcomes.filter(pl.col("outcome") == Outcome.CHANGED.value).select("side", "idx")
+        queue = build_queue(links, statuses, register, roll, changed, changed_records)
         queue.write_parquet(run / "queue.parquet")
         review_pairs = (
             links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)

@@ -1,0 +1,1 @@
+"""The reconciliation domain: cleaning, blocking, linking and classifying records, free of IO."""

@@ -98,7 +98,9 @@ def _numerals(text: str) -> str:
 
 
 def fold(raw: str | None) -> str:
-    """NFKC (full-width digits), no spaces, one kind of dash, Chinese numerals as
+    """Fold an address to one way of writing.
+
+    NFKC (full-width digits), no spaces, one kind of dash, Chinese numerals as
     digits, `12#` as 12幢, no bracketed note at the end.
 
     >>> fold("金山花园 １２＃3-301（出租）")
@@ -139,15 +141,18 @@ _NUMBER_START = "[0-9零〇一二两三四五六七八九十百]"
 
 @lru_cache(maxsize=64)
 def _stem_pattern(prefixes: tuple[str, ...]) -> str | None:
-    """Village names without their 村 (西三村 → 西三), for where a number follows:
-    `西三十组` is group 10 of 西三村, not group 30 of 西."""
+    """A pattern of village names without their 村 (西三村 → 西三), for where a number follows.
+
+    `西三十组` is group 10 of 西三村, not group 30 of 西.
+    """
     stems = sorted({p[:-1] for p in prefixes if p.endswith("村") and len(p) >= 3}, key=len, reverse=True)
     return "^(?:" + "|".join(re.escape(s) for s in stems) + ")" if stems else None
 
 
 def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
-    """Remove any of `prefixes` from the start, repeatedly (longest first), never
-    the whole text; then a village prefix written without its 村 where a number follows.
+    """Remove any of `prefixes` from the start, repeatedly (longest first), never the whole text.
+
+    Then a village prefix written without its 村 where a number follows.
 
     >>> strip_prefixes("慈溪市浒山街道金山花园1幢", ["慈溪市", "浒山街道"])
     '金山花园1幢'
@@ -246,8 +251,9 @@ def _numeral_tokens(text: pl.DataFrame, pattern: str) -> tuple[list[str], list[s
 
 
 def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
-    """`parse` over a whole column, in polars: one row per value with the
-    columns of `ADDRESS_FIELDS` (`addr_kind` is `Address.kind`).
+    """`parse` over a whole column, in polars.
+
+    One row per value with the columns of `ADDRESS_FIELDS` (`addr_kind` is `Address.kind`).
 
     The same steps and patterns as `parse`, in Rust; `parse` stays the
     reference (a test holds the two equal on random address-like strings).
@@ -352,8 +358,10 @@ _QUARTERS = frozenset(pinyin_key(c) for c in "东西南北中")
 
 
 def _phases(name: str) -> set[str]:
-    """The parts of a compound name that tell neighbouring compounds apart (一期, 东区), by
-    reading, so that a homophone (冬区) is the same part and 东苑 or 小区 are none."""
+    """The parts of a compound name that tell neighbouring compounds apart (一期, 东区).
+
+    By reading, so that a homophone (冬区) is the same part and 东苑 or 小区 are none.
+    """
     found = {pinyin_key(token) for token in _PHASE_NUMBER.findall(name)}
     found |= {
         pinyin_key(name[i - 1 : i + 1])
@@ -394,10 +402,11 @@ def place_similarity(a: str, b: str) -> float:
 
 
 def place_matches(observed: Iterable[str], known: Sequence[str], *, cutoff: float = 70.0) -> dict[str, list[str]]:
-    """Each observed place name's best matches among `known` (the register's
-    spelling): itself when known, the names sharing the best score at or above
-    `cutoff`, else none. Two names mean the written name is ambiguous (金山 for
-    金山花园 and 金山新村).
+    """Each observed place name's best matches among `known` (the register's spelling).
+
+    Itself when known, the names sharing the best score at or above `cutoff`,
+    else none. Two names mean the written name is ambiguous (金山 for 金山花园
+    and 金山新村).
 
     >>> place_matches(["城东东区", "金山", "海港公寓"], ["城东新村东区", "金山花园", "金山新村"])["金山"]
     ['金山新村', '金山花园']

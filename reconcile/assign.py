@@ -48,9 +48,10 @@ def assign_one_to_one(scored: pl.DataFrame, *, min_probability: float) -> pl.Dat
 
 
 def greedy_matching(ranked: pl.DataFrame) -> pl.Series:
-    """Which pairs best-first greedy matching keeps, given pairs ranked by `_order`
-    (0 = best). Vectorised: every pair that is the best remaining one for both its
-    records is one greedy would take; take them all, drop their records, repeat.
+    """Which pairs best-first greedy matching keeps, given pairs ranked by `_order` (0 = best).
+
+    Vectorised: every pair that is the best remaining one for both its records
+    is one greedy would take; take them all, drop their records, repeat.
 
     >>> ranked = pl.DataFrame({"_order": [0, 1, 2, 3], "rid": [1, 1, 2, 2], "lid": [10, 11, 10, 12]})
     >>> greedy_matching(ranked).to_list()

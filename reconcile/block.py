@@ -95,8 +95,7 @@ def rules_of(mask: int, bits: dict[str, int]) -> list[str]:
 def candidate_pairs(
     register: pl.DataFrame, roll: pl.DataFrame, rules: tuple[BlockingRule, ...] = DEFAULT_RULES
 ) -> pl.DataFrame:
-    """Union of every rule's pairs: rid, lid, rules (a bit mask of the rules
-    that found the pair, see `rule_bits`).
+    """Union of every rule's pairs: rid, lid, rules (a bit mask of the rules that found the pair, see `rule_bits`).
 
     Both frames need `idx` and the rule columns; `id_fix` is derived here.
     """
@@ -120,8 +119,8 @@ def candidate_pairs(
 
 
 def pair_key(rid: str = "rid", lid: str = "lid") -> pl.Expr:
-    """(rid, lid) packed into one Int64 (record ids are below 2**32): cheap to group on and test membership."""
-    return pl.col(rid).cast(pl.Int64) * (1 << 32) + pl.col(lid).cast(pl.Int64)
+    """(rid, lid) packed into one UInt64 (record ids are below 2**32): cheap to group on and test membership."""
+    return pl.col(rid).cast(pl.UInt64) * (1 << 32) + pl.col(lid).cast(pl.UInt64)
 
 
 def merge_sources(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -138,8 +137,8 @@ def merge_sources(pairs: pl.DataFrame) -> pl.DataFrame:
         pairs.group_by(pair_key().alias("_pair"))
         .agg(pl.col("rules").cast(pl.Int64).sum())
         .select(
-            (pl.col("_pair") // (1 << 32)).alias("rid"),
-            (pl.col("_pair") % (1 << 32)).alias("lid"),
+            (pl.col("_pair") // (1 << 32)).cast(pl.Int64).alias("rid"),
+            (pl.col("_pair") % (1 << 32)).cast(pl.Int64).alias("lid"),
             pl.col("rules").cast(pl.UInt32),
         )
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import polars as pl
 
 from reconcile.dwelling import PARTS, Grade, grade_expr
-from schemas.codes import DecidedBy, Status
-from schemas.records import lineage_text
+from reconcile.keys import person_keys
+from schemas.codes import DecidedBy, Side, Status
+from schemas.inputs import LINEAGE
 
 STATUS_SCHEMA = {
     "side": pl.String,
@@ -27,21 +26,10 @@ STATUS_SCHEMA = {
 }
 
 
-def person_key(id18: str | None, lineage: str) -> str:
-    """A stable pseudonymous key: from the ID number when valid, else from the
-    record's lineage (`schemas.records.lineage_text`)."""
-    basis = f"id:{id18}" if id18 else f"row:{lineage}"
-    return "P" + hashlib.blake2b(basis.encode(), digest_size=8, person=b"hukou-recon").hexdigest()
-
-
-def _keys(frame: pl.DataFrame) -> pl.Series:
-    rows = frame.select("id18", lineage_text())
-    return pl.Series([person_key(i, where) for i, where in rows.iter_rows()], dtype=pl.String)
-
-
 def status_if_same_person(address_level: int) -> Status:
-    """The register record's status were this pair one person, from the pair's
-    address level (`reconcile.compare.address_level`: 0 is another community), as
+    """The register record's status were this pair one person, as `classify` would decide it.
+
+    From the pair's address level (`reconcile.compare.address_level`: 0 is another community), as
     `classify` decides it.
 
     >>> status_if_same_person(3).label, status_if_same_person(1).label, status_if_same_person(0).label
@@ -67,11 +55,22 @@ def classify(
     `address_incomplete` marks such records where the address fits another
     registered flat just as well (see `_incomplete`).
     """
-    lineage = ("source_file", "source_sheet", "source_row")
-    reg = register.select("idx", *lineage, "community_code", "flat", *PARTS, "active", "id18")
-    rol = roll.select("idx", *lineage, "community_code", "flat_fits", *PARTS, "id18")
-    reg = reg.with_columns(_keys(reg).alias("own_key"))
-    rol = rol.with_columns(_keys(rol).alias("own_key"))
+    reg = register.select("idx", *LINEAGE, "community_code", "flat", *PARTS, "active", "id18")
+    rol = roll.select("idx", *LINEAGE, "community_code", "flat_fits", *PARTS, "id18")
+    reg = reg.with_columns(person_keys(reg).alias("own_key"))
+    rol = rol.with_columns(person_keys(rol).alias("own_key"))
+    pair = _linked_pairs(links, reg, rol)
+    reg_out = _register_statuses(reg, pair, register_duplicates)
+    roll_out = _roll_statuses(rol, pair, roll_duplicates)
+    flagged = _incomplete(pair, reg_out, register, roll)
+    out = pl.concat([reg_out, roll_out]).join(
+        flagged.with_columns(pl.lit(True).alias("address_incomplete")), on=["side", "idx"], how="left"
+    )
+    return out.with_columns(pl.col("address_incomplete").fill_null(False)).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _linked_pairs(links: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame) -> pl.DataFrame:
+    """Each link with both records' community, flat and parts, its dwelling grade and the status it gives."""
     pair = (
         links.select("rid", "lid", "decided_by")
         .join(
@@ -113,7 +112,11 @@ def classify(
         .otherwise(None)
         .alias("_linked_status"),
     )
+    return pair
 
+
+def _register_statuses(reg: pl.DataFrame, pair: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame:
+    """A status row per register record: inactive, duplicate, the linked status, else 户在人不在."""
     reg_out = (
         reg.join(
             pair.select(
@@ -122,15 +125,15 @@ def classify(
             on="idx",
             how="left",
         )
-        .join(register_duplicates.select("idx", "primary"), on="idx", how="left")
+        .join(duplicates.select("idx", "primary"), on="idx", how="left")
         .join(
             reg.select(pl.col("idx").alias("primary"), pl.col("own_key").alias("primary_key")), on="primary", how="left"
         )
     )
     reg_out = reg_out.select(
-        pl.lit("register").alias("side"),
+        pl.lit(Side.REGISTER.value).alias("side"),
         "idx",
-        *lineage,
+        *LINEAGE,
         "community_code",
         pl.when(~pl.col("active"))
         .then(pl.lit(Status.INACTIVE.value))
@@ -153,17 +156,21 @@ def classify(
         pl.col("l_sheet").alias("linked_sheet"),
         pl.col("l_row").alias("linked_row"),
     )
+    return reg_out
 
+
+def _roll_statuses(rol: pl.DataFrame, pair: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame:
+    """A status row per roll record: duplicate, the linked status, else 人在户不在."""
     roll_out = rol.join(
         pair.select(pl.col("lid").alias("idx"), "_linked_status", "r_comm", "r_key", "r_file", "r_sheet", "r_row"),
         on="idx",
         how="left",
-    ).join(roll_duplicates.select("idx", "primary"), on="idx", how="left")
+    ).join(duplicates.select("idx", "primary"), on="idx", how="left")
     primary_keys = roll_out.select(pl.col("idx").alias("primary"), pl.coalesce("r_key", "own_key").alias("primary_key"))
     roll_out = roll_out.join(primary_keys, on="primary", how="left").select(
-        pl.lit("roll").alias("side"),
+        pl.lit(Side.ROLL.value).alias("side"),
         "idx",
-        *lineage,
+        *LINEAGE,
         "community_code",
         pl.when(pl.col("primary").is_not_null())
         .then(pl.lit(Status.DUPLICATE.value))
@@ -179,18 +186,16 @@ def classify(
         pl.col("r_sheet").alias("linked_sheet"),
         pl.col("r_row").alias("linked_row"),
     )
-    flagged = _incomplete(pair, reg_out, register, roll)
-    out = pl.concat([reg_out, roll_out]).join(
-        flagged.with_columns(pl.lit(True).alias("address_incomplete")), on=["side", "idx"], how="left"
-    )
-    return out.with_columns(pl.col("address_incomplete").fill_null(False)).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
+    return roll_out
 
 
 def _incomplete(pair: pl.DataFrame, reg_out: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
-    """(side, idx) of both records of each 人户一致 pair whose roll address leaves
-    real doubt: it fits another registered flat of the community as well, and
+    """(side, idx) of both records of each 人户一致 pair whose roll address leaves real doubt.
+
+    It fits another registered flat of the community as well, and
     that flat's people were not found elsewhere (someone registered there is
-    found there, in review, or not found at all)."""
+    found there, in review, or not found at all).
+    """
     doubtful = pair.filter(
         (pl.col("_linked_status") == Status.CONSISTENT.value)
         & (pl.col("grade") == int(Grade.COMPATIBLE))
@@ -215,7 +220,7 @@ def _incomplete(pair: pl.DataFrame, reg_out: pl.DataFrame, register: pl.DataFram
     )
     return pl.concat(
         [
-            flagged.select(pl.lit("register").alias("side"), pl.col("rid").alias("idx")),
-            flagged.select(pl.lit("roll").alias("side"), pl.col("lid").alias("idx")),
+            flagged.select(pl.lit(Side.REGISTER.value).alias("side"), pl.col("rid").alias("idx")),
+            flagged.select(pl.lit(Side.ROLL.value).alias("side"), pl.col("lid").alias("idx")),
         ]
     )

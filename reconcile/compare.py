@@ -1,8 +1,11 @@
 """Comparison vectors: for each candidate pair, an agreement level per field.
 
-Computed with rapidfuzz over whole columns (`process.cpdist`), never with
-database string functions, which count UTF-8 bytes. Level -1 means a value is
-missing on one side: the field then says nothing either way.
+`COMPARISONS` is the project's comparison set: each field with its levels,
+labels, starting m and u and the function computing its level
+(`reconcile.comparison`). Levels are computed with rapidfuzz over whole columns
+(`process.cpdist`), never with database string functions, which count UTF-8
+bytes. Level -1 (`reconcile.comparison.MISSING`) means a value is missing on
+one side: the field then says nothing either way.
 """
 
 from __future__ import annotations
@@ -14,33 +17,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from reconcile import names
+from reconcile.comparison import Comparison, ComparisonLevel, ComparisonSet
 from reconcile.dwelling import GRADE_LABELS, PARTS, Grade, grade_expr
-
-FIELDS: dict[str, tuple[int, ...]] = {
-    "id": (3, 2, 0),
-    "name": (4, 3, 2, 1, 0),
-    "birth": (2, 1, 0),
-    "sex": (1, 0),
-    "address": (4, 3, 2, 1, 0),
-    "household": (1, 0),
-}
-"""Each field's agreement levels, best first."""
-
-LEVEL_LABELS: dict[str, dict[int, str]] = {
-    "id": {3: "号码相同", 2: "一两位之差", 0: "号码不同", -1: "缺失"},
-    "name": {4: "完全相同", 3: "同音或形近", 2: "差一字", 1: "读音相近", 0: "不同", -1: "缺失"},
-    "birth": {2: "相同", 1: "年月日差一项", 0: "不同", -1: "缺失"},
-    "sex": {1: "相同", 0: "不同", -1: "缺失"},
-    "address": {
-        4: GRADE_LABELS[Grade.SAME_FLAT],
-        3: GRADE_LABELS[Grade.COMPATIBLE],
-        2: GRADE_LABELS[Grade.SAME_BUILDING],
-        1: "同一社区（另一楼幢或住址不明）",
-        0: "不同社区",
-        -1: "缺失",
-    },
-    "household": {1: "同户成员同住此处", 0: "同户成员住在别处", -1: "无可参照"},
-}
 
 REGISTER_COLUMNS = (
     "idx",
@@ -59,8 +37,10 @@ ROLL_COLUMNS = tuple(c for c in REGISTER_COLUMNS if c != "former_name")
 
 
 def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFrame:
-    """Rows of `frame` (whose record ids are `ids`) for each id in `wanted`, in
-    order: a positional gather, much cheaper than a join on ids."""
+    """Rows of `frame` (whose record ids are `ids`) for each id in `wanted`, in order.
+
+    A positional gather, much cheaper than a join on ids.
+    """
     if ids.len() == 0:
         return frame.clear(wanted.len())
     size = int(ids.cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
@@ -70,9 +50,12 @@ def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFra
 
 
 def address_level(grade: pl.Expr, same_community: pl.Expr) -> pl.Expr:
-    """The address field's level: the dwelling grade (4 same flat … 2 same building)
-    within one community, 1 for another building or an address that names no flat
-    in the same community, 0 across communities (the roll's file says the community)."""
+    """The address field's level.
+
+    The dwelling grade (4 same flat … 2 same building) within one community, 1
+    for another building or an address that names no flat in the same
+    community, 0 across communities (the roll's file says the community).
+    """
     return (
         pl.when(~same_community)
         .then(0)
@@ -87,9 +70,12 @@ def address_level(grade: pl.Expr, same_community: pl.Expr) -> pl.Expr:
 def _cpdist_where(
     a: pl.Series, b: pl.Series, needed: pl.Series, scorer: Any, *, score_cutoff: float | None = None
 ) -> pl.Series:
-    """rapidfuzz `cpdist` on the rows where `needed` holds, null elsewhere: most
-    candidate pairs agree exactly and need no edit distance. With `score_cutoff`
-    rapidfuzz stops early on pairs past it (see its docs for the value returned)."""
+    """Rapidfuzz `cpdist` on the rows where `needed` holds, null elsewhere.
+
+    Most candidate pairs agree exactly and need no edit distance. With
+    `score_cutoff` rapidfuzz stops early on pairs past it (see its docs for the
+    value returned).
+    """
     rows = needed.fill_null(False).arg_true()
     out = pl.repeat(None, a.len(), dtype=pl.Float64, eager=True)
     if rows.len():
@@ -194,29 +180,12 @@ def _birth_level(a: str, b: str) -> pl.Expr:
     )
 
 
-def compare(
-    pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame, *, chunk_size: int = 500_000
-) -> pl.DataFrame:
-    """Add one `<field>_lvl` column per field of `FIELDS` to (rid, lid) pairs.
-
-    Pairs are compared `chunk_size` at a time: each chunk gathers both records'
-    strings, which is what takes memory, and keeps only small level columns.
-    Chunks are independent, so they could as well run on different workers.
-    """
-    if pairs.height <= chunk_size:
-        return _compare_chunk(pairs, register, roll)
-    return pl.concat([_compare_chunk(chunk, register, roll) for chunk in pairs.iter_slices(chunk_size)], rechunk=True)
+def _id(joined: pl.DataFrame) -> pl.Series:
+    return id_levels(joined["r_id18"], joined["r_id_clean"], joined["l_id18"], joined["l_id_clean"])
 
 
-def _compare_chunk(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
-    joined = pl.concat(
-        [
-            pairs.select("rid", "lid"),
-            lookup(register.select(REGISTER_COLUMNS[1:]), register["idx"], pairs["rid"]).rename(lambda c: f"r_{c}"),
-            lookup(roll.select(ROLL_COLUMNS[1:]), roll["idx"], pairs["lid"]).rename(lambda c: f"l_{c}"),
-        ],
-        how="horizontal",
-    )
+def _name(joined: pl.DataFrame) -> pl.Series:
+    """The name's level, or the registered former name's where that agrees better."""
     name = name_levels(
         joined["r_name"],
         joined["l_name"],
@@ -237,22 +206,130 @@ def _compare_chunk(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFra
             joined["l_name_shape"],
         )
         name = _max(name, former)
-    levels = joined.select(
-        "rid",
-        "lid",
-        id_levels(joined["r_id18"], joined["r_id_clean"], joined["l_id18"], joined["l_id_clean"]).alias("id_lvl"),
-        name.cast(pl.Int8).alias("name_lvl"),
-        _birth_level("r_birth", "l_birth").alias("birth_lvl"),
+    return name
+
+
+def _birth(joined: pl.DataFrame) -> pl.Expr:
+    return _birth_level("r_birth", "l_birth")
+
+
+def _sex(joined: pl.DataFrame) -> pl.Expr:
+    return (
         pl.when(pl.col("r_sex").is_null() | pl.col("l_sex").is_null())
         .then(-1)
         .when(pl.col("r_sex") == pl.col("l_sex"))
         .then(1)
         .otherwise(0)
         .cast(pl.Int8)
-        .alias("sex_lvl"),
-        address_level(grade_expr("r_", "l_"), pl.col("r_community_code") == pl.col("l_community_code")),
-        # Filled in by `reconcile.household` once the clear pairs are known.
-        pl.lit(-1, dtype=pl.Int8).alias("household_lvl"),
+    )
+
+
+def _address(joined: pl.DataFrame) -> pl.Expr:
+    return address_level(grade_expr("r_", "l_"), pl.col("r_community_code") == pl.col("l_community_code"))
+
+
+def _household(joined: pl.DataFrame) -> pl.Expr:
+    # Filled in by `reconcile.household` once the clear pairs are known.
+    return pl.lit(-1, dtype=pl.Int8)
+
+
+L = ComparisonLevel
+# Default u: rough shares among random pairs of a city of 200k, used only to steady tiny inputs.
+ID = Comparison(
+    "id",
+    "身份证号",
+    (
+        L(3, "same", "号码相同", initial_m=0.85, default_u=1e-6),
+        L(2, "slip", "一两位之差", initial_m=0.10, default_u=1e-5),
+        L(0, "different", "号码不同", initial_m=0.05, default_u=1 - 1.1e-5),
+    ),
+    _id,
+)
+NAME = Comparison(
+    "name",
+    "姓名",
+    (
+        L(4, "exact", "完全相同", initial_m=0.85, default_u=4e-5),
+        L(3, "sound_or_shape", "同音或形近", initial_m=0.07, default_u=2e-5),
+        L(2, "one_character", "差一字", initial_m=0.04, default_u=1e-3),
+        L(1, "similar_sound", "读音相近", initial_m=0.02, default_u=5e-3),
+        L(0, "different", "不同", initial_m=0.02, default_u=1 - 6.06e-3),
+    ),
+    _name,
+)
+BIRTH = Comparison(
+    "birth",
+    "出生日期",
+    (
+        L(2, "same", "相同", initial_m=0.90, default_u=5e-5),
+        L(1, "one_part", "年月日差一项", initial_m=0.05, default_u=2e-3),
+        L(0, "different", "不同", initial_m=0.05, default_u=1 - 2.05e-3),
+    ),
+    _birth,
+)
+SEX = Comparison(
+    "sex",
+    "性别",
+    (
+        L(1, "same", "相同", initial_m=0.98, default_u=0.5),
+        L(0, "different", "不同", initial_m=0.02, default_u=0.5),
+    ),
+    _sex,
+)
+ADDRESS = Comparison(
+    "address",
+    "住址",
+    (
+        L(int(Grade.SAME_FLAT), "same_flat", GRADE_LABELS[Grade.SAME_FLAT], initial_m=0.55, default_u=1e-5),
+        L(int(Grade.COMPATIBLE), "compatible", GRADE_LABELS[Grade.COMPATIBLE], initial_m=0.05, default_u=2e-5),
+        L(int(Grade.SAME_BUILDING), "same_building", GRADE_LABELS[Grade.SAME_BUILDING], initial_m=0.05, default_u=3e-4),
+        L(1, "same_community", "同一社区（另一楼幢或住址不明）", initial_m=0.10, default_u=0.02),
+        L(0, "other_community", "不同社区", initial_m=0.25, default_u=1 - 0.02033),
+    ),
+    _address,
+)
+HOUSEHOLD = Comparison(
+    "household",
+    "同户成员",
+    (
+        L(1, "together", "同户成员同住此处", initial_m=0.70, default_u=5e-5),
+        L(0, "elsewhere", "同户成员住在别处", initial_m=0.30, default_u=1 - 5e-5),
+    ),
+    _household,
+    missing_label="无可参照",
+)
+del L
+
+COMPARISONS = ComparisonSet((ID, NAME, BIRTH, SEX, ADDRESS, HOUSEHOLD))
+"""The comparisons the linker makes, in column order."""
+
+
+def compare(
+    pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame, *, chunk_size: int = 500_000
+) -> pl.DataFrame:
+    """Add one level column (`<name>_lvl`) per comparison of `COMPARISONS` to (rid, lid) pairs.
+
+    Pairs are compared `chunk_size` at a time: each chunk gathers both records'
+    strings, which is what takes memory, and keeps only small level columns.
+    Chunks are independent, so they could as well run on different workers.
+    """
+    if pairs.height <= chunk_size:
+        return _compare_chunk(pairs, register, roll)
+    return pl.concat([_compare_chunk(chunk, register, roll) for chunk in pairs.iter_slices(chunk_size)], rechunk=True)
+
+
+def _compare_chunk(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+    joined = pl.concat(
+        [
+            pairs.select("rid", "lid"),
+            lookup(register.select(REGISTER_COLUMNS[1:]), register["idx"], pairs["rid"]).rename(lambda c: f"r_{c}"),
+            lookup(roll.select(ROLL_COLUMNS[1:]), roll["idx"], pairs["lid"]).rename(lambda c: f"l_{c}"),
+        ],
+        how="horizontal",
+    )
+    return joined.select(
+        "rid",
+        "lid",
+        *(c.compute(joined).cast(pl.Int8).alias(c.column) for c in COMPARISONS),
         pl.col("r_name").alias("reg_name"),
     )
-    return levels

@@ -15,8 +15,10 @@ _SERIAL = re.compile(r"^\d{4,5}(\.0+)?$")
 
 
 def parse_date(raw: object) -> dt.date | None:
-    """A date from `YYYYMMDD`, `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY年M月D日`, an Excel
-    serial number or a date/datetime value; None when blank.
+    """Parse a date; None when blank.
+
+    Accepts `YYYYMMDD`, `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY年M月D日`, an Excel
+    serial number or a date/datetime value.
 
     Raises ValueError for text that is not blank and not a date.
 
@@ -57,8 +59,9 @@ def try_parse_date(raw: object) -> tuple[dt.date | None, bool]:
 
 
 def parse_date_column(values: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """`parse_date` over a column, vectorised: (dates, True where text was present
-    but is no date). Dates outside 1880–2100 count as no date.
+    """`parse_date` over a column, vectorised: (dates, True where text was present but is no date).
+
+    Dates outside 1880–2100 count as no date.
 
     >>> dates, bad = parse_date_column(pl.Series(["1990/3/7", "19900307", "32939", "", "soon"]))
     >>> dates.to_list()[:3], bad.to_list()

@@ -7,13 +7,15 @@ back to the queue marked as changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from reconcile.linker import Decisions
-from schemas.codes import DecisionKind, ItemState, Outcome
+from schemas.codes import DecisionKind, ItemState, Outcome, Side
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 OUTCOME_SCHEMA = {"decision_id": pl.Int64, "outcome": pl.String}
 
@@ -53,12 +55,9 @@ def pair_decisions(
     return result, pairs.select(pl.col("id").alias("decision_id"), "outcome")
 
 
-def record_decisions(decisions: pl.DataFrame, records: pl.DataFrame, *, side: str) -> pl.DataFrame:
+def record_decisions(decisions: pl.DataFrame, records: pl.DataFrame, *, side: Side) -> pl.DataFrame:
     """Mismatch decisions on one side's records: idx, decision_id, kind, outcome."""
-    key, fingerprint = (
-        ("register_key", "register_fingerprint") if side == "register" else ("roll_key", "roll_fingerprint")
-    )
-    other = "roll_key" if side == "register" else "register_key"
+    key, fingerprint, other = f"{side}_key", f"{side}_fingerprint", f"{side.other}_key"
     kinds = [DecisionKind.CONFIRM_ABSENT.value, DecisionKind.CONFIRM_UNREGISTERED.value, DecisionKind.DOOR_VISIT.value]
     lone = decisions.filter(pl.col("kind").is_in(kinds) & pl.col(key).is_not_null() & pl.col(other).is_null())
     matched = _match(lone, records, key, fingerprint, "idx")
@@ -72,6 +71,35 @@ def record_decisions(decisions: pl.DataFrame, records: pl.DataFrame, *, side: st
         .then(pl.lit(Outcome.CHANGED.value))
         .otherwise(pl.lit(Outcome.APPLIED.value))
         .alias("outcome"),
+    )
+
+
+def record_outcomes(decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+    """Mismatch decisions on the records of both sides that are still delivered: side, idx, decision_id, kind, outcome."""
+    return pl.concat(
+        [
+            record_decisions(decisions, register, side=Side.REGISTER).with_columns(
+                pl.lit(Side.REGISTER.value).alias("side")
+            ),
+            record_decisions(decisions, roll, side=Side.ROLL).with_columns(pl.lit(Side.ROLL.value).alias("side")),
+        ]
+    ).drop_nulls("idx")
+
+
+def changed_pairs(
+    pair_outcomes: pl.DataFrame, decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
+) -> pl.DataFrame:
+    """(rid, lid) of the pairs whose decision was set aside tonight because a record changed."""
+    keyed = pair_outcomes.join(
+        decisions.select(pl.col("id").alias("decision_id"), "register_key", "roll_key"), on="decision_id"
+    )
+    return (
+        keyed.filter(pl.col("outcome") == Outcome.CHANGED.value)
+        .join(
+            register.select(pl.col("record_key").alias("register_key"), pl.col("idx").alias("rid")), on="register_key"
+        )
+        .join(roll.select(pl.col("record_key").alias("roll_key"), pl.col("idx").alias("lid")), on="roll_key")
+        .select("rid", "lid")
     )
 
 

@@ -1,5 +1,4 @@
-"""Dwellings: how two addresses of one community relate, and the registered
-flat a roll address names.
+"""Dwellings: how two addresses of one community relate, and the registered flat a roll address names.
 
 Community workers write the flat they stand in front of, rarely the register's
 full form (contract §1.4). An address is reduced to five parts — its class
@@ -63,8 +62,10 @@ PARTS = ("dw_class", "dw_place", "dw_building", "dw_unit", "dw_room")
 
 @dataclass(frozen=True, slots=True)
 class Parts:
-    """The five parts of one address (what `with_dwelling` puts in the `PARTS` columns);
-    None where the address leaves a part out."""
+    """The five parts of one address (what `with_dwelling` puts in the `PARTS` columns).
+
+    None where the address leaves a part out.
+    """
 
     cls: str | None
     """'U' (urban flat or door), 'R' (rural 村 + 组 + 号), None (unparsed: a place alone)."""
@@ -75,6 +76,7 @@ class Parts:
 
     @property
     def empty(self) -> bool:
+        """True when the address has no place, building, unit or room."""
         return self.place is None and self.building is None and self.unit is None and self.room is None
 
 
@@ -157,8 +159,9 @@ def gazetteer(register: pl.DataFrame) -> dict[str, list[str]]:
 
 
 def register_spellings(known: list[str]) -> dict[str, str]:
-    """Register place names that are another spelling of a registered name of the
-    same community, mapped to one spelling: names that read the same (教场山欣村,
+    """Register place names that are another spelling of a registered name of the same community.
+
+    They are mapped to one spelling: names that read the same (教场山欣村,
     教场山新村) become one, then a name that is exactly one longer name without its
     compound suffix (教场山 for 教场山新村) becomes that name. Two names that differ
     otherwise (城东新村, 城东新村东区) are two compounds.
@@ -179,10 +182,12 @@ def register_spellings(known: list[str]) -> dict[str, str]:
 
 
 def canonical_place(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataFrame:
-    """Per row: `place_canon`, its place in the register spelling of its community,
-    and `place_ambiguous`, true where the written name fits several registered
+    """Per row: `place_canon`, its place in the register spelling of its community, and `place_ambiguous`.
+
+    `place_ambiguous` is true where the written name fits several registered
     places equally well (the first of them is then `place_canon`). The register's
-    own other spellings count as the name they spell (`register_spellings`)."""
+    own other spellings count as the name they spell (`register_spellings`).
+    """
     pairs = frame.select("community_code", "place").drop_nulls().unique()
     rows: list[tuple[str, str, str, bool]] = []
     for code, group in pairs.group_by("community_code"):
@@ -208,8 +213,11 @@ def canonical_place(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.Dat
 
 
 def with_dwelling(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataFrame:
-    """Add `place_canon`, `place_ambiguous`, the part columns (`PARTS`) and `dwelling` (community|kind|place|building|unit|room,
-    or the rural/door equivalent): the address as written, the record's own."""
+    """Add `place_canon`, `place_ambiguous`, the part columns (`PARTS`) and `dwelling`.
+
+    `dwelling` is community|kind|place|building|unit|room, or the rural/door
+    equivalent: the address as written, the record's own.
+    """
     frame = frame.with_columns(canonical_place(frame, places))
     p = pl.col("place_canon").fill_null("")
     c = pl.col("community_code")
@@ -266,8 +274,9 @@ def parts_key(prefix: str = "") -> pl.Expr:
 
 
 def fitting_flats(records: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
-    """(address, flat, grade): for each distinct address of `records` (`parts_key`),
-    every registered flat of its community that it may name (grade SAME_FLAT or COMPATIBLE).
+    """(address, flat, grade) for each distinct address of `records` (`parts_key`).
+
+    Every registered flat of its community that it may name (grade SAME_FLAT or COMPATIBLE).
 
     An address names a flat only with its building and door (`grade`), so
     candidates are joined on community, building and room: an address without
@@ -347,9 +356,11 @@ def resolve_flats(roll: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
 
 
 def locate(register: pl.DataFrame, roll: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Dwelling columns for both sides of one run: `with_dwelling` with the
-    register as gazetteer, then `flat` and `flat_fits` (`resolve_flats`; a
-    register record's flat is its own registered address)."""
+    """Dwelling columns for both sides of one run.
+
+    `with_dwelling` with the register as gazetteer, then `flat` and `flat_fits`
+    (`resolve_flats`; a register record's flat is its own registered address).
+    """
     places = gazetteer(register)
     register = with_dwelling(register, places).with_columns(
         pl.col("dwelling").alias("flat"), pl.lit(1, dtype=pl.Int32).alias("flat_fits")

@@ -24,11 +24,14 @@ def _hashed(column: str) -> pl.Expr:
 def household_levels(
     pairs: pl.DataFrame, confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
 ) -> pl.Series:
-    """Per (rid, lid) pair: 1 a household member of R is linked to someone at X's
-    dwelling · 0 members are linked, none there · -1 no other member is linked.
+    """Per (rid, lid) pair, whether the register record's household is found at the roll record's dwelling.
+
+    1 a household member of R is linked to someone at X's dwelling · 0 members
+    are linked, none there · -1 no other member is linked.
 
     "At X's dwelling" is the dwelling grade (`reconcile.dwelling`): the member's
-    roll address may name X's flat, however either was written."""
+    roll address may name X's flat, however either was written.
+    """
     hh = register.select(pl.col("idx").alias("rid"), _hashed("household_key"))
     members = (
         confident.select("rid", pl.col("lid").alias("m_lid"))
@@ -82,10 +85,12 @@ def household_parameters(
 
 
 def household_candidates(confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
-    """(rid, lid) pairs of a register record and a roll record at a flat
-    (`flat`, the registered flat a roll address names) where another member of its household was confidently found, both still
-    unlinked. Catches movers whose roll entry has too little to be blocked on
-    (a common name, no ID number, no birth date)."""
+    """(rid, lid) pairs at a flat where another member of the register record's household was confidently found.
+
+    The flat is `flat`, the registered flat a roll address names; both records
+    are still unlinked. Catches movers whose roll entry has too little to be
+    blocked on (a common name, no ID number, no birth date).
+    """
     hh = register.select(pl.col("idx").alias("rid"), "household_key")
     dw = roll.select(pl.col("idx").alias("lid"), "flat")
     found_at = (

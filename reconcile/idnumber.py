@@ -167,9 +167,10 @@ def _date_expr(digits8: pl.Expr) -> pl.Expr:
 
 
 def parse_column(ids: pl.Series) -> pl.DataFrame:
-    """`parse` over a whole column, vectorised: id_clean, id18, id_problem,
-    id_birth, id_sex and id_head (area code and birth digits as written, for
-    blocking).
+    """`parse` over a whole column, vectorised.
+
+    Adds id_clean, id18, id_problem, id_birth, id_sex and id_head (area code and
+    birth digits as written, for blocking).
 
     A 15-digit number may be legacy or an 18-digit one cut short
     (33028220071009…): its birth date and sex are then not trusted.
@@ -225,9 +226,11 @@ def parse_column(ids: pl.Series) -> pl.DataFrame:
 
 
 def corrections_column(frame: pl.DataFrame) -> pl.DataFrame:
-    """`corrections` for many numbers at once: (idx, id_fix) rows for every
-    `id_clean` of `frame` that failed validation. Vectorised: each number is
-    expanded into its one-slip variants and the valid ones kept.
+    """`corrections` for many numbers at once.
+
+    (idx, id_fix) rows for every `id_clean` of `frame` that failed validation.
+    Vectorised: each number is expanded into its one-slip variants and the valid
+    ones kept.
 
     >>> f = pl.DataFrame({"idx": [7], "id18": [None], "id_clean": ["11010519491231003X"]}, schema_overrides={"id18": pl.String})
     >>> "11010519491231002X" in corrections_column(f)["id_fix"].to_list()

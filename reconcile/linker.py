@@ -25,7 +25,7 @@ from reconcile.block import (
     pair_key,
     rule_bits,
 )
-from reconcile.compare import compare
+from reconcile.compare import HOUSEHOLD, compare
 from reconcile.dedupe import find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
 from reconcile.model import Model, estimate, estimate_u, name_frequencies, random_pairs, score
@@ -64,6 +64,8 @@ class Decisions:
 
 @dataclass(slots=True)
 class LinkResult:
+    """What `link` found: the pairs, the model and bands behind them, and what was compared."""
+
     assigned: pl.DataFrame
     """Every one-to-one pair with its probabilities, whatever its band."""
     links: pl.DataFrame
@@ -123,11 +125,11 @@ def link(
     # Pass 2: relatives who moved together vouch for each other.
     confident = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.auto))
     m_hh, u_hh = household_parameters(confident, reg, rol, randoms)
-    model.m["household"], model.u["household"] = m_hh, u_hh
+    model.m[HOUSEHOLD.name], model.u[HOUSEHOLD.name] = m_hh, u_hh
     extra = household_candidates(confident, reg, rol).join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
     levels = pl.concat([levels, compare(extra, reg, rol)])
     candidates = pl.concat([candidates, extra.with_columns(pl.lit(bits["household"], dtype=pl.UInt32).alias("rules"))])
-    levels = levels.with_columns(household_levels(levels, confident, reg, rol).alias("household_lvl"))
+    levels = levels.with_columns(household_levels(levels, confident, reg, rol).alias(HOUSEHOLD.column))
     scored = _apply_decisions(score(levels, model), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     # Pass 3: among the records nothing explains yet, the namesakes already
@@ -185,10 +187,11 @@ def _unexplained_pass(
     *,
     settings: LinkSettings,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(one-to-one pairs among the records no `settled` pair (auto, review or
-    operator) explains, flagged `_unexplained` and, if shown for review,
-    `_offered`; every (rid, lid) pair considered among them). `scored` holds the
-    pairs already compared and scored, decisions applied.
+    """Pairs among the records no `settled` pair (auto, review or operator) explains.
+
+    Returns (those one-to-one pairs, flagged `_unexplained` and, if shown for
+    review, `_offered`; every (rid, lid) pair considered among them). `scored`
+    holds the pairs already compared and scored, decisions applied.
 
     A person registered in one community and recorded without ID number or
     birth date in another is found by name alone. City-wide, namesakes who
@@ -211,7 +214,7 @@ def _unexplained_pass(
         .join(scored.select("rid", "lid"), on=["rid", "lid"], how="anti")
     )
     fresh = compare(found, reg, rol)
-    fresh = fresh.with_columns(household_levels(fresh, confident, reg, rol).alias("household_lvl"))
+    fresh = fresh.with_columns(household_levels(fresh, confident, reg, rol).alias(HOUSEHOLD.column))
     known = scored.join(free_reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         free_rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )

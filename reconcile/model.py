@@ -14,29 +14,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from reconcile.compare import FIELDS, compare
-
-INITIAL_M: dict[str, dict[int, float]] = {
-    "id": {3: 0.85, 2: 0.10, 0: 0.05},
-    "name": {4: 0.85, 3: 0.07, 2: 0.04, 1: 0.02, 0: 0.02},
-    "birth": {2: 0.90, 1: 0.05, 0: 0.05},
-    "sex": {1: 0.98, 0: 0.02},
-    "address": {4: 0.55, 3: 0.05, 2: 0.05, 1: 0.10, 0: 0.25},
-    "household": {1: 0.70, 0: 0.30},
-}
-
+from reconcile.compare import ADDRESS, BIRTH, COMPARISONS, ID, NAME, SEX, compare
+from reconcile.comparison import MISSING
 
 M_FLOOR = 1e-4
-
-DEFAULT_U: dict[str, dict[int, float]] = {
-    # Rough shares among random pairs of a city of 200k, used only to steady tiny inputs.
-    "id": {3: 1e-6, 2: 1e-5, 0: 1 - 1.1e-5},
-    "name": {4: 4e-5, 3: 2e-5, 2: 1e-3, 1: 5e-3, 0: 1 - 6.06e-3},
-    "birth": {2: 5e-5, 1: 2e-3, 0: 1 - 2.05e-3},
-    "sex": {1: 0.5, 0: 0.5},
-    "address": {4: 1e-5, 3: 2e-5, 2: 3e-4, 1: 0.02, 0: 1 - 0.02033},
-    "household": {1: 5e-5, 0: 1 - 5e-5},
-}
 
 
 @dataclass(slots=True)
@@ -54,7 +35,7 @@ class Model:
     em_iterations: int = 0
 
     def bayes_factor_log2(self, field_name: str, level: int) -> float:
-        """log2(m/u) for one field's level; 0 for a missing value."""
+        """The log2(m/u) for one field's level; 0 for a missing value."""
         if level < 0:
             return 0.0
         return math.log2(self.m[field_name][level] / self.u[field_name][level])
@@ -63,14 +44,14 @@ class Model:
         """One row per field and level: m, u and the weight."""
         rows = [
             {
-                "field": f,
+                "field": c.name,
                 "level": lvl,
-                "m": self.m[f][lvl],
-                "u": self.u[f][lvl],
-                "weight": self.bayes_factor_log2(f, lvl),
+                "m": self.m[c.name][lvl],
+                "u": self.u[c.name][lvl],
+                "weight": self.bayes_factor_log2(c.name, lvl),
             }
-            for f, levels in FIELDS.items()
-            for lvl in levels
+            for c in COMPARISONS
+            for lvl in c.values
         ]
         return pl.DataFrame(rows)
 
@@ -82,18 +63,20 @@ def _level_shares(
     strength: float,
     fields: list[str] | None = None,
 ) -> dict[str, dict[int, float]]:
-    """Weighted share of each level per field, pulled towards `prior` by
-    `strength` pseudo-observations: large inputs speak for themselves, a handful
-    of records cannot overturn what is known of ID numbers and names."""
+    """Weighted share of each level per field, pulled towards `prior` by `strength` pseudo-observations.
+
+    Large inputs speak for themselves, a handful of records cannot overturn
+    what is known of ID numbers and names.
+    """
     out: dict[str, dict[int, float]] = {}
     w = weights if weights is not None else pl.Series([1.0] * levels.height, dtype=pl.Float64)
     frame = levels.with_columns(w.alias("_w"))
-    for f in fields or list(FIELDS):
-        lvls = FIELDS[f]
-        present = frame.filter(pl.col(f"{f}_lvl") >= 0)
+    for f in fields or list(COMPARISONS.names):
+        comparison = COMPARISONS[f]
+        present = frame.filter(pl.col(comparison.column) >= 0)
         total = float(present["_w"].sum() or 0.0) + strength
-        sums = dict(present.group_by(f"{f}_lvl").agg(pl.col("_w").sum()).iter_rows())
-        out[f] = {lvl: (float(sums.get(lvl, 0.0)) + strength * prior[f][lvl]) / total for lvl in lvls}
+        sums = dict(present.group_by(comparison.column).agg(pl.col("_w").sum()).iter_rows())
+        out[f] = {lvl: (float(sums.get(lvl, 0.0)) + strength * prior[f][lvl]) / total for lvl in comparison.values}
     return out
 
 
@@ -109,14 +92,20 @@ def random_pairs(register: pl.DataFrame, roll: pl.DataFrame, *, size: int, seed:
 
 
 def estimate_u(register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame) -> dict[str, dict[int, float]]:
-    """u probabilities from random register × roll pairs (`random_pairs`)."""
-    u = _level_shares(compare(randoms, register, roll), None, DEFAULT_U, strength=2_000.0)
+    """The u probabilities from random register × roll pairs (`random_pairs`)."""
+    u = _level_shares(compare(randoms, register, roll), None, COMPARISONS.default_u(), strength=2_000.0)
     # One ID number is one person: two random records share it about once in a
     # population's worth of pairs, however few records this run holds.
-    u["id"][3] = min(u["id"][3], 1.0 / max(1_000_000, register.height))
+    same_id, u_id = ID.level("same").value, u[ID.name]
+    u_id[same_id] = min(u_id[same_id], 1.0 / max(1_000_000, register.height))
     # An address that leaves parts out fits at least as many flats as one that states them all: two random
     # people are at least as often compatible as at the same flat (both are rare; a sample may see neither).
-    u["address"][3] = max(u["address"][3], u["address"][4])
+    compatible, same_flat, u_address = (
+        ADDRESS.level("compatible").value,
+        ADDRESS.level("same_flat").value,
+        u[ADDRESS.name],
+    )
+    u_address[compatible] = max(u_address[compatible], u_address[same_flat])
     return u
 
 
@@ -138,9 +127,10 @@ def name_frequencies(*frames: pl.DataFrame) -> pl.DataFrame:
 def _log2_ratio(m: dict[str, dict[int, float]], u: dict[str, dict[int, float]], fields: list[str]) -> pl.Expr:
     terms = []
     for f in fields:
-        mapping = {lvl: math.log2(m[f][lvl] / u[f][lvl]) for lvl in FIELDS[f]}
-        mapping[-1] = 0.0
-        terms.append(pl.col(f"{f}_lvl").replace_strict(mapping, return_dtype=pl.Float64))
+        comparison = COMPARISONS[f]
+        mapping = {lvl: math.log2(m[f][lvl] / u[f][lvl]) for lvl in comparison.values}
+        mapping[MISSING] = 0.0
+        terms.append(pl.col(comparison.column).replace_strict(mapping, return_dtype=pl.Float64))
     return pl.sum_horizontal(terms)
 
 
@@ -151,16 +141,19 @@ def _posterior(log_ratio: pl.Series, prior: float) -> pl.Series:
 
 @dataclass(frozen=True, slots=True)
 class TrainingSession:
-    """EM over the pairs found by one blocking rule, estimating m only for the
-    fields that rule did not block on (those are biased towards agreement there)."""
+    """EM over the pairs found by one blocking rule.
+
+    It estimates m only for the fields that rule did not block on (those are
+    biased towards agreement there).
+    """
 
     rule: str
     fields: tuple[str, ...]
 
 
 DEFAULT_SESSIONS: tuple[TrainingSession, ...] = (
-    TrainingSession("id", ("name", "birth", "sex", "address")),
-    TrainingSession("pinyin_birth", ("id", "sex", "address")),
+    TrainingSession("id", (NAME.name, BIRTH.name, SEX.name, ADDRESS.name)),
+    TrainingSession("pinyin_birth", (ID.name, SEX.name, ADDRESS.name)),
 )
 
 
@@ -174,17 +167,21 @@ def _em(
     max_iterations: int,
     tolerance: float,
 ) -> tuple[dict[str, dict[int, float]], float, int]:
-    cols = [f"{f}_lvl" for f in fields]
+    cols = [COMPARISONS[f].column for f in fields]
+    initial_m = COMPARISONS.initial_m()
     iterations = 0
     for _ in range(max_iterations):
         iterations += 1
         posterior = _posterior(patterns.select(_log2_ratio(m, u, fields).alias("lr"))["lr"], prior)
         weights = posterior * patterns["n"]
         new_prior = min(max(float(weights.sum()) / float(patterns["n"].sum()), 1e-6), 1 - 1e-6)
-        shares = _level_shares(patterns.select(cols), weights, INITIAL_M, strength=5.0, fields=fields)
+        shares = _level_shares(patterns.select(cols), weights, initial_m, strength=5.0, fields=fields)
         # No level is ever impossible for a true match: unseen data has slips this data lacked.
         shares = {f: {lvl: max(p, M_FLOOR) for lvl, p in levels_.items()} for f, levels_ in shares.items()}
-        change = max([abs(shares[f][lvl] - m[f][lvl]) for f in fields for lvl in FIELDS[f]] + [abs(new_prior - prior)])
+        change = max(
+            [abs(shares[f][lvl] - m[f][lvl]) for f in fields for lvl in COMPARISONS[f].values]
+            + [abs(new_prior - prior)]
+        )
         m = {**m, **shares}
         prior = new_prior
         if change < tolerance:
@@ -204,17 +201,17 @@ def estimate(
     max_iterations: int = 50,
     tolerance: float = 1e-5,
 ) -> Model:
-    """Estimate m per training session (EM, u fixed), then the share of matches
-    among all candidate pairs (EM on the prior alone).
+    """Estimate m per training session (EM, u fixed), then the share of matches among candidates.
 
-    `rules` holds, per row of `levels`, a bit mask of the blocking rules that
+    The share of matches among all candidate pairs comes from EM on the prior
+    alone. `rules` holds, per row of `levels`, a bit mask of the blocking rules that
     found the pair (`rule_bits` names the bits); without them every session
     trains on all pairs. `comparisons` is the number of
     all possible pairs (register × roll), which turns the share of matches among
     candidates into the prior for two random records.
     """
-    m = {f: dict(v) for f, v in INITIAL_M.items()}
-    all_cols = [f"{f}_lvl" for f in FIELDS]
+    m = COMPARISONS.initial_m()
+    all_cols = COMPARISONS.columns
     total_iterations = 0
     for session in sessions:
         if rules is None or rule_bits is None:
@@ -250,18 +247,16 @@ def estimate_prior(
     max_iterations: int = 50,
     tolerance: float = 1e-5,
 ) -> tuple[float, float]:
-    """(prior for two random records, share of matches among these candidates),
-    by EM on the prior alone with m and u fixed.
+    """(prior for two random records, share of matches among these candidates).
 
-    Matches live almost only among candidates, so the expected number of
+    Both by EM on the prior alone with m and u fixed. Matches live almost only among candidates, so the expected number of
     matches among them, spread over all `comparisons` possible pairs, is the
     probability that two random records are one person.
     """
-    cols = [f"{f}_lvl" for f in FIELDS]
-    patterns = levels.group_by(cols).len("n").with_columns(pl.col("n").cast(pl.Float64))
+    patterns = levels.group_by(COMPARISONS.columns).len("n").with_columns(pl.col("n").cast(pl.Float64))
     if patterns.height == 0:
         return 1e-12, 1e-6
-    log_ratio = patterns.select(_log2_ratio(m, u, list(FIELDS)).alias("lr"))["lr"]
+    log_ratio = patterns.select(_log2_ratio(m, u, list(COMPARISONS.names)).alias("lr"))["lr"]
     prior = 0.5
     for _ in range(max_iterations):
         new_prior = float((_posterior(log_ratio, prior) * patterns["n"]).sum()) / float(patterns["n"].sum())
@@ -275,7 +270,7 @@ def estimate_prior(
     return min(max(prior * total / all_pairs, 1e-12), 1 - 1e-6), prior
 
 
-WEIGHT_COLUMNS = [f"w_{f}" for f in FIELDS]
+WEIGHT_COLUMNS = COMPARISONS.weight_columns
 
 
 def score(levels: pl.DataFrame, model: Model, *, prior: float | None = None) -> pl.DataFrame:
@@ -286,10 +281,10 @@ def score(levels: pl.DataFrame, model: Model, *, prior: float | None = None) -> 
     (e.g. one re-estimated among records still unlinked).
     """
     exprs = []
-    for f, lvls in FIELDS.items():
-        mapping = {lvl: model.bayes_factor_log2(f, lvl) for lvl in lvls}
-        mapping[-1] = 0.0
-        exprs.append(pl.col(f"{f}_lvl").replace_strict(mapping, return_dtype=pl.Float64).alias(f"w_{f}"))
+    for c in COMPARISONS:
+        mapping = {lvl: model.bayes_factor_log2(c.name, lvl) for lvl in c.values}
+        mapping[MISSING] = 0.0
+        exprs.append(pl.col(c.column).replace_strict(mapping, return_dtype=pl.Float64).alias(c.weight_column))
     scored = levels.with_columns(exprs)
     if model.name_tf.height:
         floor = float(model.name_tf["tf"].min())  # type: ignore[arg-type]
@@ -298,12 +293,13 @@ def score(levels: pl.DataFrame, model: Model, *, prior: float | None = None) -> 
         )
         tf = pl.col("_tf").fill_null(floor)
         # Never let a very common name count for more than average agreement, nor a rare one for unbounded weight.
-        tf_weight = (pl.lit(model.m["name"][4]) / tf.clip(lower_bound=1e-7)).log(2).clip(upper_bound=30.0)
+        exact = NAME.level("exact").value
+        tf_weight = (pl.lit(model.m[NAME.name][exact]) / tf.clip(lower_bound=1e-7)).log(2).clip(upper_bound=30.0)
         scored = scored.with_columns(
-            pl.when(pl.col("name_lvl") == 4)
+            pl.when(pl.col(NAME.column) == exact)
             .then(pl.min_horizontal(tf_weight, pl.lit(30.0)))
-            .otherwise(pl.col("w_name"))
-            .alias("w_name")
+            .otherwise(pl.col(NAME.weight_column))
+            .alias(NAME.weight_column)
         ).drop("_tf")
     p0 = model.prior if prior is None else prior
     prior_weight = math.log2(p0 / (1 - p0))

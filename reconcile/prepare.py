@@ -8,15 +8,22 @@ could not be trusted; whether a row can go on at all is the contract's call
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from reconcile import address, idnumber, names
 from reconcile.dates import parse_date_column
-from schemas.codes import Issue
-from schemas.records import lineage_text
+from reconcile.dwelling import locate
+from reconcile.keys import register_keys, roll_keys
+from schemas.codes import Issue, Side
+from schemas.inputs import REGISTER, ROLL
+from schemas.records import RegisterRecord, RollRecord, lineage_text, split_valid
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable, Mapping
 
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
 COMMUNITY_CODE = r"^\d{12}$"
@@ -126,6 +133,16 @@ def community_names(raw: pl.DataFrame) -> dict[str, str]:
     return dict(zip(pairs["community_name"].to_list(), pairs["community_code_raw"].to_list(), strict=True))
 
 
+def prefixes_of(raw_register: pl.DataFrame, *, sample: int = 20_000) -> list[str]:
+    """The administrative prefixes addresses start with (city, street, community), learnt from the register.
+
+    `sample` distinct addresses are enough to learn them and keep this fast on a prefecture.
+    """
+    anchors = set(raw_register["street"].drop_nulls().unique().to_list())
+    anchors |= set(raw_register["community_name"].drop_nulls().unique().to_list())
+    return address.admin_prefixes(raw_register["address_raw"].drop_nulls().unique().head(sample).to_list(), anchors)
+
+
 def _community_code(frame: pl.DataFrame, by_name: Mapping[str, str], fallback: str | None) -> pl.Expr:
     from_code = pl.when(pl.col("community_code_raw").str.contains(COMMUNITY_CODE)).then(pl.col("community_code_raw"))
     from_name = pl.col("community_name").str.replace_all(r"\s", "").replace_strict(dict(by_name), default=None)
@@ -139,7 +156,7 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
     former_name, id18/id_clean/id_problem, birth, sex, active, address elements
     and `issues`.
     """
-    frame = raw.with_columns(pl.lit("register").alias("side"))
+    frame = raw.with_columns(pl.lit(Side.REGISTER.value).alias("side"))
     by_name = community_names(raw)
     # An extract without community codes still names its communities: the name then stands in for the code.
     by_name_or_self = pl.col("community_name").str.replace_all(r"\s", "")
@@ -169,13 +186,60 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
 
 
 def prepare_roll(raw: pl.DataFrame, *, by_name: Mapping[str, str], prefixes: list[str]) -> pl.DataFrame:
-    """Normalise community-roll rows. The community comes from a 社区代码 column,
+    """Normalise community-roll rows.
+
+    The community comes from a 社区代码 column,
     else a 社区 name known to the register, else the code the file name starts
-    with (column `file_community`)."""
-    frame = raw.with_columns(pl.lit("roll").alias("side"))
+    with (column `file_community`).
+    """
+    frame = raw.with_columns(pl.lit(Side.ROLL.value).alias("side"))
     if "file_community" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("file_community"))
     frame = frame.with_columns(
         pl.coalesce(_community_code(frame, by_name, None), pl.col("file_community")).alias("community_code")
     )
     return _common(frame, prefixes)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Both sides ready to link: valid rows, located, keyed and numbered (`idx`), and what was set aside."""
+
+    register: pl.DataFrame
+    roll: pl.DataFrame
+    quarantine: pl.DataFrame
+    """Rows of either side that could not go on, with the contract's reason (`schemas.records`)."""
+
+
+def _indexed(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+
+
+def prepare(
+    raw_register: pl.DataFrame,
+    raw_rolls: pl.DataFrame,
+    *,
+    today: dt.date | None = None,
+    step: Callable[[], None] = lambda: None,
+) -> Prepared:
+    """Raw rows of both sides (all strings, with lineage) to prepared records: the one way in, for runs and tests.
+
+    Normalises, validates against the row contracts, places each roll address in the register's dwellings
+    (`reconcile.dwelling.locate`), adds record keys and fingerprints (`reconcile.keys`) and numbers the rows.
+    `step` is called after each of the four steps (progress reporting).
+    """
+    prefixes = prefixes_of(raw_register)
+    step()
+    register, register_q = split_valid(
+        prepare_register(raw_register, prefixes=prefixes, today=today), RegisterRecord, REGISTER
+    )
+    step()
+    roll_frame = prepare_roll(raw_rolls, by_name=community_names(raw_register), prefixes=prefixes)
+    roll, roll_q = split_valid(roll_frame, RollRecord, ROLL)
+    step()
+    register, roll = locate(register, roll)
+    return Prepared(
+        register=_indexed(register_keys(register)),
+        roll=_indexed(roll_keys(roll)),
+        quarantine=pl.concat([register_q, roll_q]),
+    )

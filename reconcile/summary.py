@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from schemas.codes import Status
+from schemas.codes import Side, Status
 
 S = Status
 
@@ -28,10 +28,10 @@ def community_summary(
     `statuses` from `classify`; `communities` has community_code, community_name,
     street, police_station; `review_pairs` has register_community, roll_community.
     """
-    reg = statuses.filter(pl.col("side") == "register").join(
+    reg = statuses.filter(pl.col("side") == Side.REGISTER.value).join(
         register.select("idx", "household_key"), on="idx", how="left"
     )
-    rol = statuses.filter(pl.col("side") == "roll").join(roll.select("idx", "flat"), on="idx", how="left")
+    rol = statuses.filter(pl.col("side") == Side.ROLL.value).join(roll.select("idx", "flat"), on="idx", how="left")
     live = [S.CONSISTENT.value, S.MOVED_WITHIN.value, S.ABSENT.value, S.REVIEW.value]
     elsewhere = pl.col("other_community_code").is_not_null()
 
@@ -79,15 +79,39 @@ def community_summary(
     resident = [S.CONSISTENT.value, S.MOVED_WITHIN.value, S.UNREGISTERED.value, S.REVIEW.value]
     roll_counts = rol.group_by("community_code").agg(
         pl.col("status").is_in(resident).sum().cast(pl.Int64).alias("resident_persons"),
-        pl.col("flat").filter(pl.col("status").is_in(resident)).n_unique().cast(pl.Int64).alias("resident_households"),
+        pl.col("flat")
+        .filter(pl.col("status").is_in(resident))
+        .drop_nulls()  # a resident whose flat is not resolved is no household of its own
+        .n_unique()
+        .cast(pl.Int64)
+        .alias("resident_households"),
         _count(S.UNREGISTERED).alias("unregistered_persons"),
         _count(S.UNREGISTERED, elsewhere).alias("unregistered_elsewhere_persons"),
         _count(S.UNREGISTERED, ~elsewhere).alias("unregistered_outside_persons"),
         _count(S.REVIEW).alias("review_roll_records"),
         _count(S.DUPLICATE).alias("duplicate_roll_records"),
     )
-    # 人在户不在 households: occupied flats where nobody is registered in this community.
-    unregistered_households = (
+    unregistered_households = _unregistered_households(rol, resident, elsewhere)
+    pending = _review_pending(review_pairs)
+
+    codes = pl.concat(
+        [communities.select("community_code"), reg.select("community_code"), rol.select("community_code")]
+    ).unique()
+    out = (
+        codes.join(communities, on="community_code", how="left")
+        .join(reg_counts, on="community_code", how="left")
+        .join(absent_households, on="community_code", how="left")
+        .join(roll_counts, on="community_code", how="left")
+        .join(unregistered_households, on="community_code", how="left")
+        .join(pending, on="community_code", how="left")
+    )
+    numeric = [c for c, t in out.schema.items() if t == pl.Int64]
+    return out.with_columns(pl.col(numeric).fill_null(0)).select(SUMMARY_COLUMNS).sort("community_code")
+
+
+def _unregistered_households(rol: pl.DataFrame, resident: list[str], elsewhere: pl.Expr) -> pl.DataFrame:
+    """人在户不在 households per community: occupied flats where nobody is registered in this community."""
+    return (
         rol.filter(pl.col("status").is_in(resident) & pl.col("flat").is_not_null())
         .group_by("community_code", "flat")
         .agg(
@@ -107,7 +131,11 @@ def community_summary(
             .alias("unregistered_outside_households"),
         )
     )
-    pending = (
+
+
+def _review_pending(review_pairs: pl.DataFrame) -> pl.DataFrame:
+    """Review-band pairs per community; a pair across two communities counts in both."""
+    return (
         pl.concat(
             [
                 review_pairs.select(pl.col("register_community").alias("community_code")),
@@ -120,20 +148,6 @@ def community_summary(
         .len("review_pending")
         .with_columns(pl.col("review_pending").cast(pl.Int64))
     )
-
-    codes = pl.concat(
-        [communities.select("community_code"), reg.select("community_code"), rol.select("community_code")]
-    ).unique()
-    out = (
-        codes.join(communities, on="community_code", how="left")
-        .join(reg_counts, on="community_code", how="left")
-        .join(absent_households, on="community_code", how="left")
-        .join(roll_counts, on="community_code", how="left")
-        .join(unregistered_households, on="community_code", how="left")
-        .join(pending, on="community_code", how="left")
-    )
-    numeric = [c for c, t in out.schema.items() if t == pl.Int64]
-    return out.with_columns(pl.col(numeric).fill_null(0)).select(SUMMARY_COLUMNS).sort("community_code")
 
 
 SUMMARY_COLUMNS = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from schemas.codes import DecidedBy, Status
+from schemas.codes import DecidedBy, QueueKind, Side, Status
 
 QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "item_id": pl.Int64(),
@@ -61,7 +61,37 @@ def build_queue(
         pl.col("record_key").alias("roll_key"),
         pl.col("fingerprint").alias("roll_fingerprint"),
     )
-    pairs = (
+    pairs = _pair_items(links, reg, rol, changed_pairs)
+    lone = statuses.filter(
+        pl.col("status").is_in([Status.ABSENT.value, Status.UNREGISTERED.value]) & pl.col("linked_row").is_null()
+    )
+    absent = _lone_items(
+        lone,
+        reg,
+        changed_records,
+        side=Side.REGISTER,
+        kind=QueueKind.ABSENT,
+        sort=pl.format("2|{}", pl.col("household_key")),
+    )
+    unregistered = _lone_items(
+        lone,
+        rol,
+        changed_records,
+        side=Side.ROLL,
+        kind=QueueKind.UNREGISTERED,
+        sort=pl.format("1|{}", pl.col("dwelling").fill_null("")),
+    )
+    items = pl.concat([pairs, unregistered, absent]).sort(
+        ["community_code", "changed", "sort_key"], descending=[False, True, False]
+    )
+    return (
+        items.with_row_index("item_id", offset=1).with_columns(pl.col("item_id").cast(pl.Int64)).select(QUEUE_COLUMNS)
+    )
+
+
+def _pair_items(links: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame, changed_pairs: pl.DataFrame) -> pl.DataFrame:
+    """Queue rows for review-band pairs, nearest the auto threshold first."""
+    return (
         links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
         .select(
             pl.col("rid").alias("register_idx"), pl.col("lid").alias("roll_idx"), "match_probability", "match_weight"
@@ -76,7 +106,7 @@ def build_queue(
             how="left",
         )
         .select(
-            pl.lit("pair").alias("kind"),
+            pl.lit(QueueKind.PAIR.value).alias("kind"),
             pl.col("roll_community").alias("community_code"),
             pl.col("register_community").alias("other_community_code"),
             "register_idx",
@@ -100,44 +130,26 @@ def build_queue(
             ).alias("sort_key"),
         )
     )
-    lone = statuses.filter(
-        pl.col("status").is_in([Status.ABSENT.value, Status.UNREGISTERED.value]) & pl.col("linked_row").is_null()
-    )
-    absent = _lone_items(
-        lone, reg, changed_records, side="register", kind="absent", sort=pl.format("2|{}", pl.col("household_key"))
-    )
-    unregistered = _lone_items(
-        lone,
-        rol,
-        changed_records,
-        side="roll",
-        kind="unregistered",
-        sort=pl.format("1|{}", pl.col("dwelling").fill_null("")),
-    )
-    items = pl.concat([pairs, unregistered, absent]).sort(
-        ["community_code", "changed", "sort_key"], descending=[False, True, False]
-    )
-    return (
-        items.with_row_index("item_id", offset=1).with_columns(pl.col("item_id").cast(pl.Int64)).select(QUEUE_COLUMNS)
-    )
 
 
 def _lone_items(
-    lone: pl.DataFrame, records: pl.DataFrame, changed: pl.DataFrame, *, side: str, kind: str, sort: pl.Expr
+    lone: pl.DataFrame, records: pl.DataFrame, changed: pl.DataFrame, *, side: Side, kind: QueueKind, sort: pl.Expr
 ) -> pl.DataFrame:
     """Queue rows for lone mismatches of one side; the other side's columns stay empty."""
     idx = f"{side}_idx"
     rows = (
-        lone.filter(pl.col("side") == side)
+        lone.filter(pl.col("side") == side.value)
         .select(pl.col("idx").alias(idx))
         .join(records, on=idx)
         .join(
-            changed.filter(pl.col("side") == side).select(pl.col("idx").alias(idx), pl.lit(True).alias("changed")),
+            changed.filter(pl.col("side") == side.value).select(
+                pl.col("idx").alias(idx), pl.lit(True).alias("changed")
+            ),
             on=idx,
             how="left",
         )
         .with_columns(
-            pl.lit(kind).alias("kind"),
+            pl.lit(kind.value).alias("kind"),
             pl.col(f"{side}_community").alias("community_code"),
             pl.col("changed").fill_null(False),
             sort.alias("sort_key"),

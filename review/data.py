@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from reconcile.classify import status_if_same_person
-from reconcile.compare import FIELDS, LEVEL_LABELS
-from reconcile.dwelling import Grade
-from schemas.codes import Role
-from services.accounts import User
+from reconcile.compare import ADDRESS, COMPARISONS
+from schemas.codes import Side
+from services.access import may_see
 from services.reader import published
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    import duckdb
+
+    from services.accounts import User
+
+RECORD_TABLES = {Side.REGISTER: "run.register_records", Side.ROLL: "run.roll_records"}
+"""The only tables a side's records are read from (a whitelist for the formatted SQL below)."""
 
 
 @contextmanager
 def database(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The published database, read-only, for one request."""
     with published(data_dir) as con:
         yield con
 
@@ -32,13 +39,7 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
 def communities(con: duckdb.DuckDBPyConnection, user: User) -> list[dict[str, Any]]:
     """The communities this user may see, with their summary rows."""
     rows = _dicts(con, "SELECT * FROM community_summary ORDER BY community_code")
-    if user.role is Role.ADMIN:
-        return rows
-    if user.role is Role.OPERATOR:
-        return [r for r in rows if r["community_code"] == user.scope]
-    if user.role is Role.SUPERVISOR:
-        return [r for r in rows if r["street"] == user.scope]
-    return [r for r in rows if r["police_station"] == user.scope]
+    return [r for r in rows if may_see(user, r)]
 
 
 def queue_items(con: duckdb.DuckDBPyConnection, community: str) -> list[dict[str, Any]]:
@@ -57,14 +58,17 @@ def queue_items(con: duckdb.DuckDBPyConnection, community: str) -> list[dict[str
 
 
 def item(con: duckdb.DuckDBPyConnection, item_id: int) -> dict[str, Any] | None:
+    """One queue item by id, or None."""
     rows = _dicts(con, "SELECT * FROM queue WHERE item_id = ?", [item_id])
     return rows[0] if rows else None
 
 
-def record(con: duckdb.DuckDBPyConnection, side: str, idx: int | None) -> dict[str, Any] | None:
+def record(con: duckdb.DuckDBPyConnection, side: Side, idx: int | None) -> dict[str, Any] | None:
+    """One record of one side by its index in the run, or None."""
     if idx is None:
         return None
-    rows = _dicts(con, f"SELECT * FROM run.{side}_records WHERE idx = ?", [idx])
+    table = RECORD_TABLES[Side(side)]
+    rows = _dicts(con, f"SELECT * FROM {table} WHERE idx = ?", [idx])  # noqa: S608 -- table from RECORD_TABLES
     return rows[0] if rows else None
 
 
@@ -100,26 +104,28 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
     link = rows[0]
     fields = [
         {
-            "field": f,
-            "level": link[f"{f}_lvl"],
-            "label": LEVEL_LABELS[f].get(link[f"{f}_lvl"], ""),
-            "weight": link[f"w_{f}"],
+            "field": c.name,
+            "field_label": c.label_zh,
+            "level": link[c.column],
+            "label": c.labels.get(link[c.column], ""),
+            "weight": link[c.weight_column],
         }
-        for f in FIELDS
+        for c in COMPARISONS
     ]
     prior = link["match_weight"] - sum(f["weight"] for f in fields)
     statuses = dict(
         con.execute(
             """SELECT side, address_incomplete FROM run.record_status
-               WHERE (side = 'register' AND idx = ?) OR (side = 'roll' AND idx = ?)""",
-            [register_idx, roll_idx],
+               WHERE (side = ? AND idx = ?) OR (side = ? AND idx = ?)""",
+            [Side.REGISTER.value, register_idx, Side.ROLL.value, roll_idx],
         ).fetchall()
     )
+    address = link[ADDRESS.column]
     return {
-        "dwelling": LEVEL_LABELS["address"].get(link["address_lvl"], ""),
-        "dwelling_hint": "一方省略了单元或小区名，其余相符" if link["address_lvl"] == Grade.COMPATIBLE else "",
-        "if_same": status_if_same_person(link["address_lvl"]),
-        "address_incomplete": bool(statuses.get("roll")),
+        "dwelling": ADDRESS.labels.get(address, "") or f"{ADDRESS.label_zh}不明",
+        "dwelling_hint": "一方省略了单元或小区名，其余相符" if address == ADDRESS.level("compatible").value else "",
+        "if_same": status_if_same_person(address),
+        "address_incomplete": bool(statuses.get(Side.ROLL)),
         "prior": prior,
         "fields": fields,
         "match_weight": link["match_weight"],
@@ -128,21 +134,21 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
     }
 
 
-def search(con: duckdb.DuckDBPyConnection, side: str, text: str, limit: int = 20) -> list[dict[str, Any]]:
+def search(con: duckdb.DuckDBPyConnection, side: Side, text: str, limit: int = 20) -> list[dict[str, Any]]:
     """Records of one side whose name or ID number matches `text` (city-wide)."""
     text = text.strip()
     if len(text) < 2:
         return []
-    return _dicts(
-        con,
-        f"""SELECT x.*, s.status FROM run.{side}_records x
-            LEFT JOIN run.record_status s ON s.side = ? AND s.idx = x.idx
-            WHERE x.name = ? OR x.name LIKE ? OR x.id_clean = ? OR x.id_clean LIKE ?
-            ORDER BY (x.name = ?) DESC, x.source_file, x.source_sheet, x.source_row LIMIT ?""",
-        [side, text, f"%{text}%", text.upper(), f"{text.upper()}%", text, limit],
-    )
+    table = RECORD_TABLES[Side(side)]
+    # The table comes from the RECORD_TABLES whitelist; every value is a parameter.
+    sql = f"""SELECT x.*, s.status FROM {table} x
+              LEFT JOIN run.record_status s ON s.side = ? AND s.idx = x.idx
+              WHERE x.name = ? OR x.name LIKE ? OR x.id_clean = ? OR x.id_clean LIKE ?
+              ORDER BY (x.name = ?) DESC, x.source_file, x.source_sheet, x.source_row LIMIT ?"""  # noqa: S608
+    return _dicts(con, sql, [str(side), text, f"%{text}%", text.upper(), f"{text.upper()}%", text, limit])
 
 
 def run_id(con: duckdb.DuckDBPyConnection) -> str:
+    """The id of the published run."""
     row = con.execute("SELECT run_id FROM published").fetchone()
     return str(row[0]) if row else ""

@@ -14,15 +14,6 @@ from schemas.codes import Role
 FULL_VIEW_ROLES = frozenset({Role.OPERATOR, Role.LIAISON})
 """Roles that see full names and ID numbers on an item's own page."""
 
-FIELD_NAMES = {
-    "id": "身份证号",
-    "name": "姓名",
-    "birth": "出生日期",
-    "sex": "性别",
-    "address": "住址",
-    "household": "同户成员",
-}
-
 
 def mask_name(name: str | None) -> str:
     """Keep the first character: 张伟 → 张*, 欧阳娜娜 → 欧***."""
@@ -32,6 +23,7 @@ def mask_name(name: str | None) -> str:
 
 
 def shown(value: Any, kind: str, *, full: bool) -> str:
+    """A record's value as text: in full, or masked (ID numbers, names) for roles that see only part."""
     if value is None:
         return ""
     text = str(value)
@@ -62,13 +54,14 @@ def diff_pair(a: str | None, b: str | None) -> tuple[Markup, Markup]:
                 left.append(f'<mark class="diff">{escape(a[i1:i2])}</mark>')
             if j2 > j1:
                 right.append(f'<mark class="diff">{escape(b[j1:j2])}</mark>')
-    return Markup("".join(left)), Markup("".join(right))
+    # Every piece is escaped above; only the <mark> tags are markup.
+    return Markup("".join(left)), Markup("".join(right))  # noqa: S704
 
 
 def waterfall_svg(explanation: dict[str, Any], *, width: int = 560, bar: int = 26) -> Markup:
     """A waterfall of the match weight: prior, then each field's contribution, then the total."""
-    steps = [("先验 prior", explanation["prior"])] + [
-        (f"{FIELD_NAMES.get(f['field'], f['field'])} · {f['label']}", f["weight"]) for f in explanation["fields"]
+    steps: list[tuple[str, float]] = [("先验 prior", float(explanation["prior"]))] + [
+        (f"{f['field_label']} · {f['label']}", float(f["weight"])) for f in explanation["fields"]
     ]
     running = 0.0
     spans = []
@@ -99,7 +92,8 @@ def waterfall_svg(explanation: dict[str, Any], *, width: int = 560, bar: int = 2
         )
     height = 12 + (len(spans) + 1) * bar
     axis = f'<line x1="{x(0):.1f}" y1="0" x2="{x(0):.1f}" y2="{height}" stroke="#999" stroke-dasharray="3,3"/>'
-    return Markup(
+    # Labels are escaped and the rest are numbers: the SVG is built, not taken from input.
+    return Markup(  # noqa: S704
         f'<svg class="waterfall" role="img" aria-label="match weight waterfall" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">{axis}{"".join(rows)}</svg>'
     )

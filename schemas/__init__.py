@@ -1,0 +1,1 @@
+"""The data contract: input columns, record schemas, codes and labels."""

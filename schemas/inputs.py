@@ -1,5 +1,4 @@
-"""Input columns (contract §1): canonical names, aliases, internal names and
-which are required."""
+"""Input columns (contract §1): canonical names, aliases, internal names and which are required."""
 
 from __future__ import annotations
 
@@ -8,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Column:
+    """One input column: its canonical header, its internal name and the other headers it goes by."""
+
     canonical: str
     internal: str
     aliases: tuple[str, ...] = ()
@@ -52,6 +53,7 @@ class InputContract:
 
     @property
     def internal_names(self) -> list[str]:
+        """The internal names of all the contract's columns, in order."""
         return [c.internal for c in self.columns]
 
 

@@ -1,4 +1,4 @@
-"""The one catalogue of Chinese labels: CLI, charts, web pages and exports all read them here.
+r"""The one catalogue of Chinese labels: CLI, charts, web pages and exports all read them here.
 
 >>> from schemas.codes import Status
 >>> STATUS_LABELS[Status.ABSENT]
@@ -6,7 +6,7 @@
 >>> SUMMARY_LABELS["absent_elsewhere_persons"]
 '户在人不在·住市内'
 >>> two_lines("户在人不在·住市内")
-'户在人不在\\n住市内'
+'户在人不在\n住市内'
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ class PersonRecord(dy.Schema):
 
     @dy.rule()
     def unknown_community(cls) -> pl.Expr:
+        """A record must belong to a known community."""
         return pl.col("community_code").is_not_null()
 
 
@@ -102,9 +103,12 @@ QUARANTINE_SCHEMA = {
 
 
 def lineage_text() -> pl.Expr:
-    """A record's lineage as one string: `file:row`, or `file:sheet:row` where the
-    file's records come from several sheets; so the keys of records from CSV files
-    and single-sheet workbooks stay as they were before sheets were read."""
+    """A record's lineage as one string: `file:row`, or `file:sheet:row`.
+
+    The sheet is named only where the file's records come from several sheets,
+    so the keys of records from CSV files and single-sheet workbooks stay as
+    they were before sheets were read.
+    """
     several = pl.col("source_sheet").n_unique().over("source_file") > 1
     return (
         pl.when(several)

@@ -1,6 +1,7 @@
-"""Users, passwords, sessions and login throttling, stored in the SQLite state.
+"""Users, passwords, sessions and login attempts, stored in the SQLite state.
 
-Passwords: scrypt (stdlib `hashlib.scrypt`, a memory-hard KDF; no extra
+Storage only: the rules (whose credentials are good, when logins are throttled,
+who sees and exports what) live in `services.access`. Passwords: scrypt (stdlib `hashlib.scrypt`, a memory-hard KDF; no extra
 dependency needed). Sessions: random tokens, only their SHA-256 stored, with
 an expiry and a per-session CSRF token.
 """
@@ -14,16 +15,17 @@ import hmac
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schemas.codes import Role
 from services.decisions import audit
 from services.state import connect
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SESSION_HOURS = 8
-THROTTLE_WINDOW = dt.timedelta(minutes=15)
-THROTTLE_FAILURES = 5
 
 
 class AccountError(ValueError):
@@ -31,6 +33,7 @@ class AccountError(ValueError):
 
 
 def hash_password(password: str) -> str:
+    """A salted scrypt hash of a password, with its parameters, for storage."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     b64 = base64.b64encode
@@ -38,6 +41,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """Whether a password matches a stored hash (constant-time comparison)."""
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
     except ValueError:
@@ -57,6 +61,8 @@ def verify_password(password: str, stored: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """A review-app user: role, scope (community code, street or station) and whether active."""
+
     username: str
     role: Role
     scope: str | None
@@ -77,6 +83,7 @@ def _check_scope(role: Role, scope: str | None) -> None:
 
 
 def add_user(state: Path, username: str, password: str, role: Role, scope: str | None, *, by: str = "cli") -> User:
+    """Store a new user (audited); `AccountError` for a bad scope, short password or taken name."""
     _check_scope(role, scope)
     if len(password) < 10:
         raise AccountError("passwords need at least 10 characters")
@@ -93,18 +100,21 @@ def add_user(state: Path, username: str, password: str, role: Role, scope: str |
 
 
 def list_users(state: Path) -> list[User]:
+    """Every user, by name."""
     with connect(state) as conn:
         rows = conn.execute("SELECT username, role, scope, active FROM users ORDER BY username").fetchall()
     return [User(u, Role(r), s, bool(a)) for u, r, s, a in rows]
 
 
 def get_user(state: Path, username: str) -> User | None:
+    """One user by name, or None."""
     with connect(state) as conn:
         row = conn.execute("SELECT username, role, scope, active FROM users WHERE username = ?", (username,)).fetchone()
     return User(row[0], Role(row[1]), row[2], bool(row[3])) if row else None
 
 
 def set_active(state: Path, username: str, active: bool, *, by: str = "cli") -> None:
+    """Enable or disable a user (disabling ends their sessions; audited)."""
     with connect(state) as conn:
         if conn.execute("UPDATE users SET active = ? WHERE username = ?", (int(active), username)).rowcount == 0:
             raise AccountError(f"no user {username!r}")
@@ -114,6 +124,7 @@ def set_active(state: Path, username: str, active: bool, *, by: str = "cli") -> 
 
 
 def set_password(state: Path, username: str, password: str, *, by: str = "cli") -> None:
+    """Replace a user's password (ends their sessions; audited)."""
     if len(password) < 10:
         raise AccountError("passwords need at least 10 characters")
     with connect(state) as conn:
@@ -128,31 +139,41 @@ def set_password(state: Path, username: str, password: str, *, by: str = "cli") 
         audit(conn, by, "user_passwd", username, None, None, None)
 
 
-def throttled(state: Path, username: str, ip: str) -> bool:
-    """Too many failed logins for this user name or from this address lately."""
-    since = (_now() - THROTTLE_WINDOW).isoformat(timespec="seconds")
+def failed_logins(state: Path, *, username: str, ip: str, since: dt.datetime) -> tuple[int, int]:
+    """Failed logins since a moment: (for this user name, from this address)."""
+    stamp = since.isoformat(timespec="seconds")
     with connect(state) as conn:
         (by_user,) = conn.execute(
-            "SELECT count(*) FROM login_attempts WHERE ok = 0 AND at >= ? AND username = ?", (since, username)
+            "SELECT count(*) FROM login_attempts WHERE ok = 0 AND at >= ? AND username = ?", (stamp, username)
         ).fetchone()
         (by_ip,) = conn.execute(
-            "SELECT count(*) FROM login_attempts WHERE ok = 0 AND at >= ? AND ip = ?", (since, ip)
+            "SELECT count(*) FROM login_attempts WHERE ok = 0 AND at >= ? AND ip = ?", (stamp, ip)
         ).fetchone()
-    return bool(by_user >= THROTTLE_FAILURES or by_ip >= THROTTLE_FAILURES * 4)
+    return int(by_user), int(by_ip)
 
 
-def login(state: Path, username: str, password: str, ip: str) -> tuple[str, str] | None:
-    """(session token, CSRF token) for good credentials of an active user, else None."""
+def record_login_attempt(state: Path, username: str, ip: str, *, ok: bool) -> None:
+    """Note a login attempt, good or bad (what throttling counts)."""
     with connect(state) as conn:
-        row = conn.execute("SELECT password_hash, active FROM users WHERE username = ?", (username,)).fetchone()
-        ok = bool(row and row[1] and verify_password(password, row[0]))
         conn.execute(
             "INSERT INTO login_attempts (username, ip, at, ok) VALUES (?, ?, ?, ?)",
             (username, ip, _now().isoformat(timespec="seconds"), int(ok)),
         )
-        if not ok:
-            return None
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+
+
+def credentials(state: Path, username: str) -> tuple[User, str] | None:
+    """(user, stored password hash) for a user name, active or not; None for an unknown name."""
+    with connect(state) as conn:
+        row = conn.execute(
+            "SELECT username, role, scope, active, password_hash FROM users WHERE username = ?", (username,)
+        ).fetchone()
+    return (User(row[0], Role(row[1]), row[2], bool(row[3])), row[4]) if row else None
+
+
+def open_session(state: Path, username: str) -> tuple[str, str]:
+    """A new session for a user whose credentials were checked: (session token, CSRF token)."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with connect(state) as conn:
         conn.execute(
             "INSERT INTO sessions (token_hash, username, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
             (
@@ -187,32 +208,6 @@ def session_user(state: Path, token: str | None) -> tuple[User, str] | None:
 
 
 def logout(state: Path, token: str) -> None:
+    """End one session."""
     with connect(state) as conn:
         conn.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-
-
-def authenticate(state: Path, username: str, password: str, ip: str = "cli") -> User | None:
-    """The active user with these credentials (throttled and recorded like a web login)."""
-    if throttled(state, username, ip):
-        return None
-    with connect(state) as conn:
-        row = conn.execute(
-            "SELECT password_hash, active, role, scope FROM users WHERE username = ?", (username,)
-        ).fetchone()
-        ok = bool(row and row[1] and verify_password(password, row[0]))
-        conn.execute(
-            "INSERT INTO login_attempts (username, ip, at, ok) VALUES (?, ?, ?, ?)",
-            (username, ip, _now().isoformat(timespec="seconds"), int(ok)),
-        )
-    return User(username, Role(row[2]), row[3], True) if ok and row else None
-
-
-def may_export(user: User, *, station: str | None, community_station: str | None) -> bool:
-    """Police liaisons export their own station's communities; admins any."""
-    if user.role is Role.ADMIN:
-        return True
-    if user.role is not Role.LIAISON:
-        return False
-    return (station is not None and station == user.scope) or (
-        community_station is not None and community_station == user.scope
-    )

@@ -5,15 +5,19 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-SEGMENTS = (
-    ("consistent_persons", "人户一致", "#2e7d32"),
-    ("moved_within_persons", "同社区人户分离", "#9ccc65"),
-    ("absent_elsewhere_persons", "户在人不在·住市内", "#ffb74d"),
-    ("absent_outside_persons", "户在人不在·去向不明", "#e65100"),
-    ("unregistered_elsewhere_persons", "人在户不在·市内户籍", "#64b5f6"),
-    ("unregistered_outside_persons", "人在户不在·外地户籍", "#1565c0"),
-    ("review_register_records", "待核实", "#9e9e9e"),
-)
+from schemas.labels import SUMMARY_LABELS
+
+_COLOURS = {
+    "consistent_persons": "#2e7d32",
+    "moved_within_persons": "#9ccc65",
+    "absent_elsewhere_persons": "#ffb74d",
+    "absent_outside_persons": "#e65100",
+    "unregistered_elsewhere_persons": "#64b5f6",
+    "unregistered_outside_persons": "#1565c0",
+    "review_register_records": "#9e9e9e",
+}
+SEGMENTS = tuple((column, SUMMARY_LABELS[column], colour) for column, colour in _COLOURS.items())
+"""(summary column, label from the catalogue, colour) of each bar segment, in drawing order."""
 
 
 def summary_svg(rows: list[dict[str, Any]], *, bar: int = 16, width: int = 980) -> str:

@@ -1,5 +1,7 @@
-"""Operators' decisions: recorded with an append-only audit trail, read back by
-the nightly run and applied by stable record keys (never row numbers)."""
+"""Operators' decisions, recorded with an append-only audit trail.
+
+The nightly run reads them back and applies them by stable record keys (never row numbers).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +9,28 @@ import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from schemas.codes import DecisionKind
 from services.state import connect
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 PAIR_KINDS = (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON)
 
 
 def now() -> str:
+    """The current UTC time as ISO 8601, to the second."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def audit(
     conn: sqlite3.Connection, username: str, action: str, item: str | None, before: Any, after: Any, note: str | None
 ) -> None:
+    """Append one entry to the audit trail (`before` and `after` are stored as JSON)."""
     conn.execute(
         "INSERT INTO audit (at, username, action, item, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -51,12 +57,13 @@ class ItemKeys:
 
     @property
     def label(self) -> str:
+        """The item as `register_key~roll_key` ('-' for an absent side)."""
         return f"{self.register_key or '-'}~{self.roll_key or '-'}"
 
 
 def _active_for(conn: sqlite3.Connection, keys: ItemKeys) -> sqlite3.Row | None:
     conn.row_factory = sqlite3.Row
-    row = conn.execute(
+    row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM decisions WHERE active = 1 AND register_key IS ? AND roll_key IS ? ORDER BY id DESC LIMIT 1",
         (keys.register_key, keys.roll_key),
     ).fetchone()
@@ -127,11 +134,15 @@ def active_decisions(state: Path | None) -> pl.DataFrame:
     if state is None or not state.exists():
         return pl.DataFrame(schema=schema)
     with connect(state) as conn:
-        rows = conn.execute(f"SELECT {', '.join(schema)} FROM decisions WHERE active = 1").fetchall()
+        rows = conn.execute(
+            "SELECT id, kind, register_key, roll_key, register_fingerprint, roll_fingerprint, community_code,"
+            " username, decided_at FROM decisions WHERE active = 1"
+        ).fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def audit_log(state: Path) -> list[dict[str, Any]]:
+    """The whole audit trail, oldest first."""
     with connect(state) as conn:
         conn.row_factory = sqlite3.Row
         return [dict(r) for r in conn.execute("SELECT * FROM audit ORDER BY id")]

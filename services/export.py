@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import polars as pl
 import xlsxwriter
 
+from reconcile.verification import verified_sql
+from schemas.codes import QueueKind, Side, Status
 from services.decisions import audit
-from services.paths import DataPaths
+from services.paths import DataPaths, sha256_file
 from services.reader import published
 from services.state import connect
 
-CATEGORIES = ("人在户不在", "户在人不在", "涉及户")
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import duckdb
+
+UNREGISTERED, ABSENT, HOUSEHOLDS = Status.UNREGISTERED.label, Status.ABSENT.label, "涉及户"
+CATEGORIES = (UNREGISTERED, ABSENT, HOUSEHOLDS)
 
 _PERSON_COLUMNS: list[tuple[str, str, str]] = [
     # (header, column, kind) — kind: text / id / date / int
@@ -53,23 +58,27 @@ _HOUSEHOLD_COLUMNS: list[tuple[str, str, str]] = [
     ("户在人不在人数", "absent_members", "int"),
     ("全户不在", "whole_household_absent", "text"),
 ]
-VERIFIED = "s.verified_by IN ('auto', 'operator')"
+VERIFIED = verified_sql("s.verified_by")
 
 
 class ExportRefused(PermissionError):
-    pass
+    """This user may not export this scope."""
 
 
 @dataclass(slots=True)
 class ExportScope:
+    """What to export: one police station's communities, or one community."""
+
     station: str | None = None
     community: str | None = None
 
     @property
     def label(self) -> str:
+        """The station or community, as file names and the manifest name it."""
         return self.station or self.community or ""
 
     def communities(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        """Codes of the published communities in this scope."""
         if self.station:
             rows = con.execute(
                 "SELECT community_code FROM community_summary WHERE police_station = ? ORDER BY 1", [self.station]
@@ -82,15 +91,16 @@ class ExportScope:
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pl.DataFrame:
-    frame = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return pl.DataFrame(con.sql(sql, params=params).to_arrow_table())
 
 
 def _people(
-    con: duckdb.DuckDBPyConnection, codes: list[str], *, side: str, status: str, household: str, order: str
+    con: duckdb.DuckDBPyConnection, codes: list[str], *, side: Side, status: Status, household: str, order: str
 ) -> pl.DataFrame:
-    """Verified records of one side and status, with community names on both ends."""
+    """Verified records of one side and status, with community names on both ends.
+
+    `household` and `order` are column expressions of this module, never user input.
+    """
     return _frame(
         con,
         f"""SELECT s.community_code, c.community_name, x.name, coalesce(x.id18, x.id_clean) AS id_number, x.sex, x.birth,
@@ -102,23 +112,25 @@ def _people(
             LEFT JOIN community_summary c ON c.community_code = s.community_code
             LEFT JOIN community_summary oc ON oc.community_code = s.other_community_code
             WHERE s.side = ? AND s.status = ? AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
-            ORDER BY s.community_code, {order}, s.source_row""",
-        [side, status, codes],
+            ORDER BY s.community_code, {order}, s.source_row""",  # noqa: S608  table from the Side enum, fragments fixed here
+        [side.value, status.value, codes],
     )
 
 
 def category_frames(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, pl.DataFrame]:
     """The three verified lists for these communities."""
     unregistered = _people(
-        con, codes, side="roll", status="unregistered", household="NULL::VARCHAR", order="x.dwelling"
+        con, codes, side=Side.ROLL, status=Status.UNREGISTERED, household="NULL::VARCHAR", order="x.dwelling"
     )
-    absent = _people(con, codes, side="register", status="absent", household="x.household_key", order="x.household_key")
+    absent = _people(
+        con, codes, side=Side.REGISTER, status=Status.ABSENT, household="x.household_key", order="x.household_key"
+    )
     households = _frame(
         con,
-        """SELECT r.community_code, any_value(c.community_name) AS community_name, r.household_key AS household_no,
+        f"""SELECT r.community_code, any_value(c.community_name) AS community_name, r.household_key AS household_no,
                   any_value(r.address_raw) AS address, count(*) AS members,
-                  count(*) FILTER (WHERE s.status = 'absent' AND s.verified_by IN ('auto', 'operator')) AS absent_members,
-                  CASE WHEN count(*) FILTER (WHERE s.status = 'absent' AND s.verified_by IN ('auto', 'operator')) = count(*)
+                  count(*) FILTER (WHERE s.status = 'absent' AND {VERIFIED}) AS absent_members,
+                  CASE WHEN count(*) FILTER (WHERE s.status = 'absent' AND {VERIFIED}) = count(*)
                        THEN '是' ELSE '否' END AS whole_household_absent
            FROM run.register_records r
            JOIN record_status s ON s.side = 'register' AND s.source_file = r.source_file AND s.source_row = r.source_row
@@ -127,29 +139,28 @@ def category_frames(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[st
            WHERE r.active AND s.status <> 'duplicate' AND r.community_code IN (SELECT unnest(?))
            GROUP BY r.community_code, r.household_key
            HAVING absent_members > 0
-           ORDER BY r.community_code, r.household_key""",
+           ORDER BY r.community_code, r.household_key""",  # noqa: S608  VERIFIED is built from an enum
         [codes],
     )
-    return {"人在户不在": unregistered, "户在人不在": absent, "涉及户": households}
+    return {UNREGISTERED: unregistered, ABSENT: absent, HOUSEHOLDS: households}
 
 
 def pending_counts(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, int]:
     """What is not exported because it still waits for the engine or an operator."""
     rows = con.execute(
-        """SELECT CASE WHEN status = 'review' THEN '待核实配对'
-                       WHEN status = 'unregistered' THEN '人在户不在(未核实)' ELSE '户在人不在(未核实)' END, count(*)
+        """SELECT CASE WHEN status = 'review' THEN ? WHEN status = 'unregistered' THEN ? ELSE ? END, count(*)
            FROM record_status
            WHERE community_code IN (SELECT unnest(?)) AND (
                  status = 'review'
                  OR (status IN ('absent', 'unregistered') AND verified_by IS NULL))
            GROUP BY 1""",
-        [codes],
+        [QueueKind.PAIR.label, f"{UNREGISTERED}(未核实)", f"{ABSENT}(未核实)", codes],
     ).fetchall()
     return {k: int(v) for k, v in rows}
 
 
 def _columns(category: str) -> list[tuple[str, str, str]]:
-    return _HOUSEHOLD_COLUMNS if category == "涉及户" else _PERSON_COLUMNS
+    return _HOUSEHOLD_COLUMNS if category == HOUSEHOLDS else _PERSON_COLUMNS
 
 
 def write_xlsx(frames: dict[str, pl.DataFrame], path: Path) -> None:
@@ -189,14 +200,10 @@ def write_csv(frame: pl.DataFrame, category: str, path: Path) -> None:
             writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in row])
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt: str = "xlsx") -> Path:
     """Write the verified lists and their manifest under `out`; returns the manifest path.
 
-    The caller has checked the user's right to export this scope (`authorise`).
+    The caller has checked the user's right to export this scope (`services.access.export_scope_for`).
     """
     paths = DataPaths(data_dir)
     with published(data_dir) as con:
@@ -252,6 +259,7 @@ def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt:
 
 
 def zip_bytes(paths: list[Path]) -> bytes:
+    """The files as one zip archive in memory (the web download)."""
     import zipfile
 
     buffer = io.BytesIO()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 
@@ -23,7 +24,18 @@ class DataPaths:
 
     @property
     def runs(self) -> Path:
+        """The directory holding one directory per run."""
         return self.root / "runs"
 
     def run(self, run_id: str) -> Path:
+        """The directory of run `run_id`."""
         return self.runs / run_id
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file (inputs in the run record, exports in their manifest), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,5 +1,6 @@
-"""Operator state and run history in SQLite (WAL): the web app writes it, the
-nightly flow reads it, both at once.
+"""Operator state and run history in SQLite (WAL).
+
+The web app writes it, the nightly flow reads it, both at once.
 
 Tables: users, sessions, login_attempts, decisions, audit (append-only,
 enforced by triggers), exports and runs.
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -103,6 +106,7 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def record_run_start(path: Path, run_id: str, started_at: str) -> None:
+    """Add run `run_id` to the run history as running."""
     with connect(path) as conn:
         conn.execute("INSERT INTO runs (run_id, started_at, outcome) VALUES (?, ?, 'running')", (run_id, started_at))
 
@@ -118,6 +122,7 @@ def record_run_end(
     timings: dict[str, float],
     error: str | None = None,
 ) -> None:
+    """Record how run `run_id` ended: its outcome, inputs, counts, timings and error, if any."""
     with connect(path) as conn:
         conn.execute(
             "UPDATE runs SET finished_at=?, outcome=?, inputs=?, counts=?, timings=?, error=? WHERE run_id=?",

@@ -12,6 +12,8 @@ from synth import pools
 
 @dataclass(slots=True)
 class Community:
+    """One generated community: its codes and names, its places and its dwellings."""
+
     code: str
     name: str
     street: str
@@ -24,6 +26,8 @@ class Community:
 
 @dataclass(slots=True)
 class Person:
+    """One generated person: as registered, and where they really live (`lives_in`, `lives_at`)."""
+
     pid: int
     name: str
     sex: str
@@ -52,6 +56,7 @@ class City:
 
     @property
     def residents(self) -> list[Person]:
+        """Everyone who lives in the city: registered people who live here, then migrants."""
         return [p for p in self.registered if p.lives_in is not None] + self.migrants
 
 
@@ -180,8 +185,10 @@ def _household(
 
 
 def build_city(*, scale: int = 1, seed: int = 0, households: int | None = None) -> City:
-    """Draw a city: at scale 1 about 73k households and 200k registered people
-    in the proposal's 48 communities; larger scales multiply the communities.
+    """Draw a city.
+
+    At scale 1 about 73k households and 200k registered people in the
+    proposal's 48 communities; larger scales multiply the communities.
     `households` overrides the total (small cities for tests).
     """
     rng = random.Random(seed)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import random
+from typing import TYPE_CHECKING
 
 import opencc
 
 from synth import pools
+
+if TYPE_CHECKING:
+    import datetime as dt
+    import random
 
 _S2T = opencc.OpenCC("s2t")
 _FULL = str.maketrans("0123456789X-", "０１２３４５６７８９Ｘ－")
@@ -15,6 +18,7 @@ _CN = "零一二三四五六七八九"
 
 
 def full_width(text: str) -> str:
+    """`text` with its digits, X and dash in full-width form."""
     return text.translate(_FULL)
 
 
@@ -107,8 +111,11 @@ def _room_as_written(rng: random.Random, room: str) -> str:
 
 
 def roll_address(rng: random.Random, street: str, community_name: str, dwelling: tuple[str, ...]) -> str:
-    """An address as a community worker writes it: the flat they stand in front
-    of, with or without its 单元, in any of the styles of contract §1.2 and §1.4."""
+    """An address as a community worker writes it.
+
+    The flat they stand in front of, with or without its 单元, in any of the
+    styles of contract §1.2 and §1.4.
+    """
     prefix = rng.choice(["", "", "", "慈溪市", f"{street}", f"慈溪市{street}{community_name}", f"{community_name}"])
     if len(dwelling) == 3:
         village, group, number = dwelling

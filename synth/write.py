@@ -1,20 +1,26 @@
-"""Write a synthetic city as a delivery: a GB18030 police extract, one xlsx roll
-per community, and the ground truth as Parquet."""
+"""Write a synthetic city as a delivery.
+
+A GB18030 police extract, one xlsx roll per community, and the ground truth as Parquet.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import random
-from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import xlsxwriter
 
 from synth import pools
-from synth.city import City, Community, Person
 from synth.noise import birth_as_written, id_noise, name_noise, register_address, roll_address
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from synth.city import City, Community, Person
 
 REGISTER_COLUMNS = (
     "公民身份号码",
@@ -136,7 +142,8 @@ def write_roll(
     sheet.write_row(0, 0, ROLL_COLUMNS)
     seen: set[int] = set()
     for i, (person, migrant, _) in enumerate(entries, start=1):
-        assert person.lives_at is not None
+        if person.lives_at is None:
+            raise ValueError(f"resident {person.pid} has no dwelling")
         duplicate = person.pid in seen
         seen.add(person.pid)
         birth = birth_as_written(rng, person.birth)

@@ -2,16 +2,20 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
 # Prefect reads these when first imported: keep its state out of the user's home and send nothing out.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="hukou-prefect-home-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from synth import build_city, write_city
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
-"""Read input files (CSV in GB18030 / UTF-8 / UTF-8-BOM, or xlsx) into
-all-string frames with internal column names and contract lineage
-(`source_file`, `source_row`: the row a spreadsheet program shows)."""
+"""Read input files (CSV in GB18030 / UTF-8 / UTF-8-BOM, or xlsx) into all-string frames.
+
+The frames have internal column names and contract lineage (`source_file`,
+`source_row`: the row a spreadsheet program shows).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +11,21 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO
-from xml.etree import ElementTree
+from typing import IO, TYPE_CHECKING
 
 import fastexcel
 import polars as pl
 import pyarrow.parquet as pq
+from defusedxml import ElementTree
 
 from schemas.codes import FileProblem
-from schemas.inputs import InputContract
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from schemas.inputs import InputContract
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 _CHUNK = 1 << 20
@@ -51,6 +56,7 @@ class RawTable:
 
     @property
     def footer_rows(self) -> int:
+        """Footer rows (合计, 填表说明 …) counted under the data of all sheets."""
         return sum(len(s.footer_rows) for s in self.sheets)
 
 
@@ -274,8 +280,10 @@ class SheetReport:
 
 
 def _footer_mask(body: pl.DataFrame, cols: list[str]) -> pl.Series:
-    """Rows whose first value (in the sheet's column order `cols`), 序号 or 姓名 starts
-    like a footer (合计, 填表说明：…, 填表人：…)."""
+    """Rows that start like a footer (合计, 填表说明：…, 填表人：…).
+
+    Looked at: the first value (in the sheet's column order `cols`), 序号 and 姓名.
+    """
     first = pl.coalesce([pl.col(c).str.strip_chars().replace("", None) for c in cols]) if cols else pl.lit(None)
     checks = [first] + [pl.col(c) for c in ("seq", "name_raw") if c in cols]
     texts = [
@@ -325,9 +333,11 @@ REPEATED_SHARE = 0.9
 
 
 def _set_aside_repeats(read: dict[str, pl.DataFrame], reports: dict[str, SheetReport]) -> None:
-    """Drop from `read` a sheet that repeats the others' people (a 汇总 over the per-grid sheets, a
-    copy of the roll): largest first, one sheet at a time, so of two copies one stays. Its report
-    says so and counts the rows (`repeated_rows`): the people are read from the other sheets."""
+    """Drop from `read` a sheet that repeats the others' people (a 汇总 over the per-grid sheets, a copy of the roll).
+
+    Largest first, one sheet at a time, so of two copies one stays. Its report
+    says so and counts the rows (`repeated_rows`): the people are read from the other sheets.
+    """
     keys = {
         name: set(frame.select(pl.concat_str(["name_raw", "address_raw"], separator="\x1f")).to_series().drop_nulls())
         for name, frame in read.items()
@@ -345,11 +355,13 @@ def _set_aside_repeats(read: dict[str, pl.DataFrame], reports: dict[str, SheetRe
 
 
 def read_xlsx(path: Path, contract: InputContract) -> RawTable:
-    """Read every sheet of an xlsx workbook whose header carries the contract's
-    columns (found past title rows and group headers), hidden ones too (contract
-    §1.2; the report says they were hidden); the others are named in
+    """Read every sheet of an xlsx workbook whose header carries the contract's columns.
+
+    Headers are found past title rows and group headers; hidden sheets are read
+    too (contract §1.2; the report says they were hidden); the others are named in
     `RawTable.sheets` with the reason. Rows under the data that are footers
-    (合计, 填表说明, 填表人 …) are counted, not read as people."""
+    (合计, 填表说明, 填表人 …) are counted, not read as people.
+    """
     try:
         reader = fastexcel.read_excel(str(path))
         names = reader.sheet_names
@@ -410,8 +422,10 @@ def read_table(path: Path, contract: InputContract) -> RawTable:
 
 
 def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_rows: int = 200_000) -> ParquetCopy:
-    """Read one input file into the Parquet file `out`, a batch at a time, so
-    that a file the size of a prefecture's register never sits whole in memory."""
+    """Read one input file into the Parquet file `out`, a batch at a time.
+
+    So a file the size of a prefecture's register never sits whole in memory.
+    """
     writer: pq.ParquetWriter | None = None
     rows, blank, encoding = 0, 0, None
     malformed: list[tuple[int, str]] = []

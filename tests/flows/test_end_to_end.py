@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from services.state import runs
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -73,7 +76,10 @@ def test_views_follow_the_contract(published: Path) -> None:
     summary = con.execute(
         "SELECT count(*), sum(registered_persons), sum(consistent_households) FROM community_summary"
     ).fetchone()
-    assert summary is not None and summary[0] == 48 and summary[1] > 0 and summary[2] > 0
+    assert summary is not None
+    assert summary[0] == 48
+    assert summary[1] > 0
+    assert summary[2] > 0
     con.close()
 
 
@@ -85,7 +91,8 @@ def test_no_input_row_is_lost(published: Path, small_city: dict[str, Path]) -> N
             """SELECT (SELECT count(*) FROM record_status WHERE side = ?) + (SELECT count(*) FROM quarantine WHERE side = ?)""",
             [side, side],
         ).fetchone()
-        assert got is not None and got[0] == n, side
+        assert got is not None, side
+        assert got[0] == n, side
     dupes = con.execute(
         "SELECT count(*) FROM (SELECT side, source_file, source_row FROM record_status GROUP BY ALL HAVING count(*) > 1)"
     ).fetchone()

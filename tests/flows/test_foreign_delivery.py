@@ -7,7 +7,7 @@ no grid column. Run locally (no Prefect) and check every record's status."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
@@ -16,6 +16,9 @@ import xlsxwriter
 from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
 from reconcile.idnumber import check_char, upgrade15
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 JINSHAN, HAIGUAN = "330282001001", "330282002001"
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -40,11 +43,13 @@ def test_flow_publishes_and_its_artifact_carries_counts_only(small_city: dict[st
     found = run_coro_as_sync(artifacts_and_tasks())
     assert found is not None
     markdown, other = found
-    assert markdown and run_id in markdown[-1]
+    assert markdown
+    assert run_id in markdown[-1]
     truth = pl.read_parquet(small_city["truth"] / "register_truth.parquet")
     register = pl.read_csv(small_city["register"], encoding="gb18030", infer_schema=False)
     secrets = set(register["公民身份号码"].drop_nulls()) | set(register["姓名"].drop_nulls())
-    assert truth.height > 0 and secrets
+    assert truth.height > 0
+    assert secrets
     for text in [*markdown, *other]:
         assert not any(s in text for s in secrets if len(s) >= 2)
     assert {"ingest", "normalise", "link", "classify", "publish"} <= {n.split("-")[0] for n in other}

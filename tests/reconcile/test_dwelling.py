@@ -177,7 +177,9 @@ def test_any_way_of_writing_a_flat_names_that_flat_and_no_other(data: st.DataObj
     # It may name another registered flat only where it leaves out what tells them apart.
     for other, g in zip(flats[1:], grades[1:], strict=True):
         if Grade(g).lives_there:
-            assert other.place == target.place and other.building == target.building and other.room == target.room
+            assert other.place == target.place
+            assert other.building == target.building
+            assert other.room == target.room
             assert not with_unit
     # Resolved to the target flat, or left unresolved (a key of its own): never to another flat.
     assert row["flat"] == register["flat"][0] or (row["flat"].startswith("~") and row["flat_fits"] > 1)

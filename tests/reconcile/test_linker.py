@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
 
 from reconcile.block import rule_bits
 from reconcile.classify import classify
+from reconcile.compare import COMPARISONS, HOUSEHOLD
+from reconcile.comparison import MISSING
 from reconcile.linker import Decisions, LinkResult, LinkSettings, link
 from tests.reconcile.helpers import prepared
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +62,20 @@ def test_one_to_one(linked) -> None:
 def test_every_explained_pair_has_all_field_weights(linked) -> None:
     _, _, result = linked
     weights = [c for c in result.links.columns if c.startswith("w_")]
-    assert {"w_id", "w_name", "w_birth", "w_sex", "w_address", "w_household"} <= set(weights)
+    assert weights == ["w_id", "w_name", "w_birth", "w_sex", "w_address", "w_household"] == COMPARISONS.weight_columns
     assert result.links.select(weights).null_count().sum_horizontal().item() == 0
+
+
+def test_links_hold_only_declared_levels_and_the_model_every_parameter(linked) -> None:
+    _, _, result = linked
+    for c in COMPARISONS:
+        assert set(result.links[c.column].unique().to_list()) <= {*c.values, MISSING}, c.name
+        assert set(result.model.m[c.name]) == set(result.model.u[c.name]) == set(c.values)
+        assert all(0 < p < 1 for p in [*result.model.m[c.name].values(), *result.model.u[c.name].values()])
+    # Pass 2 fills household levels in and estimates the household field's own m and u.
+    assert set(result.links[HOUSEHOLD.column].to_list()) - {MISSING}
+    assert result.model.m[HOUSEHOLD.name] != HOUSEHOLD.initial_m
+    assert result.model.as_table().height == sum(len(c.values) for c in COMPARISONS)
 
 
 def test_statuses_match_truth(linked, small_city) -> None:

@@ -5,19 +5,10 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.classify import classify
-from reconcile.dwelling import locate
 from reconcile.linker import link
-from reconcile.prepare import prepare_register, prepare_roll
+from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
-
-
-def _raw(contract_columns: list[str], rows: list[dict[str, str]], file: str) -> pl.DataFrame:
-    frame = pl.DataFrame(
-        [{c: r.get(c) for c in contract_columns} for r in rows], schema={c: pl.String for c in contract_columns}
-    )
-    return frame.with_columns(
-        pl.lit(file).alias("source_file"), (pl.int_range(pl.len()) + 2).cast(pl.Int64).alias("source_row")
-    )
+from tests.reconcile.helpers import raw_frame
 
 
 def test_three_people() -> None:
@@ -27,7 +18,7 @@ def test_three_people() -> None:
         "community_code_raw": "330282001001",
         "station": "浒山派出所",
     }
-    register = _raw(
+    register = raw_frame(
         REGISTER.internal_names,
         [
             {
@@ -55,7 +46,7 @@ def test_three_people() -> None:
         ],
         "register.csv",
     )
-    roll = _raw(
+    roll = raw_frame(
         ROLL.internal_names,
         [
             {"name_raw": "張偉", "id_raw": "110105 19491231 002x", "address_raw": "金山花园1-1-101"},
@@ -63,11 +54,8 @@ def test_three_people() -> None:
         ],
         "330282001001_某社区.xlsx",
     ).with_columns(pl.lit("330282001001").alias("file_community"))
-    reg = prepare_register(register, prefixes=["某社区"])
-    rol = prepare_roll(roll, by_name={}, prefixes=[])
-    reg, rol = locate(reg, rol)
-    reg = reg.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
-    rol = rol.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    both = prepare(register, roll)
+    reg, rol = both.register, both.roll
     result = link(reg, rol)
     assert result.links.select("rid", "lid", "decided_by").rows() == [(0, 0, "auto")]
     statuses = classify(reg, rol, result.links, result.register_duplicates, result.roll_duplicates)

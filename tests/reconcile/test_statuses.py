@@ -5,12 +5,12 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.classify import classify
-from reconcile.dwelling import locate
 from reconcile.idnumber import check_char
 from reconcile.linker import link
-from reconcile.prepare import prepare_register, prepare_roll
+from reconcile.prepare import prepare
 from reconcile.summary import community_summary
 from schemas.inputs import REGISTER, ROLL
+from tests.reconcile.helpers import raw_frame
 
 CODE = "330282001001"
 BASE = {"street": "浒山街道", "community_name": "华联社区", "community_code_raw": CODE, "station": "浒山派出所"}
@@ -19,13 +19,6 @@ BASE = {"street": "浒山街道", "community_name": "华联社区", "community_c
 def _id(serial: int) -> str:
     body = f"33028219800101{serial:03d}"
     return body + check_char(body)
-
-
-def _frame(columns: list[str], rows: list[dict[str, str]], file: str) -> pl.DataFrame:
-    frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows], schema=dict.fromkeys(columns, pl.String))
-    return frame.with_columns(
-        pl.lit(file).alias("source_file"), (pl.int_range(pl.len()) + 2).cast(pl.Int64).alias("source_row")
-    )
 
 
 # name, household, registered flat, roll address (None: not on the roll)
@@ -40,7 +33,7 @@ PEOPLE = [
 
 
 def _run() -> tuple[pl.DataFrame, pl.DataFrame]:
-    register = _frame(
+    register = raw_frame(
         REGISTER.internal_names,
         [
             {
@@ -54,7 +47,7 @@ def _run() -> tuple[pl.DataFrame, pl.DataFrame]:
         ],
         "register.csv",
     )
-    roll = _frame(
+    roll = raw_frame(
         ROLL.internal_names,
         [
             {"id_raw": _id(i), "name_raw": name, "address_raw": written}
@@ -63,10 +56,8 @@ def _run() -> tuple[pl.DataFrame, pl.DataFrame]:
         ],
         f"{CODE}_华联社区.xlsx",
     ).with_columns(pl.lit(CODE).alias("file_community"))
-    prefixes = ["浙江省慈溪市", "慈溪市", "浒山街道", "华联社区"]
-    reg, rol = locate(prepare_register(register, prefixes=prefixes), prepare_roll(roll, by_name={}, prefixes=prefixes))
-    reg = reg.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
-    rol = rol.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    both = prepare(register, roll)
+    reg, rol = both.register, both.roll
     result = link(reg, rol)
     statuses = classify(reg, rol, result.links, result.register_duplicates, result.roll_duplicates)
     communities = pl.DataFrame(

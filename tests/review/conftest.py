@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
@@ -17,6 +17,9 @@ from review.app import create_app
 from schemas.codes import Role
 from services.accounts import add_user
 from services.paths import DataPaths
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PASSWORD = "correct horse battery"
 
@@ -67,7 +70,10 @@ def world(published_city: Path, small_city: dict[str, Path], tmp_path: Path) -> 
         "SELECT community_code FROM community_summary WHERE street <> ? ORDER BY 1 LIMIT 1", [street]
     ).fetchone() or (None,)
     con.close()
-    assert community and other and street and station
+    assert community
+    assert other
+    assert street
+    assert station
     state = DataPaths(data).state
     add_user(state, "op", PASSWORD, Role.OPERATOR, community)
     add_user(state, "op_other", PASSWORD, Role.OPERATOR, other)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
@@ -16,6 +16,9 @@ from playwright.sync_api import Browser, sync_playwright
 from review.app import create_app
 from services.decisions import active_decisions
 from tests.review.conftest import PASSWORD, World
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

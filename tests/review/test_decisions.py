@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import xlsxwriter
@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 
 from services.decisions import active_decisions, audit_log
 from tests.review.conftest import World, login
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _first(world: World, kind: str) -> int:
@@ -159,7 +162,8 @@ def test_operator_finds_and_links_a_missed_person_by_hand(client: TestClient, wo
     assert response.status_code == 303
     decisions = active_decisions(world.state)
     assert decisions.select("kind").to_series().to_list() == ["same_person"]
-    assert decisions["register_key"][0] and decisions["roll_key"][0]
+    assert decisions["register_key"][0]
+    assert decisions["roll_key"][0]
     world.rerun()
     (register_key, roll_key) = decisions.select("register_key", "roll_key").row(0)
     linked = world.sql(
@@ -181,7 +185,9 @@ def test_audit_log_carries_no_id_number_or_name(client: TestClient, world: World
     )[0]
     _decide(client, csrf, item, "same_person")
     text = " ".join(str(v) for entry in audit_log(world.state) for v in entry.values())
-    assert id18 and str(id18) not in text and str(name) not in text
+    assert id18
+    assert str(id18) not in text
+    assert str(name) not in text
 
 
 def test_pairs_nothing_else_explains_say_so(client: TestClient, world: World) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
@@ -15,6 +15,9 @@ from reconcile.prepare import prepare_register, prepare_roll
 from schemas.codes import FileProblem, Issue, Quarantine
 from schemas.inputs import REGISTER, ROLL
 from schemas.records import RegisterRecord, RollRecord, split_valid
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 HEADER = [
     "公民身份号码",
@@ -79,7 +82,8 @@ def test_missing_required_column_names_it(tmp_path: Path) -> None:
     with pytest.raises(FileError) as info:
         read_table(write_csv(tmp_path / "r.csv", [header, row]), REGISTER)
     assert info.value.problem is FileProblem.MISSING_COLUMNS
-    assert "户号" in str(info.value) and "r.csv" in str(info.value)
+    assert "户号" in str(info.value)
+    assert "r.csv" in str(info.value)
 
 
 def test_aliases_and_extra_columns(tmp_path: Path) -> None:
@@ -190,7 +194,8 @@ def test_a_large_csv_streams_in_batches_with_the_same_rows_and_lineage(tmp_path:
     streamed = pl.read_parquet(tmp_path / "r.parquet")
     assert streamed.equals(whole.frame)
     assert copied.rows == whole.frame.height == 16
-    assert copied.malformed == whole.malformed and [r for r, _ in copied.malformed] == [6, 11, 16, 21]
+    assert copied.malformed == whole.malformed
+    assert [r for r, _ in copied.malformed] == [6, 11, 16, 21]
     assert copied.blank_rows == whole.blank_rows == 3
     # Lineage is the file's row: 张0 is on row 2, 张22 on the last row.
     names = dict(zip(streamed["name_raw"], streamed["source_row"], strict=True))

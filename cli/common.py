@@ -1,0 +1,36 @@
+"""What the `hukou` commands share: the console, the data option, password input and error exits."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+console = Console(width=max(Console().width, 160))
+
+DataOption = Annotated[Path, typer.Option("--data", help="Data directory (published database, runs, operator state).")]
+PasswordStdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
+
+
+@contextmanager
+def fail_on(*errors: type[Exception]) -> Iterator[None]:
+    """Turn the given errors into their message in red and exit status 1."""
+    try:
+        yield
+    except errors as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+def read_password(password_stdin: bool, *, confirm: bool = True) -> str:
+    """A password from standard input (one line) or a hidden prompt (confirmed when `confirm`)."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))

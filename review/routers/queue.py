@@ -1,0 +1,304 @@
+"""The work queue: the queue page, an item's page, deciding, undoing, searching and linking by hand.
+
+Every item id is checked against the user's communities on the server: an
+item outside them is a 404. Published results are read READ_ONLY per request;
+decisions go to the SQLite state.
+
+No `from __future__ import annotations` here: FastAPI reads these signatures.
+"""
+
+from typing import Annotated, Any
+
+import duckdb
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from reconcile.decisions import item_state
+from review import data
+from review.deps import AnyUser, AppContext, Checked, Context, Session, go, render, require_role
+from review.present import FULL_VIEW_ROLES, diff_pair, shown, waterfall_svg
+from schemas.codes import DecisionKind, ItemState, QueueKind, Side
+from services.access import DECIDING_ROLES
+from services.charts import summary_svg
+from services.decisions import ItemKeys, active_decisions, decide, undo_last
+
+router = APIRouter(tags=["queue"])
+
+Decider = Annotated[Session, Depends(require_role(*DECIDING_ROLES))]
+
+PAGE_SIZE = 50
+EVERY_STATE = "all"
+"""The state filter that shows items in every state."""
+SHORTCUTS = {
+    DecisionKind.SAME_PERSON: "s",
+    DecisionKind.DIFFERENT_PERSON: "d",
+    DecisionKind.CONFIRM_UNREGISTERED: "u",
+    DecisionKind.CONFIRM_ABSENT: "a",
+    DecisionKind.DOOR_VISIT: "v",
+}
+ALLOWED_DECISIONS = {
+    QueueKind.PAIR: (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON, DecisionKind.DOOR_VISIT),
+    QueueKind.UNREGISTERED: (DecisionKind.CONFIRM_UNREGISTERED, DecisionKind.DOOR_VISIT),
+    QueueKind.ABSENT: (DecisionKind.CONFIRM_ABSENT, DecisionKind.DOOR_VISIT),
+}
+LONE_SIDE = {QueueKind.UNREGISTERED: Side.ROLL, QueueKind.ABSENT: Side.REGISTER}
+"""The side a lone item's record is on (the search looks on the other side)."""
+COMPARED_ROWS = (
+    ("姓名", "name", "name"),
+    ("身份证号", "id_clean", "id"),
+    ("出生日期", "birth", ""),
+    ("性别", "sex", ""),
+    ("住址", "address_raw", ""),
+)
+"""An item page's side-by-side rows: (label, record column, masking kind)."""
+
+DecisionIndex = dict[tuple[str | None, str | None], dict[str, Any]]
+
+
+def _visible_codes(con: duckdb.DuckDBPyConnection, sess: Session) -> dict[str, dict[str, Any]]:
+    return {c["community_code"]: c for c in data.communities(con, sess.user)}
+
+
+def _load_item(con: duckdb.DuckDBPyConnection, sess: Session, item_id: int) -> dict[str, Any]:
+    """The item, if it touches one of the user's communities; else 404."""
+    found = data.item(con, item_id)
+    codes = _visible_codes(con, sess)
+    if not found or (found["community_code"] not in codes and found["other_community_code"] not in codes):
+        raise HTTPException(status_code=404, detail="no such item")
+    found["kind"] = QueueKind(found["kind"])
+    return found
+
+
+def _decision_index(ctx: AppContext) -> DecisionIndex:
+    frame = active_decisions(ctx.paths.state)
+    return {(r["register_key"], r["roll_key"]): r for r in frame.iter_rows(named=True)}
+
+
+def _state(item: dict[str, Any], index: DecisionIndex) -> tuple[ItemState, dict[str, Any] | None]:
+    """Where an item stands, and the active decision on its records (if any)."""
+    decision = index.get((item["register_key"], item["roll_key"]))
+    return item_state(item, decision), decision
+
+
+def _next_pending(
+    con: duckdb.DuckDBPyConnection, item: dict[str, Any], index: DecisionIndex, skip: int | None = None
+) -> int | None:
+    """The next open item of the same community after this one."""
+    for other in data.queue_items(con, item["community_code"]):
+        if other["community_code"] != item["community_code"] or other["item_id"] in (item["item_id"], skip):
+            continue
+        if other["item_id"] > item["item_id"] and _state(other, index)[0].open:
+            return int(other["item_id"])
+    return None
+
+
+def _wanted(it: dict[str, Any], kind: str | None, grid: str | None, state: str) -> bool:
+    """Whether a queue item passes the filters (`pending` also shows changed items; `all` shows all)."""
+    return (
+        (not kind or it["kind"] == kind)
+        and (not grid or it["grid"] == grid)
+        and (state == EVERY_STATE or it["state"] == state or (state == ItemState.PENDING and it["state"].open))
+    )
+
+
+@router.get("/")
+def home(sess: AnyUser) -> Response:
+    """The queue is the home page."""
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue(
+    request: Request,
+    ctx: Context,
+    sess: AnyUser,
+    community: str | None = None,
+    kind: str | None = None,
+    state: str = ItemState.PENDING,
+    grid: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """One community's queue items, filtered, counted per kind and paged."""
+    if not ctx.paths.published.exists():
+        return render(request, ctx, "empty.html", sess)
+    with data.database(ctx.data_dir) as con:
+        codes = _visible_codes(con, sess)
+        if not codes:
+            return render(request, ctx, "empty.html", sess)
+        community = community if community in codes else next(iter(codes))
+        items = data.queue_items(con, community)
+        run_id = data.run_id(con)
+    index = _decision_index(ctx)
+    counts = {k: {"pending": 0, "all": 0} for k in QueueKind}
+    for it in items:
+        it["kind"] = QueueKind(it["kind"])
+        it["state"], it["decision"] = _state(it, index)
+        counts[it["kind"]]["all"] += 1
+        counts[it["kind"]]["pending"] += it["state"].open
+    wanted = [it for it in items if _wanted(it, kind, grid, state)]
+    pages = max(1, (len(wanted) + PAGE_SIZE - 1) // PAGE_SIZE)
+    return render(
+        request,
+        ctx,
+        "queue.html",
+        sess,
+        communities=list(codes.values()),
+        community=codes[community],
+        items=wanted[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        counts=counts,
+        kind=kind,
+        state=state,
+        grid=grid,
+        grids=sorted({it["grid"] for it in items if it["grid"]}),
+        page=page,
+        pages=pages,
+        total=len(wanted),
+        run_id=run_id,
+        shown=lambda v, k: shown(v, k, full=False),
+    )
+
+
+@router.get("/chart.svg")
+def chart(ctx: Context, sess: AnyUser) -> Response:
+    """The summary of the user's communities as a stacked bar chart."""
+    with data.database(ctx.data_dir) as con:
+        rows = data.communities(con, sess.user)
+    return Response(summary_svg(rows), media_type="image/svg+xml")
+
+
+def _compared_rows(reg: dict[str, Any] | None, rol: dict[str, Any] | None, *, full: bool) -> list[dict[str, Any]]:
+    """The side-by-side rows of an item page, differing characters marked when both sides exist."""
+    rows = []
+    if reg or rol:
+        for label, key, kind in COMPARED_ROWS:
+            a = shown(reg.get(key) if reg else None, kind, full=full)
+            b = shown(rol.get(key) if rol else None, kind, full=full)
+            left, right = diff_pair(a, b) if reg and rol else (a, b)
+            rows.append({"label": label, Side.REGISTER: left, Side.ROLL: right})
+    return rows
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, item_id: int, ctx: Context, sess: AnyUser) -> Response:
+    """One item: both records side by side, the engine's reasons, the household and the dwelling."""
+    index = _decision_index(ctx)
+    with data.database(ctx.data_dir) as con:
+        it = _load_item(con, sess, item_id)
+        reg = data.record(con, Side.REGISTER, it["register_idx"])
+        rol = data.record(con, Side.ROLL, it["roll_idx"])
+        expl = data.explanation(con, it["register_idx"], it["roll_idx"]) if reg and rol else None
+        family = data.household(con, reg["household_key"], reg["idx"]) if reg else []
+        at_dwelling = data.residents(con, rol["flat"], rol["idx"]) if rol else []
+        next_id = _next_pending(con, it, index)
+    full = sess.user.role in FULL_VIEW_ROLES
+    state, decision = _state(it, index)
+    return render(
+        request,
+        ctx,
+        "item.html",
+        sess,
+        item=it,
+        register=reg,
+        roll=rol,
+        rows=_compared_rows(reg, rol, full=full),
+        explanation=expl,
+        waterfall=waterfall_svg(expl) if expl else None,
+        family=family,
+        at_dwelling=at_dwelling,
+        state=state,
+        decision=decision,
+        choices=ALLOWED_DECISIONS[it["kind"]] if sess.user.role in DECIDING_ROLES else (),
+        shortcuts=SHORTCUTS,
+        next_id=next_id,
+        full=full,
+        shown=lambda v, k: shown(v, k, full=full),
+    )
+
+
+@router.post("/items/{item_id}/decide")
+def decide_item(
+    request: Request,
+    item_id: int,
+    ctx: Context,
+    sess: Decider,
+    _csrf: Checked,
+    kind: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Record the user's decision on an item, then go to the next open item (or back to the queue)."""
+    with data.database(ctx.data_dir) as con:
+        it = _load_item(con, sess, item_id)
+        next_id = _next_pending(con, it, _decision_index(ctx), skip=item_id)
+    try:
+        decision = DecisionKind(kind)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail="unknown decision") from exc
+    if decision not in ALLOWED_DECISIONS[it["kind"]]:
+        raise HTTPException(status_code=422, detail="decision does not fit this item")
+    keys = ItemKeys(
+        it["community_code"], it["register_key"], it["roll_key"], it["register_fingerprint"], it["roll_fingerprint"]
+    )
+    decide(ctx.paths.state, username=sess.user.username, kind=decision, keys=keys, note=note.strip() or None)
+    return go(request, f"/items/{next_id}" if next_id else f"/queue?community={it['community_code']}")
+
+
+@router.post("/undo")
+def undo(request: Request, ctx: Context, sess: Checked) -> Response:
+    """Withdraw the user's own last decision and go back where they were."""
+    undone = undo_last(ctx.paths.state, username=sess.user.username)
+    return go(request, request.headers.get("referer") or "/queue" if undone else "/queue")
+
+
+@router.get("/items/{item_id}/search", response_class=HTMLResponse)
+def search(request: Request, item_id: int, ctx: Context, sess: AnyUser, q: str = "") -> Response:
+    """Records on the other side of a lone item matching a name or ID number (city-wide), as an HTMX fragment."""
+    with data.database(ctx.data_dir) as con:
+        it = _load_item(con, sess, item_id)
+        if it["kind"] is QueueKind.PAIR:
+            raise HTTPException(status_code=404)
+        side = LONE_SIDE[it["kind"]].other
+        found = data.search(con, side, q)
+    full = sess.user.role in FULL_VIEW_ROLES
+    return render(
+        request,
+        ctx,
+        "_search.html",
+        sess,
+        item=it,
+        found=found,
+        side=side,
+        can_link=sess.user.role in DECIDING_ROLES,
+        shown=lambda v, k: shown(v, k, full=full),
+    )
+
+
+@router.post("/items/{item_id}/link")
+def link_by_hand(
+    request: Request,
+    item_id: int,
+    ctx: Context,
+    sess: Decider,
+    _csrf: Checked,
+    other_idx: Annotated[int, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Link a lone item's record to a record the user found on the other side (a same-person decision)."""
+    with data.database(ctx.data_dir) as con:
+        it = _load_item(con, sess, item_id)
+        if it["kind"] is QueueKind.PAIR:
+            raise HTTPException(status_code=404)
+        other_side = LONE_SIDE[it["kind"]].other
+        other = data.record(con, other_side, other_idx)
+    if other is None:
+        raise HTTPException(status_code=404, detail="no such record")
+    found = (other["record_key"], other["fingerprint"])
+    reg_key, reg_fp = found if other_side is Side.REGISTER else (it["register_key"], it["register_fingerprint"])
+    roll_key, roll_fp = found if other_side is Side.ROLL else (it["roll_key"], it["roll_fingerprint"])
+    decide(
+        ctx.paths.state,
+        username=sess.user.username,
+        kind=DecisionKind.SAME_PERSON,
+        keys=ItemKeys(it["community_code"], reg_key, roll_key, reg_fp, roll_fp),
+        note=note.strip() or "linked by hand",
+    )
+    return go(request, f"/queue?community={it['community_code']}")
