@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from schemas import labels
+
 
 class Status(StrEnum):
     """Status of one input record (contract §4)."""
@@ -19,9 +21,7 @@ class Status(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label used on screens and in exports."""
-        from schemas.labels import STATUS_LABELS
-
-        return STATUS_LABELS[self]
+        return labels.STATUS_LABELS[self.value]
 
 
 class Side(StrEnum):
@@ -49,9 +49,7 @@ class QueueKind(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label used on screens."""
-        from schemas.labels import QUEUE_KIND_LABELS
-
-        return QUEUE_KIND_LABELS[self]
+        return labels.QUEUE_KIND_LABELS[self.value]
 
 
 class ItemState(StrEnum):
@@ -68,9 +66,7 @@ class ItemState(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label used on screens."""
-        from schemas.labels import ITEM_STATE_LABELS
-
-        return ITEM_STATE_LABELS[self]
+        return labels.ITEM_STATE_LABELS[self.value]
 
     @property
     def open(self) -> bool:
@@ -152,9 +148,7 @@ class DecisionKind(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label used on screens, in the audit log and in exports."""
-        from schemas.labels import DECISION_LABELS
-
-        return DECISION_LABELS[self]
+        return labels.DECISION_LABELS[self.value]
 
 
 class Role(StrEnum):

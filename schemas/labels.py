@@ -1,7 +1,8 @@
 r"""The one catalogue of Chinese labels: CLI, charts, web pages and exports all read them here.
 
->>> from schemas.codes import Status
->>> STATUS_LABELS[Status.ABSENT]
+Keyed by the codes' values (`schemas.codes`), so each enum's `label` reads here and this module imports nothing.
+
+>>> STATUS_LABELS["absent"]
 '户在人不在'
 >>> SUMMARY_LABELS["absent_elsewhere_persons"]
 '户在人不在·住市内'
@@ -11,44 +12,42 @@ r"""The one catalogue of Chinese labels: CLI, charts, web pages and exports all 
 
 from __future__ import annotations
 
-from schemas.codes import DecisionKind, ItemState, QueueKind, Role, Status
-
-STATUS_LABELS: dict[Status, str] = {
-    Status.CONSISTENT: "人户一致",
-    Status.MOVED_WITHIN: "同社区人户分离",
-    Status.ABSENT: "户在人不在",
-    Status.UNREGISTERED: "人在户不在",
-    Status.REVIEW: "待核实",
-    Status.DUPLICATE: "重复登记",
-    Status.INACTIVE: "非正常户籍",
+STATUS_LABELS: dict[str, str] = {
+    "consistent": "人户一致",
+    "moved_within": "同社区人户分离",
+    "absent": "户在人不在",
+    "unregistered": "人在户不在",
+    "review": "待核实",
+    "duplicate": "重复登记",
+    "inactive": "非正常户籍",
 }
 
-DECISION_LABELS: dict[DecisionKind, str] = {
-    DecisionKind.SAME_PERSON: "同一人",
-    DecisionKind.DIFFERENT_PERSON: "不是同一人",
-    DecisionKind.CONFIRM_UNREGISTERED: "确认人在户不在",
-    DecisionKind.CONFIRM_ABSENT: "确认户在人不在",
-    DecisionKind.DOOR_VISIT: "需上门核实",
+DECISION_LABELS: dict[str, str] = {
+    "same_person": "同一人",
+    "different_person": "不是同一人",
+    "confirm_unregistered": "确认人在户不在",
+    "confirm_absent": "确认户在人不在",
+    "door_visit": "需上门核实",
 }
 
-QUEUE_KIND_LABELS: dict[QueueKind, str] = {
-    QueueKind.PAIR: "待核实配对",
-    QueueKind.UNREGISTERED: "人在户不在",
-    QueueKind.ABSENT: "户在人不在",
+QUEUE_KIND_LABELS: dict[str, str] = {
+    "pair": "待核实配对",
+    "unregistered": "人在户不在",
+    "absent": "户在人不在",
 }
 
-ITEM_STATE_LABELS: dict[ItemState, str] = {
-    ItemState.PENDING: "待处理",
-    ItemState.DECIDED: "已决定",
-    ItemState.VISIT: "需上门",
-    ItemState.CHANGED: "资料已变",
+ITEM_STATE_LABELS: dict[str, str] = {
+    "pending": "待处理",
+    "decided": "已决定",
+    "visit": "需上门",
+    "changed": "资料已变",
 }
 
-ROLE_LABELS: dict[Role, str] = {
-    Role.OPERATOR: "社区操作员",
-    Role.SUPERVISOR: "街道督导",
-    Role.LIAISON: "派出所联络员",
-    Role.ADMIN: "管理员",
+ROLE_LABELS: dict[str, str] = {
+    "operator": "社区操作员",
+    "supervisor": "街道督导",
+    "liaison": "派出所联络员",
+    "admin": "管理员",
 }
 
 SUMMARY_LABELS: dict[str, str] = {

@@ -23,3 +23,16 @@ def small_city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A generated city of about 2,000 registered people in the 48 communities."""
     out = tmp_path_factory.mktemp("city")
     return write_city(build_city(households=800, seed=7), out)
+
+
+_SLOW_FIXTURES = frozenset({"small_city", "prefect_harness"})
+"""Fixtures that generate a city or start Prefect: a test using one (even indirectly) is `slow`."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what `make check` leaves to `make test`: tests that build a city, start Prefect or drive a browser."""
+    for item in items:
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        if item.path.name == "test_browser.py":
+            item.add_marker(pytest.mark.browser)

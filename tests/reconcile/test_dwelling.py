@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,6 +162,7 @@ def _grades(register: pl.DataFrame, roll_row: dict[str, object]) -> list[int]:
     return pl.concat([left, right], how="horizontal").select(grade_expr("r_", "l_"))["grade"].to_list()
 
 
+@pytest.mark.slow  # hundreds of property examples: make test, not make check
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_way_of_writing_a_flat_names_that_flat_and_no_other(data: st.DataObject) -> None:
@@ -186,6 +188,7 @@ def test_any_way_of_writing_a_flat_names_that_flat_and_no_other(data: st.DataObj
     assert row["flat_fits"] == sum(Grade(g).lives_there for g in grades)
 
 
+@pytest.mark.slow  # hundreds of property examples: make test, not make check
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_two_different_flats_written_in_full_are_never_the_same_flat(data: st.DataObject) -> None:
@@ -243,6 +246,7 @@ def test_the_column_grade_is_the_reference_grade(pairs: list[tuple[Parts, Parts]
     assert got == [int(grade(a, b)) for a, b in pairs]
 
 
+@pytest.mark.slow  # hundreds of property examples: make test, not make check
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_the_column_parser_reads_every_writing_style_as_the_scalar_parser(data: st.DataObject) -> None:
@@ -275,6 +279,7 @@ def rural_written(draw: st.DrawFn, village: str, group: int, house: int) -> str:
     return f"{prefix}{place}{g}组{n}{draw(st.sampled_from(['号', '']))}"
 
 
+@pytest.mark.slow  # hundreds of property examples: make test, not make check
 @settings(max_examples=200, deadline=None)
 @given(
     village=st.sampled_from(VILLAGES),
@@ -299,6 +304,7 @@ def test_any_way_of_writing_a_village_house_names_that_house(
         assert not Grade(grades[1]).lives_there, text  # another house of the same group
 
 
+@pytest.mark.slow  # hundreds of property examples: make test, not make check
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_an_address_that_does_not_say_which_door_names_no_flat(data: st.DataObject) -> None:
@@ -324,6 +330,7 @@ def test_an_address_that_does_not_say_which_door_names_no_flat(data: st.DataObje
     assert roll["flat_fits"][0] == 0
 
 
+@pytest.mark.slow  # hundreds of property examples: make test, not make check
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_the_register_may_write_the_flat_another_way_too(data: st.DataObject) -> None:
