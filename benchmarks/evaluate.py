@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from reconcile.block import rule_bits
+from schemas.codes import DecidedBy, Side, Status
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,24 +67,24 @@ def status_accuracy(run: Path, truth_dir: Path) -> dict[str, float]:
     """Share of decided records (not in review) whose status and other community are right."""
     statuses = pl.read_parquet(run / "record_status.parquet")
     reg_truth = pl.read_parquet(truth_dir / "register_truth.parquet").select(
-        pl.lit("register").alias("side"),
+        pl.lit(Side.REGISTER.value).alias("side"),
         pl.col("register_file").alias("source_file"),
         pl.col("register_row").alias("source_row"),
         pl.col("status").alias("true_status"),
         pl.col("other_community_code").alias("true_other"),
     )
     roll_truth = pl.read_parquet(truth_dir / "roll_truth.parquet").select(
-        pl.lit("roll").alias("side"),
+        pl.lit(Side.ROLL.value).alias("side"),
         pl.col("roll_file").alias("source_file"),
         pl.col("roll_row").alias("source_row"),
         pl.col("status").alias("true_status"),
         pl.col("other_community_code").alias("true_other"),
     )
     joined = statuses.join(pl.concat([reg_truth, roll_truth]), on=["side", "source_file", "source_row"])
-    decided = joined.filter(pl.col("status") != "review")
+    decided = joined.filter(pl.col("status") != Status.REVIEW.value)
     right = (decided["status"] == decided["true_status"]).sum()
     right_other = (
-        decided.filter(pl.col("status").is_in(["absent", "unregistered"]))
+        decided.filter(pl.col("status").is_in([Status.ABSENT.value, Status.UNREGISTERED.value]))
         .select((pl.col("other_community_code").eq_missing(pl.col("true_other"))).mean())
         .item()
     )
@@ -92,13 +93,15 @@ def status_accuracy(run: Path, truth_dir: Path) -> dict[str, float]:
         "status_accuracy": float(right) / max(1, decided.height),
         "other_community_accuracy": float(right_other or 0.0),
         "register_accuracy": float(
-            decided.filter(pl.col("side") == "register")
+            decided.filter(pl.col("side") == Side.REGISTER.value)
             .select((pl.col("status") == pl.col("true_status")).mean())
             .item()
             or 0
         ),
         "roll_accuracy": float(
-            decided.filter(pl.col("side") == "roll").select((pl.col("status") == pl.col("true_status")).mean()).item()
+            decided.filter(pl.col("side") == Side.ROLL.value)
+            .select((pl.col("status") == pl.col("true_status")).mean())
+            .item()
             or 0
         ),
     }
@@ -112,13 +115,13 @@ def consistent_by_community(run: Path, truth_dir: Path) -> dict[str, float]:
     """
     statuses = pl.read_parquet(run / "record_status.parquet")
     published = (
-        statuses.filter((pl.col("side") == "register") & (pl.col("status") == "consistent"))
+        statuses.filter((pl.col("side") == Side.REGISTER.value) & (pl.col("status") == Status.CONSISTENT.value))
         .group_by("community_code")
         .len("published")
     )
     true = (
         pl.read_parquet(truth_dir / "register_truth.parquet")
-        .filter(pl.col("status") == "consistent")
+        .filter(pl.col("status") == Status.CONSISTENT.value)
         .group_by("community_code")
         .len("true")
     )
@@ -146,9 +149,11 @@ def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
     truth = true_pairs(truth_dir)
     links = _keyed_links(run)
     auto = links.filter(pl.col("decided_by") == "auto").select(PAIR_KEY)
-    with_review = links.filter(pl.col("decided_by").is_in(["auto", "review"])).select(PAIR_KEY)
+    with_review = links.filter(pl.col("decided_by").is_in([DecidedBy.AUTO.value, DecidedBy.REVIEW.value])).select(
+        PAIR_KEY
+    )
     roll_rows = pl.read_parquet(truth_dir / "roll_truth.parquet").height
-    review = links.filter(pl.col("decided_by") == "review").height
+    review = links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value).height
     return {
         "true_pairs": truth.height,
         "auto": pair_metrics(auto, truth),

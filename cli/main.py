@@ -104,6 +104,7 @@ def run(
     from flows.progress import RichReporter, use
     from flows.settings import Settings
     from flows.stages import RegisterUnreadable
+    from services.paths import DataPaths
 
     if not register.exists():
         raise typer.BadParameter(f"no such file or directory: {register}", param_hint="--register")
@@ -123,7 +124,7 @@ def run(
     except RegisterUnreadable as exc:
         console.print(f"[red]run failed:[/red] {exc}. The published results are unchanged.")
         raise typer.Exit(1) from exc
-    console.print(f"run [bold]{run_id}[/bold] published to {data / 'hukou.duckdb'}")
+    console.print(f"run [bold]{run_id}[/bold] published to {DataPaths(data).published}")
     if counts:
         console.print({k: v for k, v in counts.items() if isinstance(v, int)})
     _print_input_problems(data)
@@ -155,14 +156,11 @@ def _print_input_problems(data: Path) -> None:
 
 
 def _print_summary(data: Path) -> None:
-    from schemas.labels import SUMMARY_LABELS, two_lines
-    from services.reader import published
+    from schemas.labels import SUMMARY_LABELS, TOTAL, two_lines
+    from services.reader import community_rows, published
 
-    columns = ", ".join(SUMMARY_COLUMNS)
     with published(data) as con:
-        rows = con.execute(
-            f"SELECT {columns} FROM community_summary ORDER BY community_code"  # noqa: S608 -- fixed column names
-        ).fetchall()
+        rows = [[r[c] for c in SUMMARY_COLUMNS] for r in community_rows(con)]
     table = Table(title="社区人户核查汇总 community summary", show_lines=False)
     for i, column in enumerate(SUMMARY_COLUMNS):
         table.add_column(two_lines(SUMMARY_LABELS[column]), justify="right" if i >= 2 else "left", no_wrap=True)
@@ -170,7 +168,7 @@ def _print_summary(data: Path) -> None:
     for row in rows:
         table.add_row(*[str(v) if v is not None else "" for v in row[:2]], *[f"{v:,}" for v in row[2:]])
         totals = [t + (v or 0) for t, v in zip(totals, row[2:], strict=True)]
-    table.add_row("合计", "", *[f"{t:,}" for t in totals], style="bold")
+    table.add_row(TOTAL, "", *[f"{t:,}" for t in totals], style="bold")
     console.print(table)
 
 
@@ -203,12 +201,10 @@ def summary(
     _print_summary(data)
     if chart is not None:
         from services.charts import summary_svg
-        from services.reader import published
+        from services.reader import community_rows, published
 
         with published(data) as con:
-            cur = con.execute("SELECT * FROM community_summary ORDER BY community_code")
-            names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            rows = community_rows(con)
         chart.write_text(summary_svg(rows), encoding="utf-8")
         console.print(f"chart written to {chart}")
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from reconcile.compare import COMPARISONS
 from schemas.codes import Side
+from services.reader import PUBLISHED, RUN_SCHEMA, RunTable, View, key_table, record_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,31 +28,42 @@ _LINK_EXTRAS = ", ".join(
     + [f"l.{c.weight_column} AS {c.name}_weight" for c in COMPARISONS]
 )
 
-VIEWS: dict[str, str] = {
-    "links": f"""
+VIEWS: dict[View, str] = {
+    View.LINKS: f"""
         SELECT r.source_file AS register_file, r.source_row AS register_row,
                o.source_file AS roll_file, o.source_row AS roll_row,
                r.community_code AS register_community, o.community_code AS roll_community,
                l.match_weight, l.match_probability, l.decided_by,
                r.source_sheet AS register_sheet, o.source_sheet AS roll_sheet,
                l.pair_probability, l.unexplained, r.person_key, {_LINK_EXTRAS}
-        FROM run.links l
-        JOIN run.register_keys r ON r.idx = l.rid
-        JOIN run.roll_keys o ON o.idx = l.lid
-    """,  # noqa: S608  the extra columns come from the comparison set, not from input
-    "record_status": """
+        FROM {RunTable.LINKS.qualified} l
+        JOIN {key_table(Side.REGISTER)} r ON r.idx = l.rid
+        JOIN {key_table(Side.ROLL)} o ON o.idx = l.lid
+    """,  # noqa: S608  the extra columns come from the comparison set, the tables from services.reader
+    View.RECORD_STATUS: f"""
         SELECT side, source_file, source_row, community_code, status, other_community_code, person_key,
                linked_file, linked_row, verified_by, decision, decision_outcome, issues, address_incomplete,
                source_sheet, linked_sheet
-        FROM run.record_status
-    """,
-    "community_summary": "SELECT * FROM run.community_summary",
-    "queue": "SELECT * FROM run.queue",
-    "quarantine": "SELECT side, source_file, source_row, reason, detail, original, source_sheet FROM run.quarantine",
-    "input_files": "SELECT * FROM run.input_files",
-    "model_parameters": "SELECT * FROM run.model_parameters",
-    "runs": "SELECT * FROM run.runs",
+        FROM {RunTable.RECORD_STATUS.qualified}
+    """,  # noqa: S608  table names from services.reader
+    View.COMMUNITY_SUMMARY: f"SELECT * FROM {RunTable.COMMUNITY_SUMMARY.qualified}",  # noqa: S608
+    View.QUEUE: f"SELECT * FROM {RunTable.QUEUE.qualified}",  # noqa: S608
+    View.QUARANTINE: "SELECT side, source_file, source_row, reason, detail, original, source_sheet "  # noqa: S608
+    f"FROM {RunTable.QUARANTINE.qualified}",
+    View.INPUT_FILES: f"SELECT * FROM {RunTable.INPUT_FILES.qualified}",  # noqa: S608
+    View.MODEL_PARAMETERS: f"SELECT * FROM {RunTable.MODEL_PARAMETERS.qualified}",  # noqa: S608
+    View.RUNS: f"SELECT * FROM {RunTable.RUNS.qualified}",  # noqa: S608
 }
+"""Each published view's definition over the run's tables (names from `services.reader`, never from input)."""
+
+_FROM_PARQUET: tuple[RunTable, ...] = (
+    RunTable.LINKS,
+    RunTable.RECORD_STATUS,
+    RunTable.COMMUNITY_SUMMARY,
+    RunTable.QUARANTINE,
+    RunTable.QUEUE,
+)
+"""The run tables copied as they are from the run's Parquet file of the same name."""
 
 
 RECORD_COLUMNS: dict[Side, list[str]] = {
@@ -109,26 +121,25 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
     """Write a complete database for one run at `target` (which must not exist)."""
     con = duckdb.connect(str(target))
     try:
-        con.execute("CREATE SCHEMA run")
-        for name in ("links", "record_status", "community_summary", "quarantine", "queue"):
-            con.execute(f"CREATE TABLE run.{name} AS SELECT * FROM read_parquet(?)", [str(run_dir / f"{name}.parquet")])  # noqa: S608  names from the literal tuple above
+        con.execute(f"CREATE SCHEMA {RUN_SCHEMA}")
+        for table in _FROM_PARQUET:
+            con.execute(
+                f"CREATE TABLE {table.qualified} AS SELECT * FROM read_parquet(?)",  # noqa: S608  names from RunTable
+                [str(run_dir / f"{table}.parquet")],
+            )
         status = pl.read_parquet(run_dir / "record_status.parquet")
-        register_keys = status.filter(pl.col("side") == Side.REGISTER.value).select(
-            "idx", "source_file", "source_sheet", "source_row", "community_code", "person_key"
-        )
-        roll_keys = status.filter(pl.col("side") == Side.ROLL.value).select(
-            "idx", "source_file", "source_sheet", "source_row", "community_code", "person_key"
-        )
-        con.register("register_keys_df", register_keys.to_arrow())
-        con.register("roll_keys_df", roll_keys.to_arrow())
-        con.execute("CREATE TABLE run.register_keys AS SELECT * FROM register_keys_df")
-        con.execute("CREATE TABLE run.roll_keys AS SELECT * FROM roll_keys_df")
+        for side in Side:
+            keys = status.filter(pl.col("side") == side.value).select(
+                "idx", "source_file", "source_sheet", "source_row", "community_code", "person_key"
+            )
+            con.register(f"{side}_keys_df", keys.to_arrow())
+            con.execute(f"CREATE TABLE {key_table(side)} AS SELECT * FROM {side}_keys_df")  # noqa: S608  Side enum
         for side in Side:
             records = pl.read_parquet(run_dir / f"{side}.parquet").select(
                 [c for c in RECORD_COLUMNS[side] if c in pl.read_parquet_schema(run_dir / f"{side}.parquet")]
             )
             con.register(f"{side}_records_df", records.to_arrow())
-            con.execute(f"CREATE TABLE run.{side}_records AS SELECT * FROM {side}_records_df")  # noqa: S608  Side enum
+            con.execute(f"CREATE TABLE {record_table(side)} AS SELECT * FROM {side}_records_df")  # noqa: S608  Side enum
         reports = json.loads((run_dir / "files.json").read_text())
         # A workbook's sheets as JSON text: one column type whatever the delivery holds.
         files = pl.DataFrame(
@@ -136,16 +147,19 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
             infer_schema_length=None,
         )
         con.register("files_df", files.to_arrow())
-        con.execute("CREATE TABLE run.input_files AS SELECT * FROM files_df")
+        con.execute(f"CREATE TABLE {RunTable.INPUT_FILES.qualified} AS SELECT * FROM files_df")  # noqa: S608  RunTable
         model = json.loads((run_dir / "model.json").read_text())
         con.register("model_df", pl.DataFrame(model["parameters"]).to_arrow())
-        con.execute("CREATE TABLE run.model_parameters AS SELECT * FROM model_df")
+        con.execute(f"CREATE TABLE {RunTable.MODEL_PARAMETERS.qualified} AS SELECT * FROM model_df")  # noqa: S608  RunTable
         runs_df = pl.DataFrame(runs, infer_schema_length=None) if runs else pl.DataFrame({"run_id": [run_id]})
         con.register("runs_df", runs_df.to_arrow())
-        con.execute("CREATE TABLE run.runs AS SELECT * FROM runs_df")
-        for view, sql in VIEWS.items():
-            con.execute(f"CREATE VIEW main.{view} AS {sql}")
-        con.execute("CREATE TABLE main.published AS SELECT ?::VARCHAR AS run_id, now() AS published_at", [run_id])
+        con.execute(f"CREATE TABLE {RunTable.RUNS.qualified} AS SELECT * FROM runs_df")  # noqa: S608  RunTable
+        for view in View:
+            con.execute(f"CREATE VIEW main.{view} AS {VIEWS[view]}")
+        con.execute(
+            f"CREATE TABLE main.{PUBLISHED} AS SELECT ?::VARCHAR AS run_id, now() AS published_at",
+            [run_id],
+        )
         con.execute("CHECKPOINT")
     finally:
         con.close()

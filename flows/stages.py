@@ -16,16 +16,13 @@ import polars as pl
 
 from flows import progress
 from flows.io.sources import FileError, read_table, table_to_parquet
-from reconcile.classify import classify
-from reconcile.decisions import changed_pairs, pair_decisions, record_outcomes
+from reconcile.decisions import pair_decisions
 from reconcile.dwelling import PARTS
+from reconcile.findings import findings
 from reconcile.linker import LinkSettings, link
 from reconcile.prepare import prepare
-from reconcile.summary import community_summary
-from reconcile.verification import verify
-from reconcile.work_queue import build_queue
 from schemas.codes import DecidedBy, Outcome, Side
-from schemas.inputs import REGISTER, ROLL
+from schemas.inputs import FILE_COMMUNITY, REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
 from services.charts import summary_svg
 from services.decisions import active_decisions
@@ -57,7 +54,7 @@ LINK_COLUMNS = [
     "fingerprint",
 ]
 """What linking reads of prepared records (both sides); the register adds active, former_name, household_key."""
-_CODE_PREFIX = re.compile(r"^(\d{12})(?:[_\-\s](.+))?$")
+_CODE_PREFIX = re.compile(FILE_COMMUNITY)
 
 
 class RegisterUnreadable(RuntimeError):
@@ -216,8 +213,7 @@ def normalise(run: Path) -> dict[str, Any]:
 def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> dict[str, Any]:
     """Link the two sides under the operators' standing decisions (from the `state` database).
 
-    Writes links.parquet, candidates.parquet,
-    duplicates.parquet, pair_decisions.parquet and model.json.
+    Writes links.parquet, candidates.parquet, duplicates.parquet, pair_decisions.parquet and model.json.
     """
     with progress.stage("匹配 link", 1):
         register = pl.read_parquet(
@@ -231,24 +227,8 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
         result = link(register, roll, settings=settings, decisions=decisions)
         result.links.write_parquet(run / "links.parquet")
         result.candidates.write_parquet(run / "candidates.parquet")
-        pl.concat(
-            [
-                result.register_duplicates.with_columns(pl.lit(Side.REGISTER.value).alias("side")),
-                result.roll_duplicates.with_columns(pl.lit(Side.ROLL.value).alias("side")),
-            ]
-        ).write_parquet(run / "duplicates.parquet")
-        (run / "model.json").write_text(
-            json.dumps(
-                {
-                    "prior": result.model.prior,
-                    "candidate_prior": result.model.candidate_prior,
-                    "em_iterations": result.model.em_iterations,
-                    "bands": {"auto": result.bands.auto, "review": result.bands.review},
-                    "parameters": result.model.as_table().to_dicts(),
-                },
-                indent=1,
-            )
-        )
+        result.duplicates().write_parquet(run / "duplicates.parquet")
+        (run / "model.json").write_text(json.dumps(result.record(), indent=1))
         progress.advance("匹配 link")
     decided = result.links["decided_by"].value_counts()
     by = dict(zip(decided["decided_by"].to_list(), decided["count"].to_list(), strict=True))
@@ -264,70 +244,37 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
     }
 
 
-def _communities(run: Path, register: pl.DataFrame) -> pl.DataFrame:
-    """Code, name, street and police station of every community seen on either side."""
-    from_register = register.group_by("community_code").agg(
-        pl.col("community_name").drop_nulls().mode().first(),
-        pl.col("street").drop_nulls().mode().first(),
-        pl.col("station").drop_nulls().mode().first().alias("police_station"),
-    )
+def _roll_files(run: Path) -> pl.DataFrame:
+    """The communities the roll files are named after (files.json)."""
     reports = json.loads((run / "files.json").read_text())
-    from_files = pl.DataFrame(
+    return pl.DataFrame(
         [
-            {"community_code": r["community_code"], "file_name": r["community_name"]}
+            {"community_code": r["community_code"], "community_name": r["community_name"]}
             for r in reports
             if r["side"] == Side.ROLL and r["community_code"]
         ],
-        schema={"community_code": pl.String, "file_name": pl.String},
-    ).unique("community_code")
-    return (
-        from_register.join(from_files, on="community_code", how="full", coalesce=True)
-        .with_columns(pl.coalesce("community_name", "file_name").alias("community_name"))
-        .drop("file_name")
-    )
-
-
-def _issues(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
-    return pl.concat(
-        [
-            register.select(pl.lit(Side.REGISTER.value).alias("side"), "idx", "issues"),
-            roll.select(pl.lit(Side.ROLL.value).alias("side"), "idx", "issues"),
-        ]
+        schema={"community_code": pl.String, "community_name": pl.String},
     )
 
 
 def classify_stage(run: Path) -> dict[str, Any]:
-    """Statuses for every record and the community summary."""
+    """Statuses for every record, the work queue and the community summary (`reconcile.findings`)."""
     with progress.stage("判定 classify", 1):
-        register = pl.read_parquet(run / "register.parquet")
-        roll = pl.read_parquet(run / "roll.parquet")
-        links = pl.read_parquet(run / "links.parquet")
-        duplicates = pl.read_parquet(run / "duplicates.parquet")
-        reg_dups = duplicates.filter(pl.col("side") == Side.REGISTER.value).drop("side")
-        roll_dups = duplicates.filter(pl.col("side") == Side.ROLL.value).drop("side")
-        statuses = classify(register, roll, links, reg_dups, roll_dups)
-        standing = pl.read_parquet(run / "decisions.parquet")
-        outcomes = record_outcomes(standing, register, roll)
-        statuses = verify(statuses, links, outcomes)
-        statuses = statuses.join(_issues(register, roll), on=["side", "idx"], how="left").with_columns(
-            pl.col("issues").list.join(",").alias("issues")
+        found = findings(
+            pl.read_parquet(run / "register.parquet"),
+            pl.read_parquet(run / "roll.parquet"),
+            pl.read_parquet(run / "links.parquet"),
+            pl.read_parquet(run / "duplicates.parquet"),
+            decisions=pl.read_parquet(run / "decisions.parquet"),
+            pair_outcomes=pl.read_parquet(run / "pair_decisions.parquet"),
+            roll_files=_roll_files(run),
         )
-        statuses.write_parquet(run / "record_status.parquet")
-        changed = changed_pairs(pl.read_parquet(run / "pair_decisions.parquet"), standing, register, roll)
-        changed_records = outcomes.filter(pl.col("outcome") == Outcome.CHANGED.value).select("side", "idx")
-        queue = build_queue(links, statuses, register, roll, changed, changed_records)
-        queue.write_parquet(run / "queue.parquet")
-        review_pairs = (
-            links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
-            .join(
-                register.select(pl.col("idx").alias("rid"), pl.col("community_code").alias("register_community")),
-                on="rid",
-            )
-            .join(roll.select(pl.col("idx").alias("lid"), pl.col("community_code").alias("roll_community")), on="lid")
-        )
-        summary = community_summary(statuses, register, roll, _communities(run, register), review_pairs)
-        summary.write_parquet(run / "community_summary.parquet")
-        (run / "community_summary.svg").write_text(summary_svg(summary.to_dicts()), encoding="utf-8")
+        found.statuses.write_parquet(run / "record_status.parquet")
+        found.queue.write_parquet(run / "queue.parquet")
+        found.summary.write_parquet(run / "community_summary.parquet")
+        (run / "community_summary.svg").write_text(summary_svg(found.summary.to_dicts()), encoding="utf-8")
         progress.advance("判定 classify")
-    counts = statuses.group_by("side", "status").len()
-    return {f"{side}_{status}": int(n) for side, status, n in counts.iter_rows()} | {"communities": summary.height}
+    counts = found.statuses.group_by("side", "status").len()
+    return {f"{side}_{status}": int(n) for side, status, n in counts.iter_rows()} | {
+        "communities": found.summary.height
+    }

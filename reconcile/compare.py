@@ -10,15 +10,18 @@ one side: the field then says nothing either way.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from reconcile import names
-from reconcile.comparison import Comparison, ComparisonLevel, ComparisonSet
+from reconcile.comparison import MISSING, Comparison, ComparisonLevel, ComparisonSet
 from reconcile.dwelling import GRADE_LABELS, PARTS, Grade, grade_expr
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 REGISTER_COLUMNS = (
     "idx",
@@ -58,9 +61,9 @@ def address_level(grade: pl.Expr, same_community: pl.Expr) -> pl.Expr:
     """
     return (
         pl.when(~same_community)
-        .then(0)
+        .then(ADDRESS.value("other_community"))
         .when(grade == int(Grade.UNKNOWN))
-        .then(1)
+        .then(ADDRESS.value("same_community"))
         .otherwise(grade)
         .cast(pl.Int8)
         .alias("address_lvl")
@@ -91,15 +94,19 @@ def _cpdist_where(
 def name_levels(
     a: pl.Series, b: pl.Series, a_py: pl.Series, b_py: pl.Series, shape_a: pl.Series, shape_b: pl.Series
 ) -> pl.Series:
-    """Vectorised `reconcile.names.name_level`, given names, pinyin keys and shape keys."""
+    """Name levels of pairs, given names, pinyin keys and shape keys.
+
+    4 exact · 3 same sound or same shape (张伟/张玮, 候/侯) · 2 one character apart (张伟/章伟 also lands here
+    when sounds differ, 张小伟/张伟) · 1 loosely similar · 0 different · -1 missing.
+    """
     frame = pl.DataFrame({"a": a, "b": b, "pa": a_py, "pb": b_py, "sa": shape_a, "sb": shape_b})
     cheap = frame.select(
         pl.when(pl.col("a").is_null() | pl.col("b").is_null())
-        .then(-1)
+        .then(MISSING)
         .when(pl.col("a") == pl.col("b"))
-        .then(4)
+        .then(NAME.value("exact"))
         .when((pl.col("pa") == pl.col("pb")) | (pl.col("sa") == pl.col("sb")))
-        .then(3)
+        .then(NAME.value("sound_or_shape"))
         .cast(pl.Int8)
         .alias("lvl")
     )["lvl"]
@@ -113,13 +120,39 @@ def name_levels(
         pl.when(pl.col("cheap").is_not_null())
         .then(pl.col("cheap"))
         .when((pl.col("d") <= 1) & (pl.min_horizontal(pl.col("a").str.len_chars(), pl.col("b").str.len_chars()) >= 2))
-        .then(2)
+        .then(NAME.value("one_character"))
         .when(pl.col("ps") >= 0.75)
-        .then(1)
-        .otherwise(0)
+        .then(NAME.value("similar_sound"))
+        .otherwise(NAME.value("different"))
         .cast(pl.Int8)
         .alias("lvl")
     )["lvl"]
+
+
+def name_level(a: str | None, b: str | None) -> int:
+    """One pair of simplified, folded names: the scalar form of `name_levels`.
+
+    >>> name_level("张伟", "张伟"), name_level("张伟", "张玮"), name_level("张伟", "李强"), name_level(None, "张伟")
+    (4, 3, 0, -1)
+    """
+    a, b = a or None, b or None
+
+    def column(value: str | None, key: Callable[[str], str]) -> pl.Series:
+        return pl.Series([value and key(value)], dtype=pl.String)
+
+    def same(text: str) -> str:
+        return text
+
+    return int(
+        name_levels(
+            column(a, same),
+            column(b, same),
+            column(a, names.pinyin_key),
+            column(b, names.pinyin_key),
+            column(a, names.shape_key),
+            column(b, names.shape_key),
+        )[0]
+    )
 
 
 def id_levels(reg_id18: pl.Series, reg_clean: pl.Series, roll_id18: pl.Series, roll_clean: pl.Series) -> pl.Series:
@@ -151,12 +184,12 @@ def _id_levels(reg: pl.Series, roll: pl.Series) -> pl.Series:
     prefix = (pl.col("l").str.len_chars() >= 14) & pl.col("r").str.starts_with(pl.col("l"))
     return frame.select(
         pl.when(pl.col("r").is_null() | pl.col("l").is_null())
-        .then(-1)
+        .then(MISSING)
         .when(pl.col("r") == pl.col("l"))
-        .then(3)
+        .then(ID.value("same"))
         .when((pl.col("d") <= 2) | prefix)
-        .then(2)
-        .otherwise(0)
+        .then(ID.value("slip"))
+        .otherwise(ID.value("different"))
         .cast(pl.Int8)
         .alias("lvl")
     )["lvl"]
@@ -170,12 +203,12 @@ def _birth_level(a: str, b: str) -> pl.Expr:
     two_of_three = (same_y.cast(pl.Int8) + same_m.cast(pl.Int8) + same_d.cast(pl.Int8)) >= 2
     return (
         pl.when(pl.col(a).is_null() | pl.col(b).is_null())
-        .then(-1)
+        .then(MISSING)
         .when(pl.col(a) == pl.col(b))
-        .then(2)
+        .then(BIRTH.value("same"))
         .when(two_of_three | swapped)
-        .then(1)
-        .otherwise(0)
+        .then(BIRTH.value("one_part"))
+        .otherwise(BIRTH.value("different"))
         .cast(pl.Int8)
     )
 
@@ -216,10 +249,10 @@ def _birth(joined: pl.DataFrame) -> pl.Expr:
 def _sex(joined: pl.DataFrame) -> pl.Expr:
     return (
         pl.when(pl.col("r_sex").is_null() | pl.col("l_sex").is_null())
-        .then(-1)
+        .then(MISSING)
         .when(pl.col("r_sex") == pl.col("l_sex"))
-        .then(1)
-        .otherwise(0)
+        .then(SEX.value("same"))
+        .otherwise(SEX.value("different"))
         .cast(pl.Int8)
     )
 
@@ -230,7 +263,7 @@ def _address(joined: pl.DataFrame) -> pl.Expr:
 
 def _household(joined: pl.DataFrame) -> pl.Expr:
     # Filled in by `reconcile.household` once the clear pairs are known.
-    return pl.lit(-1, dtype=pl.Int8)
+    return pl.lit(MISSING, dtype=pl.Int8)
 
 
 L = ComparisonLevel

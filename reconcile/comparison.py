@@ -103,6 +103,10 @@ class Comparison:
         """The u per level value among random pairs, before the data speaks."""
         return {lvl.value: lvl.default_u for lvl in self.levels}
 
+    def value(self, key: str) -> int:
+        """The value the level column holds for the level named `key` (what a computation returns)."""
+        return self.level(key).value
+
     def level(self, key: str) -> ComparisonLevel:
         """The level named `key`; KeyError if there is none."""
         for lvl in self.levels:

@@ -27,25 +27,36 @@ def _match(decisions: pl.DataFrame, records: pl.DataFrame, key: str, fingerprint
     return decisions.join(current, on=key, how="left")
 
 
+def _outcome(*, gone: pl.Expr, changed: pl.Expr) -> pl.Expr:
+    """The `outcome` column: gone (a record is no longer delivered), changed (a compared value changed) or applied."""
+    return (
+        pl.when(gone)
+        .then(pl.lit(Outcome.GONE.value))
+        .when(changed)
+        .then(pl.lit(Outcome.CHANGED.value))
+        .otherwise(pl.lit(Outcome.APPLIED.value))
+        .alias("outcome")
+    )
+
+
+def _kinds(*, pair: bool) -> list[str]:
+    """The values of the decision kinds made on pairs (`pair=True`) or on lone records."""
+    return [k.value for k in DecisionKind if k.is_pair is pair]
+
+
 def pair_decisions(
     decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
 ) -> tuple[Decisions, pl.DataFrame]:
     """(Decisions for the linker, outcome per pair decision: applied / changed / gone)."""
-    pairs = decisions.filter(
-        pl.col("kind").is_in([DecisionKind.SAME_PERSON.value, DecisionKind.DIFFERENT_PERSON.value])
-    )
+    pairs = decisions.filter(pl.col("kind").is_in(_kinds(pair=True)))
     pairs = _match(pairs, register, "register_key", "register_fingerprint", "rid")
     pairs = _match(pairs, roll, "roll_key", "roll_fingerprint", "lid")
     pairs = pairs.with_columns(
-        pl.when(pl.col("rid").is_null() | pl.col("lid").is_null())
-        .then(pl.lit(Outcome.GONE.value))
-        .when(
-            (pl.col("_register_fingerprint") != pl.col("register_fingerprint"))
-            | (pl.col("_roll_fingerprint") != pl.col("roll_fingerprint"))
+        _outcome(
+            gone=pl.col("rid").is_null() | pl.col("lid").is_null(),
+            changed=(pl.col("_register_fingerprint") != pl.col("register_fingerprint"))
+            | (pl.col("_roll_fingerprint") != pl.col("roll_fingerprint")),
         )
-        .then(pl.lit(Outcome.CHANGED.value))
-        .otherwise(pl.lit(Outcome.APPLIED.value))
-        .alias("outcome")
     )
     applied = pairs.filter(pl.col("outcome") == Outcome.APPLIED.value)
     result = Decisions(
@@ -58,19 +69,15 @@ def pair_decisions(
 def record_decisions(decisions: pl.DataFrame, records: pl.DataFrame, *, side: Side) -> pl.DataFrame:
     """Mismatch decisions on one side's records: idx, decision_id, kind, outcome."""
     key, fingerprint, other = f"{side}_key", f"{side}_fingerprint", f"{side.other}_key"
-    kinds = [DecisionKind.CONFIRM_ABSENT.value, DecisionKind.CONFIRM_UNREGISTERED.value, DecisionKind.DOOR_VISIT.value]
-    lone = decisions.filter(pl.col("kind").is_in(kinds) & pl.col(key).is_not_null() & pl.col(other).is_null())
+    lone = decisions.filter(
+        pl.col("kind").is_in(_kinds(pair=False)) & pl.col(key).is_not_null() & pl.col(other).is_null()
+    )
     matched = _match(lone, records, key, fingerprint, "idx")
     return matched.select(
         "idx",
         pl.col("id").alias("decision_id"),
         "kind",
-        pl.when(pl.col("idx").is_null())
-        .then(pl.lit(Outcome.GONE.value))
-        .when(pl.col(f"_{fingerprint}") != pl.col(fingerprint))
-        .then(pl.lit(Outcome.CHANGED.value))
-        .otherwise(pl.lit(Outcome.APPLIED.value))
-        .alias("outcome"),
+        _outcome(gone=pl.col("idx").is_null(), changed=pl.col(f"_{fingerprint}") != pl.col(fingerprint)),
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from reconcile.compare import lookup
+from reconcile.compare import HOUSEHOLD, lookup
+from reconcile.comparison import MISSING
 from reconcile.dwelling import PARTS, Grade, grade_expr
 from reconcile.model import M_FLOOR
 
@@ -60,13 +61,13 @@ def household_levels(
         .join(support, on="_i", how="left", maintain_order="left")
         .select(
             pl.when(pl.col("_together").is_null())
-            .then(-1)
+            .then(MISSING)
             .when(pl.col("_together"))
-            .then(1)
-            .otherwise(0)
+            .then(HOUSEHOLD.value("together"))
+            .otherwise(HOUSEHOLD.value("elsewhere"))
             .cast(pl.Int8)
-            .alias("household_lvl")
-        )["household_lvl"]
+            .alias(HOUSEHOLD.column)
+        )[HOUSEHOLD.column]
     )
 
 
@@ -74,14 +75,16 @@ def household_parameters(
     confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame
 ) -> tuple[dict[int, float], dict[int, float]]:
     """(m, u) for the household field: m among the confident pairs, u among `randoms` (random pairs)."""
-    m_levels = household_levels(confident, confident, register, roll)
-    present = m_levels.filter(m_levels >= 0)
-    m1 = (float((present == 1).sum()) + 0.5) / (present.len() + 1)
-    u_levels = household_levels(randoms, confident, register, roll)
-    u_present = u_levels.filter(u_levels >= 0)
-    u1 = (float((u_present == 1).sum()) + 0.5) / (u_present.len() + 1)
+    together, elsewhere = HOUSEHOLD.value("together"), HOUSEHOLD.value("elsewhere")
+
+    def share_together(levels: pl.Series) -> float:
+        present = levels.filter(levels != MISSING)
+        return (float((present == together).sum()) + 0.5) / (present.len() + 1)
+
+    m1 = share_together(household_levels(confident, confident, register, roll))
+    u1 = share_together(household_levels(randoms, confident, register, roll))
     m1 = min(max(m1, M_FLOOR), 1 - M_FLOOR)
-    return {1: m1, 0: 1 - m1}, {1: u1, 0: 1 - u1}
+    return {together: m1, elsewhere: 1 - m1}, {together: u1, elsewhere: 1 - u1}
 
 
 def household_candidates(confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:

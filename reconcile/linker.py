@@ -12,6 +12,7 @@ they need just the small comparison patterns and (rid, lid, weight).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -29,7 +30,7 @@ from reconcile.compare import HOUSEHOLD, compare
 from reconcile.dedupe import find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
 from reconcile.model import Model, estimate, estimate_u, name_frequencies, random_pairs, score
-from schemas.codes import DecidedBy
+from schemas.codes import DecidedBy, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,25 @@ class LinkResult:
     roll_duplicates: pl.DataFrame
     candidates: pl.DataFrame
     """rid, lid, rules: every compared pair and a bit mask of what found it (`reconcile.block.rule_bits`)."""
+
+    def duplicates(self) -> pl.DataFrame:
+        """Both sides' duplicate records in one frame: side, idx, primary."""
+        return pl.concat(
+            [
+                self.register_duplicates.with_columns(pl.lit(Side.REGISTER.value).alias("side")),
+                self.roll_duplicates.with_columns(pl.lit(Side.ROLL.value).alias("side")),
+            ]
+        )
+
+    def record(self) -> dict[str, Any]:
+        """What a run keeps of the model: prior, EM iterations, bands and every level's m, u and weight."""
+        return {
+            "prior": self.model.prior,
+            "candidate_prior": self.model.candidate_prior,
+            "em_iterations": self.model.em_iterations,
+            "bands": {"auto": self.bands.auto, "review": self.bands.review},
+            "parameters": self.model.as_table().to_dicts(),
+        }
 
 
 def link(

@@ -13,7 +13,6 @@ from functools import lru_cache
 
 import opencc
 from pypinyin import Style, lazy_pinyin
-from rapidfuzz.distance import Levenshtein
 
 _DOTS = re.compile(r"[·•‧・∙⋅．.。･︒ᐧ\u00b7\u2022\u30fb]+")
 _SPACES = re.compile(r"\s+")
@@ -136,27 +135,3 @@ def pinyin_key(name: str) -> str:
 def shape_key(name: str) -> str:
     """The name with look-alike characters folded together (候 → 侯)."""
     return "".join(LOOKALIKES.get(c, c) for c in name)
-
-
-def name_level(a: str | None, b: str | None) -> int:
-    """Agreement level of two simplified, folded names.
-
-    4 exact · 3 same sound or same shape (张伟/张玮, 候/侯) ·
-    2 one character apart (张伟/章伟 also lands here when sounds differ, 张小伟/张伟) ·
-    1 loosely similar · 0 different · -1 missing.
-
-    >>> name_level("张伟", "张伟"), name_level("张伟", "张玮"), name_level("张伟", "李强")
-    (4, 3, 0)
-    """
-    if not a or not b:
-        return -1
-    if a == b:
-        return 4
-    if pinyin_key(a) == pinyin_key(b) or shape_key(a) == shape_key(b):
-        return 3
-    distance = Levenshtein.distance(a, b)
-    if distance <= 1 and min(len(a), len(b)) >= 2:
-        return 2
-    if Levenshtein.normalized_similarity(pinyin_key(a), pinyin_key(b)) >= 0.75:
-        return 1
-    return 0

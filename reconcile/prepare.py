@@ -18,7 +18,7 @@ from reconcile.dates import parse_date_column
 from reconcile.dwelling import locate
 from reconcile.keys import register_keys, roll_keys
 from schemas.codes import Issue, Side
-from schemas.inputs import REGISTER, ROLL
+from schemas.inputs import COMMUNITY_CODE, REGISTER, ROLL
 from schemas.records import RegisterRecord, RollRecord, lineage_text, split_valid
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
-COMMUNITY_CODE = r"^\d{12}$"
 
 
 def _map_unique(series: pl.Series, fn: Callable[[str], object], dtype: pl.DataType) -> pl.Series:

@@ -20,6 +20,12 @@ CONFIRMS: dict[Status, DecisionKind] = {
 }
 """The operator's decision that verifies a lone record's status."""
 
+REVIEW_BAND: tuple[Status, ...] = (Status.REVIEW,)
+"""Statuses of a review-band pair: never verified, they wait for an operator to say whether it is one person."""
+
+AWAITING_CONFIRMATION: tuple[Status, ...] = tuple(CONFIRMS)
+"""Lone statuses that wait (null `verified_by`) until an operator confirms them."""
+
 
 def verify(statuses: pl.DataFrame, links: pl.DataFrame, record_outcomes: pl.DataFrame) -> pl.DataFrame:
     """Add `verified_by` (auto / operator / null = pending), `decision` and `decision_outcome` to the statuses.
@@ -44,7 +50,7 @@ def verify(statuses: pl.DataFrame, links: pl.DataFrame, record_outcomes: pl.Data
         (pl.col("status") == status.value) & (pl.col("decision") == kind.value) for status, kind in CONFIRMS.items()
     )
     verified = (
-        pl.when(pl.col("status") == Status.REVIEW.value)
+        pl.when(pl.col("status").is_in([s.value for s in REVIEW_BAND]))
         .then(None)
         .when(pl.col("decided_by").is_in([v.value for v in VERIFIERS]))
         .then(pl.col("decided_by"))
@@ -63,3 +69,28 @@ def verified_sql(column: str = "s.verified_by") -> str:
     "s.verified_by IN ('auto', 'operator')"
     """
     return f"{column} IN ({', '.join(repr(v.value) for v in VERIFIERS)})"
+
+
+def _values(statuses: tuple[Status, ...]) -> str:
+    return ", ".join(repr(s.value) for s in statuses)
+
+
+def pending_sql(status: str = "s.status", verified_by: str = "s.verified_by") -> str:
+    """The "still waiting" rule as a SQL condition on published `status` and `verified_by` columns.
+
+    What waits for an operator: every review-band record, and a lone 人在户不在 / 户在人不在 no one has confirmed.
+
+    >>> pending_sql()
+    "(s.status IN ('review') OR (s.status IN ('absent', 'unregistered') AND s.verified_by IS NULL))"
+
+    Args:
+        status: The status column, as the query names it.
+        verified_by: The `verified_by` column, as the query names it.
+
+    Returns:
+        The condition, in parentheses.
+    """
+    return (
+        f"({status} IN ({_values(REVIEW_BAND)})"
+        f" OR ({status} IN ({_values(AWAITING_CONFIRMATION)}) AND {verified_by} IS NULL))"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from schemas.codes import DecidedBy, QueueKind, Side, Status
+from schemas.codes import DecidedBy, QueueKind, Status
 
 QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "item_id": pl.Int64(),
@@ -69,7 +69,6 @@ def build_queue(
         lone,
         reg,
         changed_records,
-        side=Side.REGISTER,
         kind=QueueKind.ABSENT,
         sort=pl.format("2|{}", pl.col("household_key")),
     )
@@ -77,7 +76,6 @@ def build_queue(
         lone,
         rol,
         changed_records,
-        side=Side.ROLL,
         kind=QueueKind.UNREGISTERED,
         sort=pl.format("1|{}", pl.col("dwelling").fill_null("")),
     )
@@ -133,9 +131,12 @@ def _pair_items(links: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame, chang
 
 
 def _lone_items(
-    lone: pl.DataFrame, records: pl.DataFrame, changed: pl.DataFrame, *, side: Side, kind: QueueKind, sort: pl.Expr
+    lone: pl.DataFrame, records: pl.DataFrame, changed: pl.DataFrame, *, kind: QueueKind, sort: pl.Expr
 ) -> pl.DataFrame:
-    """Queue rows for lone mismatches of one side; the other side's columns stay empty."""
+    """Queue rows for lone mismatches of one kind (on its side); the other side's columns stay empty."""
+    side = kind.side
+    if side is None:
+        raise ValueError(f"{kind} items are not lone records")
     idx = f"{side}_idx"
     rows = (
         lone.filter(pl.col("side") == side.value)

@@ -17,19 +17,25 @@ from fastapi.templating import Jinja2Templates
 from review.deps import AppContext, LoginRequired
 from review.present import lineage
 from review.routers import admin, auth, export, queue
-from schemas.labels import DECISION_LABELS, ITEM_STATE_LABELS, QUEUE_KIND_LABELS, STATUS_LABELS
+from schemas.codes import DecisionKind, ItemState, QueueKind, Role, Side, Status
+from schemas.labels import STATUS_LABELS
 from services.access import ADMIN_ROLES, EXPORT_ROLES
 
 HERE = Path(__file__).parent
 
 
 def _templates() -> Jinja2Templates:
+    """The templates, with the codes (compare and label with them, never with bare strings) as globals."""
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(
-        kind_labels=QUEUE_KIND_LABELS,
+        DecisionKind=DecisionKind,
+        ItemState=ItemState,
+        QueueKind=QueueKind,
+        Role=Role,
+        Side=Side,
+        Status=Status,
+        EVERY_STATE=queue.EVERY_STATE,
         status_labels=STATUS_LABELS,
-        item_state_labels=ITEM_STATE_LABELS,
-        decision_labels=DECISION_LABELS,
         export_roles=EXPORT_ROLES,
         admin_roles=ADMIN_ROLES,
         lineage=lineage,

@@ -9,7 +9,8 @@ from reconcile.classify import status_if_same_person
 from reconcile.compare import ADDRESS, COMPARISONS
 from schemas.codes import Side
 from services.access import may_see
-from services.reader import published
+from services.reader import RunTable, community_rows, dict_rows, published, record_table
+from services.reader import run_id as run_id  # the routers read the published run here
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
 
     from services.accounts import User
 
-RECORD_TABLES = {Side.REGISTER: "run.register_records", Side.ROLL: "run.roll_records"}
-"""The only tables a side's records are read from (a whitelist for the formatted SQL below)."""
-
 
 @contextmanager
 def database(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -30,36 +28,29 @@ def database(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
 
-def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    cur = con.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def communities(con: duckdb.DuckDBPyConnection, user: User) -> list[dict[str, Any]]:
     """The communities this user may see, with their summary rows."""
-    rows = _dicts(con, "SELECT * FROM community_summary ORDER BY community_code")
-    return [r for r in rows if may_see(user, r)]
+    return [r for r in community_rows(con) if may_see(user, r)]
 
 
 def queue_items(con: duckdb.DuckDBPyConnection, community: str) -> list[dict[str, Any]]:
     """Every queue item touching a community, in queue order, with display fields."""
-    return _dicts(
+    return dict_rows(
         con,
-        """SELECT q.*, r.name AS register_name, r.id_clean AS register_id, r.address_raw AS register_address,
+        f"""SELECT q.*, r.name AS register_name, r.id_clean AS register_id, r.address_raw AS register_address,
                   o.name AS roll_name, o.id_clean AS roll_id, o.address_raw AS roll_address
            FROM queue q
-           LEFT JOIN run.register_records r ON r.idx = q.register_idx
-           LEFT JOIN run.roll_records o ON o.idx = q.roll_idx
+           LEFT JOIN {record_table(Side.REGISTER)} r ON r.idx = q.register_idx
+           LEFT JOIN {record_table(Side.ROLL)} o ON o.idx = q.roll_idx
            WHERE q.community_code = ? OR q.other_community_code = ?
-           ORDER BY (q.community_code <> ?), q.item_id""",
+           ORDER BY (q.community_code <> ?), q.item_id""",  # noqa: S608  tables from services.reader
         [community, community, community],
     )
 
 
 def item(con: duckdb.DuckDBPyConnection, item_id: int) -> dict[str, Any] | None:
     """One queue item by id, or None."""
-    rows = _dicts(con, "SELECT * FROM queue WHERE item_id = ?", [item_id])
+    rows = dict_rows(con, "SELECT * FROM queue WHERE item_id = ?", [item_id])
     return rows[0] if rows else None
 
 
@@ -67,19 +58,18 @@ def record(con: duckdb.DuckDBPyConnection, side: Side, idx: int | None) -> dict[
     """One record of one side by its index in the run, or None."""
     if idx is None:
         return None
-    table = RECORD_TABLES[Side(side)]
-    rows = _dicts(con, f"SELECT * FROM {table} WHERE idx = ?", [idx])  # noqa: S608 -- table from RECORD_TABLES
+    rows = dict_rows(con, f"SELECT * FROM {record_table(side)} WHERE idx = ?", [idx])  # noqa: S608  table from services.reader
     return rows[0] if rows else None
 
 
 def household(con: duckdb.DuckDBPyConnection, household_key: str, exclude: int | None) -> list[dict[str, Any]]:
     """Other members of a registered household, with their status."""
-    return _dicts(
+    return dict_rows(
         con,
-        """SELECT r.*, s.status FROM run.register_records r
-           LEFT JOIN run.record_status s ON s.side = 'register' AND s.idx = r.idx
-           WHERE r.household_key = ? AND r.idx IS DISTINCT FROM ? ORDER BY r.source_file, r.source_sheet, r.source_row""",
-        [household_key, exclude],
+        f"""SELECT r.*, s.status FROM {record_table(Side.REGISTER)} r
+           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = r.idx
+           WHERE r.household_key = ? AND r.idx IS DISTINCT FROM ? ORDER BY r.source_file, r.source_sheet, r.source_row""",  # noqa: S608  tables from services.reader
+        [Side.REGISTER.value, household_key, exclude],
     )
 
 
@@ -87,18 +77,19 @@ def residents(con: duckdb.DuckDBPyConnection, flat: str | None, exclude: int | N
     """Other people the roll records at the same flat (the registered flat their addresses name)."""
     if not flat:
         return []
-    return _dicts(
+    return dict_rows(
         con,
-        """SELECT o.*, s.status FROM run.roll_records o
-           LEFT JOIN run.record_status s ON s.side = 'roll' AND s.idx = o.idx
-           WHERE o.flat = ? AND o.idx IS DISTINCT FROM ? ORDER BY o.source_file, o.source_sheet, o.source_row""",
-        [flat, exclude],
+        f"""SELECT o.*, s.status FROM {record_table(Side.ROLL)} o
+           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = o.idx
+           WHERE o.flat = ? AND o.idx IS DISTINCT FROM ? ORDER BY o.source_file, o.source_sheet, o.source_row""",  # noqa: S608  tables from services.reader
+        [Side.ROLL.value, flat, exclude],
     )
 
 
 def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int) -> dict[str, Any] | None:
     """The engine's per-field agreement levels and weights for one pair."""
-    rows = _dicts(con, "SELECT * FROM run.links WHERE rid = ? AND lid = ?", [register_idx, roll_idx])
+    sql = f"SELECT * FROM {RunTable.LINKS.qualified} WHERE rid = ? AND lid = ?"  # noqa: S608  table from services.reader
+    rows = dict_rows(con, sql, [register_idx, roll_idx])
     if not rows:
         return None
     link = rows[0]
@@ -115,8 +106,8 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
     prior = link["match_weight"] - sum(f["weight"] for f in fields)
     statuses = dict(
         con.execute(
-            """SELECT side, address_incomplete FROM run.record_status
-               WHERE (side = ? AND idx = ?) OR (side = ? AND idx = ?)""",
+            f"""SELECT side, address_incomplete FROM {RunTable.RECORD_STATUS.qualified}
+               WHERE (side = ? AND idx = ?) OR (side = ? AND idx = ?)""",  # noqa: S608  table from services.reader
             [Side.REGISTER.value, register_idx, Side.ROLL.value, roll_idx],
         ).fetchall()
     )
@@ -139,16 +130,9 @@ def search(con: duckdb.DuckDBPyConnection, side: Side, text: str, limit: int = 2
     text = text.strip()
     if len(text) < 2:
         return []
-    table = RECORD_TABLES[Side(side)]
-    # The table comes from the RECORD_TABLES whitelist; every value is a parameter.
-    sql = f"""SELECT x.*, s.status FROM {table} x
-              LEFT JOIN run.record_status s ON s.side = ? AND s.idx = x.idx
+    # The tables come from services.reader; every value is a parameter.
+    sql = f"""SELECT x.*, s.status FROM {record_table(side)} x
+              LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
               WHERE x.name = ? OR x.name LIKE ? OR x.id_clean = ? OR x.id_clean LIKE ?
               ORDER BY (x.name = ?) DESC, x.source_file, x.source_sheet, x.source_row LIMIT ?"""  # noqa: S608
-    return _dicts(con, sql, [str(side), text, f"%{text}%", text.upper(), f"{text.upper()}%", text, limit])
-
-
-def run_id(con: duckdb.DuckDBPyConnection) -> str:
-    """The id of the published run."""
-    row = con.execute("SELECT run_id FROM published").fetchone()
-    return str(row[0]) if row else ""
+    return dict_rows(con, sql, [str(side), text, f"%{text}%", text.upper(), f"{text.upper()}%", text, limit])

@@ -9,10 +9,6 @@ from typing import Any
 from markupsafe import Markup
 
 from reconcile.idnumber import mask as mask_id
-from schemas.codes import Role
-
-FULL_VIEW_ROLES = frozenset({Role.OPERATOR, Role.LIAISON})
-"""Roles that see full names and ID numbers on an item's own page."""
 
 
 def mask_name(name: str | None) -> str:

@@ -51,6 +51,27 @@ class QueueKind(StrEnum):
         """The Chinese label used on screens."""
         return labels.QUEUE_KIND_LABELS[self.value]
 
+    @property
+    def side(self) -> Side | None:
+        """The side of a lone item's record (a pair has both: None).
+
+        >>> QueueKind.UNREGISTERED.side, QueueKind.ABSENT.side, QueueKind.PAIR.side
+        (<Side.ROLL: 'roll'>, <Side.REGISTER: 'register'>, None)
+        """
+        return {QueueKind.UNREGISTERED: Side.ROLL, QueueKind.ABSENT: Side.REGISTER}.get(self)
+
+    @property
+    def decisions(self) -> tuple[DecisionKind, ...]:
+        """The decisions an operator may make on an item of this kind, in the order the page offers them.
+
+        >>> [d.value for d in QueueKind.ABSENT.decisions]
+        ['confirm_absent', 'door_visit']
+        """
+        if self is QueueKind.PAIR:
+            return (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON, DecisionKind.DOOR_VISIT)
+        confirm = DecisionKind.CONFIRM_UNREGISTERED if self is QueueKind.UNREGISTERED else DecisionKind.CONFIRM_ABSENT
+        return (confirm, DecisionKind.DOOR_VISIT)
+
 
 class ItemState(StrEnum):
     """Where a queue item stands for the operator."""
@@ -150,6 +171,11 @@ class DecisionKind(StrEnum):
         """The Chinese label used on screens, in the audit log and in exports."""
         return labels.DECISION_LABELS[self.value]
 
+    @property
+    def is_pair(self) -> bool:
+        """Made on a pair of records (same or different person), not on one lone record."""
+        return self in (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON)
+
 
 class Role(StrEnum):
     """What a review-app user may see and do."""
@@ -162,3 +188,8 @@ class Role(StrEnum):
     """Police liaison: reads and exports the communities of one station (scope = its name)."""
     ADMIN = "admin"
     """Manages users."""
+
+    @property
+    def label(self) -> str:
+        """The Chinese label used on screens."""
+        return labels.ROLE_LABELS[self.value]

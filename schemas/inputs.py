@@ -106,3 +106,8 @@ ROLL = InputContract(
 
 LINEAGE = ("source_file", "source_sheet", "source_row")
 """What names an input record (contract §1.3): file, workbook sheet (null for CSV), spreadsheet row."""
+
+COMMUNITY_CODE = r"^\d{12}$"
+"""A community's code (contract §2): twelve digits, the statistical division code of 居委会 / 村委会."""
+FILE_COMMUNITY = r"^(\d{12})(?:[_\-\s](.+))?$"
+"""A roll file named after its community: code, then optionally a separator and the community's name."""

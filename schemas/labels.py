@@ -8,6 +8,8 @@ Keyed by the codes' values (`schemas.codes`), so each enum's `label` reads here 
 '户在人不在·住市内'
 >>> two_lines("户在人不在·住市内")
 '户在人不在\n住市内'
+>>> EXPORT_COLUMNS["id_number"]
+'公民身份号码'
 """
 
 from __future__ import annotations
@@ -68,6 +70,44 @@ SUMMARY_LABELS: dict[str, str] = {
     "review_pending": "待核实",
 }
 """Community-summary columns, as the terminal table and the chart title them."""
+
+TOTAL = "合计"
+"""The row that adds up a table's columns."""
+
+EXPORT_COLUMNS: dict[str, str] = {
+    "community_code": "社区代码",
+    "community_name": "社区",
+    "name": "姓名",
+    "id_number": "公民身份号码",
+    "sex": "性别",
+    "birth": "出生日期",
+    "household_no": "户号",
+    "address": "地址",
+    "other_community_code": "另一方社区代码",
+    "other_community_name": "另一方社区",
+    "verified_by": "核实方式",
+    "source_file": "来源文件",
+    "source_sheet": "来源工作表",
+    "source_row": "来源行",
+    "household_address": "户籍地址",
+    "members": "户籍人数",
+    "absent_members": "户在人不在人数",
+    "whole_household_absent": "全户不在",
+}
+"""Headers of the exported lists, keyed by the export's column names.
+
+The police liaisons' files carry these headers: they change only with the liaisons' agreement, never with the
+labels on screen.
+"""
+
+EXPORT_LABELS: dict[str, str] = {
+    "households": "涉及户",
+    "records": "记录",
+    "unverified": "(未核实)",
+    "yes": "是",
+    "no": "否",
+}
+"""The export's words beside the status labels: its household list, what a pending count counts, yes and no."""
 
 
 def two_lines(label: str) -> str:

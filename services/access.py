@@ -32,6 +32,8 @@ __all__ = [
     "ADMIN_ROLES",
     "DECIDING_ROLES",
     "EXPORT_ROLES",
+    "FULL_VIEW_ROLES",
+    "THROTTLE_MINUTES",
     "BadExportRequest",
     "ExportRefused",
     "LoginRefused",
@@ -45,7 +47,9 @@ __all__ = [
     "throttled",
 ]
 
-THROTTLE_WINDOW = dt.timedelta(minutes=15)
+THROTTLE_MINUTES = 15
+"""How far back failed logins count, and so how long a throttled user waits."""
+THROTTLE_WINDOW = dt.timedelta(minutes=THROTTLE_MINUTES)
 THROTTLE_FAILURES = 5
 """Failed logins per user name within the window before logins are refused (four times that per address)."""
 
@@ -55,6 +59,8 @@ EXPORT_ROLES = frozenset({Role.LIAISON, Role.ADMIN})
 """Roles that export verified lists (a liaison only their own station's)."""
 ADMIN_ROLES = frozenset({Role.ADMIN})
 """Roles that manage users."""
+FULL_VIEW_ROLES = frozenset({Role.OPERATOR, Role.LIAISON})
+"""Roles that see full names and ID numbers on an item's own page (others see them masked)."""
 
 
 class LoginRefused(Exception):
@@ -89,7 +95,7 @@ def check_credentials(state: Path, username: str, password: str, ip: str = "cli"
         WrongCredentials: unknown user, wrong password or disabled user.
     """
     if throttled(state, username, ip):
-        raise Throttled("too many failed logins; try again in 15 minutes")
+        raise Throttled(f"too many failed logins; try again in {THROTTLE_MINUTES} minutes")
     found = accounts.credentials(state, username)
     ok = found is not None and found[0].active and accounts.verify_password(password, found[1])
     accounts.record_login_attempt(state, username, ip, ok=ok)

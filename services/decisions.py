@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from schemas.codes import DecisionKind
 from services.state import connect
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-PAIR_KINDS = (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON)
+    from schemas.codes import DecisionKind
 
 
 def now() -> str:

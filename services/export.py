@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import xlsxwriter
 
-from reconcile.verification import verified_sql
-from schemas.codes import QueueKind, Side, Status
+from reconcile.verification import REVIEW_BAND, pending_sql, verified_sql
+from schemas.codes import Side, Status
+from schemas.labels import EXPORT_COLUMNS, EXPORT_LABELS
+from services import reader
 from services.decisions import audit
 from services.paths import DataPaths, sha256_file
-from services.reader import published
 from services.state import connect
 
 if TYPE_CHECKING:
@@ -29,34 +30,34 @@ if TYPE_CHECKING:
 
     import duckdb
 
-UNREGISTERED, ABSENT, HOUSEHOLDS = Status.UNREGISTERED.label, Status.ABSENT.label, "涉及户"
+UNREGISTERED, ABSENT, HOUSEHOLDS = Status.UNREGISTERED.label, Status.ABSENT.label, EXPORT_LABELS["households"]
 CATEGORIES = (UNREGISTERED, ABSENT, HOUSEHOLDS)
 
-_PERSON_COLUMNS: list[tuple[str, str, str]] = [
-    # (header, column, kind) — kind: text / id / date / int
-    ("社区代码", "community_code", "text"),
-    ("社区", "community_name", "text"),
-    ("姓名", "name", "text"),
-    ("公民身份号码", "id_number", "id"),
-    ("性别", "sex", "text"),
-    ("出生日期", "birth", "date"),
-    ("户号", "household_no", "text"),
-    ("地址", "address", "text"),
-    ("另一方社区代码", "other_community_code", "text"),
-    ("另一方社区", "other_community_name", "text"),
-    ("核实方式", "verified_by", "text"),
-    ("来源文件", "source_file", "text"),
-    ("来源工作表", "source_sheet", "text"),
-    ("来源行", "source_row", "int"),
+_PERSON_COLUMNS: list[tuple[str, str]] = [
+    # (column, kind) — kind: text / id / date / int; headers from `schemas.labels.EXPORT_COLUMNS`
+    ("community_code", "text"),
+    ("community_name", "text"),
+    ("name", "text"),
+    ("id_number", "id"),
+    ("sex", "text"),
+    ("birth", "date"),
+    ("household_no", "text"),
+    ("address", "text"),
+    ("other_community_code", "text"),
+    ("other_community_name", "text"),
+    ("verified_by", "text"),
+    ("source_file", "text"),
+    ("source_sheet", "text"),
+    ("source_row", "int"),
 ]
-_HOUSEHOLD_COLUMNS: list[tuple[str, str, str]] = [
-    ("社区代码", "community_code", "text"),
-    ("社区", "community_name", "text"),
-    ("户号", "household_no", "text"),
-    ("户籍地址", "address", "text"),
-    ("户籍人数", "members", "int"),
-    ("户在人不在人数", "absent_members", "int"),
-    ("全户不在", "whole_household_absent", "text"),
+_HOUSEHOLD_COLUMNS: list[tuple[str, str]] = [
+    ("community_code", "text"),
+    ("community_name", "text"),
+    ("household_no", "text"),
+    ("household_address", "text"),
+    ("members", "int"),
+    ("absent_members", "int"),
+    ("whole_household_absent", "text"),
 ]
 VERIFIED = verified_sql("s.verified_by")
 
@@ -80,17 +81,15 @@ class ExportScope:
     def communities(self, con: duckdb.DuckDBPyConnection) -> list[str]:
         """Codes of the published communities in this scope."""
         if self.station:
-            rows = con.execute(
-                "SELECT community_code FROM community_summary WHERE police_station = ? ORDER BY 1", [self.station]
-            ).fetchall()
+            rows = reader.community_rows(con, station=self.station)
+        elif self.community:
+            rows = reader.community_rows(con, community=self.community)
         else:
-            rows = con.execute(
-                "SELECT community_code FROM community_summary WHERE community_code = ?", [self.community]
-            ).fetchall()
-        return [r[0] for r in rows]
+            rows = []
+        return [r["community_code"] for r in rows]
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pl.DataFrame:
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(con.sql(sql, params=params).to_arrow_table())
 
 
@@ -107,12 +106,12 @@ def _people(
                    {household} AS household_no, x.address_raw AS address, s.other_community_code,
                    oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_sheet, s.source_row
             FROM record_status s
-            JOIN run.{side}_records x ON x.source_file = s.source_file AND x.source_row = s.source_row
+            JOIN {reader.record_table(side)} x ON x.source_file = s.source_file AND x.source_row = s.source_row
                  AND x.source_sheet IS NOT DISTINCT FROM s.source_sheet
             LEFT JOIN community_summary c ON c.community_code = s.community_code
             LEFT JOIN community_summary oc ON oc.community_code = s.other_community_code
             WHERE s.side = ? AND s.status = ? AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
-            ORDER BY s.community_code, {order}, s.source_row""",  # noqa: S608  table from the Side enum, fragments fixed here
+            ORDER BY s.community_code, {order}, s.source_row""",  # noqa: S608  table from services.reader, fragments fixed here
         [side.value, status.value, codes],
     )
 
@@ -128,38 +127,61 @@ def category_frames(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[st
     households = _frame(
         con,
         f"""SELECT r.community_code, any_value(c.community_name) AS community_name, r.household_key AS household_no,
-                  any_value(r.address_raw) AS address, count(*) AS members,
-                  count(*) FILTER (WHERE s.status = 'absent' AND {VERIFIED}) AS absent_members,
-                  CASE WHEN count(*) FILTER (WHERE s.status = 'absent' AND {VERIFIED}) = count(*)
-                       THEN '是' ELSE '否' END AS whole_household_absent
-           FROM run.register_records r
-           JOIN record_status s ON s.side = 'register' AND s.source_file = r.source_file AND s.source_row = r.source_row
+                  any_value(r.address_raw) AS household_address, count(*) AS members,
+                  count(*) FILTER (WHERE s.status = $absent AND {VERIFIED}) AS absent_members,
+                  CASE WHEN count(*) FILTER (WHERE s.status = $absent AND {VERIFIED}) = count(*)
+                       THEN $yes ELSE $no END AS whole_household_absent
+           FROM {reader.record_table(Side.REGISTER)} r
+           JOIN record_status s ON s.side = $side AND s.source_file = r.source_file AND s.source_row = r.source_row
                 AND s.source_sheet IS NOT DISTINCT FROM r.source_sheet
            LEFT JOIN community_summary c ON c.community_code = r.community_code
-           WHERE r.active AND s.status <> 'duplicate' AND r.community_code IN (SELECT unnest(?))
+           WHERE r.active AND s.status <> $duplicate AND r.community_code IN (SELECT unnest($codes))
            GROUP BY r.community_code, r.household_key
            HAVING absent_members > 0
-           ORDER BY r.community_code, r.household_key""",  # noqa: S608  VERIFIED is built from an enum
-        [codes],
+           ORDER BY r.community_code, r.household_key""",  # noqa: S608  VERIFIED is built from an enum, the table from services.reader
+        {
+            "absent": Status.ABSENT.value,
+            "duplicate": Status.DUPLICATE.value,
+            "side": Side.REGISTER.value,
+            "yes": EXPORT_LABELS["yes"],
+            "no": EXPORT_LABELS["no"],
+            "codes": codes,
+        },
     )
     return {UNREGISTERED: unregistered, ABSENT: absent, HOUSEHOLDS: households}
 
 
+def _pending_label(status: Status) -> str:
+    """What `pending_counts` calls the records of one status: they are records, not pairs."""
+    if status in REVIEW_BAND:
+        return f"{Status.REVIEW.label}{EXPORT_LABELS['records']}"
+    return f"{status.label}{EXPORT_LABELS['unverified']}"
+
+
 def pending_counts(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, int]:
-    """What is not exported because it still waits for the engine or an operator."""
+    """What is not exported because it still waits for the engine or an operator.
+
+    Args:
+        con: A connection to the published database.
+        codes: The communities exported.
+
+    Returns:
+        Records still waiting, counted by what they wait for (records of both sides, not pairs).
+    """
     rows = con.execute(
-        """SELECT CASE WHEN status = 'review' THEN ? WHEN status = 'unregistered' THEN ? ELSE ? END, count(*)
-           FROM record_status
-           WHERE community_code IN (SELECT unnest(?)) AND (
-                 status = 'review'
-                 OR (status IN ('absent', 'unregistered') AND verified_by IS NULL))
-           GROUP BY 1""",
-        [QueueKind.PAIR.label, f"{UNREGISTERED}(未核实)", f"{ABSENT}(未核实)", codes],
+        f"""SELECT status, count(*) FROM record_status
+            WHERE community_code IN (SELECT unnest(?)) AND {pending_sql("status", "verified_by")}
+            GROUP BY status ORDER BY status""",  # noqa: S608  the rule from reconcile.verification, built from enums
+        [codes],
     ).fetchall()
-    return {k: int(v) for k, v in rows}
+    counts: dict[str, int] = {}
+    for status, n in rows:
+        label = _pending_label(Status(status))
+        counts[label] = counts.get(label, 0) + int(n)
+    return counts
 
 
-def _columns(category: str) -> list[tuple[str, str, str]]:
+def _columns(category: str) -> list[tuple[str, str]]:
     return _HOUSEHOLD_COLUMNS if category == HOUSEHOLDS else _PERSON_COLUMNS
 
 
@@ -172,11 +194,11 @@ def write_xlsx(frames: dict[str, pl.DataFrame], path: Path) -> None:
     for category, frame in frames.items():
         sheet = book.add_worksheet(category)
         cols = _columns(category)
-        for j, (title, _, kind) in enumerate(cols):
-            sheet.write_string(0, j, title, header)
+        for j, (column, kind) in enumerate(cols):
+            sheet.write_string(0, j, EXPORT_COLUMNS[column], header)
             sheet.set_column(j, j, 20 if kind == "id" else 14, text if kind in ("id", "text") else None)
-        for i, row in enumerate(frame.select([c for _, c, _ in cols]).iter_rows(), start=1):
-            for j, ((_, _, kind), value) in enumerate(zip(cols, row, strict=True)):
+        for i, row in enumerate(frame.select([c for c, _ in cols]).iter_rows(), start=1):
+            for j, ((_, kind), value) in enumerate(zip(cols, row, strict=True)):
                 if value is None:
                     continue
                 if kind == "date":
@@ -195,8 +217,8 @@ def write_csv(frame: pl.DataFrame, category: str, path: Path) -> None:
     cols = _columns(category)
     with path.open("w", encoding="gb18030", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow([t for t, _, _ in cols])
-        for row in frame.select([c for _, c, _ in cols]).iter_rows():
+        writer.writerow([EXPORT_COLUMNS[c] for c, _ in cols])
+        for row in frame.select([c for c, _ in cols]).iter_rows():
             writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in row])
 
 
@@ -206,8 +228,8 @@ def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt:
     The caller has checked the user's right to export this scope (`services.access.export_scope_for`).
     """
     paths = DataPaths(data_dir)
-    with published(data_dir) as con:
-        run_id = str(con.execute("SELECT run_id FROM published").fetchone()[0])  # type: ignore[index]
+    with reader.published(data_dir) as con:
+        run_id = reader.run_id(con)
         codes = scope.communities(con)
         if not codes:
             raise ValueError(f"no communities for {scope.label!r} in the published results")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import xlsxwriter
 
+from schemas.codes import Status
 from synth import pools
 from synth.noise import birth_as_written, id_noise, name_noise, register_address, roll_address
 
@@ -108,20 +109,20 @@ def write_register(city: City, path: Path, rng: random.Random) -> list[dict[str,
 
 def _true_register_status(p: Person) -> tuple[str, str | None]:
     if p.status != "正常":
-        return "inactive", None
+        return Status.INACTIVE.value, None
     if p.lives_in is None:
-        return "absent", None
+        return Status.ABSENT.value, None
     if p.lives_in is p.community:
-        return ("consistent" if p.lives_at == p.dwelling else "moved_within"), None
-    return "absent", p.lives_in.code
+        return (Status.CONSISTENT.value if p.lives_at == p.dwelling else Status.MOVED_WITHIN.value), None
+    return Status.ABSENT.value, p.lives_in.code
 
 
 def _true_roll_status(p: Person, community: Community, migrant: bool) -> tuple[str, str | None]:
     if migrant:
-        return "unregistered", None
+        return Status.UNREGISTERED.value, None
     if p.community is community:
-        return ("consistent" if p.lives_at == p.dwelling else "moved_within"), None
-    return "unregistered", p.community.code
+        return (Status.CONSISTENT.value if p.lives_at == p.dwelling else Status.MOVED_WITHIN.value), None
+    return Status.UNREGISTERED.value, p.community.code
 
 
 def write_roll(

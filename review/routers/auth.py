@@ -14,7 +14,7 @@ from services import access, accounts
 
 router = APIRouter(tags=["auth"])
 
-THROTTLED_MESSAGE = "尝试次数过多，请15分钟后再试 (too many attempts)"
+THROTTLED_MESSAGE = f"尝试次数过多，请{access.THROTTLE_MINUTES}分钟后再试 (too many attempts)"
 WRONG_MESSAGE = "用户名或密码错误 (wrong user name or password)"
 
 

@@ -13,12 +13,13 @@ import duckdb
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from reconcile.compare import COMPARISONS
 from reconcile.decisions import item_state
 from review import data
 from review.deps import AnyUser, AppContext, Checked, Context, Session, go, render, require_role
-from review.present import FULL_VIEW_ROLES, diff_pair, shown, waterfall_svg
+from review.present import diff_pair, shown, waterfall_svg
 from schemas.codes import DecisionKind, ItemState, QueueKind, Side
-from services.access import DECIDING_ROLES
+from services.access import DECIDING_ROLES, FULL_VIEW_ROLES
 from services.charts import summary_svg
 from services.decisions import ItemKeys, active_decisions, decide, undo_last
 
@@ -36,21 +37,14 @@ SHORTCUTS = {
     DecisionKind.CONFIRM_ABSENT: "a",
     DecisionKind.DOOR_VISIT: "v",
 }
-ALLOWED_DECISIONS = {
-    QueueKind.PAIR: (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON, DecisionKind.DOOR_VISIT),
-    QueueKind.UNREGISTERED: (DecisionKind.CONFIRM_UNREGISTERED, DecisionKind.DOOR_VISIT),
-    QueueKind.ABSENT: (DecisionKind.CONFIRM_ABSENT, DecisionKind.DOOR_VISIT),
-}
-LONE_SIDE = {QueueKind.UNREGISTERED: Side.ROLL, QueueKind.ABSENT: Side.REGISTER}
-"""The side a lone item's record is on (the search looks on the other side)."""
 COMPARED_ROWS = (
-    ("姓名", "name", "name"),
-    ("身份证号", "id_clean", "id"),
-    ("出生日期", "birth", ""),
-    ("性别", "sex", ""),
-    ("住址", "address_raw", ""),
+    (COMPARISONS["name"], "name", "name"),
+    (COMPARISONS["id"], "id_clean", "id"),
+    (COMPARISONS["birth"], "birth", ""),
+    (COMPARISONS["sex"], "sex", ""),
+    (COMPARISONS["address"], "address_raw", ""),
 )
-"""An item page's side-by-side rows: (label, record column, masking kind)."""
+"""An item page's side-by-side rows: (the comparison, labelling the row; record column; masking kind)."""
 
 DecisionIndex = dict[tuple[str | None, str | None], dict[str, Any]]
 
@@ -67,6 +61,14 @@ def _load_item(con: duckdb.DuckDBPyConnection, sess: Session, item_id: int) -> d
         raise HTTPException(status_code=404, detail="no such item")
     found["kind"] = QueueKind(found["kind"])
     return found
+
+
+def _other_side(item: dict[str, Any]) -> Side:
+    """The side opposite a lone item's record, where its person may be found; 404 for a pair."""
+    side: Side | None = item["kind"].side
+    if side is None:
+        raise HTTPException(status_code=404)
+    return side.other
 
 
 def _decision_index(ctx: AppContext) -> DecisionIndex:
@@ -129,12 +131,12 @@ def queue(
         items = data.queue_items(con, community)
         run_id = data.run_id(con)
     index = _decision_index(ctx)
-    counts = {k: {"pending": 0, "all": 0} for k in QueueKind}
+    counts = {k: {ItemState.PENDING: 0, EVERY_STATE: 0} for k in QueueKind}
     for it in items:
         it["kind"] = QueueKind(it["kind"])
         it["state"], it["decision"] = _state(it, index)
-        counts[it["kind"]]["all"] += 1
-        counts[it["kind"]]["pending"] += it["state"].open
+        counts[it["kind"]][EVERY_STATE] += 1
+        counts[it["kind"]][ItemState.PENDING] += it["state"].open
     wanted = [it for it in items if _wanted(it, kind, grid, state)]
     pages = max(1, (len(wanted) + PAGE_SIZE - 1) // PAGE_SIZE)
     return render(
@@ -170,11 +172,11 @@ def _compared_rows(reg: dict[str, Any] | None, rol: dict[str, Any] | None, *, fu
     """The side-by-side rows of an item page, differing characters marked when both sides exist."""
     rows = []
     if reg or rol:
-        for label, key, kind in COMPARED_ROWS:
+        for comparison, key, kind in COMPARED_ROWS:
             a = shown(reg.get(key) if reg else None, kind, full=full)
             b = shown(rol.get(key) if rol else None, kind, full=full)
             left, right = diff_pair(a, b) if reg and rol else (a, b)
-            rows.append({"label": label, Side.REGISTER: left, Side.ROLL: right})
+            rows.append({"label": comparison.label_zh, Side.REGISTER: left, Side.ROLL: right})
     return rows
 
 
@@ -207,7 +209,7 @@ def item_page(request: Request, item_id: int, ctx: Context, sess: AnyUser) -> Re
         at_dwelling=at_dwelling,
         state=state,
         decision=decision,
-        choices=ALLOWED_DECISIONS[it["kind"]] if sess.user.role in DECIDING_ROLES else (),
+        choices=it["kind"].decisions if sess.user.role in DECIDING_ROLES else (),
         shortcuts=SHORTCUTS,
         next_id=next_id,
         full=full,
@@ -233,7 +235,7 @@ def decide_item(
         decision = DecisionKind(kind)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail="unknown decision") from exc
-    if decision not in ALLOWED_DECISIONS[it["kind"]]:
+    if decision not in it["kind"].decisions:
         raise HTTPException(status_code=422, detail="decision does not fit this item")
     keys = ItemKeys(
         it["community_code"], it["register_key"], it["roll_key"], it["register_fingerprint"], it["roll_fingerprint"]
@@ -254,9 +256,7 @@ def search(request: Request, item_id: int, ctx: Context, sess: AnyUser, q: str =
     """Records on the other side of a lone item matching a name or ID number (city-wide), as an HTMX fragment."""
     with data.database(ctx.data_dir) as con:
         it = _load_item(con, sess, item_id)
-        if it["kind"] is QueueKind.PAIR:
-            raise HTTPException(status_code=404)
-        side = LONE_SIDE[it["kind"]].other
+        side = _other_side(it)
         found = data.search(con, side, q)
     full = sess.user.role in FULL_VIEW_ROLES
     return render(
@@ -285,9 +285,7 @@ def link_by_hand(
     """Link a lone item's record to a record the user found on the other side (a same-person decision)."""
     with data.database(ctx.data_dir) as con:
         it = _load_item(con, sess, item_id)
-        if it["kind"] is QueueKind.PAIR:
-            raise HTTPException(status_code=404)
-        other_side = LONE_SIDE[it["kind"]].other
+        other_side = _other_side(it)
         other = data.record(con, other_side, other_idx)
     if other is None:
         raise HTTPException(status_code=404, detail="no such record")

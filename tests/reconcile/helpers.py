@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from flows.io.sources import read_table
+from reconcile.idnumber import check_char
 from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
 
@@ -31,3 +32,8 @@ def raw_frame(columns: list[str], rows: list[dict[str, str]], file: str) -> pl.D
     return frame.with_columns(
         pl.lit(file).alias("source_file"), (pl.int_range(pl.len()) + 2).cast(pl.Int64).alias("source_row")
     )
+
+
+def valid_id(body: str) -> str:
+    """An 18-character ID number: the 17-digit body and its check character."""
+    return body + check_char(body)

@@ -20,7 +20,8 @@ from reconcile.block import (
     rule_bits,
     rules_of,
 )
-from reconcile.idnumber import check_char, corrections, parse
+from reconcile.idnumber import corrections, parse
+from tests.reconcile.helpers import valid_id
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -200,10 +201,6 @@ def test_merge_sources_holds_record_ids_up_to_two_to_the_32() -> None:
 # --- ID corrections -------------------------------------------------------------------------------
 
 
-def _valid_id(body: str) -> str:
-    return body + check_char(body)
-
-
 def _id_frame(written: list[str]) -> pl.DataFrame:
     return pl.DataFrame(
         {"idx": list(range(len(written))), "id18": [parse(w).id18 for w in written], "id_clean": written},
@@ -223,7 +220,7 @@ _bodies = st.builds(
 @st.composite
 def _slips(draw: st.DrawFn) -> tuple[str, str]:
     """(the true number, the number with one typing slip)."""
-    true = _valid_id(draw(_bodies))
+    true = valid_id(draw(_bodies))
     kind = draw(st.sampled_from(["digit", "swap", "truncated", "check"]))
     chars = list(true)
     if kind == "digit":
@@ -255,7 +252,7 @@ def test_id_fixes_offer_the_true_number_behind_one_slip(slip: tuple[str, str]) -
 
 
 def test_id_fixes_leave_valid_and_missing_numbers_alone() -> None:
-    valid = _valid_id("33028219800101001")
+    valid = valid_id("33028219800101001")
     body = "33028219800101002"
     frame = pl.concat(
         [
@@ -265,11 +262,11 @@ def test_id_fixes_leave_valid_and_missing_numbers_alone() -> None:
     )
     fixes = id_fixes(frame)
     assert fixes.columns == ["idx", "id_fix"]
-    assert fixes.rows() == [(1, _valid_id(body))]  # a number missing its check character gets it back
+    assert fixes.rows() == [(1, valid_id(body))]  # a number missing its check character gets it back
 
 
 def test_a_slipped_id_number_is_paired_by_the_correction_rule() -> None:
-    true = _valid_id("33028219800101001")
+    true = valid_id("33028219800101001")
     slipped = true[:9] + str((int(true[9]) + 1) % 10) + true[10:]
     assert parse(slipped).id18 is None
 

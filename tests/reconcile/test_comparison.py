@@ -22,6 +22,7 @@ from reconcile.compare import (
     address_level,
     compare,
     id_levels,
+    name_level,
     name_levels,
 )
 from reconcile.comparison import MISSING, Comparison, ComparisonLevel, ComparisonSet
@@ -186,7 +187,7 @@ def test_name_levels_compute_the_named_level(a: str, b: str, key: str) -> None:
     got = name_levels(
         s(a), s(b), s(names.pinyin_key(a)), s(names.pinyin_key(b)), s(names.shape_key(a)), s(names.shape_key(b))
     )
-    assert got.to_list() == [NAME.level(key).value] == [names.name_level(a, b)]
+    assert got.to_list() == [NAME.level(key).value] == [name_level(a, b)]
 
 
 def test_id_levels_compute_the_named_levels() -> None:

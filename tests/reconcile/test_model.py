@@ -9,10 +9,10 @@ import random
 import polars as pl
 import pytest
 
-from reconcile.idnumber import check_char
 from reconcile.model import Model, estimate, estimate_prior, estimate_u, name_frequencies, random_pairs, score
 from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
+from tests.reconcile.helpers import raw_frame, valid_id
 
 LEVELS: dict[str, tuple[int, ...]] = {
     "id": (3, 2, 0),
@@ -275,22 +275,14 @@ BASE = {"street": "浒山街道", "community_name": "华联社区", "community_c
 
 
 def _id(i: int) -> str:
-    body = f"330282{1950 + i % 50}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
-    return body + check_char(body)
-
-
-def _raw(columns: list[str], rows: list[dict[str, str]], file: str) -> pl.DataFrame:
-    frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows], schema=dict.fromkeys(columns, pl.String))
-    return frame.with_columns(
-        pl.lit(file).alias("source_file"), (pl.int_range(pl.len()) + 2).cast(pl.Int64).alias("source_row")
-    )
+    return valid_id(f"330282{1950 + i % 50}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}")
 
 
 def _city(
     register_names: list[str], roll_names: list[str], *, register_ids: int = 0, roll_rooms: int = 400
 ) -> tuple[pl.DataFrame, ...]:
     """Prepared records of one community: 200 registered, 200 on the roll, named in turn from the lists."""
-    register = _raw(
+    register = raw_frame(
         REGISTER.internal_names,
         [
             {
@@ -304,7 +296,7 @@ def _city(
         ],
         "register.csv",
     )
-    roll = _raw(
+    roll = raw_frame(
         ROLL.internal_names,
         [
             {

@@ -1,6 +1,7 @@
 import pytest
 
 from reconcile import names
+from reconcile.compare import name_level
 
 
 @pytest.mark.parametrize(
@@ -23,11 +24,11 @@ def test_surname_readings() -> None:
 
 
 def test_name_levels_order_evidence() -> None:
-    exact = names.name_level("张伟", "张伟")
-    homophone = names.name_level("张伟", "张玮")
-    lookalike = names.name_level("侯伟", "候伟")
-    other = names.name_level("张伟", "李强")
-    assert exact > homophone >= names.name_level("张伟", "章伟") > other
+    exact = name_level("张伟", "张伟")
+    homophone = name_level("张伟", "张玮")
+    lookalike = name_level("侯伟", "候伟")
+    other = name_level("张伟", "李强")
+    assert exact > homophone >= name_level("张伟", "章伟") > other
     assert lookalike == homophone
-    assert names.name_level("张小伟", "张伟") == 2
-    assert names.name_level(None, "张伟") == -1
+    assert name_level("张小伟", "张伟") == 2
+    assert name_level(None, "张伟") == -1

@@ -5,20 +5,18 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.classify import classify
-from reconcile.idnumber import check_char
 from reconcile.linker import link
 from reconcile.prepare import prepare
 from reconcile.summary import community_summary
 from schemas.inputs import REGISTER, ROLL
-from tests.reconcile.helpers import raw_frame
+from tests.reconcile.helpers import raw_frame, valid_id
 
 CODE = "330282001001"
 BASE = {"street": "浒山街道", "community_name": "华联社区", "community_code_raw": CODE, "station": "浒山派出所"}
 
 
 def _id(serial: int) -> str:
-    body = f"33028219800101{serial:03d}"
-    return body + check_char(body)
+    return valid_id(f"33028219800101{serial:03d}")
 
 
 # name, household, registered flat, roll address (None: not on the roll)

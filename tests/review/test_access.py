@@ -73,13 +73,14 @@ def test_login_is_throttled(world: World) -> None:
     page = client.get("/login")
     token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
     assert token
-    for _ in range(5):
+    for _ in range(access.THROTTLE_FAILURES):
         bad = client.post("/login", data={"username": "op", "password": "wrong password", "login_csrf": token.group(1)})
         assert bad.status_code == 401
     good = client.post(
         "/login", data={"username": "op", "password": "correct horse battery", "login_csrf": token.group(1)}
     )
     assert good.status_code == 429
+    assert f"请{access.THROTTLE_MINUTES}分钟后再试" in good.text
 
 
 def test_login_form_needs_its_csrf_token(world: World) -> None:
@@ -169,7 +170,10 @@ def test_summary_chart_shows_only_visible_communities(client: TestClient, world:
 
 def test_admin_manages_users_and_others_cannot(client: TestClient, world: World) -> None:
     csrf = login(client, "root")
-    assert client.get("/admin/users").status_code == 200
+    users = client.get("/admin/users")
+    assert users.status_code == 200
+    assert f"{Role.OPERATOR.label} (operator)" in users.text  # the label, and the value the form takes
+    assert f"root · {Role.ADMIN.label}" in users.text
     added = client.post(
         "/admin/users",
         data={

@@ -14,6 +14,7 @@ import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
 from review.app import create_app
+from schemas.codes import DecisionKind, ItemState
 from services.decisions import active_decisions
 from tests.review.conftest import PASSWORD, World
 
@@ -78,9 +79,11 @@ def test_operator_works_a_pair_with_the_keyboard(server: str, browser: Browser, 
     decisions = active_decisions(world.state)
     assert decisions.select("kind", "username").rows() == [("same_person", "op")]
 
-    # The item shows as decided when reopened.
+    # The item shows as decided when reopened, in the catalogue's words.
     page.goto(item_url)
-    assert "decided" in page.locator("#state").inner_text()
+    state = page.locator("#state")
+    assert f"{ItemState.DECIDED.label}: {DecisionKind.SAME_PERSON.label}" in state.inner_text()
+    assert "state-decided" in (state.get_attribute("class") or "")
 
     # The nightly run applies it: the pair is linked by the operator and leaves the queue.
     (register_key, roll_key) = decisions.select("register_key", "roll_key").row(0)

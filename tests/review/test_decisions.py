@@ -10,6 +10,7 @@ import polars as pl
 import xlsxwriter
 from fastapi.testclient import TestClient
 
+from schemas.codes import DecisionKind, ItemState, QueueKind, Side
 from services.decisions import active_decisions, audit_log
 from tests.review.conftest import World, login
 
@@ -139,6 +140,14 @@ def test_changed_records_bring_the_item_back_marked(client: TestClient, world: W
         [roll_file, roll_row],
     )
     assert status == [(None, "changed")]
+    ((again,),) = world.sql(
+        """SELECT q.item_id FROM queue q JOIN run.roll_records o ON o.idx = q.roll_idx
+           WHERE o.source_file = ? AND o.source_row = ?""",
+        [roll_file, roll_row],
+    )
+    page = client.get(f"/items/{again}").text
+    assert f'id="state">{ItemState.CHANGED.label}: {DecisionKind.CONFIRM_UNREGISTERED.label} (op)' in page
+    assert '<p class="changed">' in page
 
 
 def test_operator_finds_and_links_a_missed_person_by_hand(client: TestClient, world: World) -> None:
@@ -201,3 +210,12 @@ def test_pairs_nothing_else_explains_say_so(client: TestClient, world: World) ->
     assert set(hinted) == {True, False}
     assert 'id="unexplained-hint"' in client.get(f"/items/{hinted[True]}").text
     assert 'id="unexplained-hint"' not in client.get(f"/items/{hinted[False]}").text
+
+
+def test_each_kind_names_its_side_and_its_decisions() -> None:
+    assert [(k.side, [d.value for d in k.decisions]) for k in QueueKind] == [
+        (None, ["same_person", "different_person", "door_visit"]),
+        (Side.ROLL, ["confirm_unregistered", "door_visit"]),
+        (Side.REGISTER, ["confirm_absent", "door_visit"]),
+    ]
+    assert [d for d in DecisionKind if d.is_pair] == [DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON]
