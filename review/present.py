@@ -9,6 +9,7 @@ from typing import Any
 from markupsafe import Markup
 
 from reconcile.idnumber import mask as mask_id
+from schemas.labels import TOTAL
 
 
 def mask_name(name: str | None) -> str:
@@ -74,7 +75,7 @@ def waterfall_svg(explanation: dict[str, Any], *, width: int = 560, bar: int = 2
         return label_w + (v - lo) * scale
 
     rows = []
-    for i, (label, weight, start, end) in enumerate([*spans, ("合计 total", total, 0.0, total)]):
+    for i, (label, weight, start, end) in enumerate([*spans, (f"{TOTAL} total", total, 0.0, total)]):
         y = 6 + i * bar
         color = "#2e7d32" if end >= start else "#c62828"
         if i == len(spans):
