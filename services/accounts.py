@@ -12,12 +12,14 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from schemas.codes import Role
+from schemas.inputs import COMMUNITY_CODE
 from services.decisions import audit
 from services.state import connect
 
@@ -78,7 +80,7 @@ def _check_scope(role: Role, scope: str | None) -> None:
         return
     if not scope:
         raise AccountError(f"a {role.value} needs a scope (community code, street or police station)")
-    if role is Role.OPERATOR and not (len(scope) == 12 and scope.isdigit()):
+    if role is Role.OPERATOR and not re.fullmatch(COMMUNITY_CODE, scope):
         raise AccountError("an operator's scope is a 12-digit community code")
 
 

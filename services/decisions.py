@@ -44,6 +44,11 @@ def audit(
     )
 
 
+def item_label(register_key: str | None, roll_key: str | None) -> str:
+    """An item as the audit log names it: `register_key~roll_key`, '-' for an absent side."""
+    return f"{register_key or '-'}~{roll_key or '-'}"
+
+
 @dataclass(frozen=True, slots=True)
 class ItemKeys:
     """The records an item is about (either side may be absent)."""
@@ -56,8 +61,8 @@ class ItemKeys:
 
     @property
     def label(self) -> str:
-        """The item as `register_key~roll_key` ('-' for an absent side)."""
-        return f"{self.register_key or '-'}~{self.roll_key or '-'}"
+        """The item as the audit log names it."""
+        return item_label(self.register_key, self.roll_key)
 
 
 def _active_for(conn: sqlite3.Connection, keys: ItemKeys) -> sqlite3.Row | None:
@@ -112,8 +117,15 @@ def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
         ).fetchone()
         if earlier is not None:
             conn.execute("UPDATE decisions SET active = 1 WHERE id = ?", (earlier["id"],))
-        item = f"{last['register_key'] or '-'}~{last['roll_key'] or '-'}"
-        audit(conn, username, "undo", item, last["kind"], earlier["kind"] if earlier else None, None)
+        audit(
+            conn,
+            username,
+            "undo",
+            item_label(last["register_key"], last["roll_key"]),
+            last["kind"],
+            earlier["kind"] if earlier else None,
+            None,
+        )
         return dict(last)
 
 
