@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from review.deps import AppContext, LoginRequired
 from review.present import lineage
-from review.routers import admin, auth, export, queue
+from review.routers import admin, auth, export, queue, search
 from schemas.codes import DecisionKind, ItemState, QueueKind, Role, Side, Status
 from schemas.labels import STATUS_LABELS
 from services.access import ADMIN_ROLES, EXPORT_ROLES
@@ -56,7 +56,7 @@ def create_app(data_dir: Path, *, secure_cookies: bool = False) -> FastAPI:
     app.state.context = AppContext(data_dir=Path(data_dir), templates=_templates(), secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(LoginRequired, _to_login)
-    for router in (auth.router, queue.router, admin.router, export.router):
+    for router in (auth.router, queue.router, search.router, admin.router, export.router):
         app.include_router(router)
     return app
 

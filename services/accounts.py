@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from schemas.codes import Role
 from schemas.inputs import COMMUNITY_CODE
-from services.decisions import audit
+from services.audit import audit
 from services.state import connect
 
 if TYPE_CHECKING:

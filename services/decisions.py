@@ -5,43 +5,19 @@ The nightly run reads them back and applies them by stable record keys (never ro
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from services.audit import audit, now
 from services.state import connect
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from schemas.codes import DecisionKind
-
-
-def now() -> str:
-    """The current UTC time as ISO 8601, to the second."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def audit(
-    conn: sqlite3.Connection, username: str, action: str, item: str | None, before: Any, after: Any, note: str | None
-) -> None:
-    """Append one entry to the audit trail (`before` and `after` are stored as JSON)."""
-    conn.execute(
-        "INSERT INTO audit (at, username, action, item, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            now(),
-            username,
-            action,
-            item,
-            json.dumps(before, ensure_ascii=False),
-            json.dumps(after, ensure_ascii=False),
-            note,
-        ),
-    )
 
 
 def item_label(register_key: str | None, roll_key: str | None) -> str:
@@ -150,10 +126,3 @@ def active_decisions(state: Path | None) -> pl.DataFrame:
             " username, decided_at FROM decisions WHERE active = 1"
         ).fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")
-
-
-def audit_log(state: Path) -> list[dict[str, Any]]:
-    """The whole audit trail, oldest first."""
-    with connect(state) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM audit ORDER BY id")]

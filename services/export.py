@@ -21,7 +21,7 @@ from reconcile.verification import REVIEW_BAND, pending_sql, verified_sql
 from schemas.codes import Side, Status
 from schemas.labels import EXPORT_COLUMNS, EXPORT_LABELS
 from services import reader
-from services.decisions import audit
+from services.audit import audit
 from services.paths import DataPaths, sha256_file
 from services.state import connect
 

@@ -14,14 +14,14 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reconcile.compare import COMPARISONS
-from reconcile.decisions import item_state
 from review import data
-from review.deps import AnyUser, AppContext, Checked, Context, Session, go, render, require_role
+from review.deps import AnyUser, Checked, Context, Session, go, render, require_role
+from review.items import DecisionIndex, decision_index, load_item, state_of, visible_codes
 from review.present import diff_pair, shown, waterfall_svg
 from schemas.codes import DecisionKind, ItemState, QueueKind, Side
 from services.access import DECIDING_ROLES, FULL_VIEW_ROLES
 from services.charts import summary_svg
-from services.decisions import ItemKeys, active_decisions, decide, undo_last
+from services.decisions import ItemKeys, decide, undo_last
 
 router = APIRouter(tags=["queue"])
 
@@ -46,41 +46,6 @@ COMPARED_ROWS = (
 )
 """An item page's side-by-side rows: (the comparison, labelling the row; record column; masking kind)."""
 
-DecisionIndex = dict[tuple[str | None, str | None], dict[str, Any]]
-
-
-def _visible_codes(con: duckdb.DuckDBPyConnection, sess: Session) -> dict[str, dict[str, Any]]:
-    return {c["community_code"]: c for c in data.communities(con, sess.user)}
-
-
-def _load_item(con: duckdb.DuckDBPyConnection, sess: Session, item_id: int) -> dict[str, Any]:
-    """The item, if it touches one of the user's communities; else 404."""
-    found = data.item(con, item_id)
-    codes = _visible_codes(con, sess)
-    if not found or (found["community_code"] not in codes and found["other_community_code"] not in codes):
-        raise HTTPException(status_code=404, detail="no such item")
-    found["kind"] = QueueKind(found["kind"])
-    return found
-
-
-def _other_side(item: dict[str, Any]) -> Side:
-    """The side opposite a lone item's record, where its person may be found; 404 for a pair."""
-    side: Side | None = item["kind"].side
-    if side is None:
-        raise HTTPException(status_code=404)
-    return side.other
-
-
-def _decision_index(ctx: AppContext) -> DecisionIndex:
-    frame = active_decisions(ctx.paths.state)
-    return {(r["register_key"], r["roll_key"]): r for r in frame.iter_rows(named=True)}
-
-
-def _state(item: dict[str, Any], index: DecisionIndex) -> tuple[ItemState, dict[str, Any] | None]:
-    """Where an item stands, and the active decision on its records (if any)."""
-    decision = index.get((item["register_key"], item["roll_key"]))
-    return item_state(item, decision), decision
-
 
 def _next_pending(
     con: duckdb.DuckDBPyConnection, item: dict[str, Any], index: DecisionIndex, skip: int | None = None
@@ -89,7 +54,7 @@ def _next_pending(
     for other in data.queue_items(con, item["community_code"]):
         if other["community_code"] != item["community_code"] or other["item_id"] in (item["item_id"], skip):
             continue
-        if other["item_id"] > item["item_id"] and _state(other, index)[0].open:
+        if other["item_id"] > item["item_id"] and state_of(other, index)[0].open:
             return int(other["item_id"])
     return None
 
@@ -124,17 +89,17 @@ def queue(
     if not ctx.paths.published.exists():
         return render(request, ctx, "empty.html", sess)
     with data.database(ctx.data_dir) as con:
-        codes = _visible_codes(con, sess)
+        codes = visible_codes(con, sess)
         if not codes:
             return render(request, ctx, "empty.html", sess)
         community = community if community in codes else next(iter(codes))
         items = data.queue_items(con, community)
         run_id = data.run_id(con)
-    index = _decision_index(ctx)
+    index = decision_index(ctx)
     counts = {k: {ItemState.PENDING: 0, EVERY_STATE: 0} for k in QueueKind}
     for it in items:
         it["kind"] = QueueKind(it["kind"])
-        it["state"], it["decision"] = _state(it, index)
+        it["state"], it["decision"] = state_of(it, index)
         counts[it["kind"]][EVERY_STATE] += 1
         counts[it["kind"]][ItemState.PENDING] += it["state"].open
     wanted = [it for it in items if _wanted(it, kind, grid, state)]
@@ -183,9 +148,9 @@ def _compared_rows(reg: dict[str, Any] | None, rol: dict[str, Any] | None, *, fu
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 def item_page(request: Request, item_id: int, ctx: Context, sess: AnyUser) -> Response:
     """One item: both records side by side, the engine's reasons, the household and the dwelling."""
-    index = _decision_index(ctx)
+    index = decision_index(ctx)
     with data.database(ctx.data_dir) as con:
-        it = _load_item(con, sess, item_id)
+        it = load_item(con, sess, item_id)
         reg = data.record(con, Side.REGISTER, it["register_idx"])
         rol = data.record(con, Side.ROLL, it["roll_idx"])
         expl = data.explanation(con, it["register_idx"], it["roll_idx"]) if reg and rol else None
@@ -193,7 +158,7 @@ def item_page(request: Request, item_id: int, ctx: Context, sess: AnyUser) -> Re
         at_dwelling = data.residents(con, rol["flat"], rol["idx"]) if rol else []
         next_id = _next_pending(con, it, index)
     full = sess.user.role in FULL_VIEW_ROLES
-    state, decision = _state(it, index)
+    state, decision = state_of(it, index)
     return render(
         request,
         ctx,
@@ -229,8 +194,8 @@ def decide_item(
 ) -> Response:
     """Record the user's decision on an item, then go to the next open item (or back to the queue)."""
     with data.database(ctx.data_dir) as con:
-        it = _load_item(con, sess, item_id)
-        next_id = _next_pending(con, it, _decision_index(ctx), skip=item_id)
+        it = load_item(con, sess, item_id)
+        next_id = _next_pending(con, it, decision_index(ctx), skip=item_id)
     try:
         decision = DecisionKind(kind)
     except ValueError as exc:
@@ -249,54 +214,3 @@ def undo(request: Request, ctx: Context, sess: Checked) -> Response:
     """Withdraw the user's own last decision and go back where they were."""
     undone = undo_last(ctx.paths.state, username=sess.user.username)
     return go(request, request.headers.get("referer") or "/queue" if undone else "/queue")
-
-
-@router.get("/items/{item_id}/search", response_class=HTMLResponse)
-def search(request: Request, item_id: int, ctx: Context, sess: AnyUser, q: str = "") -> Response:
-    """Records on the other side of a lone item matching a name or ID number (city-wide), as an HTMX fragment."""
-    with data.database(ctx.data_dir) as con:
-        it = _load_item(con, sess, item_id)
-        side = _other_side(it)
-        found = data.search(con, side, q)
-    full = sess.user.role in FULL_VIEW_ROLES
-    return render(
-        request,
-        ctx,
-        "_search.html",
-        sess,
-        item=it,
-        found=found,
-        side=side,
-        can_link=sess.user.role in DECIDING_ROLES,
-        shown=lambda v, k: shown(v, k, full=full),
-    )
-
-
-@router.post("/items/{item_id}/link")
-def link_by_hand(
-    request: Request,
-    item_id: int,
-    ctx: Context,
-    sess: Decider,
-    _csrf: Checked,
-    other_idx: Annotated[int, Form()],
-    note: Annotated[str, Form()] = "",
-) -> Response:
-    """Link a lone item's record to a record the user found on the other side (a same-person decision)."""
-    with data.database(ctx.data_dir) as con:
-        it = _load_item(con, sess, item_id)
-        other_side = _other_side(it)
-        other = data.record(con, other_side, other_idx)
-    if other is None:
-        raise HTTPException(status_code=404, detail="no such record")
-    found = (other["record_key"], other["fingerprint"])
-    reg_key, reg_fp = found if other_side is Side.REGISTER else (it["register_key"], it["register_fingerprint"])
-    roll_key, roll_fp = found if other_side is Side.ROLL else (it["roll_key"], it["roll_fingerprint"])
-    decide(
-        ctx.paths.state,
-        username=sess.user.username,
-        kind=DecisionKind.SAME_PERSON,
-        keys=ItemKeys(it["community_code"], reg_key, roll_key, reg_fp, roll_fp),
-        note=note.strip() or "linked by hand",
-    )
-    return go(request, f"/queue?community={it['community_code']}")

@@ -12,7 +12,7 @@ from review.app import create_app
 from schemas.codes import Role
 from services import access
 from services.accounts import User, get_user, set_active
-from services.decisions import audit_log
+from services.audit import audit_log
 from tests.review.conftest import PASSWORD, World, login
 
 
@@ -218,7 +218,7 @@ def test_the_role_is_checked_before_any_database_is_read(
         raise AssertionError("the database was read before the role was checked")
 
     monkeypatch.setattr("review.data.database", no_database)
-    monkeypatch.setattr("review.routers.queue.active_decisions", no_database)
+    monkeypatch.setattr("review.items.active_decisions", no_database)
     monkeypatch.setattr("services.access.published", no_database)
     assert client.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": csrf}).status_code == 403
     assert client.post(f"/items/{item}/link", data={"other_idx": 1, "csrf_token": csrf}).status_code == 403

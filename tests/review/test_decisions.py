@@ -11,7 +11,8 @@ import xlsxwriter
 from fastapi.testclient import TestClient
 
 from schemas.codes import DecisionKind, ItemState, QueueKind, Side
-from services.decisions import active_decisions, audit_log
+from services.audit import audit_log
+from services.decisions import active_decisions
 from tests.review.conftest import World, login
 
 if TYPE_CHECKING:

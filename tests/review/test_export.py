@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli.main import app as cli
-from services.decisions import audit_log
+from services.audit import audit_log
 from services.export import ExportScope, export
 from services.paths import sha256_file
 from tests.review.conftest import PASSWORD, World, login
