@@ -26,7 +26,7 @@ setup: .venv/.synced
 ## Generate a city (scale $(SCALE)) and run the nightly flow on it; prints the community summary.
 demo: setup
 	@if [ ! -d "$(DEMO_INPUT)/rolls" ]; then $(UV) run hukou generate $(DEMO_INPUT) --scale $(SCALE) --seed $(SEED); fi
-	$(UV) run hukou run --register $(DEMO_INPUT)/register --rolls $(DEMO_INPUT)/rolls --data $(DATA)
+	HUKOU_QUIET_SECONDS=0 $(UV) run hukou run --register $(DEMO_INPUT)/register --rolls $(DEMO_INPUT)/rolls --data $(DATA)
 
 ## The whole suite: lint, types, unit, flow, end-to-end and browser tests.
 test: setup lint typecheck unit

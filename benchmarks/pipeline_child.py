@@ -19,7 +19,7 @@ def main() -> None:
     """Run the pipeline on the register, rolls and data directory given as arguments; print the JSON line."""
     register, rolls, data = (Path(a) for a in sys.argv[1:4])
     t0 = time.perf_counter()
-    outcome = run_pipeline(register, rolls, Settings(data_dir=data, keep_runs=2), LOCAL)
+    outcome = run_pipeline(register, rolls, Settings(data_dir=data, keep_runs=2, quiet_seconds=0), LOCAL)
     wall = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

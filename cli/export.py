@@ -17,7 +17,9 @@ def export_lists(
     user: Annotated[str, typer.Option("--user", help="Your user name: a police liaison (your station) or an admin.")],
     station: Annotated[str | None, typer.Option(help="Police station whose communities to export.")] = None,
     community: Annotated[str | None, typer.Option(help="One community (12-digit code) instead of a station.")] = None,
-    out: Annotated[Path, typer.Option(help="Directory for the files and their manifest.")] = Path("exports"),
+    out: Annotated[
+        Path, typer.Option(help="Directory for the files and their manifest (created 0700 if new; files are 0600).")
+    ] = Path("exports"),
     fmt: Annotated[
         str, typer.Option("--format", help="xlsx (one workbook, a sheet per category) or csv (GB18030).")
     ] = "xlsx",
@@ -47,4 +49,4 @@ def export_lists(
         raise typer.Exit(2) from exc
     with fail_on(ValueError):
         manifest = export(data, scope, out, username=who.username, fmt=fmt)
-    console.print(manifest.read_text())
+    console.print(manifest.read_text(encoding="utf-8"))

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cli.audit import audit_app
 from cli.common import DataOption, console
 from cli.export import export_lists
 from cli.users import users_app
@@ -25,8 +26,10 @@ app = typer.Typer(
     "(人在户不在 / 户在人不在), nightly.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold record values
 )
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 app.command("export")(export_lists)
 
 SUMMARY_COLUMNS = (
@@ -98,12 +101,24 @@ def run(
     ],
     data: DataOption = Path("data"),
     local: Annotated[bool, typer.Option("--local", help="Run the stages directly, without Prefect.")] = False,
+    accept_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--accept-shrink",
+            help="Publish even if there are no roll records, or the register or rolls shrank by more than "
+            "HUKOU_MAX_SHRINK (default 20%) since the last published run.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the nightly reconciliation on these inputs and publish into the data directory."""
-    from flows.pipeline import LOCAL, run_pipeline
+    """Run the nightly reconciliation on these inputs and publish into the data directory.
+
+    One run at a time per data directory. Input files modified in the last
+    HUKOU_QUIET_SECONDS (default 60) are taken as still being copied and skipped.
+    """
+    from flows.pipeline import LOCAL, RunFailed, run_pipeline
     from flows.progress import RichReporter, use
+    from flows.run_lock import RunLocked
     from flows.settings import Settings
-    from flows.stages import RegisterUnreadable
     from services.paths import DataPaths
 
     if not register.exists():
@@ -114,16 +129,23 @@ def run(
     try:
         with RichReporter() as reporter, use(reporter):
             if local:
-                outcome = run_pipeline(register, rolls, settings, LOCAL)
+                outcome = run_pipeline(register, rolls, settings, LOCAL, accept_shrink=accept_shrink)
                 run_id, counts = outcome.run_id, outcome.counts
             else:
                 from flows.nightly import nightly
 
-                run_id = nightly(register_file=str(register), rolls_dir=str(rolls), data_dir=str(data))
+                run_id = nightly(
+                    register_file=str(register), rolls_dir=str(rolls), data_dir=str(data), accept_shrink=accept_shrink
+                )
                 counts = {}
-    except RegisterUnreadable as exc:
+    except RunLocked as exc:
+        console.print(f"[red]run refused:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except RunFailed as exc:
         console.print(f"[red]run failed:[/red] {exc}. The published results are unchanged.")
-        raise typer.Exit(1) from exc
+        if exc.debug_log is not None and exc.debug_log.exists():
+            console.print(f"full traceback (may quote record values): {exc.debug_log}")
+        raise typer.Exit(1) from None
     console.print(f"run [bold]{run_id}[/bold] published to {DataPaths(data).published}")
     if counts:
         console.print({k: v for k, v in counts.items() if isinstance(v, int)})
@@ -177,7 +199,12 @@ def serve(
     data: DataOption = Path("data"),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    secure_cookies: Annotated[bool, typer.Option(help="Mark cookies Secure (behind HTTPS).")] = False,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            help="Mark cookies Secure on loopback too (they always are on any other host: serve it behind HTTPS)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the operators' review app."""
     import uvicorn

@@ -1,21 +1,29 @@
 """One nightly run, stage by stage, with its run record.
 
 The same orchestration serves the Prefect flow (stages wrapped as tasks) and a
-plain local run (stages called directly): see `Steps`.
+plain local run (stages called directly): see `Steps`. One run at a time per data
+directory (`flows.run_lock`); sanity gates before publishing (`sanity_problems`);
+failures are logged and recorded with safe messages only (`safe_error`), the full
+traceback kept in the run directory's error.log (mode 0600).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import os
 import secrets
 import time
+import traceback
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from flows import stages
 from flows.publish import publish
+from flows.run_lock import RunLock, RunLocked
 from services.paths import DataPaths
 from services.state import record_run_end, record_run_start, runs
 
@@ -23,6 +31,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from flows.settings import Settings
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,28 @@ def _inputs(run_dir: Path) -> list[dict[str, Any]]:
     ]
 
 
+class StageFailed(RuntimeError):
+    """A stage failed; the message is `safe_error` of what it raised (see `guarded`)."""
+
+
+class RunRefused(RuntimeError):
+    """A sanity gate failed: the delivery looks incomplete, so the run is not published."""
+
+
+class RunFailed(RuntimeError):
+    """A run failed and published nothing; the message names the stage, files and counts only."""
+
+    debug_log: Path | None = None
+    """The run's error.log holding the full traceback (mode 0600), when there is one."""
+
+
+_SAFE_MESSAGES = (StageFailed, RunRefused, RunLocked)
+"""Errors whose messages name files, counts, pids and run ids only, never record values."""
+
+_DEBUG_LOG: ContextVar[Path | None] = ContextVar("hukou_debug_log", default=None)
+"""Where the running run keeps full tracebacks (its run directory's error.log), if anywhere."""
+
+
 def safe_error(exc: BaseException) -> str:
     """An error message fit for logs and the run table.
 
@@ -74,29 +108,152 @@ def safe_error(exc: BaseException) -> str:
     """
     if isinstance(exc, stages.RegisterUnreadable):
         return f"register unreadable: {exc}"
+    if isinstance(exc, _SAFE_MESSAGES):
+        return str(exc)
     return f"{type(exc).__name__} (details withheld: they may quote record values)"
 
 
-def run_pipeline(register: Path, rolls: Path, settings: Settings, steps: Steps = LOCAL) -> RunOutcome:
-    """Run every stage and publish; record the run whatever happens."""
+def _debug_log(exc: BaseException) -> None:
+    """Append the full traceback to the running run's debug log (mode 0600), the one place that keeps it."""
+    target = _DEBUG_LOG.get()
+    if target is None:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write("".join(traceback.format_exception(exc)) + "\n")
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn`, raising `StageFailed` with a safe message instead of whatever it raised.
+
+    For stages run as Prefect tasks: Prefect logs and stores a failed task's exception
+    (message and traceback), so it must never see one that may quote record values.
+    The original traceback goes to the run's debug log only.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # every error is sanitised, then raised again
+            _debug_log(exc)
+            message = safe_error(exc)
+        raise StageFailed(message)  # outside the handler: no chained context to log
+
+    return wrapper
+
+
+def _last_published(state: Path) -> dict[str, Any] | None:
+    published = [r for r in runs(state) if r["outcome"] == "published"]
+    return published[-1] if published else None
+
+
+def sanity_problems(counts: dict[str, Any], last: dict[str, Any] | None, max_shrink: float) -> list[str]:
+    """Why an ingested delivery looks incomplete: no records on a side, or a side shrunk by more than `max_shrink`.
+
+    `last` is the last published run's row (its counts compared); counts only, no record values.
+    """
+    problems: list[str] = []
+    if not counts.get("roll_rows"):
+        problems.append(
+            f"no roll records read ({counts.get('roll_files', 0)} roll file(s) read, "
+            f"{counts.get('roll_files_unreadable', 0)} unreadable, {counts.get('roll_files_skipped', 0)} skipped): "
+            "publishing would show everyone registered as 户在人不在"
+        )
+    if not counts.get("register_rows"):
+        problems.append("no register records read")
+    before = json.loads(last["counts"] or "{}") if last else {}
+    for key, label in (("register_rows", "register records"), ("roll_rows", "roll records")):
+        was, now = before.get(key) or 0, counts.get(key) or 0
+        if was and now and now < was * (1 - max_shrink):
+            problems.append(
+                f"{label} shrank from {was:,} to {now:,} (-{1 - now / was:.0%}) since published run "
+                f"{last['run_id'] if last else '?'}, more than the {max_shrink:.0%} allowed"
+            )
+    return problems
+
+
+def _abort_leftovers(paths: DataPaths, lock: RunLock, run_id: str) -> list[str]:
+    """Mark runs still `running` as aborted: we hold the lock, so their processes are gone."""
+    aborted: list[str] = []
+    for row in runs(paths.state):
+        if row["outcome"] != "running" or row["run_id"] == run_id:
+            continue
+        pid = lock.previous.get("pid") if lock.previous.get("run_id") == row["run_id"] else None
+        process = f"its process (pid {pid})" if pid else "its process"
+        record_run_end(
+            paths.state,
+            row["run_id"],
+            finished_at=_now(),
+            outcome="aborted",
+            inputs=json.loads(row["inputs"] or "[]"),
+            counts=json.loads(row["counts"] or "{}"),
+            timings=json.loads(row["timings"] or "{}"),
+            error=f"aborted: {process} ended without finishing the run; found by run {run_id}",
+        )
+        aborted.append(row["run_id"])
+    return aborted
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def run_pipeline(
+    register: Path, rolls: Path, settings: Settings, steps: Steps = LOCAL, *, accept_shrink: bool = False
+) -> RunOutcome:
+    """Run every stage and publish; record the run whatever happens.
+
+    One run at a time per data directory (`RunLock`: a second run raises `RunLocked`
+    at once). A delivery failing `sanity_problems` is not published unless
+    `accept_shrink`. Any failure raises `RunFailed` with a safe message (`safe_error`).
+    """
     paths = DataPaths(settings.data_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id()
+    with RunLock(paths.root / "run.lock", run_id) as lock:
+        _abort_leftovers(paths, lock, run_id)
+        return _locked_run(register, rolls, settings, steps, paths, run_id, accept_shrink=accept_shrink)
+
+
+def _locked_run(
+    register: Path,
+    rolls: Path,
+    settings: Settings,
+    steps: Steps,
+    paths: DataPaths,
+    run_id: str,
+    *,
+    accept_shrink: bool,
+) -> RunOutcome:
     run_dir = paths.run(run_id)
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    started = _now()
     record_run_start(paths.state, run_id, started)
     counts: dict[str, Any] = {}
     timings: dict[str, float] = {}
+    stage = {"name": "start"}
+    debug_log = _DEBUG_LOG.set(run_dir / "error.log")
 
     def timed(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        stage["name"] = name
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
         timings[name] = round(time.perf_counter() - t0, 3)
         return result
 
     try:
-        counts |= timed("ingest", steps.ingest, register, rolls, run_dir)
-        counts |= timed("normalise", steps.normalise, run_dir)
+        counts |= timed("ingest", steps.ingest, register, rolls, run_dir, quiet_seconds=settings.quiet_seconds)
+        stage["name"] = "sanity checks"
+        problems = sanity_problems(counts, _last_published(paths.state), settings.max_shrink)
+        if problems and not accept_shrink:
+            raise RunRefused(
+                "; ".join(problems)
+                + ". Nothing was published; if the delivery is right, run again with --accept-shrink"
+            )
+        if problems:
+            counts["sanity_checks_overridden"] = len(problems)
+        counts |= timed("normalise", steps.normalise, run_dir, paths.digest_key)
         counts |= timed("link", steps.link, run_dir, settings.link_settings(), paths.state)
         counts |= timed("classify", steps.classify, run_dir)
         this_run = {
@@ -113,9 +270,23 @@ def run_pipeline(register: Path, rolls: Path, settings: Settings, steps: Steps =
         database = timed(
             "publish", steps.publish, run_dir, paths, run_id=run_id, runs=history, keep_runs=settings.keep_runs
         )
+    except Exception as exc:  # recorded, then raised again sanitised
+        if not isinstance(exc, RunRefused | StageFailed):
+            _debug_log(exc)
+        message = f"{stage['name']} failed: {safe_error(exc)}"
+        _finish(paths, run_id, run_dir, counts, timings, error=message)
+        failed = True
     except BaseException as exc:
-        _finish(paths, run_id, run_dir, counts, timings, error=safe_error(exc))
+        _finish(paths, run_id, run_dir, counts, timings, error=f"interrupted: {type(exc).__name__}")
         raise
+    else:
+        failed = False
+    finally:
+        _DEBUG_LOG.reset(debug_log)
+    if failed:
+        failure = RunFailed(message)
+        failure.debug_log = run_dir / "error.log"
+        raise failure  # outside the handler: no chained exception quoting record values
     _finish(paths, run_id, run_dir, counts, timings, error=None)
     return RunOutcome(run_id, run_dir, Path(database), counts, timings)
 
@@ -133,7 +304,7 @@ def _finish(
     record_run_end(
         paths.state,
         run_id,
-        finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        finished_at=_now(),
         outcome="failed" if error else "published",
         inputs=_inputs(run_dir),
         counts=counts,

@@ -143,7 +143,14 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
         reports = json.loads((run_dir / "files.json").read_text())
         # A workbook's sheets as JSON text: one column type whatever the delivery holds.
         files = pl.DataFrame(
-            [{**r, "sheets": json.dumps(r.get("sheets", []), ensure_ascii=False)} for r in reports],
+            [
+                {
+                    **r,
+                    "sheets": json.dumps(r.get("sheets", []), ensure_ascii=False),
+                    "duplicate_headers": json.dumps(r.get("duplicate_headers", []), ensure_ascii=False),
+                }
+                for r in reports
+            ],
             infer_schema_length=None,
         )
         con.register("files_df", files.to_arrow())

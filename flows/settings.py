@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     review_capacity: float = _LINKER.review_capacity
     keep_runs: int = 14
     """Published run directories kept under data/runs (older ones are removed)."""
+    max_shrink: float = 0.2
+    """Largest share by which the register or roll records may shrink since the last published run."""
+    quiet_seconds: float = 60.0
+    """Input files modified less than this long ago may still be being copied: skipped (0: read them all)."""
 
     def link_settings(self) -> LinkSettings:
         """What the linker aims for, from these settings."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import polars as pl
 
 from flows import progress
 from flows.io.sources import FileError, read_table, table_to_parquet
-from reconcile.decisions import pair_decisions
+from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
 from reconcile.findings import findings
 from reconcile.linker import LinkSettings, link
@@ -25,7 +26,8 @@ from schemas.codes import DecidedBy, Outcome, Side
 from schemas.inputs import FILE_COMMUNITY, REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
 from services.charts import summary_svg
-from services.decisions import active_decisions
+from services.decisions import active_decisions, rekey_decisions
+from services.digest_key import load_or_create
 from services.paths import sha256_file
 
 if TYPE_CHECKING:
@@ -82,21 +84,85 @@ class FileReport:
     community_name: str | None = None
     sheets: list[dict[str, Any]] = field(default_factory=list)
     """A workbook's sheets: name, whether read, why not, records, blank and footer rows (row numbers)."""
+    rows_in: int = 0
+    """Rows taken in below the header: rows + malformed + blank + footer (+ rows of sheets set aside as copies)."""
+    duplicate_headers: list[str] = field(default_factory=list)
+    """Headers written twice in a CSV (the first column is read; a workbook's are in its sheets)."""
 
 
-def resolve_register(path: Path) -> Path:
-    """The register file itself, or the newest .csv/.xlsx in a drop directory."""
+def skip_reason(path: Path, *, quiet_seconds: float, now: float | None = None) -> tuple[str, str] | None:
+    """Why an input file is not read, as (problem, message), or None to read it.
+
+    Excel's ``~$`` lock files and hidden files are never inputs; a file modified less
+    than `quiet_seconds` ago may still be being copied (0 turns that check off).
+    """
+    if path.name.startswith("~$"):
+        return "lock_file", f"{path.name}: Excel lock file (the workbook is open somewhere), skipped"
+    if path.name.startswith("."):
+        return "hidden", f"{path.name}: hidden file, skipped"
+    if quiet_seconds > 0:
+        age = (time.time() if now is None else now) - path.stat().st_mtime
+        if age < quiet_seconds:
+            return "still_copying", (
+                f"{path.name}: modified {max(age, 0):.0f} s ago, within the {quiet_seconds:g} s quiet period "
+                "(still being copied?), skipped"
+            )
+    return None
+
+
+def _skipped(side: Side, path: Path, problem: str, message: str) -> FileReport:
+    code, name = _file_community(path)
+    return FileReport(
+        side,
+        path.name,
+        path.stat().st_size,
+        "",
+        status="skipped",
+        problem=problem,
+        message=message,
+        community_code=code,
+        community_name=name,
+    )
+
+
+def resolve_register(path: Path, *, quiet_seconds: float = 0) -> tuple[Path, list[FileReport]]:
+    """The register file itself, or the newest .csv/.xlsx in a drop directory, and the files skipped there.
+
+    A named file modified within the quiet period raises `RegisterUnreadable`; in a drop
+    directory, lock, hidden and still-copying files are skipped (and reported).
+    """
     if not path.is_dir():
-        return path
-    candidates = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in ROLL_SUFFIXES]
+        reason = skip_reason(path, quiet_seconds=quiet_seconds) if path.exists() else None
+        if reason and reason[0] == "still_copying":
+            raise RegisterUnreadable(reason[1].removesuffix(", skipped"))
+        return path, []
+    skipped: list[FileReport] = []
+    candidates: list[Path] = []
+    now = time.time()
+    for p in sorted(path.iterdir()):
+        if not (p.is_file() and p.suffix.lower() in ROLL_SUFFIXES):
+            continue
+        if reason := skip_reason(p, quiet_seconds=quiet_seconds, now=now):
+            skipped.append(_skipped(Side.REGISTER, p, *reason))
+        else:
+            candidates.append(p)
     if not candidates:
-        raise RegisterUnreadable(f"{path}: no .csv or .xlsx register file in this directory")
-    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
+        why = "".join(f"; {r.message}" for r in skipped)
+        raise RegisterUnreadable(f"{path}: no .csv or .xlsx register file ready in this directory{why}")
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name)), skipped
 
 
-def roll_files(rolls: Path) -> list[Path]:
-    """Every file in the rolls directory except hidden and lock files, sorted."""
-    return sorted(p for p in rolls.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+def roll_files(rolls: Path, *, quiet_seconds: float = 0) -> tuple[list[Path], list[FileReport]]:
+    """The files of the rolls directory to read, sorted, and those skipped (`skip_reason`)."""
+    files: list[Path] = []
+    skipped: list[FileReport] = []
+    now = time.time()
+    for path in sorted(p for p in rolls.iterdir() if p.is_file()):
+        if reason := skip_reason(path, quiet_seconds=quiet_seconds, now=now):
+            skipped.append(_skipped(Side.ROLL, path, *reason))
+        else:
+            files.append(path)
+    return files, skipped
 
 
 def _file_community(path: Path) -> tuple[str | None, str | None]:
@@ -106,15 +172,16 @@ def _file_community(path: Path) -> tuple[str | None, str | None]:
     return match.group(1), match.group(2)
 
 
-def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
+def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) -> dict[str, Any]:
     """Read every input file into raw Parquet (all strings, with lineage).
 
     `register` may be a drop directory: its newest file is read. Writes
     raw_register.parquet, raw_rolls.parquet, malformed.parquet and files.json. A roll that cannot be read is reported and skipped; a register
-    that cannot be read raises `RegisterUnreadable`.
+    that cannot be read raises `RegisterUnreadable`. Lock and hidden files, and files modified
+    less than `quiet_seconds` ago, are skipped and reported with status ``skipped``.
     """
     out.mkdir(parents=True, exist_ok=True)
-    register = resolve_register(register)
+    register, skipped = resolve_register(register, quiet_seconds=quiet_seconds)
     reports: list[FileReport] = []
     malformed: list[pl.DataFrame] = []
     with progress.stage("读取户籍数据 register", 1):
@@ -125,17 +192,22 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
             copied = table_to_parquet(register, REGISTER, out / "raw_register.parquet")
         except FileError as exc:
             report.status, report.problem, report.message = "error", exc.problem.value, str(exc)
-            (out / "files.json").write_text(json.dumps([asdict(report)], ensure_ascii=False, indent=1))
+            (out / "files.json").write_text(
+                json.dumps([asdict(r) for r in [report, *skipped]], ensure_ascii=False, indent=1)
+            )
             raise RegisterUnreadable(str(exc)) from exc
         report.rows, report.blank_rows, report.encoding = copied.rows, copied.blank_rows, copied.encoding
         report.malformed_rows = len(copied.malformed)
         report.sheets = [asdict(sheet) for sheet in copied.sheets]
         report.footer_rows = sum(len(sheet.footer_rows) for sheet in copied.sheets)
+        report.rows_in, report.duplicate_headers = copied.rows_in, list(copied.duplicate_headers)
         malformed.append(malformed_quarantine(Side.REGISTER, copied.file, copied.malformed))
         reports.append(report)
         progress.advance("读取户籍数据 register")
 
-    files = roll_files(rolls)
+    reports += skipped
+    files, skipped = roll_files(rolls, quiet_seconds=quiet_seconds)
+    reports += skipped
     frames: list[pl.DataFrame] = []
     with progress.stage("读取社区登记表 rolls", len(files)):
         for path in files:
@@ -158,6 +230,7 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
             report.malformed_rows = len(table.malformed)
             report.sheets = [asdict(sheet) for sheet in table.sheets]
             report.footer_rows = table.footer_rows
+            report.rows_in, report.duplicate_headers = table.rows_in, list(table.duplicate_headers)
             malformed.append(malformed_quarantine(Side.ROLL, table.file, table.malformed))
             frames.append(
                 table.frame.with_columns(
@@ -179,13 +252,14 @@ def ingest(register: Path, rolls: Path, out: Path) -> dict[str, Any]:
     return {
         "register_rows": reports[0].rows,
         "roll_files": len(files),
-        "roll_files_unreadable": sum(r.status != "ok" for r in reports[1:]),
+        "roll_files_unreadable": sum(r.side == Side.ROLL and r.status == "error" for r in reports),
+        "roll_files_skipped": sum(r.side == Side.ROLL and r.status == "skipped" for r in reports),
         "roll_rows": rolls_frame.height,
         "malformed_rows": sum(r.malformed_rows for r in reports),
     }
 
 
-def normalise(run: Path) -> dict[str, Any]:
+def normalise(run: Path, digest_key: Path) -> dict[str, Any]:
     """Normalise and validate both sides (`reconcile.prepare.prepare`).
 
     Writes register.parquet, roll.parquet and quarantine.parquet (malformed rows included).
@@ -194,6 +268,7 @@ def normalise(run: Path) -> dict[str, Any]:
         prepared = prepare(
             pl.read_parquet(run / "raw_register.parquet"),
             pl.read_parquet(run / "raw_rolls.parquet"),
+            secret=load_or_create(digest_key),
             step=lambda: progress.advance("规范化 normalise"),
         )
         prepared.register.write_parquet(run / "register.parquet")
@@ -221,6 +296,10 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
         )
         roll = pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS)
         standing = active_decisions(state)
+        moved = rekeyed(standing, register, roll)
+        if state is not None and not moved.is_empty():  # decisions stored under the earlier, unkeyed record keys
+            rekey_decisions(state, moved)
+            standing = active_decisions(state)
         standing.write_parquet(run / "decisions.parquet")
         decisions, outcomes = pair_decisions(standing, register, roll)
         outcomes.write_parquet(run / "pair_decisions.parquet")

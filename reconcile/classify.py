@@ -5,7 +5,6 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.dwelling import PARTS, Grade, grade_expr
-from reconcile.keys import person_keys
 from schemas.codes import DecidedBy, Side, Status
 from schemas.inputs import LINEAGE
 
@@ -55,10 +54,9 @@ def classify(
     `address_incomplete` marks such records where the address fits another
     registered flat just as well (see `_incomplete`).
     """
-    reg = register.select("idx", *LINEAGE, "community_code", "flat", *PARTS, "active", "id18")
-    rol = roll.select("idx", *LINEAGE, "community_code", "flat_fits", *PARTS, "id18")
-    reg = reg.with_columns(person_keys(reg).alias("own_key"))
-    rol = rol.with_columns(person_keys(rol).alias("own_key"))
+    own_key = pl.col("person_key").alias("own_key")  # keyed in `reconcile.prepare` (`reconcile.keys`)
+    reg = register.select("idx", *LINEAGE, "community_code", "flat", *PARTS, "active", own_key)
+    rol = roll.select("idx", *LINEAGE, "community_code", "flat_fits", *PARTS, own_key)
     pair = _linked_pairs(links, reg, rol)
     reg_out = _register_statuses(reg, pair, register_duplicates)
     roll_out = _roll_statuses(rol, pair, roll_duplicates)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from reconcile.keys import key_migration
 from reconcile.linker import Decisions
 from schemas.codes import DecisionKind, ItemState, Outcome, Side
 
@@ -108,6 +109,34 @@ def changed_pairs(
         .join(roll.select(pl.col("record_key").alias("roll_key"), pl.col("idx").alias("lid")), on="roll_key")
         .select("rid", "lid")
     )
+
+
+def rekeyed(decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+    """Decisions stored under the earlier scheme's keys, moved to tonight's (`reconcile.keys.key_migration`).
+
+    Returns id, register_key, roll_key, register_fingerprint and roll_fingerprint of the decisions that
+    move. A fingerprint moves only where it still matched its record, so a decision made on since-changed
+    values still comes back as changed. Decisions already under this scheme's keys never move: running
+    it every night is harmless, and a record that is away tonight moves when it comes back.
+    """
+    columns = ["register_key", "roll_key", "register_fingerprint", "roll_fingerprint"]
+    out = decisions.select("id", *columns).with_columns(pl.lit(False).alias("_moved"))
+    for side, records in ((Side.REGISTER, register), (Side.ROLL, roll)):
+        key, fingerprint = f"{side}_key", f"{side}_fingerprint"
+        moves = key_migration(records, side=side).rename({"old_key": key})
+        out = (
+            out.join(moves, on=key, how="left")
+            .with_columns(
+                pl.coalesce("new_key", key).alias(key),
+                pl.when(pl.col(fingerprint) == pl.col("old_fingerprint"))
+                .then(pl.col("new_fingerprint"))
+                .otherwise(pl.col(fingerprint))
+                .alias(fingerprint),
+                (pl.col("_moved") | pl.col("new_key").is_not_null()).alias("_moved"),
+            )
+            .drop("new_key", "old_fingerprint", "new_fingerprint")
+        )
+    return out.filter("_moved").select("id", *columns)
 
 
 def is_fresh(decision: Mapping[str, Any], item: Mapping[str, Any]) -> bool:

@@ -121,6 +121,10 @@ def corrections(cleaned: str) -> list[str]:
     out: set[str] = set()
     if len(cleaned) == 17 and cleaned.isdigit():
         out.add(cleaned + check_char(cleaned))
+    if len(cleaned) == 18 and cleaned[:16].isdigit() and cleaned[16] == "X" and cleaned[17].isdigit():
+        back = cleaned[:16] + cleaned[17] + "X"  # the check character X swapped with the digit before it
+        if check_char(back[:17]) == "X":
+            out.add(back)
     if len(cleaned) == 18 and cleaned[:17].isdigit():
         body, last = cleaned[:17], cleaned[17]
         out.add(body + check_char(body))
@@ -282,7 +286,12 @@ def corrections_column(frame: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("id_fix").str.contains(r"^\d{17}[\dX]$"))
     )
     swapped = swapped.filter(_check_expr(pl.col("id_fix").str.slice(0, 17)) == pl.col("id_fix").str.slice(17, 1))
-    out = pl.concat([short, recheck, one, swapped]).join(bad, on="idx").filter(pl.col("id_fix") != pl.col("id_clean"))
+    # The check character X swapped with the digit before it (the body then holds an X).
+    x_first = bad.filter(c.str.contains(r"^\d{16}X\d$")).select(
+        "idx", (c.str.slice(0, 16) + c.str.slice(17, 1) + pl.lit("X")).alias("id_fix")
+    )
+    x_first = x_first.filter(_check_expr(pl.col("id_fix").str.slice(0, 17)) == "X")
+    out = pl.concat([short, recheck, one, swapped, x_first]).join(bad, on="idx").filter(pl.col("id_fix") != pl.col("id_clean"))
     return (
         out.filter(_date_expr(pl.col("id_fix").str.slice(6, 8)).is_not_null())
         .select("idx", "id_fix")

@@ -4,83 +4,203 @@ Row numbers change with every delivery; an operator's decision must not. A
 record's key is built from what identifies the person in its source:
 
 - register: the valid ID number, else household number + name;
-- roll: community + name + dwelling (a door-to-door roll identifies people by
-  where they were found; ID numbers are often blank and added later).
+- roll: community + name + address as the community wrote them (NFKC, without
+  whitespace or control characters): never the parsed dwelling, so a parser or
+  gazetteer change keeps every decision. ID numbers are often blank on a roll and
+  added later, so they only tell namesakes at one address apart.
 
-Keys are digests (blake2b), so the audit log and the queue never carry an ID
-number or a name in clear. The fingerprint hashes the fields the linker compares. When it changes in a
+Keys never collide within a delivery: records sharing a base are told apart by
+their ID number (roll), then by their order of occurrence (lineage).
+
+Keys are keyed digests (blake2b with the data directory's secret,
+`services.digest_key`), so the audit log and the queue never carry an ID number
+or a name in clear, and nobody without the secret can recompute a key from an ID
+number. The fingerprint hashes the fields the linker compares. When it changes in a
 later delivery, a decision made on the old values is set aside. The person key names a person in the
 published statuses (from the valid ID number, else the record's lineage).
 
 Each digest has its own blake2b personalisation, so a record key can never equal a person key.
+Keys of this scheme start `R2:` / `L2:`; `key_migration` maps the earlier unkeyed `R:` / `L:` keys.
 """
 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 import polars as pl
 
+from schemas.codes import Side
+from schemas.inputs import LINEAGE
 from schemas.records import lineage_text
 
 FINGERPRINT_FIELDS = ("name", "id_clean", "birth", "sex", "dwelling")
 
-
 RECORD_KEY_PERSONALISATION = b"hukou-key"
 PERSON_KEY_PERSONALISATION = b"hukou-recon"
+REGISTER_PREFIX = "R2:"
+ROLL_PREFIX = "L2:"
+SECRET_BYTES = (16, 64)
+"""The shortest and longest secret accepted (blake2b keys are at most 64 bytes)."""
+
+_SEP = "\x1f"
+_NO_SECRET = b""  # the earlier, unkeyed scheme: only to compute old keys for `key_migration`
 
 
-def _blake(values: pl.Series) -> pl.Series:
+def _checked(secret: bytes) -> bytes:
+    low, high = SECRET_BYTES
+    if not isinstance(secret, bytes) or not low <= len(secret) <= high:
+        raise ValueError(f"the digest secret must be {low} to {high} bytes (services.digest_key)")
+    return secret
+
+
+def _blake(values: pl.Series, secret: bytes) -> pl.Series:
     return pl.Series(
         [
-            hashlib.blake2b(v.encode(), digest_size=10, person=RECORD_KEY_PERSONALISATION).hexdigest()
+            hashlib.blake2b(v.encode(), digest_size=10, key=secret, person=RECORD_KEY_PERSONALISATION).hexdigest()
             for v in values.to_list()
         ],
         dtype=pl.String,
     )
 
 
-def _digest(*parts: pl.Expr) -> pl.Expr:
+def _digest(*parts: pl.Expr, secret: bytes) -> pl.Expr:
     # blake2b, not polars' hash: keys must stay equal across library versions for years.
-    text = pl.concat_str([p.cast(pl.String).fill_null("") for p in parts], separator="\x1f")
-    return text.map_batches(_blake, return_dtype=pl.String)
+    text = pl.concat_str([p.cast(pl.String).fill_null("") for p in parts], separator=_SEP)
+    return text.map_batches(lambda values: _blake(values, secret), return_dtype=pl.String)
 
 
-def register_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `record_key` and `fingerprint` to prepared register records."""
-    # One digest per row: of the ID number, else of household number and name.
-    by_household = pl.concat_str(
-        [pl.col(c).cast(pl.String).fill_null("") for c in ("household_key", "name")], separator="\x1f"
+def written(text: str | None) -> str:
+    """Text as written, folded only in ways no parser decides: NFKC, no whitespace or control characters.
+
+    >>> written(" 金山花园 ３幢　101室 ")
+    '金山花园3幢101室'
+    >>> written(None)
+    ''
+    """
+    if text is None:
+        return ""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in folded if not ch.isspace() and not unicodedata.category(ch).startswith("C"))
+
+
+def _written_series(values: pl.Series) -> pl.Series:
+    table = {v: written(v) for v in values.unique().to_list()}  # names and addresses repeat a lot
+    return pl.Series([table[v] for v in values.to_list()], dtype=pl.String)
+
+
+def _written(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.String).map_batches(_written_series, return_dtype=pl.String)
+
+
+def _key_text(frame: pl.DataFrame, base: list[pl.Expr], tiebreak: pl.Expr) -> pl.Series:
+    """The text each record key digests: `base`, else `base` + `tiebreak`, else + the occurrence, so none repeats.
+
+    Parts must not contain the separator (`written` removes it). A leading tag tells the three forms apart.
+    """
+    names = [f"_b{i}" for i in range(len(base))]
+    parts = frame.select(
+        *[b.cast(pl.String).fill_null("").alias(n) for b, n in zip(base, names, strict=True)],
+        tiebreak.cast(pl.String).fill_null("").alias("_t"),
+        *LINEAGE,
+    ).with_row_index("_pos")
+    by_base, by_tiebreak = names, [*names, "_t"]
+    parts = (
+        parts.sort([*LINEAGE, "_pos"], nulls_last=True)
+        .with_columns(
+            pl.len().over(by_base).alias("_n_base"),
+            pl.len().over(by_tiebreak).alias("_n_tiebreak"),
+            (pl.int_range(pl.len()).over(by_tiebreak) + 1).cast(pl.String).alias("_occurrence"),
+        )
+        .sort("_pos")
     )
-    key = pl.format("R:{}", _digest(pl.coalesce(pl.col("id18"), by_household)))
+    text = (
+        pl.when(pl.col("_n_base") == 1)
+        .then(pl.concat_str([pl.lit("0"), *by_base], separator=_SEP))
+        .when(pl.col("_n_tiebreak") == 1)
+        .then(pl.concat_str([pl.lit("1"), *by_tiebreak], separator=_SEP))
+        .otherwise(pl.concat_str([pl.lit("2"), *by_tiebreak, "_occurrence"], separator=_SEP))
+    )
+    return parts.select(text.alias("text")).to_series()
+
+
+def _keyed(frame: pl.DataFrame, key: pl.Expr, *, secret: bytes) -> pl.DataFrame:
     return frame.with_columns(
-        key.alias("record_key"), _digest(*[pl.col(c) for c in FINGERPRINT_FIELDS]).alias("fingerprint")
+        key.alias("record_key"),
+        _digest(*[pl.col(c) for c in FINGERPRINT_FIELDS], secret=secret).alias("fingerprint"),
+        _person_keys(frame, secret).alias("person_key"),
     )
 
 
-def roll_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `record_key` and `fingerprint` to prepared roll records (after dwellings)."""
-    key = pl.format("L:{}:{}", pl.col("community_code"), _digest(pl.col("name"), pl.col("dwelling")))
-    return frame.with_columns(
-        key.alias("record_key"), _digest(*[pl.col(c) for c in FINGERPRINT_FIELDS]).alias("fingerprint")
+def register_keys(frame: pl.DataFrame, *, secret: bytes) -> pl.DataFrame:
+    """Add `record_key`, `fingerprint` and `person_key` to prepared register records."""
+    secret = _checked(secret)
+    has_id = pl.col("id18").is_not_null()
+    base = [
+        pl.when(has_id).then(pl.lit("id")).otherwise(pl.lit("household")),
+        pl.when(has_id).then(pl.col("id18")).otherwise(_written("household_key")),
+        pl.when(has_id).then(pl.lit("")).otherwise(_written("name")),
+    ]
+    text = _key_text(frame, base, tiebreak=pl.lit(""))
+    key = pl.format("{}{}", pl.lit(REGISTER_PREFIX), _digest(pl.lit(text), secret=secret))
+    return _keyed(frame, key, secret=secret)
+
+
+def roll_keys(frame: pl.DataFrame, *, secret: bytes) -> pl.DataFrame:
+    """Add `record_key`, `fingerprint` and `person_key` to prepared roll records (after dwellings)."""
+    secret = _checked(secret)
+    base = [_written("community_code"), _written("name_raw"), _written("address_raw")]
+    text = _key_text(frame, base, tiebreak=pl.col("id18"))
+    key = pl.format(
+        "{}{}:{}", pl.lit(ROLL_PREFIX), pl.col("community_code").fill_null(""), _digest(pl.lit(text), secret=secret)
     )
+    return _keyed(frame, key, secret=secret)
 
 
-def person_key(id18: str | None, lineage: str) -> str:
+def person_key(id18: str | None, lineage: str, *, secret: bytes) -> str:
     """A stable pseudonymous key for a person: from the ID number when valid, else the record's lineage.
 
     `lineage` is `schemas.records.lineage_text()` of the record.
 
-    >>> person_key("330282199001011234", "a.csv:2") == person_key("330282199001011234", "b.xlsx:9")
+    >>> s = bytes(32)
+    >>> person_key("330282199001011234", "a.csv:2", secret=s) == person_key("330282199001011234", "b.xlsx:9", secret=s)
     True
-    >>> person_key(None, "a.csv:2") != person_key(None, "a.csv:3")
+    >>> person_key(None, "a.csv:2", secret=s) != person_key(None, "a.csv:3", secret=s)
     True
     """
     basis = f"id:{id18}" if id18 else f"row:{lineage}"
-    return "P" + hashlib.blake2b(basis.encode(), digest_size=8, person=PERSON_KEY_PERSONALISATION).hexdigest()
+    return (
+        "P" + hashlib.blake2b(basis.encode(), digest_size=8, key=secret, person=PERSON_KEY_PERSONALISATION).hexdigest()
+    )
 
 
-def person_keys(frame: pl.DataFrame) -> pl.Series:
-    """`person_key` of every row of a prepared frame (columns id18 and the lineage columns)."""
+def _person_keys(frame: pl.DataFrame, secret: bytes) -> pl.Series:
     rows = frame.select("id18", lineage_text())
-    return pl.Series([person_key(i, where) for i, where in rows.iter_rows()], dtype=pl.String)
+    return pl.Series([person_key(i, where, secret=secret) for i, where in rows.iter_rows()], dtype=pl.String)
+
+
+def _legacy_key(side: Side) -> pl.Expr:
+    """The record key of the earlier scheme (unkeyed; the roll's from the parsed dwelling)."""
+    if side is Side.REGISTER:
+        by_household = pl.concat_str(
+            [pl.col(c).cast(pl.String).fill_null("") for c in ("household_key", "name")], separator=_SEP
+        )
+        return pl.format("R:{}", _digest(pl.coalesce(pl.col("id18"), by_household), secret=_NO_SECRET))
+    return pl.format(
+        "L:{}:{}", pl.col("community_code"), _digest(pl.col("name"), pl.col("dwelling"), secret=_NO_SECRET)
+    )
+
+
+def key_migration(records: pl.DataFrame, *, side: Side) -> pl.DataFrame:
+    """Where decisions stored under the earlier scheme's keys go: old_key, old_fingerprint, new_key, new_fingerprint.
+
+    `records` are tonight's keyed records of one side. Records that shared an old key map as the
+    decisions were applied then (`reconcile.decisions`): to the first of them.
+    """
+    old_fingerprint = _digest(*[pl.col(c) for c in FINGERPRINT_FIELDS], secret=_NO_SECRET)
+    return records.select(
+        _legacy_key(side).alias("old_key"),
+        old_fingerprint.alias("old_fingerprint"),
+        pl.col("record_key").alias("new_key"),
+        pl.col("fingerprint").alias("new_fingerprint"),
+    ).unique("old_key", keep="first", maintain_order=True)

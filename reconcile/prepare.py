@@ -202,7 +202,10 @@ def prepare_roll(raw: pl.DataFrame, *, by_name: Mapping[str, str], prefixes: lis
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """Both sides ready to link: valid rows, located, keyed and numbered (`idx`), and what was set aside."""
+    """Both sides ready to link: valid rows, located, keyed and numbered (`idx`), and what was set aside.
+
+    Each record carries `record_key`, `fingerprint` and `person_key` (`reconcile.keys`).
+    """
 
     register: pl.DataFrame
     roll: pl.DataFrame
@@ -218,14 +221,16 @@ def prepare(
     raw_register: pl.DataFrame,
     raw_rolls: pl.DataFrame,
     *,
+    secret: bytes,
     today: dt.date | None = None,
     step: Callable[[], None] = lambda: None,
 ) -> Prepared:
     """Raw rows of both sides (all strings, with lineage) to prepared records: the one way in, for runs and tests.
 
     Normalises, validates against the row contracts, places each roll address in the register's dwellings
-    (`reconcile.dwelling.locate`), adds record keys and fingerprints (`reconcile.keys`) and numbers the rows.
-    `step` is called after each of the four steps (progress reporting).
+    (`reconcile.dwelling.locate`), adds record keys, fingerprints and person keys (`reconcile.keys`, digests
+    keyed with `secret`: `services.digest_key`) and numbers the rows. `step` is called after each of the four
+    steps (progress reporting).
     """
     prefixes = prefixes_of(raw_register)
     step()
@@ -238,7 +243,7 @@ def prepare(
     step()
     register, roll = locate(register, roll)
     return Prepared(
-        register=_indexed(register_keys(register)),
-        roll=_indexed(roll_keys(roll)),
+        register=_indexed(register_keys(register, secret=secret)),
+        roll=_indexed(roll_keys(roll, secret=secret)),
         quarantine=pl.concat([register_q, roll_q]),
     )

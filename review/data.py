@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from reconcile import idnumber, names
 from reconcile.classify import status_if_same_person
 from reconcile.compare import ADDRESS, COMPARISONS
 from schemas.codes import Side
@@ -19,6 +21,14 @@ if TYPE_CHECKING:
     import duckdb
 
     from services.accounts import User
+
+SEARCH_LIMIT = 20
+"""The most records one search shows."""
+MIN_ID_LENGTH = 15
+"""The shortest ID number searched (a legacy number has 15 characters)."""
+MIN_NAME_LENGTH = 2
+"""The shortest full name searched (after normalisation)."""
+_ID_LIKE = re.compile(r"\d+X?")
 
 
 @contextmanager
@@ -125,14 +135,71 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
     }
 
 
-def search(con: duckdb.DuckDBPyConnection, side: Side, text: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Records of one side whose name or ID number matches `text` (city-wide)."""
-    text = text.strip()
-    if len(text) < 2:
+class Query(NamedTuple):
+    """What a search looks for: a full name or ID number (`kind` "name" or "id"), or nothing ("refused")."""
+
+    kind: str
+    text: str
+
+
+def search_query(text: str) -> Query:
+    """The query a search text makes: a normalised full name, an ID number of 15+ characters, or refused.
+
+    Digits are an ID number: shorter than `MIN_ID_LENGTH`, nothing is searched (no prefix browsing).
+
+    >>> search_query(" 張 偉 "), search_query("330282"), search_query("%%")
+    (Query(kind='name', text='张伟'), Query(kind='refused', text=''), Query(kind='refused', text=''))
+    """
+    number = idnumber.clean(text) or ""
+    if number and _ID_LIKE.fullmatch(number):
+        return Query("id", number) if len(number) >= MIN_ID_LENGTH else Query("refused", "")
+    folded = names.fold(text) or ""
+    name = names.simplified(folded) if folded else ""
+    if len(name) < MIN_NAME_LENGTH or not all(c.isalpha() or c == "·" for c in name):
+        return Query("refused", "")
+    return Query("name", name)
+
+
+def search(con: duckdb.DuckDBPyConnection, side: Side, query: Query, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
+    """Records of one side with exactly this name or ID number (city-wide, at most `limit`)."""
+    if query.kind == "name":
+        where, params = "x.name = ?", [query.text]
+    elif query.kind == "id":
+        legacy = len(query.text) == MIN_ID_LENGTH and query.text.isdigit()
+        upgraded = idnumber.upgrade15(query.text) if legacy else query.text
+        where, params = "(x.id_clean = ? OR x.id18 = ?)", [query.text, upgraded]
+    else:
         return []
-    # The tables come from services.reader; every value is a parameter.
+    # The tables come from services.reader and `where` from above; every value is a parameter.
     sql = f"""SELECT x.*, s.status FROM {record_table(side)} x
               LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
-              WHERE x.name = ? OR x.name LIKE ? OR x.id_clean = ? OR x.id_clean LIKE ?
-              ORDER BY (x.name = ?) DESC, x.source_file, x.source_sheet, x.source_row LIMIT ?"""  # noqa: S608
-    return dict_rows(con, sql, [str(side), text, f"%{text}%", text.upper(), f"{text.upper()}%", text, limit])
+              WHERE {where}
+              ORDER BY x.community_code, x.source_file, x.source_sheet, x.source_row LIMIT ?"""  # noqa: S608
+    return dict_rows(con, sql, [str(side), *params, limit])
+
+
+def record_by_key(con: duckdb.DuckDBPyConnection, side: Side, record_key: str) -> dict[str, Any] | None:
+    """One record of one side by its record key, with its published link, or None."""
+    sql = f"""SELECT x.*, s.status, s.other_community_code, s.linked_file, s.linked_sheet, s.linked_row, s.verified_by
+              FROM {record_table(side)} x
+              LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
+              WHERE x.record_key = ? ORDER BY x.idx LIMIT 1"""  # noqa: S608  tables from services.reader
+    rows = dict_rows(con, sql, [str(side), record_key])
+    return rows[0] if rows else None
+
+
+def linked_community(found: dict[str, Any], partner: dict[str, Any] | None) -> str | None:
+    """The community of the record a found record is published as linked to, unless that is `partner`.
+
+    A record the engine or a decision linked names its partner's lineage; the partner is in
+    `other_community_code` when that is another community, else in the record's own.
+    """
+    if not found.get("linked_file") or not found.get("verified_by"):
+        return None
+    if partner is not None and (found["linked_file"], found["linked_sheet"], found["linked_row"]) == (
+        partner["source_file"],
+        partner["source_sheet"],
+        partner["source_row"],
+    ):
+        return None
+    return str(found.get("other_community_code") or found["community_code"])

@@ -7,8 +7,10 @@ routes also declare `checked_session` (the CSRF token verified).
 No `from __future__ import annotations` here: FastAPI reads these signatures.
 """
 
+import ipaddress
+import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,15 +26,26 @@ from services.paths import DataPaths
 
 SESSION_COOKIE = "hukou_session"
 LOGIN_CSRF_COOKIE = "hukou_login_csrf"
+LOOPBACK_HOSTS = frozenset({"localhost"})
+"""Host names served without Secure cookies (besides loopback addresses): plain http is fine there."""
+TRUSTED_PROXIES_ENV = "HUKOU_TRUSTED_PROXIES"
+"""Comma list of proxy addresses or networks whose `X-Forwarded-For` the login throttle believes."""
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
 class AppContext:
-    """What one app instance serves: its data directory, templates and cookie policy (on `app.state.context`)."""
+    """What one app instance serves: its data directory, templates, cookie policy and trusted proxies.
+
+    Kept on `app.state.context`. `secure_cookies` marks cookies Secure even on
+    loopback (they always are on any other host).
+    """
 
     data_dir: Path
     templates: Jinja2Templates
     secure_cookies: bool = False
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def paths(self) -> DataPaths:
@@ -47,6 +60,76 @@ class Session:
     user: User
     csrf: str
     token: str
+
+
+def trusted_proxies(setting: str | None = None) -> tuple[Network, ...]:
+    """The proxies of a comma list of addresses or networks (default: the `HUKOU_TRUSTED_PROXIES` variable).
+
+    Raises:
+        ValueError: an entry is not an address or network.
+    """
+    text = os.environ.get(TRUSTED_PROXIES_ENV, "") if setting is None else setting
+    networks = []
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{TRUSTED_PROXIES_ENV}: {entry!r} is not an address or network") from exc
+    return tuple(networks)
+
+
+def _trusted(address: str, proxies: Iterable[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def forwarded_client(peer: str, forwarded_for: str | None, proxies: Iterable[Network]) -> str:
+    """The client address: the peer's, or behind a trusted proxy the rightmost untrusted `X-Forwarded-For` one.
+
+    Addresses left of the rightmost untrusted one were written by the client and
+    prove nothing. A malformed entry falls back to the peer.
+    """
+    proxies = tuple(proxies)
+    if not forwarded_for or not _trusted(peer, proxies):
+        return peer
+    client = peer
+    for entry in reversed([e.strip() for e in forwarded_for.split(",")]):
+        try:
+            ipaddress.ip_address(entry)
+        except ValueError:
+            return peer
+        client = entry
+        if not _trusted(entry, proxies):
+            break
+    return client
+
+
+def client_ip(request: Request, ctx: AppContext) -> str:
+    """The address the login throttle counts for this request (see `forwarded_client`)."""
+    peer = request.client.host if request.client else "?"
+    forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))  # several headers read as one list
+    return forwarded_client(peer, forwarded, ctx.trusted_proxies)
+
+
+def secure_cookies(request: Request, ctx: AppContext) -> bool:
+    """Whether this response's cookies are Secure: always, unless the request's host is loopback."""
+    host = request.url.hostname or ""
+    if ctx.secure_cookies or request.url.scheme == "https":
+        return True
+    if host.lower() in LOOPBACK_HOSTS:
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def same_token(sent: str, expected: str) -> bool:
+    """Constant-time comparison of two tokens, any characters (`compare_digest` refuses non-ASCII strings)."""
+    return bool(expected) and secrets.compare_digest(sent.encode(), expected.encode())
 
 
 class LoginRequired(Exception):
@@ -83,7 +166,7 @@ async def checked_session(request: Request, sess: Annotated[Session, Depends(cur
     """
     form = await request.form()
     sent = request.headers.get("X-CSRF-Token") or str(form.get("csrf_token") or "")
-    if not secrets.compare_digest(sent, sess.csrf):
+    if not same_token(sent, sess.csrf):
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
     return sess
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from html import escape
 from typing import Any
@@ -19,14 +20,33 @@ def mask_name(name: str | None) -> str:
     return name[0] + "*" * (len(name) - 1)
 
 
+def mask_birth(value: Any) -> str:
+    """A birth date's year only (the rest is the masked middle of the ID number): 1980-07-24 → 1980."""
+    if isinstance(value, dt.date):
+        return f"{value.year:04d}"
+    return str(value)[:4]
+
+
 def shown(value: Any, kind: str, *, full: bool) -> str:
-    """A record's value as text: in full, or masked (ID numbers, names) for roles that see only part."""
+    """A record's value as text: in full, or masked for roles (or records) that see only part.
+
+    Masked: ID numbers and names (kinds "id", "name"), and whatever would give a masked ID
+    number back: the birth date down to its year ("birth", or any date) and the sex ("sex",
+    the 17th digit's parity).
+    """
     if value is None:
         return ""
-    text = str(value)
     if full:
-        return text
-    return mask_id(text) if kind == "id" else mask_name(text) if kind == "name" else text
+        return str(value)
+    if kind == "id":
+        return mask_id(str(value))
+    if kind == "name":
+        return mask_name(str(value))
+    if kind == "birth" or isinstance(value, dt.date):
+        return mask_birth(value)
+    if kind == "sex":
+        return "*"
+    return str(value)
 
 
 def lineage(record: dict[str, Any]) -> str:

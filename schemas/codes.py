@@ -153,6 +153,8 @@ class FileProblem(StrEnum):
     EMPTY = "empty"
     UNSUPPORTED = "unsupported"
     NO_COMMUNITY = "no_community"
+    TOO_LARGE = "too_large"
+    """An xlsx over the size limits (file or unpacked), not loaded: a zip bomb could stop the run."""
 
 
 class DecisionKind(StrEnum):

@@ -53,8 +53,8 @@ THROTTLE_WINDOW = dt.timedelta(minutes=THROTTLE_MINUTES)
 THROTTLE_FAILURES = 5
 """Failed logins per user name within the window before logins are refused (four times that per address)."""
 
-DECIDING_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
-"""Roles that settle queue items."""
+DECIDING_ROLES = frozenset({Role.OPERATOR})
+"""Roles that settle queue items and link by hand: operators' work (supervisors follow progress, read only)."""
 EXPORT_ROLES = frozenset({Role.LIAISON, Role.ADMIN})
 """Roles that export verified lists (a liaison only their own station's)."""
 ADMIN_ROLES = frozenset({Role.ADMIN})
@@ -90,6 +90,9 @@ def throttled(state: Path, username: str, ip: str) -> bool:
 def check_credentials(state: Path, username: str, password: str, ip: str = "cli") -> User:
     """The active user with these credentials; every attempt is recorded and counts towards throttling.
 
+    Every check costs one scrypt (known user or not), and a good password
+    stored with a weaker hash is hashed again at today's cost.
+
     Raises:
         Throttled: too many failed attempts lately (the password is not even checked).
         WrongCredentials: unknown user, wrong password or disabled user.
@@ -97,10 +100,15 @@ def check_credentials(state: Path, username: str, password: str, ip: str = "cli"
     if throttled(state, username, ip):
         raise Throttled(f"too many failed logins; try again in {THROTTLE_MINUTES} minutes")
     found = accounts.credentials(state, username)
-    ok = found is not None and found[0].active and accounts.verify_password(password, found[1])
+    usable = found is not None and found[0].active
+    # One scrypt whatever the name: an unknown or disabled user is checked against a dummy hash.
+    matches = accounts.verify_password(password, found[1] if found and usable else accounts.dummy_hash())
+    ok = usable and matches
     accounts.record_login_attempt(state, username, ip, ok=ok)
     if not ok or found is None:
         raise WrongCredentials("wrong user name or password")
+    if accounts.needs_rehash(found[1]):
+        accounts.upgrade_hash(state, username, password, found[1])
     return found[0]
 
 

@@ -1,9 +1,10 @@
 """Users, passwords, sessions and login attempts, stored in the SQLite state.
 
 Storage only: the rules (whose credentials are good, when logins are throttled,
-who sees and exports what) live in `services.access`. Passwords: scrypt (stdlib `hashlib.scrypt`, a memory-hard KDF; no extra
-dependency needed). Sessions: random tokens, only their SHA-256 stored, with
-an expiry and a per-session CSRF token.
+who sees and exports what) live in `services.access`. Passwords: scrypt (stdlib
+`hashlib.scrypt`, a memory-hard KDF; no extra dependency needed) at OWASP's
+cost, weaker stored hashes upgraded at the next good login. Sessions: random
+tokens, only their SHA-256 stored, with an expiry and a per-session CSRF token.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from services.state import connect
 if TYPE_CHECKING:
     from pathlib import Path
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+OWASP_SCRYPT = (2**17, 8, 1)
+"""OWASP's scrypt cost (N, r, p): 128 MiB of memory and a few hundred milliseconds a hash."""
+SCRYPT_N, SCRYPT_R, SCRYPT_P = OWASP_SCRYPT
+"""The cost of new hashes, read at each call (the tests lower N: many users, no attacker)."""
+SCRYPT_MAX_N = 2**20
+"""Stored hashes asking for more are refused rather than computed (1 GiB at r=8)."""
 SESSION_HOURS = 8
 
 
@@ -34,31 +40,68 @@ class AccountError(ValueError):
     """A user-management request that cannot be carried out."""
 
 
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    """Scrypt with memory enough for its cost (OpenSSL refuses more than 32 MiB unless told)."""
+    maxmem = 128 * r * (n + p + 2) + 2**20
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=maxmem)
+
+
 def hash_password(password: str) -> str:
     """A salted scrypt hash of a password, with its parameters, for storage."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    n, r, p = SCRYPT_N, SCRYPT_R, SCRYPT_P
+    digest = _scrypt(password, salt, n, r, p, 32)
     b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def _parameters(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
+    """(N, r, p, salt, digest) of a stored hash; None when it is not one of ours or asks for too much."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        params = int(n), int(r), int(p), base64.b64decode(salt, validate=True), base64.b64decode(digest, validate=True)
+    except ValueError:
+        return None
+    if scheme != "scrypt" or not 1 < params[0] <= SCRYPT_MAX_N or not 0 < params[1] * params[2] <= 64:
+        return None
+    return params
 
 
 def verify_password(password: str, stored: str) -> bool:
     """Whether a password matches a stored hash (constant-time comparison)."""
+    params = _parameters(stored)
+    if params is None:
+        return False
+    n, r, p, salt, digest = params
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
+        actual = _scrypt(password, salt, n, r, p, len(digest))
+    except ValueError:  # N not a power of two
         return False
-    if scheme != "scrypt":
-        return False
-    actual = hashlib.scrypt(
-        password.encode(),
-        salt=base64.b64decode(salt),
-        n=int(n),
-        r=int(r),
-        p=int(p),
-        dklen=len(base64.b64decode(digest)),
-    )
-    return hmac.compare_digest(actual, base64.b64decode(digest))
+    return hmac.compare_digest(actual, digest)
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a stored hash is weaker than new ones get (upgraded at the next good login)."""
+    params = _parameters(stored)
+    if params is None:
+        return True
+    n, r, p, _, digest = params
+    return n < SCRYPT_N or r < SCRYPT_R or p < SCRYPT_P or len(digest) < 32
+
+
+_DUMMY_HASHES: dict[tuple[int, int, int], str] = {}
+
+
+def dummy_hash() -> str:
+    """A hash of a random password at today's cost: checked against when a user is unknown or disabled.
+
+    So every credential check costs one scrypt, and response times do not tell
+    which user names exist.
+    """
+    key = (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    if key not in _DUMMY_HASHES:
+        _DUMMY_HASHES[key] = hash_password(secrets.token_urlsafe(16))
+    return _DUMMY_HASHES[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +182,19 @@ def set_password(state: Path, username: str, password: str, *, by: str = "cli") 
             raise AccountError(f"no user {username!r}")
         conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
         audit(conn, by, "user_passwd", username, None, None, None)
+
+
+def upgrade_hash(state: Path, username: str, password: str, old: str) -> None:
+    """Store a fresh hash at today's cost for a password just checked against the stored `old` one.
+
+    Sessions are kept (the password is the same); a concurrent change of the
+    password wins.
+    """
+    with connect(state) as conn:
+        conn.execute(
+            "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
+            (hash_password(password), username, old),
+        )
 
 
 def failed_logins(state: Path, *, username: str, ip: str, since: dt.datetime) -> tuple[int, int]:

@@ -1,6 +1,9 @@
 """Operators' decisions, recorded with an append-only audit trail.
 
 The nightly run reads them back and applies them by stable record keys (never row numbers).
+An item has at most one active decision (a unique index in `services.state`); a new one
+supersedes it and names it (`supersedes`), and undo brings back exactly that one. Deciding and
+undoing hold the write lock from their first read (`BEGIN IMMEDIATE`), so two at once serialise.
 """
 
 from __future__ import annotations
@@ -41,25 +44,27 @@ class ItemKeys:
         return item_label(self.register_key, self.roll_key)
 
 
-def _active_for(conn: sqlite3.Connection, keys: ItemKeys) -> sqlite3.Row | None:
+def _active_for(conn: sqlite3.Connection, register_key: str | None, roll_key: str | None) -> sqlite3.Row | None:
     conn.row_factory = sqlite3.Row
     row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM decisions WHERE active = 1 AND register_key IS ? AND roll_key IS ? ORDER BY id DESC LIMIT 1",
-        (keys.register_key, keys.roll_key),
+        """SELECT * FROM decisions WHERE active = 1
+           AND coalesce(register_key, '') = coalesce(?, '') AND coalesce(roll_key, '') = coalesce(?, '')""",
+        (register_key, roll_key),
     ).fetchone()
     return row
 
 
 def decide(state: Path, *, username: str, kind: DecisionKind, keys: ItemKeys, note: str | None = None) -> int:
-    """Record a decision (superseding an earlier one on the same item); returns its id."""
+    """Record a decision (superseding the active one on the same item, if any); returns its id."""
     with connect(state) as conn:
-        previous = _active_for(conn, keys)
+        conn.execute("BEGIN IMMEDIATE")
+        previous = _active_for(conn, keys.register_key, keys.roll_key)
         if previous is not None:
             conn.execute("UPDATE decisions SET active = 0 WHERE id = ?", (previous["id"],))
         cur = conn.execute(
             """INSERT INTO decisions (kind, register_key, roll_key, register_fingerprint, roll_fingerprint,
-                                      community_code, note, username, decided_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                      community_code, note, username, decided_at, supersedes)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 kind.value,
                 keys.register_key,
@@ -70,6 +75,7 @@ def decide(state: Path, *, username: str, kind: DecisionKind, keys: ItemKeys, no
                 note,
                 username,
                 now(),
+                previous["id"] if previous else None,
             ),
         )
         audit(conn, username, "decide", keys.label, previous["kind"] if previous else None, kind.value, note)
@@ -77,8 +83,12 @@ def decide(state: Path, *, username: str, kind: DecisionKind, keys: ItemKeys, no
 
 
 def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
-    """Withdraw the user's own most recent active decision; restore the one it superseded."""
+    """Withdraw the user's own most recent active decision; restore exactly the one it superseded, if any.
+
+    Never an older, unrelated decision: one withdrawn by an earlier undo stays withdrawn.
+    """
     with connect(state) as conn:
+        conn.execute("BEGIN IMMEDIATE")
         conn.row_factory = sqlite3.Row
         last = conn.execute(
             "SELECT * FROM decisions WHERE username = ? AND active = 1 ORDER BY id DESC LIMIT 1", (username,)
@@ -86,11 +96,9 @@ def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
         if last is None:
             return None
         conn.execute("UPDATE decisions SET active = 0 WHERE id = ?", (last["id"],))
-        earlier = conn.execute(
-            """SELECT id, kind FROM decisions WHERE register_key IS ? AND roll_key IS ? AND id < ? AND active = 0
-               ORDER BY id DESC LIMIT 1""",
-            (last["register_key"], last["roll_key"], last["id"]),
-        ).fetchone()
+        earlier = None
+        if last["supersedes"] is not None and _active_for(conn, last["register_key"], last["roll_key"]) is None:
+            earlier = conn.execute("SELECT id, kind FROM decisions WHERE id = ?", (last["supersedes"],)).fetchone()
         if earlier is not None:
             conn.execute("UPDATE decisions SET active = 1 WHERE id = ?", (earlier["id"],))
         audit(
@@ -103,6 +111,24 @@ def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
             None,
         )
         return dict(last)
+
+
+def rekey_decisions(state: Path, moved: pl.DataFrame) -> int:
+    """Store decisions under tonight's record keys (`reconcile.decisions.rekeyed`); returns how many moved."""
+    with connect(state) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            """UPDATE decisions SET register_key = ?, roll_key = ?, register_fingerprint = ?, roll_fingerprint = ?
+               WHERE id = ?""",
+            [
+                (r["register_key"], r["roll_key"], r["register_fingerprint"], r["roll_fingerprint"], r["id"])
+                for r in moved.iter_rows(named=True)
+            ],
+        )
+        audit(
+            conn, "system", "rekey", None, None, moved.height, "record keys now keyed with the data directory's secret"
+        )
+    return moved.height
 
 
 def active_decisions(state: Path | None) -> pl.DataFrame:

@@ -1,8 +1,24 @@
-"""Verified lists for the police bureau, per police station (or one community).
+r"""Verified lists for the police bureau, per police station (or one community).
 
 Only what is verified goes out: statuses resting on an auto link or an
 operator's decision, and lone mismatches an operator confirmed. Everything
 still waiting is counted as pending in the manifest, never exported.
+
+The files are opened in Excel or WPS, so every cell is written to stay data
+(the manifest's `cell_rules` says the same):
+
+- Formulas: a text cell beginning with `= + - @`, a tab or a carriage return
+  (OWASP's CSV-injection list, also after leading spaces, and the full-width
+  `＝＋－＠`) gets a leading `'` in CSV; xlsx keeps the value and writes it as
+  a string with the quote-prefix style, so it is never a formula, not even
+  after editing. The manifest counts these cells (`formula_cells`).
+- Identifiers: in CSV, the digit-only columns (ID number, community codes,
+  household number) are written after a tab (`\t330282…`), which Excel and WPS
+  read as text, so 18-digit IDs neither turn into `3.30282E+17` nor lose
+  leading zeros. A tab followed by digits cannot be a formula; any other value
+  in those columns goes through the formula rule. xlsx writes them as text cells.
+- Files: created 0600 (the manifest too), named from the scope with path
+  separators, `..` and control characters replaced (`safe_file_name`).
 """
 
 from __future__ import annotations
@@ -11,8 +27,11 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import re
+import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import polars as pl
 import xlsxwriter
@@ -34,16 +53,16 @@ UNREGISTERED, ABSENT, HOUSEHOLDS = Status.UNREGISTERED.label, Status.ABSENT.labe
 CATEGORIES = (UNREGISTERED, ABSENT, HOUSEHOLDS)
 
 _PERSON_COLUMNS: list[tuple[str, str]] = [
-    # (column, kind) — kind: text / id / date / int; headers from `schemas.labels.EXPORT_COLUMNS`
-    ("community_code", "text"),
+    # (column, kind) — kind: text / id (identifiers, kept text) / date / int; headers from `schemas.labels.EXPORT_COLUMNS`
+    ("community_code", "id"),
     ("community_name", "text"),
     ("name", "text"),
     ("id_number", "id"),
     ("sex", "text"),
     ("birth", "date"),
-    ("household_no", "text"),
+    ("household_no", "id"),
     ("address", "text"),
-    ("other_community_code", "text"),
+    ("other_community_code", "id"),
     ("other_community_name", "text"),
     ("verified_by", "text"),
     ("source_file", "text"),
@@ -51,15 +70,27 @@ _PERSON_COLUMNS: list[tuple[str, str]] = [
     ("source_row", "int"),
 ]
 _HOUSEHOLD_COLUMNS: list[tuple[str, str]] = [
-    ("community_code", "text"),
+    ("community_code", "id"),
     ("community_name", "text"),
-    ("household_no", "text"),
+    ("household_no", "id"),
     ("household_address", "text"),
     ("members", "int"),
     ("absent_members", "int"),
     ("whole_household_absent", "text"),
 ]
 VERIFIED = verified_sql("s.verified_by")
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+"""What a cell may not begin with, or Excel/WPS may run it as a formula (OWASP CSV injection, and full-width forms)."""
+_DIGITS = re.compile(r"[0-9]+[0-9Xx]?")
+_UNSAFE_IN_NAMES = frozenset('/\\:*?"<>|')
+CELL_RULES = {
+    "formula": "text cells beginning with = + - @ tab or CR (also after spaces, and full-width ＝＋－＠): "
+    "CSV prefixes a single quote ', xlsx writes the unchanged value as a quote-prefixed string, never a formula",
+    "ids_as_text": "CSV: digit-only ID numbers, community codes and household numbers follow a tab (\\t) so "
+    "Excel/WPS keep them as text (strip the leading tab when reading by program); xlsx: text cells",
+}
+"""How cells are written, as the manifest states it."""
 
 
 class ExportRefused(PermissionError):
@@ -185,12 +216,71 @@ def _columns(category: str) -> list[tuple[str, str]]:
     return _HOUSEHOLD_COLUMNS if category == HOUSEHOLDS else _PERSON_COLUMNS
 
 
-def write_xlsx(frames: dict[str, pl.DataFrame], path: Path) -> None:
-    """One sheet per category: Chinese headers, frozen header, filters, IDs as text, dates as dates."""
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+def looks_like_formula(value: str) -> bool:
+    """Whether Excel/WPS could take this text for a formula.
+
+    >>> looks_like_formula("=1+1"), looks_like_formula("  @SUM(A1)"), looks_like_formula("张三")
+    (True, True, False)
+    """
+    return value.lstrip(" \u3000").startswith(FORMULA_START)
+
+
+def csv_cell(value: str, kind: str) -> tuple[str, bool]:
+    r"""A text or identifier cell as CSV writes it, and whether the formula rule changed it.
+
+    >>> csv_cell("=1+1", "text"), csv_cell("330282001", "id"), csv_cell("-1", "id")
+    (("'=1+1", True), ('\t330282001', False), ("'-1", True))
+    """
+    if kind == "id" and _DIGITS.fullmatch(value):
+        return "\t" + value, False
+    if looks_like_formula(value):
+        return "'" + value, True
+    return value, False
+
+
+def safe_file_name(text: str, limit: int = 60) -> str:
+    """A file-name part from a station or run name: Chinese kept, separators, `..` and controls replaced by `_`.
+
+    >>> safe_file_name("浒山派出所"), safe_file_name("a/b"), safe_file_name("../x")
+    ('浒山派出所', 'a_b', '__x')
+    """
+    kept = "".join(
+        "_" if ch in _UNSAFE_IN_NAMES or unicodedata.category(ch)[0] == "C" or (ch != " " and ch.isspace()) else ch
+        for ch in text
+    )
+    kept = re.sub(r"\.{2,}", "_", kept).strip(" .")
+    return kept[:limit] or "_"
+
+
+def _private(path: Path, mode: str, **kwargs: Any) -> IO[Any]:
+    """Open `path` for writing, created (or narrowed) to 0600 whatever the umask; never through a symlink."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def write_xlsx(frames: dict[str, pl.DataFrame], path: Path) -> int:
+    """One sheet per category: Chinese headers, frozen header, filters, IDs as text, dates as dates.
+
+    Returns:
+        How many text cells looked like formulas (written as quote-prefixed strings, unchanged).
+    """
+    with _private(path, "wb") as fh:
+        return _write_book(frames, fh)
+
+
+def _write_book(frames: dict[str, pl.DataFrame], fh: IO[bytes]) -> int:
+    book = xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_numbers": False})
     header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     text = book.add_format({"num_format": "@"})
+    quoted = book.add_format({"num_format": "@", "quote_prefix": True})
     date = book.add_format({"num_format": "yyyy-mm-dd"})
+    neutralised = 0
     for category, frame in frames.items():
         sheet = book.add_worksheet(category)
         cols = _columns(category)
@@ -205,27 +295,52 @@ def write_xlsx(frames: dict[str, pl.DataFrame], path: Path) -> None:
                     sheet.write_datetime(i, j, dt.datetime.combine(value, dt.time()), date)
                 elif kind == "int":
                     sheet.write_number(i, j, value)
+                elif looks_like_formula(cell := str(value)):
+                    neutralised += 1
+                    sheet.write_string(i, j, cell, quoted)
                 else:
-                    sheet.write_string(i, j, str(value), text)
+                    sheet.write_string(i, j, cell, text)
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, max(frame.height, 1), len(cols) - 1)
     book.close()
+    return neutralised
 
 
-def write_csv(frame: pl.DataFrame, category: str, path: Path) -> None:
-    """GB18030 CSV for older systems; IDs stay text because CSV has no types."""
+def write_csv(frame: pl.DataFrame, category: str, path: Path) -> int:
+    """GB18030 CSV for older systems: identifiers after a tab, formula-like cells after a `'` (module docstring).
+
+    Returns:
+        How many cells got the `'` prefix.
+    """
     cols = _columns(category)
-    with path.open("w", encoding="gb18030", newline="") as fh:
+    neutralised = 0
+    with _private(path, "w", encoding="gb18030", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([EXPORT_COLUMNS[c] for c, _ in cols])
         for row in frame.select([c for c, _ in cols]).iter_rows():
-            writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in row])
+            cells: list[object] = []
+            for (_, kind), value in zip(cols, row, strict=True):
+                if value is None:
+                    cells.append("")
+                elif kind == "date":
+                    cells.append(value.isoformat())
+                elif kind == "int":
+                    cells.append(value)
+                else:
+                    cell, changed = csv_cell(str(value), kind)
+                    neutralised += changed
+                    cells.append(cell)
+            writer.writerow(cells)
+    return neutralised
 
 
 def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt: str = "xlsx") -> Path:
-    """Write the verified lists and their manifest under `out`; returns the manifest path.
+    """Write the verified lists and their manifest under `out` (created 0700 if new), every file 0600.
 
     The caller has checked the user's right to export this scope (`services.access.export_scope_for`).
+
+    Returns:
+        The manifest's path.
     """
     paths = DataPaths(data_dir)
     with reader.published(data_dir) as con:
@@ -236,19 +351,20 @@ def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt:
         frames = category_frames(con, codes)
         pending = pending_counts(con, codes)
     stamp = dt.datetime.now(dt.UTC)
-    base = f"核查名单_{scope.label}_{run_id}"
-    out.mkdir(parents=True, exist_ok=True)
+    base = f"核查名单_{safe_file_name(scope.label)}_{safe_file_name(run_id)}"
+    if fmt not in ("xlsx", "csv"):
+        raise ValueError(f"unknown format {fmt!r} (xlsx or csv)")
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
     files: list[Path] = []
     if fmt == "xlsx":
         files.append(out / f"{base}.xlsx")
-        write_xlsx(frames, files[0])
-    elif fmt == "csv":
-        for category, frame in frames.items():
-            path = out / f"{base}_{category}.csv"
-            write_csv(frame, category, path)
-            files.append(path)
+        neutralised = write_xlsx(frames, files[0])
     else:
-        raise ValueError(f"unknown format {fmt!r} (xlsx or csv)")
+        neutralised = 0
+        for category, frame in frames.items():
+            path = out / f"{base}_{safe_file_name(category)}.csv"
+            neutralised += write_csv(frame, category, path)
+            files.append(path)
     file_entries = [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files]
     rows = {category: frame.height for category, frame in frames.items()}
     manifest: dict[str, Any] = {
@@ -259,10 +375,14 @@ def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt:
         "format": fmt,
         "rows": rows,
         "pending_not_exported": pending,
+        "formula_neutralised": True,
+        "formula_cells": neutralised,
+        "cell_rules": CELL_RULES,
         "files": file_entries,
     }
     manifest_path = out / f"{base}_manifest.json"
-    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+    with _private(manifest_path, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(manifest, ensure_ascii=False, indent=1))
     with connect(paths.state) as conn:
         conn.execute(
             "INSERT INTO exports (at, username, run_id, scope, manifest) VALUES (?, ?, ?, ?, ?)",

@@ -23,6 +23,11 @@ class DataPaths:
         return self.root / "state.sqlite"
 
     @property
+    def digest_key(self) -> Path:
+        """The secret keying record digests (`services.digest_key`, 0600); back it up with the state."""
+        return self.root / "digest.key"
+
+    @property
     def runs(self) -> Path:
         """The directory holding one directory per run."""
         return self.root / "runs"

@@ -2,8 +2,10 @@
 
 The web app writes it, the nightly flow reads it, both at once.
 
-Tables: users, sessions, login_attempts, decisions, audit (append-only,
-enforced by triggers), exports and runs.
+Tables: users, sessions, login_attempts, decisions (one active per item, each
+naming the decision it superseded), audit (append-only, enforced by triggers,
+and hash-chained by `services.audit`), exports and runs. Older databases are
+migrated on connection (`SCHEMA_VERSION`, kept in `PRAGMA user_version`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+AUDIT_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+WHEN EXISTS (SELECT 1 FROM audit WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+)
+"""No update, no delete, no insert over an existing row (`INSERT OR REPLACE` would delete it unseen)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -51,7 +64,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     note TEXT,
     username TEXT NOT NULL,
     decided_at TEXT NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1
+    active INTEGER NOT NULL DEFAULT 1,
+    supersedes INTEGER REFERENCES decisions(id)
 );
 CREATE INDEX IF NOT EXISTS decisions_register ON decisions(register_key) WHERE active = 1;
 CREATE INDEX IF NOT EXISTS decisions_roll ON decisions(roll_key) WHERE active = 1;
@@ -63,12 +77,10 @@ CREATE TABLE IF NOT EXISTS audit (
     item TEXT,
     before TEXT,
     after TEXT,
-    note TEXT
+    note TEXT,
+    prev_hash TEXT,
+    hash TEXT
 );
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS exports (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -87,7 +99,48 @@ CREATE TABLE IF NOT EXISTS runs (
     timings TEXT NOT NULL DEFAULT '{}',
     error TEXT
 );
-"""
+""" + "".join(f"{trigger};\n" for trigger in AUDIT_TRIGGERS)
+
+SCHEMA_VERSION = 1
+"""1: decisions.supersedes and one active decision per item; audit.prev_hash and audit.hash."""
+
+ONE_ACTIVE_DECISION = """CREATE UNIQUE INDEX IF NOT EXISTS decisions_one_active
+ON decisions(coalesce(register_key, ''), coalesce(roll_key, '')) WHERE active = 1"""
+"""At most one active decision per item (NULL keys are distinct in an index, hence `coalesce`)."""
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an older version up to `SCHEMA_VERSION`, in one write transaction."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:  # migrated meanwhile
+        conn.rollback()
+        return
+    if "supersedes" not in _columns(conn, "decisions"):
+        conn.execute("ALTER TABLE decisions ADD COLUMN supersedes INTEGER REFERENCES decisions(id)")
+    # Of several active decisions on one item only the newest stays active.
+    duplicates = conn.execute(
+        """UPDATE decisions SET active = 0 WHERE active = 1 AND id < (
+               SELECT max(d.id) FROM decisions d WHERE d.active = 1
+               AND coalesce(d.register_key, '') = coalesce(decisions.register_key, '')
+               AND coalesce(d.roll_key, '') = coalesce(decisions.roll_key, ''))"""
+    ).rowcount
+    conn.execute(ONE_ACTIVE_DECISION)
+    for column in ("prev_hash", "hash"):
+        if column not in _columns(conn, "audit"):
+            conn.execute(f"ALTER TABLE audit ADD COLUMN {column} TEXT")
+    from services.audit import audit, seal  # services.audit imports this module
+
+    seal(conn)
+    if duplicates:
+        audit(conn, "system", "migrate", None, None, {"duplicate_decisions_withdrawn": duplicates}, None)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.commit()
 
 
 @contextmanager
@@ -99,6 +152,7 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.executescript(SCHEMA)
+        _migrate(conn)
         yield conn
         conn.commit()
     finally:

@@ -7,6 +7,8 @@ import tempfile
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="hukou-prefect-home-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Test cities are written moments before they are read: no quiet period for files still being copied.
+os.environ.setdefault("HUKOU_QUIET_SECONDS", "0")
 
 from typing import TYPE_CHECKING
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -29,6 +28,20 @@ if TYPE_CHECKING:
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 _CHUNK = 1 << 20
+MAX_CELL_CHARS = 128 * 1024
+"""A CSV cell longer than this (csv's default field limit) makes its row malformed."""
+MAX_LINE_CHARS = 1 << 20
+"""A CSV line longer than this is a malformed row; the reader skips the rest of it without holding it."""
+MAX_RECORD_LINES = 20
+"""Lines one CSV record may span through quoted line breaks; more is a quote left open (a malformed row per line)."""
+MAX_ORIGINAL_CHARS = 64 * 1024
+"""What a malformed row keeps of its line."""
+MAX_XLSX_BYTES = 200 * 1024 * 1024
+"""An xlsx file larger than this is not loaded (`FileProblem.TOO_LARGE`)."""
+MAX_XLSX_UNPACKED = 1024 * 1024 * 1024
+"""An xlsx whose zip members add up to more than this unpacked is not loaded (a zip bomb)."""
+MAX_SHEET_CELLS = 50_000_000
+"""A sheet whose used range (rows x columns) is larger than this is not loaded; it is named in the report."""
 
 
 class FileError(Exception):
@@ -49,10 +62,14 @@ class RawTable:
     frame: pl.DataFrame
     encoding: str | None = None
     malformed: list[tuple[int, str]] = field(default_factory=list)
-    """(source_row, the raw line) of CSV rows with the wrong number of fields."""
+    """(source_row, the raw line) of CSV rows that cannot be split into the header's fields."""
     blank_rows: int = 0
     sheets: list[SheetReport] = field(default_factory=list)
     """A workbook's sheets, read or not, and why (empty for CSV)."""
+    rows_in: int = 0
+    """Rows taken in under the header: records + malformed + blank + footer (+ rows of sheets set aside)."""
+    duplicate_headers: list[str] = field(default_factory=list)
+    """Headers of a CSV that repeat an earlier one: the first column is read, the later ones as extra columns."""
 
     @property
     def footer_rows(self) -> int:
@@ -70,6 +87,8 @@ class ParquetCopy:
     malformed: list[tuple[int, str]]
     blank_rows: int
     sheets: list[SheetReport]
+    rows_in: int = 0
+    duplicate_headers: list[str] = field(default_factory=list)
 
 
 def detect_encoding(path: Path) -> str:
@@ -94,12 +113,36 @@ def detect_encoding(path: Path) -> str:
     raise FileError(path, FileProblem.ENCODING, "not UTF-8 or GB18030 text (" + "; ".join(failures) + ")")
 
 
-def _resolve_header(path: Path, header: list[str], contract: InputContract) -> dict[str, str]:
-    mapping = contract.header_map(header)
-    missing = contract.missing(set(mapping.values()))
+def column_names(header: list[str], contract: InputContract) -> tuple[list[str], list[str]]:
+    """(internal name per header cell, the non-empty headers that repeat an earlier one).
+
+    The first of repeated headers keeps the column's name; later ones become extra
+    columns numbered by position (`extra:备注#5`), so no column hides another.
+    """
+    seen: set[str] = set()
+    unique = []
+    repeated = []
+    for position, head in enumerate(header, start=1):
+        if head in seen:
+            if head:
+                repeated.append(head)
+            head = f"{head}#{position}"
+        seen.add(head)
+        unique.append(head)
+    mapping = contract.header_map(unique)
+    names: list[str] = []
+    for position, head in enumerate(unique, start=1):
+        name = mapping[head]
+        names.append(f"extra:#{position}" if name in names else name)
+    return names, repeated
+
+
+def _resolve_header(path: Path, header: list[str], contract: InputContract) -> tuple[list[str], list[str]]:
+    names, repeated = column_names(header, contract)
+    missing = contract.missing(set(names))
     if missing:
         raise FileError(path, FileProblem.MISSING_COLUMNS, "missing required column(s): " + ", ".join(missing))
-    return mapping
+    return names, repeated
 
 
 def _finish(frame: pl.DataFrame, contract: InputContract, path: Path, first_row: int) -> tuple[pl.DataFrame, int]:
@@ -121,71 +164,169 @@ def _finish(frame: pl.DataFrame, contract: InputContract, path: Path, first_row:
     return frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet")), blank_count
 
 
+class _RecordTooLong(Exception):
+    """Raised into `csv.reader` when one record spans more than `MAX_RECORD_LINES` lines."""
+
+
+class _Lines:
+    """The lines of a text stream for `csv.reader`, each at most `MAX_LINE_CHARS`; keeps those of the current record."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.record: list[str] = []
+        self.cut = False
+        """A line of the current record was longer than `MAX_LINE_CHARS`."""
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if len(self.record) >= MAX_RECORD_LINES:
+            raise _RecordTooLong
+        line = self._stream.readline(MAX_LINE_CHARS)
+        if not line:
+            raise StopIteration
+        if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            while (rest := self._stream.readline(MAX_LINE_CHARS)) and not rest.endswith(("\n", "\r")):
+                pass
+            self.cut = True
+            self.record.append(line[:MAX_ORIGINAL_CHARS])
+            return "\n"  # the reader sees an empty line; the record is malformed anyway
+        self.record.append(line)
+        return line
+
+    def take(self) -> tuple[list[str], bool]:
+        """The lines of the record just read, and whether one was cut; starts the next record."""
+        lines, cut = self.record, self.cut
+        self.record, self.cut = [], False
+        return lines, cut
+
+
+def _next_record(reader: Iterator[list[str]], lines: _Lines) -> tuple[list[str] | None, list[str], str | None]:
+    """(fields or None, the record's lines, why it is malformed or None); raises StopIteration at the end."""
+    problem = None
+    try:
+        row: list[str] | None = next(reader)
+    except csv.Error:
+        row, problem = None, "cell longer than the CSV field limit"
+    except _RecordTooLong:
+        row, problem = None, f"a quote left open runs over {MAX_RECORD_LINES} lines"
+    physical, cut = lines.take()
+    if cut:
+        problem = f"line longer than {MAX_LINE_CHARS} characters"
+    if not physical and row is None:
+        raise StopIteration
+    return row, physical, problem
+
+
 def iter_csv(path: Path, contract: InputContract, *, batch_rows: int = 200_000) -> Iterator[RawTable]:
     """Read a CSV file of any supported encoding, `batch_rows` records at a time.
 
     Memory stays bounded by the batch, whatever the file's size: the police
     extract of a prefecture has millions of rows. Each batch carries its own
     malformed lines and blank-row count; lineage is the file's row number.
+    A record is one row however many lines its quoted cells span; a record that
+    cannot be trusted (a quote left open, a line or cell over the limits) is a
+    malformed row for each of its lines, so every line stays accounted for.
     """
     encoding = detect_encoding(path)
     with path.open("r", encoding=encoding, newline="") as text_stream:
-        reader = csv.reader(text_stream)
-        header = next(reader, None)
+        lines = _Lines(text_stream)
+        reader = csv.reader(lines)
+        try:
+            header, _, problem = _next_record(reader, lines)
+        except StopIteration:
+            header, problem = None, None
+        if problem is not None:
+            raise FileError(path, FileProblem.CORRUPT, f"the header line cannot be read ({problem})")
         if not header or not any(h.strip() for h in header):
             raise FileError(path, FileProblem.EMPTY, "the file is empty (no header row)")
         header = [h.strip() for h in header]
-        mapping = _resolve_header(path, header, contract)
-        batch = _CsvBatch(len(header))
+        names, repeated = _resolve_header(path, header, contract)
+        batch = _CsvBatch(names)
         kept = 0
-        for row_no, row in enumerate(reader, start=2):
-            batch.add(row_no, row)
+        row_no = 2
+        while True:
+            try:
+                row, physical, problem = _next_record(reader, lines)
+            except StopIteration:
+                break
+            row_no = batch.add(row_no, row, physical, problem)
             if len(batch.rows) >= batch_rows:
-                table = batch.table(path, header, mapping, contract, encoding)
+                table = batch.table(path, contract, encoding)
+                table.duplicate_headers = repeated
                 kept += table.frame.height + len(table.malformed)
                 yield table
-                batch = _CsvBatch(len(header))
-        table = batch.table(path, header, mapping, contract, encoding)
+                batch = _CsvBatch(names)
+        table = batch.table(path, contract, encoding)
+        table.duplicate_headers = repeated
         if kept + table.frame.height + len(table.malformed) == 0:
             raise FileError(path, FileProblem.EMPTY, "the file has a header but no data rows")
         yield table
 
 
+def _original(line: str) -> str:
+    return line.rstrip("\r\n")[:MAX_ORIGINAL_CHARS]
+
+
 class _CsvBatch:
     """Columns of the records read so far, their row numbers, and what was set aside."""
 
-    def __init__(self, width: int) -> None:
-        self.columns: list[list[str]] = [[] for _ in range(width)]
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.columns: list[list[str]] = [[] for _ in names]
         self.rows: list[int] = []
         self.malformed: list[tuple[int, str]] = []
         self.blank = 0
+        self.rows_in = 0
 
-    def add(self, row_no: int, row: list[str]) -> None:
+    def add(self, row_no: int, row: list[str] | None, physical: list[str], problem: str | None) -> int:
+        """Take in one record read at `row_no`; the row number of the next one."""
         width = len(self.columns)
-        if len(row) != width:
+        if problem is None and row is not None:
             if not any(v.strip() for v in row):
                 self.blank += 1
-                return
-            if len(row) > width or not row:
-                buf = io.StringIO()
-                csv.writer(buf).writerow(row)
-                self.malformed.append((row_no, buf.getvalue().rstrip("\r\n")))
-                return
-            row = row + [""] * (width - len(row))
-        self.rows.append(row_no)
-        for i, value in enumerate(row):
-            self.columns[i].append(value)
+                self.rows_in += 1
+                return row_no + 1
+            if len(row) == width and not _swallowed(physical, width) and max(map(len, row)) <= MAX_CELL_CHARS:
+                self.rows.append(row_no)
+                for column, value in zip(self.columns, row, strict=True):
+                    column.append(value)
+                self.rows_in += 1
+                return row_no + 1
+        # Not a record: each of its lines is a malformed row (one stray quote must not hide the lines after it).
+        spans = physical or [""]
+        self.malformed.extend((row_no + i, _original(line)) for i, line in enumerate(spans))
+        self.rows_in += len(spans)
+        return row_no + len(spans)
 
-    def table(
-        self, path: Path, header: list[str], mapping: dict[str, str], contract: InputContract, encoding: str
-    ) -> RawTable:
+    def table(self, path: Path, contract: InputContract, encoding: str) -> RawTable:
         frame = pl.DataFrame(
-            {mapping[h]: pl.Series(values, dtype=pl.String) for h, values in zip(header, self.columns, strict=True)}
+            {name: pl.Series(values, dtype=pl.String) for name, values in zip(self.names, self.columns, strict=True)}
         )
         frame, blank = _finish(frame, contract, path, 0)
         # `_finish` numbers rows by position (from 0) before dropping blank ones: map positions to file rows.
         frame = frame.with_columns(pl.Series("source_row", self.rows, dtype=pl.Int64).gather(frame["source_row"]))
-        return RawTable(path.name, frame, encoding=encoding, malformed=self.malformed, blank_rows=self.blank + blank)
+        return RawTable(
+            path.name,
+            frame,
+            encoding=encoding,
+            malformed=self.malformed,
+            blank_rows=self.blank + blank,
+            rows_in=self.rows_in,
+        )
+
+
+def _swallowed(physical: list[str], width: int) -> bool:
+    """A record whose inner lines each look like a row of their own: an opening quote that took in the rows after it."""
+    for line in physical[1:-1]:
+        try:
+            fields = next(csv.reader([line]), [])
+        except csv.Error:
+            return True
+        if len(fields) >= width:
+            return True
+    return False
 
 
 _NS = {
@@ -195,13 +336,44 @@ _NS = {
 }
 
 
-def _first_value_rows(path: Path) -> dict[str, int]:
-    """Per sheet name, the spreadsheet row number of its first row holding a value.
+@dataclass(frozen=True, slots=True)
+class _SheetExtent:
+    """What the sheet's XML says before the sheet is loaded."""
+
+    first_row: int = 1
+    """The spreadsheet row of its first row holding a value."""
+    cells: int = 0
+    """Rows x columns of its declared used range (`<dimension>`): what the xlsx reader would hold of it."""
+
+
+def _check_xlsx_size(path: Path) -> None:
+    """Refuse a workbook too large to load, from its size and its zip directory, before it is opened."""
+    size = path.stat().st_size
+    if size > MAX_XLSX_BYTES:
+        raise FileError(
+            path, FileProblem.TOO_LARGE, f"the workbook is {size} bytes, more than the limit of {MAX_XLSX_BYTES}"
+        )
+    try:
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileError(path, FileProblem.CORRUPT, f"not a readable xlsx workbook ({type(exc).__name__})") from exc
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise FileError(
+            path,
+            FileProblem.TOO_LARGE,
+            f"the workbook unpacks to {unpacked} bytes, more than the limit of {MAX_XLSX_UNPACKED}",
+        )
+
+
+def _sheet_extents(path: Path) -> dict[str, _SheetExtent]:
+    """Per sheet name, its first row holding a value and the size of its used range.
 
     The xlsx reader drops leading empty rows (also rows that only carry a height
-    or a border); lineage must not shift with them.
+    or a border); lineage must not shift with them. It also holds a sheet's whole
+    used range in memory: a sheet with one cell at XFD1048576 would take it all.
     """
-    out: dict[str, int] = {}
+    out: dict[str, _SheetExtent] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
@@ -211,24 +383,54 @@ def _first_value_rows(path: Path) -> dict[str, int]:
                 target = targets.get(sheet.get(f"{{{_NS['r']}}}id"), "").lstrip("/")
                 name = target if target.startswith("xl/") else f"xl/{target}"
                 with zf.open(name) as fh:
-                    out[sheet.get("name", "")] = _first_value_row(fh)
-    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
+                    out[sheet.get("name", "")] = _sheet_extent(fh)
+    except Exception:  # any fault here is the xlsx reader's to report; lineage then starts at row 1
         return {}
     return out
 
 
-def _first_value_row(stream: IO[bytes]) -> int:
+_CELL_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
+
+
+def _cell(ref: str) -> tuple[int, int] | None:
+    """(row, column) of a cell reference such as `XFD1048576`."""
+    match = _CELL_REF.match(ref.strip().replace("$", ""))
+    if not match:
+        return None
+    column = 0
+    for letter in match.group(1):
+        column = column * 26 + ord(letter) - 64
+    return int(match.group(2)), column
+
+
+def _range_cells(ref: str) -> int:
+    """Cells of a range such as `A1:K200` (0 when it cannot be read)."""
+    corners = [_cell(part) for part in ref.split(":")]
+    if not corners or None in corners:
+        return 0
+    rows = [c[0] for c in corners if c]
+    columns = [c[1] for c in corners if c]
+    return (max(rows) - min(rows) + 1) * (max(columns) - min(columns) + 1)
+
+
+def _sheet_extent(stream: IO[bytes]) -> _SheetExtent:
+    """The sheet's declared used range (`<dimension>`, before the data) and its first row holding a value.
+
+    Stops at the first value: parsing a whole sheet here would take ten times as long as loading it.
+    """
     value_tags = {f"{{{_NS['m']}}}v", f"{{{_NS['m']}}}is"}
-    row_tag = f"{{{_NS['m']}}}row"
-    row = 1
+    row_tag, dimension_tag = f"{{{_NS['m']}}}row", f"{{{_NS['m']}}}dimension"
+    row, cells = 1, 0
     for event, element in ElementTree.iterparse(stream, events=("start", "end")):
-        if event == "start" and element.tag == row_tag:
+        if event == "start" and element.tag == dimension_tag:
+            cells = _range_cells(element.get("ref", ""))
+        elif event == "start" and element.tag == row_tag:
             row = int(element.get("r", row + 1))
         elif event == "end" and element.tag in value_tags and (element.text or len(element)):
-            return row
+            return _SheetExtent(row, cells)
         elif event == "end" and element.tag == row_tag:
             element.clear()
-    return 1
+    return _SheetExtent(1, cells)
 
 
 FOOTER_WORDS = (
@@ -277,6 +479,10 @@ class SheetReport:
     """A hidden sheet is read like any other when it carries the columns (contract §1.2), and says so here."""
     repeated_rows: int = 0
     """Rows of a sheet set aside because its people are those of the other sheets (`_set_aside_repeats`)."""
+    rows_in: int = 0
+    """Rows under the header up to the last holding a value: records + blank + footer (+ repeated) rows."""
+    duplicate_headers: list[str] = field(default_factory=list)
+    """Headers that repeat an earlier one: the first column is read, the later ones as extra columns."""
 
 
 def _footer_mask(body: pl.DataFrame, cols: list[str]) -> pl.Series:
@@ -304,23 +510,24 @@ def _read_sheet(
     header_idx = None
     for idx in range(min(grid.height, 20)):
         values = [str(v).strip() for v in grid.row(idx) if v is not None]
-        if not contract.missing(set(contract.header_map(values).values())):
+        if not contract.missing(set(column_names(values, contract)[0])):
             header_idx = idx
             break
     if header_idx is None:
         first = [str(v).strip() for v in grid.row(0) if v is not None]
-        missing = contract.missing(set(contract.header_map(first).values()))
+        missing = contract.missing(set(column_names(first, contract)[0]))
         return None, SheetReport(
             name, False, f"no {contract.kind} header: missing " + ", ".join(missing), hidden=hidden
         )
     header = [str(v).strip() if v is not None else "" for v in grid.row(header_idx)]
     keep = [i for i, h in enumerate(header) if h]
-    mapping = contract.header_map([header[i] for i in keep])
+    names, repeated = column_names([header[i] for i in keep], contract)
     body = grid.slice(header_idx + 1).select([grid.columns[i] for i in keep])
-    body.columns = [mapping[header[i]] for i in keep]
+    body.columns = names
     frame, blank = _finish(body, contract, path, first_row + header_idx + 1)
     footer = _footer_mask(frame, body.columns)
     report = SheetReport(name, True, records=int((~footer).sum()), blank_rows=blank, hidden=hidden)
+    report.rows_in, report.duplicate_headers = body.height, repeated
     report.footer_rows = frame.filter(footer)["source_row"].to_list()
     frame = frame.filter(~footer).with_columns(pl.lit(name, dtype=pl.String).alias("source_sheet"))
     if _GRID_SHEET.match(name.strip()) and "grid" in frame.columns:
@@ -362,17 +569,22 @@ def read_xlsx(path: Path, contract: InputContract) -> RawTable:
     `RawTable.sheets` with the reason. Rows under the data that are footers
     (合计, 填表说明, 填表人 …) are counted, not read as people.
     """
+    _check_xlsx_size(path)
     try:
         reader = fastexcel.read_excel(str(path))
         names = reader.sheet_names
     except Exception as exc:  # fastexcel raises its own hierarchy, also for zip errors
         raise FileError(path, FileProblem.CORRUPT, f"not a readable xlsx workbook ({type(exc).__name__})") from exc
-    first_rows = _first_value_rows(path)
+    extents = _sheet_extents(path)
     read: dict[str, pl.DataFrame] = {}
     reports: list[SheetReport] = []
     for index, name in enumerate(names):
+        extent = extents.get(name, _SheetExtent())
+        if extent.cells > MAX_SHEET_CELLS:
+            reports.append(SheetReport(name, False, f"used range of {extent.cells} cells, over {MAX_SHEET_CELLS}"))
+            continue
         try:
-            frame, report = _read_sheet(path, reader, index, name, contract, first_rows.get(name, 1))
+            frame, report = _read_sheet(path, reader, index, name, contract, extent.first_row)
         except Exception as exc:  # a sheet fastexcel cannot load is reported, the others still read
             frame, report = None, SheetReport(name, False, f"unreadable sheet ({type(exc).__name__})")
         reports.append(report)
@@ -390,7 +602,13 @@ def read_xlsx(path: Path, contract: InputContract) -> RawTable:
     frame = pl.concat(frames, how="diagonal_relaxed")
     if frame.height == 0 and not any(r.footer_rows for r in reports):
         raise FileError(path, FileProblem.EMPTY, "the sheet has a header but no data rows")
-    return RawTable(path.name, frame, blank_rows=sum(r.blank_rows for r in reports), sheets=reports)
+    return RawTable(
+        path.name,
+        frame,
+        blank_rows=sum(r.blank_rows for r in reports),
+        sheets=reports,
+        rows_in=sum(r.rows_in for r in reports),
+    )
 
 
 def iter_table(path: Path, contract: InputContract, *, batch_rows: int = 200_000) -> Iterator[RawTable]:
@@ -418,6 +636,8 @@ def read_table(path: Path, contract: InputContract) -> RawTable:
         malformed=[m for b in batches for m in b.malformed],
         blank_rows=sum(b.blank_rows for b in batches),
         sheets=[s for b in batches for s in b.sheets],
+        rows_in=sum(b.rows_in for b in batches),
+        duplicate_headers=batches[0].duplicate_headers,
     )
 
 
@@ -427,9 +647,10 @@ def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_ro
     So a file the size of a prefecture's register never sits whole in memory.
     """
     writer: pq.ParquetWriter | None = None
-    rows, blank, encoding = 0, 0, None
+    rows, blank, rows_in, encoding = 0, 0, 0, None
     malformed: list[tuple[int, str]] = []
     sheets: list[SheetReport] = []
+    repeated: list[str] = []
     try:
         for batch in iter_table(path, contract, batch_rows=batch_rows):
             arrow = batch.frame.to_arrow()
@@ -441,7 +662,9 @@ def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_ro
             malformed.extend(batch.malformed)
             sheets.extend(batch.sheets)
             encoding = batch.encoding
+            rows_in += batch.rows_in
+            repeated = batch.duplicate_headers
     finally:
         if writer is not None:
             writer.close()
-    return ParquetCopy(path.name, rows, encoding, malformed, blank, sheets)
+    return ParquetCopy(path.name, rows, encoding, malformed, blank, sheets, rows_in, repeated)

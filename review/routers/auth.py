@@ -9,7 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from review.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Checked, Context, render
+from review.deps import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Checked,
+    Context,
+    client_ip,
+    render,
+    same_token,
+    secure_cookies,
+)
 from services import access, accounts
 
 router = APIRouter(tags=["auth"])
@@ -30,7 +39,7 @@ def login_form(request: Request, ctx: Context) -> Response:
     token = secrets.token_urlsafe(24)
     response = render(request, ctx, "login.html", None, login_csrf=token, error=None)
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=ctx.secure_cookies, max_age=3600
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure_cookies(request, ctx), max_age=3600
     )
     return response
 
@@ -45,33 +54,28 @@ def login(
 ) -> Response:
     """Check the credentials (throttled); on success open a session and go to the queue."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, login_csrf):
+    if not same_token(login_csrf, cookie):
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
-    ip = request.client.host if request.client else "?"
     try:
-        user = access.check_credentials(ctx.paths.state, username, password, ip)
+        user = access.check_credentials(ctx.paths.state, username, password, client_ip(request, ctx))
     except access.Throttled:
         return render(request, ctx, "login.html", None, status_code=429, login_csrf=login_csrf, error=THROTTLED_MESSAGE)
     except access.WrongCredentials:
         return render(request, ctx, "login.html", None, status_code=401, login_csrf=login_csrf, error=WRONG_MESSAGE)
     token, _ = accounts.open_session(ctx.paths.state, user.username)
+    secure = secure_cookies(request, ctx)
     response = RedirectResponse("/queue", status_code=303)
     response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=ctx.secure_cookies,
-        max_age=accounts.SESSION_HOURS * 3600,
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=accounts.SESSION_HOURS * 3600
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, httponly=True, samesite="strict", secure=secure)
     return response
 
 
 @router.post("/logout")
-def logout(ctx: Context, sess: Checked) -> Response:
+def logout(request: Request, ctx: Context, sess: Checked) -> Response:
     """End the session and go back to the login form."""
     accounts.logout(ctx.paths.state, sess.token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=secure_cookies(request, ctx))
     return response

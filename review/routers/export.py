@@ -1,10 +1,13 @@
 """Verified lists for police liaisons (their own station) and admins, as a zip download.
 
-No `from __future__ import annotations` here: FastAPI reads these signatures.
+The files are built in a private temporary directory, zipped in memory and removed
+before the response goes out: the server keeps no copy (the `exports` table and the
+audit log keep the manifest). No `from __future__ import annotations` here: FastAPI
+reads these signatures.
 """
 
-import secrets
-from datetime import UTC, datetime
+import tempfile
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -50,12 +53,13 @@ def export_download(
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     except access.ExportRefused as exc:
         raise HTTPException(status_code=403, detail="not allowed to export this") from exc
-    out = ctx.paths.root / "exports" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    try:
-        manifest = export(ctx.data_dir, scope, out, username=sess.user.username, fmt=fmt)
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    body = zip_bytes(sorted(out.iterdir()))
+    with tempfile.TemporaryDirectory(prefix="hukou-export-") as tmp:
+        out = Path(tmp)
+        try:
+            manifest = export(ctx.data_dir, scope, out, username=sess.user.username, fmt=fmt)
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        body = zip_bytes(sorted(out.iterdir()))
     filename = quote(manifest.name.removesuffix("_manifest.json") + ".zip")
     return Response(
         body,

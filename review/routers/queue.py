@@ -20,8 +20,9 @@ from review.items import DecisionIndex, decision_index, load_item, state_of, vis
 from review.present import diff_pair, shown, waterfall_svg
 from schemas.codes import DecisionKind, ItemState, QueueKind, Side
 from services.access import DECIDING_ROLES, FULL_VIEW_ROLES
+from services.audit import log_event
 from services.charts import summary_svg
-from services.decisions import ItemKeys, decide, undo_last
+from services.decisions import ItemKeys, decide, item_label, undo_last
 
 router = APIRouter(tags=["queue"])
 
@@ -40,8 +41,8 @@ SHORTCUTS = {
 COMPARED_ROWS = (
     (COMPARISONS["name"], "name", "name"),
     (COMPARISONS["id"], "id_clean", "id"),
-    (COMPARISONS["birth"], "birth", ""),
-    (COMPARISONS["sex"], "sex", ""),
+    (COMPARISONS["birth"], "birth", "birth"),
+    (COMPARISONS["sex"], "sex", "sex"),
     (COMPARISONS["address"], "address_raw", ""),
 )
 """An item page's side-by-side rows: (the comparison, labelling the row; record column; masking kind)."""
@@ -145,9 +146,14 @@ def _compared_rows(reg: dict[str, Any] | None, rol: dict[str, Any] | None, *, fu
     return rows
 
 
-@router.get("/items/{item_id}", response_class=HTMLResponse)
-def item_page(request: Request, item_id: int, ctx: Context, sess: AnyUser) -> Response:
-    """One item: both records side by side, the engine's reasons, the household and the dwelling."""
+SHOWN = ("register_key", "roll_key", "register_fingerprint", "roll_fingerprint")
+"""What an item page's decide form carries back: the records it showed (an absent side as '')."""
+
+
+def _item_response(
+    request: Request, ctx: Context, sess: Session, item_id: int, *, status_code: int = 200, stale: bool = False
+) -> Response:
+    """An item's page; `stale` says a form posted from an older page was refused."""
     index = decision_index(ctx)
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
@@ -158,13 +164,23 @@ def item_page(request: Request, item_id: int, ctx: Context, sess: AnyUser) -> Re
         at_dwelling = data.residents(con, rol["flat"], rol["idx"]) if rol else []
         next_id = _next_pending(con, it, index)
     full = sess.user.role in FULL_VIEW_ROLES
+    if full:  # who saw whose records in full
+        log_event(
+            ctx.paths.state,
+            username=sess.user.username,
+            action="view",
+            item=item_label(it["register_key"], it["roll_key"]),
+        )
     state, decision = state_of(it, index)
     return render(
         request,
         ctx,
         "item.html",
         sess,
+        status_code=status_code,
         item=it,
+        shown_records={name: it[name] or "" for name in SHOWN},
+        stale=stale,
         register=reg,
         roll=rol,
         rows=_compared_rows(reg, rol, full=full),
@@ -182,6 +198,12 @@ def item_page(request: Request, item_id: int, ctx: Context, sess: AnyUser) -> Re
     )
 
 
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, item_id: int, ctx: Context, sess: AnyUser) -> Response:
+    """One item: both records side by side, the engine's reasons, the household and the dwelling."""
+    return _item_response(request, ctx, sess, item_id)
+
+
 @router.post("/items/{item_id}/decide")
 def decide_item(
     request: Request,
@@ -191,11 +213,23 @@ def decide_item(
     _csrf: Checked,
     kind: Annotated[str, Form()],
     note: Annotated[str, Form()] = "",
+    register_key: Annotated[str, Form()] = "",
+    roll_key: Annotated[str, Form()] = "",
+    register_fingerprint: Annotated[str, Form()] = "",
+    roll_fingerprint: Annotated[str, Form()] = "",
 ) -> Response:
-    """Record the user's decision on an item, then go to the next open item (or back to the queue)."""
+    """Record the user's decision on an item, then go to the next open item (or back to the queue).
+
+    The form carries the record keys and fingerprints its page showed. Item ids are positions in
+    one run: when the item is no longer about those records (a nightly publish came in between),
+    nothing is stored and the item as it is now comes back with 409.
+    """
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
         next_id = _next_pending(con, it, decision_index(ctx), skip=item_id)
+    posted = (register_key, roll_key, register_fingerprint, roll_fingerprint)
+    if posted != tuple(it[name] or "" for name in SHOWN):
+        return _item_response(request, ctx, sess, item_id, status_code=409, stale=True)
     try:
         decision = DecisionKind(kind)
     except ValueError as exc:

@@ -13,12 +13,15 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def test_flow_publishes_and_its_artifact_carries_counts_only(small_city: dict[str, Path], tmp_path: Path) -> None:
+def test_flow_publishes_and_its_artifact_carries_counts_only(
+    small_city: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from prefect import get_client
     from prefect.utilities.asyncutils import run_coro_as_sync
 
     from flows.nightly import nightly
 
+    monkeypatch.setenv("HUKOU_QUIET_SECONDS", "0")  # the city was written moments ago
     state = nightly(
         register_file=str(small_city["register"]),
         rolls_dir=str(small_city["rolls"]),

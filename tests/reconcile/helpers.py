@@ -14,6 +14,9 @@ from schemas.inputs import REGISTER, ROLL
 if TYPE_CHECKING:
     from pathlib import Path
 
+SECRET = bytes(range(32))
+"""The digest secret of test runs (a run's lives in its data directory: `services.digest_key`)."""
+
 
 def prepared(city: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
     register_path = next(city["register"].parent.glob("*.csv")) if city["register"].is_file() else city["register"]
@@ -22,7 +25,7 @@ def prepared(city: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
         read_table(path, ROLL).frame.with_columns(pl.lit(path.name[:12]).alias("file_community"))
         for path in sorted(city["rolls"].glob("*.xlsx"))
     ]
-    both = prepare(raw_register, pl.concat(rolls, how="diagonal_relaxed"))
+    both = prepare(raw_register, pl.concat(rolls, how="diagonal_relaxed"), secret=SECRET)
     return both.register, both.roll
 
 

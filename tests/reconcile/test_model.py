@@ -12,7 +12,7 @@ import pytest
 from reconcile.model import Model, estimate, estimate_prior, estimate_u, name_frequencies, random_pairs, score
 from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
-from tests.reconcile.helpers import raw_frame, valid_id
+from tests.reconcile.helpers import SECRET, raw_frame, valid_id
 
 LEVELS: dict[str, tuple[int, ...]] = {
     "id": (3, 2, 0),
@@ -308,7 +308,7 @@ def _city(
         ],
         f"{CODE}_华联社区.xlsx",
     ).with_columns(pl.lit(CODE).alias("file_community"))
-    both = prepare(register, roll)
+    both = prepare(register, roll, secret=SECRET)
     return both.register, both.roll
 
 

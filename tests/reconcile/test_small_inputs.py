@@ -8,7 +8,7 @@ from reconcile.classify import classify
 from reconcile.linker import link
 from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
-from tests.reconcile.helpers import raw_frame
+from tests.reconcile.helpers import SECRET, raw_frame
 
 
 def test_three_people() -> None:
@@ -54,7 +54,7 @@ def test_three_people() -> None:
         ],
         "330282001001_某社区.xlsx",
     ).with_columns(pl.lit("330282001001").alias("file_community"))
-    both = prepare(register, roll)
+    both = prepare(register, roll, secret=SECRET)
     reg, rol = both.register, both.roll
     result = link(reg, rol)
     assert result.links.select("rid", "lid", "decided_by").rows() == [(0, 0, "auto")]

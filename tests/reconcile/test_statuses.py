@@ -9,7 +9,7 @@ from reconcile.linker import link
 from reconcile.prepare import prepare
 from reconcile.summary import community_summary
 from schemas.inputs import REGISTER, ROLL
-from tests.reconcile.helpers import raw_frame, valid_id
+from tests.reconcile.helpers import SECRET, raw_frame, valid_id
 
 CODE = "330282001001"
 BASE = {"street": "浒山街道", "community_name": "华联社区", "community_code_raw": CODE, "station": "浒山派出所"}
@@ -54,7 +54,7 @@ def _run() -> tuple[pl.DataFrame, pl.DataFrame]:
         ],
         f"{CODE}_华联社区.xlsx",
     ).with_columns(pl.lit(CODE).alias("file_community"))
-    both = prepare(register, roll)
+    both = prepare(register, roll, secret=SECRET)
     reg, rol = both.register, both.roll
     result = link(reg, rol)
     statuses = classify(reg, rol, result.links, result.register_duplicates, result.roll_duplicates)

@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 
 from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
+from review import deps
 from review.app import create_app
 from schemas.codes import Role
+from services import accounts
 from services.accounts import add_user
 from services.paths import DataPaths
 
@@ -22,6 +24,19 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 PASSWORD = "correct horse battery"
+TEST_SCRYPT_N = 2**10
+"""The scrypt cost of the users tests make: OWASP's 2**17 takes 128 MiB and a few hundred ms a hash."""
+
+
+@pytest.fixture(autouse=True)
+def fast_test_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap password hashes, and Starlette's TestClient host (`testserver`, plain http) counted as loopback.
+
+    Cookies are Secure unless the host is loopback, and the test client sends
+    Secure cookies over https only; tests of these two rules set their own.
+    """
+    monkeypatch.setattr(accounts, "SCRYPT_N", TEST_SCRYPT_N)
+    monkeypatch.setattr(deps, "LOOPBACK_HOSTS", deps.LOOPBACK_HOSTS | {"testserver"})
 
 
 @dataclass

@@ -24,6 +24,14 @@ def _items(world: World, community: str, kind: str | None = None) -> list[int]:
     return [int(r[0]) for r in world.sql(query, [community, kind] if kind else [community])]  # type: ignore[call-overload]
 
 
+def _shown(client: TestClient, item: int) -> dict[str, str]:
+    """The hidden fields of an item page's decide form (the records the page showed)."""
+    page = client.get(f"/items/{item}").text
+    form = page[page.index('id="decide-form"') :]
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form[: form.index("</form>")]))
+    return {k: fields[k] for k in ("register_key", "roll_key", "register_fingerprint", "roll_fingerprint")}
+
+
 def test_pages_need_a_session(client: TestClient, world: World) -> None:
     item = _items(world, world.community)[0]
     for path in ("/", "/queue", f"/items/{item}", f"/items/{item}/search?q=张"):
@@ -60,10 +68,16 @@ def test_csrf_is_required_on_every_state_change(client: TestClient, world: World
     assert client.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": "forged"}).status_code == 403
     assert client.post("/undo", data={}).status_code == 403
     assert client.post("/logout", data={}).status_code == 403
-    ok = client.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": csrf}, follow_redirects=False)
+    shown = _shown(client, item)
+    ok = client.post(
+        f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": csrf, **shown}, follow_redirects=False
+    )
     assert ok.status_code == 303
     header = client.post(
-        f"/items/{item}/decide", data={"kind": "door_visit"}, headers={"X-CSRF-Token": csrf}, follow_redirects=False
+        f"/items/{item}/decide",
+        data={"kind": "door_visit", **shown},
+        headers={"X-CSRF-Token": csrf},
+        follow_redirects=False,
     )
     assert header.status_code == 303
 
@@ -91,13 +105,26 @@ def test_login_form_needs_its_csrf_token(world: World) -> None:
 
 def test_read_only_roles_cannot_decide(client: TestClient, world: World) -> None:
     item = _items(world, world.community, "pair")[0]
-    for user in ("police", "root"):
+    for user in ("sup", "police", "root"):
         fresh = TestClient(create_app(world.data))
         csrf = login(fresh, user)
         page = fresh.get(f"/items/{item}")
-        assert page.status_code == 200
-        assert 'name="kind"' not in page.text
-        assert fresh.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": csrf}).status_code == 403
+        assert page.status_code == 200, user
+        assert 'name="kind"' not in page.text, user
+        decided = fresh.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": csrf})
+        assert decided.status_code == 403, user
+        linked = fresh.post(f"/items/{item}/link", data={"other_idx": 1, "csrf_token": csrf})
+        assert linked.status_code == 403, user
+        assert 'action="/undo"' not in fresh.get("/queue").text, user
+    assert not [e for e in audit_log(world.state) if e["action"] in ("decide", "link")]
+
+
+def test_a_supervisor_follows_progress_but_does_not_decide(client: TestClient, world: World) -> None:
+    csrf = login(client, "sup")
+    item = _items(world, world.community, "pair")[0]
+    assert client.get(f"/queue?community={world.community}").status_code == 200
+    assert client.post(f"/items/{item}/decide", data={"kind": "same_person", "csrf_token": csrf}).status_code == 403
+    assert Role.SUPERVISOR not in access.DECIDING_ROLES
 
 
 def test_supervisor_sees_the_communities_of_their_street(client: TestClient, world: World) -> None:

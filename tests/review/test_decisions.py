@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
+import threading
 from typing import TYPE_CHECKING
 
 import polars as pl
+import pytest
 import xlsxwriter
 from fastapi.testclient import TestClient
 
 from schemas.codes import DecisionKind, ItemState, QueueKind, Side
-from services.audit import audit_log
-from services.decisions import active_decisions
+from services.audit import audit_log, now
+from services.decisions import ItemKeys, active_decisions, decide, undo_last
+from services.state import connect
 from tests.review.conftest import World, login
 
 if TYPE_CHECKING:
@@ -28,11 +32,29 @@ def _first(world: World, kind: str) -> int:
     return int(rows[0][0])  # type: ignore[call-overload]
 
 
-def _decide(client: TestClient, csrf: str, item: int, kind: str, note: str = "") -> None:
+SHOWN = ("register_key", "roll_key", "register_fingerprint", "roll_fingerprint")
+"""The hidden fields of the decide form: the records the page showed."""
+
+
+def _shown(client: TestClient, item: int) -> dict[str, str]:
+    """The record keys and fingerprints an item page's decide form carries."""
+    page = client.get(f"/items/{item}").text
+    form = page[page.index('id="decide-form"') :]
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form[: form.index("</form>")]))
+    return {name: fields[name] for name in SHOWN}
+
+
+def _post(client: TestClient, csrf: str, item: int, kind: str, shown: dict[str, str], note: str = "") -> int:
     response = client.post(
-        f"/items/{item}/decide", data={"kind": kind, "note": note, "csrf_token": csrf}, follow_redirects=False
+        f"/items/{item}/decide",
+        data={"kind": kind, "note": note, "csrf_token": csrf, **shown},
+        follow_redirects=False,
     )
-    assert response.status_code == 303, response.text
+    return response.status_code
+
+
+def _decide(client: TestClient, csrf: str, item: int, kind: str, note: str = "") -> None:
+    assert _post(client, csrf, item, kind, _shown(client, item), note) == 303
 
 
 def test_decision_is_stored_and_audited(client: TestClient, world: World) -> None:
@@ -53,6 +75,151 @@ def test_undo_restores_the_previous_decision(client: TestClient, world: World) -
     client.post("/undo", data={"csrf_token": csrf})
     assert active_decisions(world.state)["kind"].to_list() == ["door_visit"]
     assert [e["action"] for e in audit_log(world.state)][-1] == "undo"
+
+
+def test_undo_never_resurrects_an_older_decision(client: TestClient, world: World) -> None:
+    csrf = login(client, "op")
+    item = _first(world, "absent")
+    (absent_file, absent_row) = world.sql(
+        "SELECT r.source_file, r.source_row FROM queue q JOIN run.register_records r ON r.idx = q.register_idx WHERE item_id = ?",
+        [item],
+    )[0]
+    _decide(client, csrf, item, "confirm_absent")
+    client.post("/undo", data={"csrf_token": csrf})
+    _decide(client, csrf, item, "door_visit")
+    client.post("/undo", data={"csrf_token": csrf})
+    assert active_decisions(world.state).is_empty()
+    changes = [e["action"] for e in audit_log(world.state) if e["action"] not in ("view", "search")]
+    assert changes[-4:] == ["decide", "undo", "decide", "undo"]
+    world.rerun()
+    status = world.sql(
+        "SELECT verified_by, decision FROM record_status WHERE side = 'register' AND source_file = ? AND source_row = ?",
+        [absent_file, absent_row],
+    )
+    assert status == [(None, None)]
+
+
+def test_undo_walks_back_the_supersedes_chain(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    keys = ItemKeys("c1", "r1", "l1", "rf", "lf")
+    first = decide(state, username="op", kind=DecisionKind.DOOR_VISIT, keys=keys)
+    decide(state, username="op", kind=DecisionKind.DIFFERENT_PERSON, keys=keys)
+    decide(state, username="op", kind=DecisionKind.SAME_PERSON, keys=keys)
+    undo_last(state, username="op")
+    assert active_decisions(state)["kind"].to_list() == ["different_person"]
+    undo_last(state, username="op")
+    assert active_decisions(state)["id"].to_list() == [first]
+    undo_last(state, username="op")
+    assert active_decisions(state).is_empty()
+    assert undo_last(state, username="op") is None
+
+
+def test_a_form_rendered_before_a_republish_is_refused(client: TestClient, world: World) -> None:
+    csrf = login(client, "op")
+    first = _first(world, "pair")
+    later = first + 1
+    assert world.sql("SELECT community_code FROM queue WHERE item_id = ?", [later]) == [(world.community,)]
+    stale = _shown(client, later)
+    # Deciding the first pair takes it out of the queue at the next publish: the items after it move up.
+    _decide(client, csrf, first, "same_person")
+    before = active_decisions(world.state).height
+    world.rerun()
+    current = world.sql("SELECT register_key, roll_key FROM queue WHERE item_id = ?", [later])
+    assert current != [(stale["register_key"] or None, stale["roll_key"] or None)]
+    assert _post(client, csrf, later, "door_visit", stale) == 409
+    assert active_decisions(world.state).height == before
+    assert [e["action"] for e in audit_log(world.state)].count("decide") == 1
+    # The page as it is now posts fine.
+    assert _post(client, csrf, later, "door_visit", _shown(client, later)) == 303
+
+
+def test_a_form_must_carry_the_records_it_showed(client: TestClient, world: World) -> None:
+    csrf = login(client, "op")
+    pair = _first(world, "pair")
+    absent = _first(world, "absent")
+    assert _post(client, csrf, absent, "door_visit", _shown(client, pair)) == 409
+    assert _post(client, csrf, pair, "same_person", {}) == 409
+    changed = {**_shown(client, pair), "roll_fingerprint": "0" * 16}
+    assert _post(client, csrf, pair, "same_person", changed) == 409
+    assert active_decisions(world.state).is_empty()
+
+
+def test_two_decisions_at_once_leave_one_active(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state.sqlite"
+    keys = ItemKeys("c1", None, "l1", None, "lf")
+    decide(state, username="op", kind=DecisionKind.DOOR_VISIT, keys=ItemKeys("c1", "r9", None, "rf", None))
+    arrived = threading.Condition()
+    count = [0]
+
+    def rendezvous() -> str:
+        # Each writer waits (a second at most) for the other here, after reading the item's active decision.
+        with arrived:
+            count[0] += 1
+            arrived.notify_all()
+            arrived.wait_for(lambda: count[0] >= 2, timeout=1)
+        return now()
+
+    monkeypatch.setattr("services.decisions.now", rendezvous)
+    errors: list[BaseException] = []
+
+    def one(kind: DecisionKind) -> None:
+        try:
+            decide(state, username="op", kind=kind, keys=keys)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=one, args=(k,)) for k in (DecisionKind.CONFIRM_UNREGISTERED, DecisionKind.DOOR_VISIT)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    active = active_decisions(state)
+    assert active.filter(pl.col("roll_key") == "l1").height == 1
+    assert active.height == 2
+
+
+def test_one_active_decision_per_item_is_enforced(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    decide(state, username="op", kind=DecisionKind.CONFIRM_ABSENT, keys=ItemKeys("c1", "r1"))
+    with connect(state) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO decisions (kind, register_key, community_code, username, decided_at)"
+            " VALUES ('door_visit', 'r1', 'c1', 'op', 'now')"
+        )
+
+
+OLD_DECISIONS = """CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, register_key TEXT, roll_key TEXT,
+    register_fingerprint TEXT, roll_fingerprint TEXT, community_code TEXT NOT NULL, note TEXT,
+    username TEXT NOT NULL, decided_at TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1)"""
+
+
+def test_an_old_state_database_is_migrated(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    old = sqlite3.connect(state)
+    old.execute(OLD_DECISIONS)
+    old.executemany(
+        "INSERT INTO decisions (kind, register_key, roll_key, community_code, username, decided_at, active)"
+        " VALUES (?, ?, ?, 'c1', 'op', 't', ?)",
+        [
+            ("confirm_absent", "r1", None, 1),
+            ("door_visit", "r1", None, 1),
+            ("same_person", "r2", "l2", 0),
+            ("same_person", "r2", "l2", 1),
+        ],
+    )
+    old.commit()
+    old.close()
+    assert active_decisions(state).sort("id")["id"].to_list() == [2, 4]
+    with connect(state) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
+    assert "supersedes" in columns
+    decide(state, username="op", kind=DecisionKind.CONFIRM_ABSENT, keys=ItemKeys("c1", "r1"))
+    undo_last(state, username="op")
+    assert active_decisions(state).sort("id")["id"].to_list() == [2, 4]
 
 
 def test_decisions_survive_a_rerun_with_the_same_inputs(client: TestClient, world: World) -> None:
@@ -151,6 +318,13 @@ def test_changed_records_bring_the_item_back_marked(client: TestClient, world: W
     assert '<p class="changed">' in page
 
 
+def _offered(html: str) -> list[tuple[str, str]]:
+    """(record key, fingerprint) of each record a search fragment offers to link."""
+    return re.findall(
+        r'name="record_key" value="([^"]+)"><input type="hidden" name="fingerprint" value="([^"]*)"', html
+    )
+
+
 def test_operator_finds_and_links_a_missed_person_by_hand(client: TestClient, world: World) -> None:
     csrf = login(client, "op")
     item = _first(world, "unregistered")
@@ -159,17 +333,24 @@ def test_operator_finds_and_links_a_missed_person_by_hand(client: TestClient, wo
     )[0]
     found = client.get(f"/items/{item}/search", params={"q": str(name)}, headers={"HX-Request": "true"})
     assert found.status_code == 200
-    # Link to any register record offered (the search is city-wide); pick the first.
-    other = [int(v) for v in re.findall(r'name="other_idx" value="(\d+)"', found.text)]
-    if not other:  # nobody of that name registered: the operator knows the person by another name
+    # Link to a register record offered (the search is city-wide): the first one nobody else holds.
+    offered = _offered(found.text)
+    if not offered:  # nobody of that name registered: the operator knows the person by another name
         (registered,) = world.sql("SELECT name FROM run.register_records WHERE length(name) >= 2 LIMIT 1")[0]
         found = client.get(f"/items/{item}/search", params={"q": str(registered)}, headers={"HX-Request": "true"})
-        other = [int(v) for v in re.findall(r'name="other_idx" value="(\d+)"', found.text)]
-    assert other
-    response = client.post(
-        f"/items/{item}/link", data={"other_idx": other[0], "csrf_token": csrf}, follow_redirects=False
-    )
-    assert response.status_code == 303
+        offered = _offered(found.text)
+    assert offered
+    linked = False
+    for key, fingerprint in offered:  # a record held by another community files a claim instead: try the next
+        response = client.post(
+            f"/items/{item}/link",
+            data={"record_key": key, "fingerprint": fingerprint, "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        if response.status_code == 303:
+            linked = True
+            break
+    assert linked
     decisions = active_decisions(world.state)
     assert decisions.select("kind").to_series().to_list() == ["same_person"]
     assert decisions["register_key"][0]

@@ -1,26 +1,37 @@
 """Verified lists: IDs survive exactly, counts match the database and the
-manifest, only liaisons (own station) and admins may export, every export is audited."""
+manifest, only liaisons (own station) and admins may export, every export is audited.
+Cells cannot run as formulas, IDs stay text in CSV, files are private (0600) and safely named,
+and the web download leaves no copy behind."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import io
 import json
+import os
+import stat
+import tempfile
 import zipfile
 from typing import TYPE_CHECKING
 
+import duckdb
 import fastexcel
 import polars as pl
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+import services.export as exporting
 from cli.main import app as cli
 from services.audit import audit_log
-from services.export import ExportScope, export
-from services.paths import sha256_file
+from services.export import UNREGISTERED, ExportScope, export
+from services.paths import DataPaths, sha256_file
 from tests.review.conftest import PASSWORD, World, login
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 runner = CliRunner()
 
@@ -102,3 +113,152 @@ def test_web_export(client: TestClient, world: World) -> None:
     op_csrf = login(operator, "op")
     assert operator.get("/export").status_code == 403
     assert operator.post("/export", data={"community": world.community, "csrf_token": op_csrf}).status_code == 403
+
+
+FORMULAS = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", " =1", "＝1", '=HYPERLINK("http://x","y")']
+ID = "330282198007242159"
+
+
+def _people_frame(names: list[str]) -> pl.DataFrame:
+    n = len(names)
+    return pl.DataFrame(
+        {
+            "community_code": ["330282001001"] * n,
+            "community_name": ["青少年宫路社区"] * n,
+            "name": names,
+            "id_number": [ID] * n,
+            "sex": ["男"] * n,
+            "birth": [dt.date(1980, 7, 24)] * n,
+            "household_no": ["330282001"] * n,
+            "address": ["慈溪市阳光名都9幢"] * n,
+            "other_community_code": [None] * n,
+            "other_community_name": [None] * n,
+            "verified_by": ["auto"] * n,
+            "source_file": ["rolls.xlsx"] * n,
+            "source_sheet": [None] * n,
+            "source_row": list(range(2, n + 2)),
+        }
+    )
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="gb18030", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_csv_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    changed = exporting.write_csv(_people_frame([*FORMULAS, "张三", "－1"]), UNREGISTERED, path)
+    names = [row["姓名"] for row in _csv_rows(path)]
+    assert names == ["'" + v for v in FORMULAS] + ["张三", "'－1"]
+    assert changed == len(FORMULAS) + 1
+
+
+def test_xlsx_formula_cells_are_text(tmp_path: Path) -> None:
+    path = tmp_path / "x.xlsx"
+    frames = {UNREGISTERED: _people_frame(["=1+1", "张三"])}
+    assert exporting.write_xlsx(frames, path) == 1
+    with zipfile.ZipFile(path) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+        styles = zf.read("xl/styles.xml").decode()
+    assert "<f>" not in sheet
+    assert 'quotePrefix="1"' in styles
+    assert _sheet(path, UNREGISTERED)["姓名"].to_list() == ["=1+1", "张三"]
+
+
+def test_csv_ids_stay_text(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    exporting.write_csv(_people_frame(["张三"]), UNREGISTERED, path)
+    (row,) = _csv_rows(path)
+    assert row["公民身份号码"] == "\t" + ID
+    assert row["社区代码"] == "\t330282001001"
+    assert row["户号"] == "\t330282001"
+    assert row["来源行"] == "2"
+
+
+def _rewrite(world: World, sql: str, params: list[object]) -> None:
+    con = duckdb.connect(str(DataPaths(world.data).published))
+    try:
+        con.execute(sql, params)
+    finally:
+        con.close()
+
+
+def test_manifest_says_formulas_were_neutralised(world: World, tmp_path: Path) -> None:
+    _rewrite(world, "UPDATE run.roll_records SET name = ?", ["=1+1"])
+    for fmt in ("csv", "xlsx"):
+        out = tmp_path / fmt
+        manifest = json.loads(
+            export(world.data, ExportScope(community=world.community), out, username="root", fmt=fmt).read_text()
+        )
+        assert manifest["formula_neutralised"] is True
+        assert manifest["formula_cells"] >= manifest["rows"][UNREGISTERED] > 0
+        assert "'" in manifest["cell_rules"]["formula"]
+        assert "tab" in manifest["cell_rules"]["ids_as_text"]
+    (roll_csv,) = (tmp_path / "csv").glob(f"*_{UNREGISTERED}.csv")
+    rows = _csv_rows(roll_csv)
+    assert rows
+    assert {r["姓名"] for r in rows} == {"'=1+1"}
+    assert all(r["公民身份号码"].startswith("\t") for r in rows if r["公民身份号码"])
+
+
+def test_export_files_are_private(world: World, tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        for fmt in ("xlsx", "csv", "csv"):
+            manifest_path = export(
+                world.data, ExportScope(community=world.community), tmp_path, username="root", fmt=fmt
+            )
+            names = [f["name"] for f in json.loads(manifest_path.read_text())["files"]]
+            for path in [manifest_path, *(tmp_path / n for n in names)]:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+                path.chmod(0o644)  # a re-export over an older, wider file narrows it again
+    finally:
+        os.umask(old)
+
+
+def test_safe_file_names() -> None:
+    assert exporting.safe_file_name("浒山派出所") == "浒山派出所"
+    for bad in ("a/b", "../x", "a\\b", "a\nb\x00c", "..", "", "a:b*c?"):
+        name = exporting.safe_file_name(bad)
+        assert name
+        assert not {"/", "\\", ":", "*", "?"} & set(name)
+        assert ".." not in name
+        assert name.isprintable()
+        assert not name.startswith(".")
+
+
+def test_station_names_with_separators_export_safely(world: World, tmp_path: Path) -> None:
+    for i, station in enumerate(("a/b", "../x")):
+        _rewrite(
+            world, "UPDATE run.community_summary SET police_station = ? WHERE police_station IS NOT NULL", [station]
+        )
+        out = tmp_path / f"out{i}"
+        for fmt in ("xlsx", "csv"):
+            manifest_path = export(world.data, ExportScope(station=station), out, username="root", fmt=fmt)
+            manifest = json.loads(manifest_path.read_text())
+            assert manifest["scope"]["station"] == station
+            assert manifest_path.parent == out
+            for f in manifest["files"]:
+                assert (out / f["name"]).is_file()
+                assert f["name"].startswith("核查名单_")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data", *(f"out{j}" for j in range(i + 1))]
+        assert all(p.is_file() for p in out.iterdir())
+
+
+def test_web_export_keeps_no_copy(
+    client: TestClient, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    csrf = login(client, "police")
+    for fmt in ("xlsx", "csv"):
+        response = client.post("/export", data={"station": world.station, "fmt": fmt, "csrf_token": csrf})
+        assert response.status_code == 200
+        names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+        assert any(n.endswith("_manifest.json") for n in names)
+        assert len(names) == (2 if fmt == "xlsx" else 4)
+    leftovers = [p for p in world.data.rglob("*") if "核查名单" in p.name or p.name == "exports"]
+    assert leftovers == []
+    assert list(scratch.iterdir()) == []

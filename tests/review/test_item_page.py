@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
+from reconcile.idnumber import mask
 from review.app import create_app
 from tests.review.conftest import World, login
 
@@ -41,3 +42,19 @@ def test_a_roll_address_without_its_unit_reads_as_the_registered_flat(world: Wor
     assert dwelling, page
     assert "地址相容" in dwelling.group(1)
     assert re.search(r'<strong id="if-same">人户一致</strong>', dwelling.group(1))
+
+
+def test_a_masked_view_never_shows_the_birth_date_beside_the_masked_id(world: World) -> None:
+    # The masked ID keeps the area code and the last four characters; the birth date is the eight in between.
+    (item, id_clean, birth) = world.sql(
+        """SELECT q.item_id, r.id_clean, r.birth FROM queue q JOIN run.register_records r ON r.idx = q.register_idx
+           WHERE q.community_code = ? AND length(r.id_clean) = 18 ORDER BY q.item_id LIMIT 1""",
+        [world.community],
+    )[0]
+    client = TestClient(create_app(world.data))
+    login(client, "sup")
+    page = re.sub(r"<[^>]+>", "", client.get(f"/items/{item}").text)
+    assert mask(str(id_clean)) in page
+    for shown_birth in (str(birth), str(birth).replace("-", ""), str(id_clean)[6:14]):
+        assert shown_birth not in page
+    assert str(birth)[:4] in page

@@ -1,0 +1,259 @@
+"""Record keys stay put across nightly deliveries, never collide and cannot be recomputed from an ID number."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reconcile.dwelling
+import reconcile.prepare
+from reconcile.decisions import pair_decisions, rekeyed
+from reconcile.keys import FINGERPRINT_FIELDS, key_migration, person_key, register_keys, roll_keys
+from reconcile.prepare import prepare
+from schemas.codes import Outcome, Side
+from schemas.inputs import REGISTER, ROLL
+from services.digest_key import DigestKeyError, load_or_create
+from services.paths import DataPaths
+from tests.reconcile.helpers import SECRET, raw_frame, valid_id
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+CODE = "330282001001"
+BASE = {"street": "浒山街道", "community_name": "华联社区", "community_code_raw": CODE, "station": "浒山派出所"}
+ID_ZHANG = valid_id("33028219800101001")
+OTHER_SECRET = b"another data directory's secret"
+
+
+def _raw(roll_rows: list[dict[str, str]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    register = raw_frame(
+        REGISTER.internal_names,
+        [
+            {
+                **BASE,
+                "id_raw": ID_ZHANG,
+                "name_raw": "张伟",
+                "household_no": "1",
+                "address_raw": "浙江省慈溪市浒山街道华联社区金山花园1幢1单元101室",
+            },
+            {
+                **BASE,
+                "id_raw": valid_id("33028219800101002"),
+                "name_raw": "李强",
+                "household_no": "2",
+                "address_raw": "浙江省慈溪市浒山街道华联社区金山花园2幢1单元201室",
+            },
+        ],
+        "register.csv",
+    )
+    roll = raw_frame(ROLL.internal_names, roll_rows, f"{CODE}_华联社区.xlsx").with_columns(
+        pl.lit(CODE).alias("file_community")
+    )
+    return register, roll
+
+
+def _prepared(roll_rows: list[dict[str, str]], secret: bytes = SECRET) -> tuple[pl.DataFrame, pl.DataFrame]:
+    both = prepare(*_raw(roll_rows), secret=secret)
+    return both.register, both.roll
+
+
+# Parser and gazetteer changes
+
+
+def test_a_roll_key_does_not_depend_on_the_parsed_dwelling() -> None:
+    _, roll = _prepared([{"name_raw": "张伟", "address_raw": "金山花园1-1-101"}])
+    assert roll["dwelling"].to_list() != ["elsewhere"]
+    reparsed = roll.drop("record_key", "fingerprint", "person_key").with_columns(pl.lit("elsewhere").alias("dwelling"))
+    assert roll_keys(reparsed, secret=SECRET)["record_key"].to_list() == roll["record_key"].to_list()
+
+
+def test_a_roll_key_survives_a_change_of_the_address_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"name_raw": "张伟", "address_raw": "金山花园1-1-101"}, {"name_raw": "王芳", "address_raw": "东村2组44号"}]
+    _, before = _prepared(rows)
+    located = reconcile.dwelling.locate
+
+    def another_gazetteer(register: pl.DataFrame, roll: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        register, roll = located(register, roll)
+        return register, roll.with_columns(pl.format("{}|new", pl.col("dwelling")).alias("dwelling"))
+
+    monkeypatch.setattr(reconcile.prepare, "locate", another_gazetteer)
+    _, after = _prepared(rows)
+    assert after["dwelling"].to_list() != before["dwelling"].to_list()
+    assert after["record_key"].to_list() == before["record_key"].to_list()
+
+
+def test_a_roll_key_ignores_spacing_and_full_width_forms() -> None:
+    _, plain = _prepared([{"name_raw": "张伟", "address_raw": "金山花园1-1-101"}])
+    _, spaced = _prepared([{"name_raw": " 张 伟", "address_raw": "金山花园　１-１-１０１ "}])
+    assert spaced["record_key"].to_list() == plain["record_key"].to_list()
+
+
+# Collisions
+
+
+def test_namesakes_at_one_address_get_different_keys() -> None:
+    _, roll = _prepared([{"name_raw": "张伟", "address_raw": "东村2组44号"}] * 2)
+    assert roll["record_key"].n_unique() == 2
+
+
+def _hand_built(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Prepared-looking records of one delivery: only the columns keys are made of."""
+    columns = ["community_code", "name_raw", "name", "address_raw", "dwelling", "id18", "id_clean", "household_key"]
+    frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows], schema=dict.fromkeys(columns, pl.String))
+    return frame.with_columns(
+        pl.lit("roll.xlsx").alias("source_file"),
+        pl.lit(None, dtype=pl.String).alias("source_sheet"),
+        (pl.int_range(pl.len()) + 2).cast(pl.Int64).alias("source_row"),
+        pl.lit(None, dtype=pl.Date).alias("birth"),
+        pl.lit(None, dtype=pl.String).alias("sex"),
+    )
+
+
+def test_namesakes_without_address_or_id_get_different_keys() -> None:
+    frame = _hand_built([{"community_code": CODE, "name_raw": "张伟", "name": "张伟", "household_key": "7"}] * 2)
+    assert roll_keys(frame, secret=SECRET)["record_key"].n_unique() == 2
+    assert register_keys(frame, secret=SECRET)["record_key"].n_unique() == 2
+
+
+def test_namesakes_are_numbered_in_lineage_order() -> None:
+    one = {"community_code": CODE, "name_raw": "张伟", "name": "张伟", "household_key": "7"}
+    frame = _hand_built([one, one, {**one, "id18": ID_ZHANG}])
+    keys = roll_keys(frame, secret=SECRET)["record_key"].to_list()
+    shuffled = roll_keys(frame.reverse(), secret=SECRET)["record_key"].to_list()
+    assert shuffled == keys[::-1]
+
+
+_TEXT = st.sampled_from([None, "", " ", "张伟", "张 伟", "李强", "\x1f", "a\x1fb", "a"])
+_ROW = st.fixed_dictionaries(
+    {
+        "community_code": st.sampled_from([CODE, "330282001002", None]),
+        "name_raw": _TEXT,
+        "name": _TEXT,
+        "address_raw": st.sampled_from([None, "东村2组44号", "东村 2组44号", "金山花园1-1-101"]),
+        "dwelling": st.sampled_from([None, "d1", "d2"]),
+        "id18": st.sampled_from([None, ID_ZHANG, valid_id("33028219800101002")]),
+        "household_key": st.sampled_from(["1", "2", "~roll.xlsx:3", "\x1f"]),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(_ROW, min_size=1, max_size=12), keys=st.sampled_from([register_keys, roll_keys]))
+def test_keys_never_collide_within_a_delivery(rows: list[dict[str, Any]], keys: Callable[..., pl.DataFrame]) -> None:
+    frame = _hand_built(rows)
+    assert keys(frame, secret=SECRET)["record_key"].n_unique() == frame.height
+
+
+# The secret
+
+
+def test_a_record_key_is_not_the_plain_digest_of_the_id_number() -> None:
+    register, _ = _prepared([{"name_raw": "张伟", "address_raw": "金山花园1-1-101"}])
+    id18 = register["id18"][0]
+    plain = hashlib.blake2b(id18.encode(), digest_size=10, person=b"hukou-key").hexdigest()
+    assert plain not in register["record_key"][0]
+
+
+def test_keys_depend_on_the_secret() -> None:
+    rows = [{"name_raw": "张伟", "id_raw": ID_ZHANG, "address_raw": "金山花园1-1-101"}]
+    ours, theirs = _prepared(rows), _prepared(rows, secret=OTHER_SECRET)
+    for mine, other in zip(ours, theirs, strict=True):
+        for column in ("record_key", "fingerprint", "person_key"):
+            assert set(mine[column]).isdisjoint(other[column]), column
+
+
+def test_a_person_key_is_not_the_plain_digest_of_the_id_number() -> None:
+    plain = "P" + hashlib.blake2b(f"id:{ID_ZHANG}".encode(), digest_size=8, person=b"hukou-recon").hexdigest()
+    assert person_key(ID_ZHANG, "a.csv:2", secret=SECRET) != plain
+    register, roll = _prepared([{"name_raw": "张伟", "id_raw": ID_ZHANG, "address_raw": "金山花园1-1-101"}])
+    assert register["person_key"][0] == roll["person_key"][0] == person_key(ID_ZHANG, "x", secret=SECRET)
+
+
+@pytest.mark.parametrize("secret", [b"", b"short", bytes(65)])
+def test_a_weak_secret_is_refused(secret: bytes) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        prepare(*_raw([{"name_raw": "张伟", "address_raw": "金山花园1-1-101"}]), secret=secret)
+
+
+# Migration from the earlier, unkeyed scheme
+
+
+def _old_digest(*parts: str | None) -> str:
+    text = "\x1f".join("" if p is None else p for p in parts)
+    return hashlib.blake2b(text.encode(), digest_size=10, person=b"hukou-key").hexdigest()
+
+
+def _old_fingerprint(record: dict[str, Any]) -> str:
+    return _old_digest(*[None if record[c] is None else str(record[c]) for c in FINGERPRINT_FIELDS])
+
+
+def test_key_migration_maps_the_earlier_keys_to_tonights() -> None:
+    register, roll = _prepared([{"name_raw": "张伟", "id_raw": ID_ZHANG, "address_raw": "金山花园1-1-101"}])
+    r, lr = register.row(0, named=True), roll.row(0, named=True)
+    old_register = "R:" + _old_digest(r["id18"])
+    old_roll = f"L:{CODE}:" + _old_digest(lr["name"], lr["dwelling"])
+    register_moves = key_migration(register, side=Side.REGISTER)
+    roll_moves = key_migration(roll, side=Side.ROLL)
+    assert register_moves.row(0) == (old_register, _old_fingerprint(r), r["record_key"], r["fingerprint"])
+    assert roll_moves.row(0) == (old_roll, _old_fingerprint(lr), lr["record_key"], lr["fingerprint"])
+    assert register_moves.height == register.height
+
+
+def test_decisions_under_earlier_keys_still_apply_after_rekeying() -> None:
+    register, roll = _prepared([{"name_raw": "张伟", "id_raw": ID_ZHANG, "address_raw": "金山花园1-1-101"}])
+    r, lr = register.row(0, named=True), roll.row(0, named=True)
+    decisions = pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "kind": ["same_person", "same_person", "same_person"],
+            "register_key": ["R:" + _old_digest(r["id18"]), "R:" + _old_digest(r["id18"]), r["record_key"]],
+            "roll_key": [f"L:{CODE}:" + _old_digest(lr["name"], lr["dwelling"])] * 2 + [lr["record_key"]],
+            "register_fingerprint": [_old_fingerprint(r), "since changed", r["fingerprint"]],
+            "roll_fingerprint": [_old_fingerprint(lr), _old_fingerprint(lr), lr["fingerprint"]],
+        }
+    )
+    _, before = pair_decisions(decisions, register, roll)
+    assert before.sort("decision_id")["outcome"].to_list() == [Outcome.GONE.value] * 2 + [Outcome.APPLIED.value]
+
+    moved = rekeyed(decisions, register, roll)
+    assert moved["id"].to_list() == [1, 2]
+    after = decisions.update(moved, on="id")
+    _, outcomes = pair_decisions(after, register, roll)
+    assert outcomes.sort("decision_id")["outcome"].to_list() == [
+        Outcome.APPLIED.value,
+        Outcome.CHANGED.value,
+        Outcome.APPLIED.value,
+    ]
+    assert rekeyed(after, register, roll).is_empty()
+
+
+# The secret's file
+
+
+def test_the_secret_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = DataPaths(tmp_path / "data").digest_key
+    key = load_or_create(path)
+    assert len(key) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create(path) == key
+    assert load_or_create(DataPaths(tmp_path / "other").digest_key) != key
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_a_secret_others_can_read_or_a_truncated_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "digest.key"
+    load_or_create(path)
+    path.chmod(0o644)
+    with pytest.raises(DigestKeyError, match="chmod"):
+        load_or_create(path)
+    path.chmod(0o600)
+    path.write_bytes(b"short")
+    with pytest.raises(DigestKeyError, match="bytes"):
+        load_or_create(path)
