@@ -291,7 +291,11 @@ def corrections_column(frame: pl.DataFrame) -> pl.DataFrame:
         "idx", (c.str.slice(0, 16) + c.str.slice(17, 1) + pl.lit("X")).alias("id_fix")
     )
     x_first = x_first.filter(_check_expr(pl.col("id_fix").str.slice(0, 17)) == "X")
-    out = pl.concat([short, recheck, one, swapped, x_first]).join(bad, on="idx").filter(pl.col("id_fix") != pl.col("id_clean"))
+    out = (
+        pl.concat([short, recheck, one, swapped, x_first])
+        .join(bad, on="idx")
+        .filter(pl.col("id_fix") != pl.col("id_clean"))
+    )
     return (
         out.filter(_date_expr(pl.col("id_fix").str.slice(6, 8)).is_not_null())
         .select("idx", "id_fix")
