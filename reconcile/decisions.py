@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reconcile.keys import key_migration
+from reconcile.keys import LEGACY_PREFIXES, key_migration
 from reconcile.linker import Decisions
 from schemas.codes import DecisionKind, ItemState, Outcome, Side
 
@@ -123,6 +123,8 @@ def rekeyed(decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame)
     out = decisions.select("id", *columns).with_columns(pl.lit(False).alias("_moved"))
     for side, records in ((Side.REGISTER, register), (Side.ROLL, roll)):
         key, fingerprint = f"{side}_key", f"{side}_fingerprint"
+        if not decisions[key].str.starts_with(LEGACY_PREFIXES[side]).any():
+            continue  # nothing stored under the earlier scheme: no need to compute its keys for every record
         moves = key_migration(records, side=side).rename({"old_key": key})
         out = (
             out.join(moves, on=key, how="left")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import reconcile.dwelling
 import reconcile.prepare
+from reconcile import keys
 from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.keys import FINGERPRINT_FIELDS, key_migration, person_key, register_keys, roll_keys
 from reconcile.prepare import prepare
@@ -257,3 +258,10 @@ def test_a_secret_others_can_read_or_a_truncated_one_is_refused(tmp_path: Path) 
     path.write_bytes(b"short")
     with pytest.raises(DigestKeyError, match="bytes"):
         load_or_create(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text()), min_size=1, max_size=20))
+def test_the_column_form_of_written_is_the_scalar_form(values: list[str | None]) -> None:
+    column = pl.DataFrame({"v": values}, schema={"v": pl.String}).select(keys._written("v")).to_series().to_list()
+    assert [c or "" for c in column] == [keys.written(v) for v in values]
