@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from schemas.codes import Role
 from services import accounts
+from services.access import DECIDING_ROLES
 from services.accounts import User
 from services.paths import DataPaths
 
@@ -189,6 +190,8 @@ def require_role(*roles: Role) -> Callable[[Session], Session]:
 
 AnyUser = Annotated[Session, Depends(require_role())]
 """Any logged-in user."""
+Decider = Annotated[Session, Depends(require_role(*DECIDING_ROLES))]
+"""A user who may decide and link (operators)."""
 Checked = Annotated[Session, Depends(checked_session)]
 """A logged-in user whose request carries the session's CSRF token."""
 

@@ -10,12 +10,12 @@ No `from __future__ import annotations` here: FastAPI reads these signatures.
 from typing import Annotated, Any
 
 import duckdb
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reconcile.compare import COMPARISONS
 from review import data
-from review.deps import AnyUser, Checked, Context, Session, go, render, require_role
+from review.deps import AnyUser, Checked, Context, Decider, Session, go, render
 from review.items import DecisionIndex, decision_index, load_item, state_of, visible_codes
 from review.present import diff_pair, shown, waterfall_svg
 from schemas.codes import DecisionKind, ItemState, QueueKind, Side
@@ -26,7 +26,6 @@ from services.decisions import ItemKeys, decide, item_label, undo_last
 
 router = APIRouter(tags=["queue"])
 
-Decider = Annotated[Session, Depends(require_role(*DECIDING_ROLES))]
 
 PAGE_SIZE = 50
 EVERY_STATE = "all"

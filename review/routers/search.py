@@ -13,11 +13,11 @@ No `from __future__ import annotations` here: FastAPI reads these signatures.
 from typing import Annotated, Any
 
 import duckdb
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from review import data
-from review.deps import AnyUser, Checked, Context, Session, go, render, require_role
+from review.deps import AnyUser, Checked, Context, Decider, Session, go, render
 from review.items import load_item, other_side, visible_codes
 from review.present import lineage, shown
 from schemas.codes import DecisionKind, Side
@@ -28,7 +28,6 @@ from services.decisions import ItemKeys, decide, item_label
 
 router = APIRouter(tags=["search"])
 
-Decider = Annotated[Session, Depends(require_role(*DECIDING_ROLES))]
 
 REFUSED = "请输入完整姓名，或至少15位身份证号 (a full name, or an ID number of at least 15 characters)"
 CLAIMED = (
