@@ -14,6 +14,7 @@ from cli.audit import audit_app
 from cli.common import DataOption, console
 from cli.export import export_lists
 from cli.users import users_app
+from cli.worksheet import worksheet_app
 
 # Before Prefect is imported: no analytics, and time for a first ephemeral server to
 # migrate its database on a fresh machine (the default 20 s is not always enough).
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(worksheet_app, name="worksheet")
 app.command("export")(export_lists)
 
 SUMMARY_COLUMNS = (

@@ -245,7 +245,8 @@ def _locked_run(
     try:
         counts |= timed("ingest", steps.ingest, register, rolls, run_dir, quiet_seconds=settings.quiet_seconds)
         stage["name"] = "sanity checks"
-        problems = sanity_problems(counts, _last_published(paths.state), settings.max_shrink)
+        last = _last_published(paths.state)
+        problems = sanity_problems(counts, last, settings.max_shrink)
         if problems and not accept_shrink:
             raise RunRefused(
                 "; ".join(problems)
@@ -255,7 +256,9 @@ def _locked_run(
             counts["sanity_checks_overridden"] = len(problems)
         counts |= timed("normalise", steps.normalise, run_dir, paths.digest_key)
         counts |= timed("link", steps.link, run_dir, settings.link_settings(), paths.state)
-        counts |= timed("classify", steps.classify, run_dir)
+        previous = paths.run(last["run_id"]) if last else None
+        counts |= timed("classify", steps.classify, run_dir, policy=settings.verify_without_visit, previous=previous)
+        counts["verification_policy"] = [e.value for e in settings.verify_without_visit]
         this_run = {
             "run_id": run_id,
             "started_at": started,

@@ -43,7 +43,8 @@ VIEWS: dict[View, str] = {
     View.RECORD_STATUS: f"""
         SELECT side, source_file, source_row, community_code, status, other_community_code, person_key,
                linked_file, linked_row, verified_by, decision, decision_outcome, issues, address_incomplete,
-               source_sheet, linked_sheet
+               source_sheet, linked_sheet, pending, evidence, others_at_flat, others_since, hint_community,
+               flat, household_key, grid, building
         FROM {RunTable.RECORD_STATUS.qualified}
     """,  # noqa: S608  table names from services.reader
     View.COMMUNITY_SUMMARY: f"SELECT * FROM {RunTable.COMMUNITY_SUMMARY.qualified}",  # noqa: S608
@@ -53,6 +54,8 @@ VIEWS: dict[View, str] = {
     View.INPUT_FILES: f"SELECT * FROM {RunTable.INPUT_FILES.qualified}",  # noqa: S608
     View.MODEL_PARAMETERS: f"SELECT * FROM {RunTable.MODEL_PARAMETERS.qualified}",  # noqa: S608
     View.RUNS: f"SELECT * FROM {RunTable.RUNS.qualified}",  # noqa: S608
+    View.COVERAGE: f"SELECT * FROM {RunTable.COVERAGE.qualified}",  # noqa: S608
+    View.PROGRESS: f"SELECT * FROM {RunTable.PROGRESS.qualified}",  # noqa: S608
 }
 """Each published view's definition over the run's tables (names from `services.reader`, never from input)."""
 
@@ -62,6 +65,8 @@ _FROM_PARQUET: tuple[RunTable, ...] = (
     RunTable.COMMUNITY_SUMMARY,
     RunTable.QUARANTINE,
     RunTable.QUEUE,
+    RunTable.COVERAGE,
+    RunTable.PROGRESS,
 )
 """The run tables copied as they are from the run's Parquet file of the same name."""
 

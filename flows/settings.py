@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reconcile.linker import LinkSettings
+from schemas.codes import Evidence  # noqa: TC001  pydantic reads the annotation at runtime
 
 _LINKER = LinkSettings()
 """The linker's own defaults: the settings below override them, never restate them."""
@@ -28,6 +30,20 @@ class Settings(BaseSettings):
     """Largest share by which the register or roll records may shrink since the last published run."""
     quiet_seconds: float = 60.0
     """Input files modified less than this long ago may still be being copied: skipped (0: read them all)."""
+    verify_without_visit: list[Evidence] = []
+    """The verification policy: evidence that verifies a lone record without a visit (default none), e.g.
+    HUKOU_VERIFY_WITHOUT_VISIT='["others_at_flat"]'. Written in the run record and every export manifest."""
+
+    @field_validator("verify_without_visit")
+    @classmethod
+    def _only_findings(cls, policy: list[Evidence]) -> list[Evidence]:
+        refused = [e.value for e in policy if not e.may_verify]
+        if refused:
+            raise ValueError(
+                f"{', '.join(refused)} cannot verify a record without a visit: a flat or building the roll may have "
+                "missed, an address nobody could place or a namesake is no finding (Evidence.may_verify)"
+            )
+        return policy
 
     def link_settings(self) -> LinkSettings:
         """What the linker aims for, from these settings."""

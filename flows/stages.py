@@ -22,7 +22,8 @@ from reconcile.dwelling import PARTS
 from reconcile.findings import findings
 from reconcile.linker import LinkSettings, link
 from reconcile.prepare import prepare
-from schemas.codes import DecidedBy, Outcome, Side
+from reconcile.progress import progress as progress_since
+from schemas.codes import DecidedBy, Evidence, Outcome, Side
 from schemas.inputs import FILE_COMMUNITY, REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
 from services.charts import summary_svg
@@ -31,6 +32,7 @@ from services.digest_key import load_or_create
 from services.paths import sha256_file
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from pathlib import Path
 
 ROLL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
@@ -273,6 +275,7 @@ def normalise(run: Path, digest_key: Path) -> dict[str, Any]:
         )
         prepared.register.write_parquet(run / "register.parquet")
         prepared.roll.write_parquet(run / "roll.parquet")
+        prepared.vacant.write_parquet(run / "vacant.parquet")
         quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), prepared.quarantine])
         quarantine.write_parquet(run / "quarantine.parquet")
         progress.advance("规范化 normalise")
@@ -336,8 +339,13 @@ def _roll_files(run: Path) -> pl.DataFrame:
     )
 
 
-def classify_stage(run: Path) -> dict[str, Any]:
-    """Statuses for every record, the work queue and the community summary (`reconcile.findings`)."""
+def classify_stage(run: Path, policy: Collection[Evidence] = (), previous: Path | None = None) -> dict[str, Any]:
+    """Statuses for every record, the work queue, the community summary and roll coverage (`reconcile.findings`).
+
+    `policy`: the evidence that verifies a lone record without a visit (`Settings.verify_without_visit`);
+    `previous`: the last published run's directory, for the change since then (`reconcile.progress`).
+    """
+    vacant = run / "vacant.parquet"
     with progress.stage("判定 classify", 1):
         found = findings(
             pl.read_parquet(run / "register.parquet"),
@@ -347,8 +355,19 @@ def classify_stage(run: Path) -> dict[str, Any]:
             decisions=pl.read_parquet(run / "decisions.parquet"),
             pair_outcomes=pl.read_parquet(run / "pair_decisions.parquet"),
             roll_files=_roll_files(run),
+            vacant=pl.read_parquet(vacant) if vacant.exists() else None,
+            policy=policy,
         )
         found.statuses.write_parquet(run / "record_status.parquet")
+        found.coverage.write_parquet(run / "coverage.parquet")
+        last_queue = previous / "queue.parquet" if previous is not None else None
+        known = last_queue is not None and last_queue.exists()
+        progress_since(
+            found.queue,
+            found.statuses,
+            pl.read_parquet(last_queue) if known and last_queue is not None else None,
+            previous_run_id=previous.name if known and previous is not None else None,
+        ).write_parquet(run / "progress.parquet")
         found.queue.write_parquet(run / "queue.parquet")
         found.summary.write_parquet(run / "community_summary.parquet")
         (run / "community_summary.svg").write_text(summary_svg(found.summary.to_dicts()), encoding="utf-8")

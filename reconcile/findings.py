@@ -7,15 +7,20 @@ reads its inputs, calls this, and writes what it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from reconcile.classify import classify
 from reconcile.decisions import changed_pairs, record_outcomes
+from reconcile.evidence import building_grids, building_key, building_label, coverage, evidence
 from reconcile.summary import community_summary
 from reconcile.verification import verify
 from reconcile.work_queue import build_queue
-from schemas.codes import DecidedBy, Outcome, Side
+from schemas.codes import DecidedBy, Evidence, Outcome, Side
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,8 @@ class Findings:
     """What operators are asked to settle (`work_queue.QUEUE_SCHEMA`)."""
     summary: pl.DataFrame
     """One row per community (`summary.SUMMARY_COLUMNS`)."""
+    coverage: pl.DataFrame
+    """Roll coverage per building (`evidence.COVERAGE_SCHEMA`)."""
 
 
 def communities(register: pl.DataFrame, roll_files: pl.DataFrame) -> pl.DataFrame:
@@ -60,6 +67,37 @@ def _issues(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _places(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+    """Where each record is: its flat and building, a register record's household, and its grid.
+
+    A register record's flat is its registered flat, a roll record's the flat it names; a roll record's grid is
+    its own, a register record's the grid of its building (`evidence.building_grids`; null where the roll never
+    names the building). Worksheets and the coverage page group by them.
+    """
+    return pl.concat(
+        [
+            register.with_columns(building_key().alias("_building"))
+            .join(building_grids(roll).rename({"building": "_building"}), on="_building", how="left")
+            .select(
+                pl.lit(Side.REGISTER.value).alias("side"),
+                "idx",
+                "flat",
+                "household_key",
+                "grid",
+                pl.when(pl.col("dw_building").is_not_null()).then(building_label()).alias("building"),
+            ),
+            roll.select(
+                pl.lit(Side.ROLL.value).alias("side"),
+                "idx",
+                "flat",
+                pl.lit(None, dtype=pl.String).alias("household_key"),
+                pl.col("grid").cast(pl.String),
+                pl.when(pl.col("dw_building").is_not_null()).then(building_label()).alias("building"),
+            ),
+        ]
+    )
+
+
 def _review_pairs(links: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
     return (
         links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
@@ -80,19 +118,24 @@ def findings(
     decisions: pl.DataFrame,
     pair_outcomes: pl.DataFrame,
     roll_files: pl.DataFrame,
+    vacant: pl.DataFrame | None = None,
+    policy: Collection[Evidence] = (),
 ) -> Findings:
     """Statuses, queue and summary from prepared records, tonight's links and the operators' standing decisions.
 
     `duplicates` is `LinkResult.duplicates()`; `decisions` the standing decisions (`services.decisions`);
     `pair_outcomes` what became of the pair decisions in linking (`reconcile.decisions.pair_decisions`);
-    `roll_files` as in `communities`.
+    `roll_files` as in `communities`; `vacant` the roll's rows recording empty flats (`reconcile.prepare.Prepared`);
+    `policy` the evidence that verifies a lone record without a visit (`reconcile.verification.verify`).
     """
     on_side = {side: duplicates.filter(pl.col("side") == side.value).drop("side") for side in Side}
     statuses = classify(register, roll, links, on_side[Side.REGISTER], on_side[Side.ROLL])
+    statuses = statuses.join(evidence(statuses, register, roll, links, vacant), on=["side", "idx"], how="left")
     outcomes = record_outcomes(decisions, register, roll)
     statuses = (
-        verify(statuses, links, outcomes)
+        verify(statuses, links, outcomes, policy=policy)
         .join(_issues(register, roll), on=["side", "idx"], how="left")
+        .join(_places(register, roll), on=["side", "idx"], how="left")
         .with_columns(pl.col("issues").list.join(",").alias("issues"))
     )
     changed = changed_pairs(pair_outcomes, decisions, register, roll)
@@ -101,4 +144,4 @@ def findings(
     summary = community_summary(
         statuses, register, roll, communities(register, roll_files), _review_pairs(links, register, roll)
     )
-    return Findings(statuses=statuses, queue=queue, summary=summary)
+    return Findings(statuses=statuses, queue=queue, summary=summary, coverage=coverage(register, roll, vacant))

@@ -15,11 +15,12 @@ import polars as pl
 
 from reconcile import address, idnumber, names
 from reconcile.dates import parse_date_column
-from reconcile.dwelling import locate
+from reconcile.dwelling import PARTS, locate
+from reconcile.evidence import is_vacancy
 from reconcile.keys import register_keys, roll_keys
-from schemas.codes import Issue, Side
-from schemas.inputs import COMMUNITY_CODE, REGISTER, ROLL
-from schemas.records import RegisterRecord, RollRecord, lineage_text, split_valid
+from schemas.codes import Issue, Quarantine, Side
+from schemas.inputs import COMMUNITY_CODE, LINEAGE, REGISTER, ROLL
+from schemas.records import RegisterRecord, RollRecord, lineage_text, quarantine_rows, split_valid
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -211,6 +212,8 @@ class Prepared:
     roll: pl.DataFrame
     quarantine: pl.DataFrame
     """Rows of either side that could not go on, with the contract's reason (`schemas.records`)."""
+    vacant: pl.DataFrame
+    """Roll rows recording a flat as empty (also in `quarantine`): lineage, community, grid, flat and parts."""
 
 
 def _indexed(frame: pl.DataFrame) -> pl.DataFrame:
@@ -239,11 +242,23 @@ def prepare(
     )
     step()
     roll_frame = prepare_roll(raw_rolls, by_name=community_names(raw_register), prefixes=prefixes)
-    roll, roll_q = split_valid(roll_frame, RollRecord, ROLL)
+    note = pl.col("note") if "note" in roll_frame.columns else pl.lit(None, dtype=pl.String)
+    vacancy = is_vacancy(pl.col("name_raw"), note, pl.col("id_raw")) & pl.col("address_raw").is_not_null()
+    vacant_rows = roll_frame.filter(vacancy)
+    roll, roll_q = split_valid(roll_frame.filter(~vacancy), RollRecord, ROLL)
     step()
-    register, roll = locate(register, roll)
+    # Rows recording an empty flat are located with the people, then set aside: evidence, not persons.
+    register, located = locate(register, pl.concat([roll, vacant_rows], how="diagonal_relaxed"))
+    roll, vacant = located.head(roll.height), located.tail(vacant_rows.height)
+    vacancy_q = quarantine_rows(
+        vacant_rows,
+        ROLL,
+        reasons=[Quarantine.VACANT_FLAT.value] * vacant_rows.height,
+        details=["flat recorded as empty"] * vacant_rows.height,
+    )
     return Prepared(
         register=_indexed(register_keys(register, secret=secret)),
         roll=_indexed(roll_keys(roll, secret=secret)),
-        quarantine=pl.concat([register_q, roll_q]),
+        quarantine=pl.concat([register_q, roll_q, vacancy_q]),
+        vacant=vacant.select(*LINEAGE, "community_code", "grid", "flat", *PARTS),
     )

@@ -29,8 +29,14 @@ QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "roll_key": pl.String(),
     "roll_fingerprint": pl.String(),
     "sort_key": pl.String(),
+    "evidence": pl.String(),
+    "others_at_flat": pl.Int32(),
+    "hint_community": pl.String(),
 }
 QUEUE_COLUMNS = list(QUEUE_SCHEMA)
+_NUMBERED_LATER = {name: dtype for name, dtype in QUEUE_SCHEMA.items() if name != "item_id"}
+EVIDENCE_COLUMNS = ("evidence", "others_at_flat", "hint_community")
+"""What a lone item carries of its record's evidence (`reconcile.evidence`)."""
 
 
 def build_queue(
@@ -126,6 +132,7 @@ def _pair_items(links: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame, chang
                 .cast(pl.String)
                 .str.zfill(7),
             ).alias("sort_key"),
+            *[pl.lit(None, dtype=QUEUE_SCHEMA[c]).alias(c) for c in EVIDENCE_COLUMNS],
         )
     )
 
@@ -140,7 +147,7 @@ def _lone_items(
     idx = f"{side}_idx"
     rows = (
         lone.filter(pl.col("side") == side.value)
-        .select(pl.col("idx").alias(idx))
+        .select(pl.col("idx").alias(idx), *[c for c in EVIDENCE_COLUMNS if c in lone.columns])
         .join(records, on=idx)
         .join(
             changed.filter(pl.col("side") == side.value).select(
@@ -159,4 +166,4 @@ def _lone_items(
     missing = [
         pl.lit(None, dtype=dtype).alias(name) for name, dtype in QUEUE_SCHEMA.items() if name not in rows.columns
     ]
-    return rows.with_columns(missing).select(QUEUE_COLUMNS[1:])  # item_id is numbered later
+    return rows.with_columns(missing).select(QUEUE_COLUMNS[1:]).cast(_NUMBERED_LATER)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from starlette.datastructures import MutableHeaders
 
 from review.deps import AppContext, LoginRequired, trusted_proxies
 from review.present import lineage
-from review.routers import admin, auth, export, queue, search
+from review.routers import admin, auth, coverage, export, progress, queue, search, worksheet
 from schemas.codes import DecisionKind, ItemState, QueueKind, Role, Side, Status
 from schemas.labels import STATUS_LABELS
 from services import accounts
@@ -123,7 +123,16 @@ def create_app(data_dir: Path, *, secure_cookies: bool = False, proxies: Iterabl
     accounts.dummy_hash()  # made now, so no login pays for it (and shows by its time that the name is unknown)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(LoginRequired, _to_login)
-    for router in (auth.router, queue.router, search.router, admin.router, export.router):
+    for router in (
+        auth.router,
+        queue.router,
+        search.router,
+        admin.router,
+        export.router,
+        coverage.router,
+        progress.router,
+        worksheet.router,
+    ):
         app.include_router(router)
     return app
 

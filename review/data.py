@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from reconcile import idnumber, names
 from reconcile.classify import status_if_same_person
 from reconcile.compare import ADDRESS, COMPARISONS
-from schemas.codes import Side
+from schemas.codes import QueueKind, Side
 from services.access import may_see
-from services.reader import RunTable, community_rows, dict_rows, published, record_table
+from services.reader import RunTable, View, community_rows, dict_rows, published, record_table
 from services.reader import run_id as run_id  # the routers read the published run here
 
 if TYPE_CHECKING:
@@ -203,3 +203,82 @@ def linked_community(found: dict[str, Any], partner: dict[str, Any] | None) -> s
     ):
         return None
     return str(found.get("other_community_code") or found["community_code"])
+
+
+def record_status(con: duckdb.DuckDBPyConnection, side: Side, idx: int | None) -> dict[str, Any] | None:
+    """One record's published status row: status, evidence, flat, household and grid (None without one)."""
+    if idx is None:
+        return None
+    sql = f"SELECT * FROM {RunTable.RECORD_STATUS.qualified} WHERE side = ? AND idx = ?"  # noqa: S608  table from services.reader
+    rows = dict_rows(con, sql, [str(side), idx])
+    return rows[0] if rows else None
+
+
+def community_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Every community's name by its code (names are no personal data: any user may read another's)."""
+    return {r["community_code"]: r["community_name"] or r["community_code"] for r in community_rows(con)}
+
+
+_ITEM_COLUMNS = """q.item_id, q.kind, q.community_code AS item_community, q.register_key, q.roll_key,
+                   q.register_fingerprint, q.roll_fingerprint, q.changed"""
+"""A lone record's queue item, as `household_members` and `flat_occupants` add it (null columns without one)."""
+
+
+def household_members(con: duckdb.DuckDBPyConnection, community: str, household_key: str) -> list[dict[str, Any]]:
+    """Every member of a registered household, with their status and their 户在人不在 item (if they have one)."""
+    return dict_rows(
+        con,
+        f"""SELECT r.*, s.status, s.evidence, {_ITEM_COLUMNS}
+           FROM {record_table(Side.REGISTER)} r
+           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = r.idx
+           LEFT JOIN {View.QUEUE} q ON q.register_idx = r.idx AND q.kind = ?
+           WHERE r.community_code = ? AND r.household_key = ?
+           ORDER BY r.source_file, r.source_sheet, r.source_row""",  # noqa: S608  tables from services.reader
+        [Side.REGISTER.value, QueueKind.ABSENT.value, community, household_key],
+    )
+
+
+def flat_occupants(con: duckdb.DuckDBPyConnection, community: str, flat: str) -> list[dict[str, Any]]:
+    """Everyone a community's roll records at one flat, with their status and their 人在户不在 item (if any)."""
+    return dict_rows(
+        con,
+        f"""SELECT o.*, s.status, s.evidence, {_ITEM_COLUMNS}
+           FROM {record_table(Side.ROLL)} o
+           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = o.idx
+           LEFT JOIN {View.QUEUE} q ON q.roll_idx = o.idx AND q.kind = ?
+           WHERE o.community_code = ? AND o.flat = ?
+           ORDER BY o.source_file, o.source_sheet, o.source_row""",  # noqa: S608  tables from services.reader
+        [Side.ROLL.value, QueueKind.UNREGISTERED.value, community, flat],
+    )
+
+
+def has_view(con: duckdb.DuckDBPyConnection, view: View) -> bool:
+    """Whether the published database has this view (one published before the view existed has not)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [view.value]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def coverage(con: duckdb.DuckDBPyConnection, codes: list[str]) -> list[dict[str, Any]]:
+    """Roll coverage per building of these communities (none before the coverage view was published)."""
+    if not has_view(con, View.COVERAGE):
+        return []
+    return dict_rows(
+        con,
+        f"""SELECT * FROM {View.COVERAGE} WHERE list_contains(?::VARCHAR[], community_code)
+            ORDER BY community_code, grid NULLS FIRST, building""",  # noqa: S608  the view's name from the View enum
+        [codes],
+    )
+
+
+def building_coverage(con: duckdb.DuckDBPyConnection, community: str, building: str | None) -> dict[str, Any] | None:
+    """The coverage row of one building of a community by its label, or None."""
+    if not building or not has_view(con, View.COVERAGE):
+        return None
+    rows = dict_rows(
+        con,
+        f"SELECT * FROM {View.COVERAGE} WHERE community_code = ? AND building = ? LIMIT 1",  # noqa: S608  the View enum
+        [community, building],
+    )
+    return rows[0] if rows else None

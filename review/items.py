@@ -3,6 +3,7 @@
 No `from __future__ import annotations` here: FastAPI reads signatures that use these.
 """
 
+from collections.abc import Collection
 from typing import Any
 
 import duckdb
@@ -12,7 +13,7 @@ from reconcile.decisions import item_state
 from review import data
 from review.deps import AppContext, Session
 from schemas.codes import ItemState, QueueKind, Side
-from services.decisions import active_decisions
+from services.decisions import ItemKeys, active_decisions
 
 DecisionIndex = dict[tuple[str | None, str | None], dict[str, Any]]
 
@@ -50,3 +51,32 @@ def state_of(item: dict[str, Any], index: DecisionIndex) -> tuple[ItemState, dic
     """Where an item stands, and the active decision on its records (if any)."""
     decision = index.get((item["register_key"], item["roll_key"]))
     return item_state(item, decision), decision
+
+
+def with_states(members: list[dict[str, Any]], index: DecisionIndex, codes: Collection[str]) -> list[dict[str, Any]]:
+    """Household members or flat occupants, each with its item's `state` and whether it is `open`.
+
+    Members come from `data.household_members` or `data.flat_occupants`. A member is open when it has a lone
+    item in one of the user's communities still waiting for an operator (pending, or changed since decided).
+    """
+    for member in members:
+        has_item = member["item_id"] is not None and member["item_community"] in codes
+        member["state"] = state_of(member, index)[0] if has_item else None
+        member["open"] = bool(member["state"] and member["state"].open)
+    return members
+
+
+def batch_fields(members: list[dict[str, Any]], side: Side) -> list[tuple[str, str]]:
+    """(record key, fingerprint) of the open members, as a household or flat form carries them back."""
+    return [(m[f"{side}_key"], m[f"{side}_fingerprint"] or "") for m in members if m["open"]]
+
+
+def batch_keys(member: dict[str, Any]) -> ItemKeys:
+    """The keys of a member's lone item, for `services.decisions.decide_batch`."""
+    return ItemKeys(
+        member["item_community"],
+        member["register_key"],
+        member["roll_key"],
+        member["register_fingerprint"],
+        member["roll_fingerprint"],
+    )

@@ -1,16 +1,21 @@
-"""Presentation helpers: masking, character diffs and the waterfall chart."""
+"""Presentation helpers: masking, character diffs, the waterfall chart and a lone record's evidence."""
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
 from reconcile.idnumber import mask as mask_id
+from schemas.codes import Evidence
 from schemas.labels import TOTAL
+
+UNVISITED_LABEL = "整幢未登记"
+"""What the coverage page and an item's evidence call a building the roll records nothing of."""
 
 
 def mask_name(name: str | None) -> str:
@@ -113,4 +118,95 @@ def waterfall_svg(explanation: dict[str, Any], *, width: int = 560, bar: int = 2
     return Markup(  # noqa: S704
         f'<svg class="waterfall" role="img" aria-label="match weight waterfall" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">{axis}{"".join(rows)}</svg>'
+    )
+
+
+def coverage_share(recorded: int | None, registered: int | None) -> int | None:
+    """Flats recorded as a whole percentage of flats registered (None when nothing is registered).
+
+    >>> coverage_share(3, 4), coverage_share(0, 7), coverage_share(1, 0)
+    (75, 0, None)
+    """
+    if not registered:
+        return None
+    return round(100 * (recorded or 0) / registered)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceView:
+    """What an item page says of a lone record's evidence (`schemas.codes.Evidence`)."""
+
+    evidence: Evidence
+    others: int = 0
+    """How many other people the roll records at the registered flat."""
+    since: dt.date | None = None
+    """The earliest date the roll recorded one of them."""
+    who: list[dict[str, str]] = field(default_factory=list)
+    """The people the roll records at that flat, as the page shows them (masked per role)."""
+    building: str | None = None
+    flats_registered: int | None = None
+    flats_recorded: int | None = None
+    community_code: str | None = None
+    """The other community: where the person lives or is registered, or where a namesake is registered."""
+    community: str | None = None
+    """That community's name."""
+
+    @property
+    def label(self) -> str:
+        """The evidence's Chinese label."""
+        return self.evidence.label
+
+    @property
+    def at_flat(self) -> bool:
+        """Whether the roll records people at the registered flat (the page lists them)."""
+        return self.evidence in (Evidence.OTHERS_AT_FLAT, Evidence.FAMILY_AT_FLAT)
+
+    @property
+    def visit_first(self) -> bool:
+        """Whether the roll may simply have missed the flat: absence is not to be confirmed before a visit."""
+        return self.evidence in (Evidence.FLAT_MISSED, Evidence.BUILDING_UNVISITED)
+
+    @property
+    def share(self) -> int | None:
+        """The building's coverage in percent."""
+        return coverage_share(self.flats_recorded, self.flats_registered)
+
+    @property
+    def search_hint(self) -> bool:
+        """Whether the evidence is a namesake: a reason to search, never a link."""
+        return self.evidence is Evidence.NAMESAKE_ELSEWHERE
+
+
+def evidence_view(
+    status: dict[str, Any] | None,
+    *,
+    names: dict[str, str],
+    coverage: dict[str, Any] | None = None,
+    who: list[dict[str, str]] | None = None,
+) -> EvidenceView | None:
+    """A lone record's evidence as its page shows it, from its published status row (None without evidence).
+
+    Args:
+        status: the record's `record_status` row (evidence, others_at_flat, others_since, hint_community,
+            other_community_code, flat).
+        names: community names by code.
+        coverage: the coverage row of the building of the record's flat, if known.
+        who: the people the roll records at that flat, already masked for the user.
+    """
+    if not status or not status.get("evidence"):
+        return None
+    evidence = Evidence(status["evidence"])
+    other = status.get("hint_community") if evidence is Evidence.NAMESAKE_ELSEWHERE else None
+    if evidence in (Evidence.LIVES_ELSEWHERE, Evidence.REGISTERED_ELSEWHERE):
+        other = status.get("other_community_code")
+    return EvidenceView(
+        evidence=evidence,
+        others=int(status.get("others_at_flat") or 0),
+        since=status.get("others_since"),
+        who=list(who or []),
+        building=(coverage or {}).get("building") or status.get("building"),
+        flats_registered=(coverage or {}).get("flats_registered"),
+        flats_recorded=(coverage or {}).get("flats_recorded"),
+        community_code=other,
+        community=names.get(other, other) if other else None,
     )

@@ -65,12 +65,24 @@ class QueueKind(StrEnum):
         """The decisions an operator may make on an item of this kind, in the order the page offers them.
 
         >>> [d.value for d in QueueKind.ABSENT.decisions]
-        ['confirm_absent', 'door_visit']
+        ['confirm_absent', 'moved_out', 'deceased', 'found_present', 'door_visit']
         """
         if self is QueueKind.PAIR:
             return (DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON, DecisionKind.DOOR_VISIT)
-        confirm = DecisionKind.CONFIRM_UNREGISTERED if self is QueueKind.UNREGISTERED else DecisionKind.CONFIRM_ABSENT
-        return (confirm, DecisionKind.DOOR_VISIT)
+        if self is QueueKind.UNREGISTERED:
+            return (
+                DecisionKind.CONFIRM_UNREGISTERED,
+                DecisionKind.NOT_LIVING_HERE,
+                DecisionKind.REGISTERED_SINCE,
+                DecisionKind.DOOR_VISIT,
+            )
+        return (
+            DecisionKind.CONFIRM_ABSENT,
+            DecisionKind.MOVED_OUT,
+            DecisionKind.DECEASED,
+            DecisionKind.FOUND_PRESENT,
+            DecisionKind.DOOR_VISIT,
+        )
 
 
 class ItemState(StrEnum):
@@ -112,6 +124,8 @@ class DecidedBy(StrEnum):
     AUTO = "auto"
     REVIEW = "review"
     OPERATOR = "operator"
+    POLICY = "policy"
+    """A lone record verified by the verification policy: its evidence alone (`verified_by` only, never a link)."""
 
 
 class Quarantine(StrEnum):
@@ -125,6 +139,8 @@ class Quarantine(StrEnum):
     """A CSV line whose field count differs from the header's."""
     NO_ADDRESS = "no_address"
     """A roll row without an address: it places nobody anywhere."""
+    VACANT_FLAT = "vacant_flat"
+    """A roll row recording a flat as empty (空置, no name, no ID): no person, but evidence for that flat."""
 
 
 class Issue(StrEnum):
@@ -167,6 +183,16 @@ class DecisionKind(StrEnum):
     CONFIRM_ABSENT = "confirm_absent"
     """户在人不在 confirmed: registered here, not living here."""
     DOOR_VISIT = "door_visit"
+    MOVED_OUT = "moved_out"
+    """户在人不在 confirmed: the person has moved out (已迁出)."""
+    DECEASED = "deceased"
+    """户在人不在 confirmed: the person has died (已死亡)."""
+    FOUND_PRESENT = "found_present"
+    """A registered person found living at the registered flat after all: 人户一致, the roll missed them."""
+    NOT_LIVING_HERE = "not_living_here"
+    """A roll record of someone who does not live there: settled, the roll is to be corrected."""
+    REGISTERED_SINCE = "registered_since"
+    """A roll record of someone who has registered here since: settled, next extract will show it."""
 
     @property
     def label(self) -> str:
@@ -195,3 +221,119 @@ class Role(StrEnum):
     def label(self) -> str:
         """The Chinese label used on screens."""
         return labels.ROLE_LABELS[self.value]
+
+
+class Evidence(StrEnum):
+    """What the night's data says about a lone record (户在人不在 / 人在户不在), for whoever settles it."""
+
+    OTHERS_AT_FLAT = "others_at_flat"
+    """Registered side: the roll records other people at the registered flat."""
+    FAMILY_AT_FLAT = "family_at_flat"
+    """Registered side: the roll records others of the same household at the registered flat, not this person."""
+    FLAT_EMPTY = "flat_empty"
+    """Registered side: the roll records the registered flat as empty."""
+    FLAT_MISSED = "flat_missed"
+    """Registered side: the flat is not in the roll while other flats of its building are (likely missed)."""
+    BUILDING_UNVISITED = "building_unvisited"
+    """Registered side: no flat of the building is in the roll (likely not visited)."""
+    ADDRESS_UNKNOWN = "address_unknown"
+    """Registered side: the registered address names no building the roll could be checked against."""
+    LIVES_ELSEWHERE = "lives_elsewhere"
+    """Registered side: linked to a roll record of another community of the city."""
+    REGISTERED_ELSEWHERE = "registered_elsewhere"
+    """Roll side: linked to a register record of another community of the city."""
+    NAMESAKE_ELSEWHERE = "namesake_elsewhere"
+    """Roll side: someone of the same name is registered elsewhere in the city (a search hint, never a link)."""
+    NOT_IN_EXTRACT = "not_in_extract"
+    """Roll side: nobody like this person is in the extract (registered outside the city)."""
+
+    @property
+    def label(self) -> str:
+        """The Chinese label used on screens, worksheets and exports."""
+        return labels.EVIDENCE_LABELS[self.value]
+
+    @property
+    def may_verify(self) -> bool:
+        """Whether a verification policy may let this evidence verify a record without a visit.
+
+        Not where the evidence is an absence of evidence (a building or flat the roll may simply have missed, an
+        address nobody could place) nor a namesake (a hint to search, never a finding).
+
+        >>> Evidence.OTHERS_AT_FLAT.may_verify, Evidence.BUILDING_UNVISITED.may_verify
+        (True, False)
+        """
+        return self not in (
+            Evidence.FLAT_MISSED,
+            Evidence.BUILDING_UNVISITED,
+            Evidence.ADDRESS_UNKNOWN,
+            Evidence.NAMESAKE_ELSEWHERE,
+        )
+
+    @property
+    def side(self) -> Side:
+        """The side of the records this evidence is about.
+
+        >>> Evidence.FLAT_MISSED.side, Evidence.NOT_IN_EXTRACT.side
+        (<Side.REGISTER: 'register'>, <Side.ROLL: 'roll'>)
+        """
+        roll = (Evidence.REGISTERED_ELSEWHERE, Evidence.NAMESAKE_ELSEWHERE, Evidence.NOT_IN_EXTRACT)
+        return Side.ROLL if self in roll else Side.REGISTER
+
+
+class VisitResult(StrEnum):
+    """What a door visit found, as the worksheet's result column offers it (入户核查结果)."""
+
+    PRESENT = "present"
+    NOT_PRESENT = "not_present"
+    MOVED_OUT = "moved_out"
+    DECEASED = "deceased"
+    NO_SUCH_PERSON = "no_such_person"
+    NEWLY_REGISTERED = "newly_registered"
+
+    @property
+    def label(self) -> str:
+        """The Chinese word a worker writes (the worksheet's list values)."""
+        return labels.VISIT_RESULT_LABELS[self.value]
+
+    @classmethod
+    def from_label(cls, text: str) -> VisitResult:
+        """The result a worksheet cell states (its Chinese label, spaces ignored); ValueError if none.
+
+        >>> VisitResult.from_label(" 已迁出 ")
+        <VisitResult.MOVED_OUT: 'moved_out'>
+        """
+        wanted = "".join(text.split())
+        for result in cls:
+            if result.label == wanted:
+                return result
+        raise ValueError(f"not a visit result: {text!r}")
+
+    def decision(self, side: Side) -> DecisionKind | None:
+        """The decision this result makes on a lone record of `side` (None: it does not apply there).
+
+        >>> VisitResult.PRESENT.decision(Side.REGISTER).value, VisitResult.PRESENT.decision(Side.ROLL).value
+        ('found_present', 'confirm_unregistered')
+        >>> VisitResult.NEWLY_REGISTERED.decision(Side.REGISTER) is None
+        True
+        """
+        return _VISIT_DECISIONS[side].get(self)
+
+
+_VISIT_DECISIONS: dict[Side, dict[VisitResult, DecisionKind]] = {
+    Side.REGISTER: {
+        VisitResult.PRESENT: DecisionKind.FOUND_PRESENT,
+        VisitResult.NOT_PRESENT: DecisionKind.CONFIRM_ABSENT,
+        VisitResult.MOVED_OUT: DecisionKind.MOVED_OUT,
+        VisitResult.DECEASED: DecisionKind.DECEASED,
+        VisitResult.NO_SUCH_PERSON: DecisionKind.CONFIRM_ABSENT,
+    },
+    Side.ROLL: {
+        VisitResult.PRESENT: DecisionKind.CONFIRM_UNREGISTERED,
+        VisitResult.NOT_PRESENT: DecisionKind.NOT_LIVING_HERE,
+        VisitResult.MOVED_OUT: DecisionKind.NOT_LIVING_HERE,
+        VisitResult.DECEASED: DecisionKind.NOT_LIVING_HERE,
+        VisitResult.NO_SUCH_PERSON: DecisionKind.NOT_LIVING_HERE,
+        VisitResult.NEWLY_REGISTERED: DecisionKind.REGISTERED_SINCE,
+    },
+}
+"""Which decision each result makes on each side: a worker's word is the same, what it settles differs."""

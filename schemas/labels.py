@@ -30,7 +30,36 @@ DECISION_LABELS: dict[str, str] = {
     "confirm_unregistered": "确认人在户不在",
     "confirm_absent": "确认户在人不在",
     "door_visit": "需上门核实",
+    "moved_out": "确认已迁出",
+    "deceased": "确认已死亡",
+    "found_present": "核实在住(人户一致)",
+    "not_living_here": "核实不在此居住",
+    "registered_since": "已在本址登记户口",
 }
+
+EVIDENCE_LABELS: dict[str, str] = {
+    "others_at_flat": "户籍房屋有他人居住",
+    "family_at_flat": "同户家人在住、本人未登记",
+    "flat_empty": "社区登记该房屋空置",
+    "flat_missed": "本楼他户已登记、本户未登记",
+    "building_unvisited": "整幢未登记(可能未走访)",
+    "address_unknown": "户籍地址无法定位",
+    "lives_elsewhere": "已查到住市内他社区",
+    "registered_elsewhere": "户籍在市内他社区",
+    "namesake_elsewhere": "市内他处有同名户籍(仅供查询)",
+    "not_in_extract": "户籍不在本市数据",
+}
+"""What the night's data says about a lone record (`schemas.codes.Evidence`)."""
+
+VISIT_RESULT_LABELS: dict[str, str] = {
+    "present": "在住",
+    "not_present": "不在住",
+    "moved_out": "已迁出",
+    "deceased": "已死亡",
+    "no_such_person": "查无此人",
+    "newly_registered": "新登记",
+}
+"""The worksheet's result words (`schemas.codes.VisitResult`), exactly as the sheet's list offers them."""
 
 QUEUE_KIND_LABELS: dict[str, str] = {
     "pair": "待核实配对",
@@ -86,6 +115,8 @@ EXPORT_COLUMNS: dict[str, str] = {
     "other_community_code": "另一方社区代码",
     "other_community_name": "另一方社区",
     "verified_by": "核实方式",
+    "decision": "核实结论",
+    "evidence": "线索",
     "source_file": "来源文件",
     "source_sheet": "来源工作表",
     "source_row": "来源行",

@@ -142,28 +142,37 @@ def split_valid(
     for failed_checks in bad["_failed"].to_list():
         reason = next((q.value for rule, q in _RULE_REASONS if rule in failed_checks), "contract_violation")
         reasons.append(reason)
+    quarantine = quarantine_rows(
+        bad, contract, reasons=reasons, details=[", ".join(f) for f in bad["_failed"].to_list()]
+    )
+    return valid, quarantine
+
+
+def quarantine_rows(
+    rows: pl.DataFrame, contract: InputContract, *, reasons: list[str], details: list[str]
+) -> pl.DataFrame:
+    """Quarantine rows (`QUARANTINE_SCHEMA`) for input rows set aside: lineage, reason, detail and original values."""
     canonical = {c.internal: c.canonical for c in contract.columns}
-    raw_columns = [c for c in bad.columns if c in canonical or c.startswith("extra:")]
+    raw_columns = [c for c in rows.columns if c in canonical or c.startswith("extra:")]
     originals = [
         json.dumps(
             {canonical.get(k, k.removeprefix("extra:")): v for k, v in row.items() if v is not None},
             ensure_ascii=False,
         )
-        for row in bad.select(raw_columns).iter_rows(named=True)
+        for row in rows.select(raw_columns).iter_rows(named=True)
     ]
-    quarantine = pl.DataFrame(
+    return pl.DataFrame(
         {
-            "side": bad["side"],
-            "source_file": bad["source_file"],
-            "source_sheet": bad["source_sheet"],
-            "source_row": bad["source_row"],
+            "side": rows["side"],
+            "source_file": rows["source_file"],
+            "source_sheet": rows["source_sheet"],
+            "source_row": rows["source_row"],
             "reason": reasons,
-            "detail": [", ".join(f) for f in bad["_failed"].to_list()],
+            "detail": details,
             "original": originals,
         },
         schema=QUARANTINE_SCHEMA,
     )
-    return valid, quarantine
 
 
 def malformed_quarantine(side: str, file: str, rows: list[tuple[int, str]]) -> pl.DataFrame:

@@ -8,6 +8,7 @@ undoing hold the write lock from their first read (`BEGIN IMMEDIATE`), so two at
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,14 @@ from services.audit import audit, now
 from services.state import connect
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from schemas.codes import DecisionKind
+
+
+SOURCE_APP = "app"
+"""`decisions.source` of a decision made on one item's page; others name the household, flat or worksheet."""
 
 
 def item_label(register_key: str | None, roll_key: str | None) -> str:
@@ -54,32 +60,102 @@ def _active_for(conn: sqlite3.Connection, register_key: str | None, roll_key: st
     return row
 
 
+def _insert(
+    conn: sqlite3.Connection,
+    *,
+    username: str,
+    kind: DecisionKind,
+    keys: ItemKeys,
+    note: str | None,
+    batch: str | None = None,
+    source: str = SOURCE_APP,
+) -> int:
+    """Supersede the item's active decision (if any) with a new one, audited; returns its id."""
+    previous = _active_for(conn, keys.register_key, keys.roll_key)
+    if previous is not None:
+        conn.execute("UPDATE decisions SET active = 0 WHERE id = ?", (previous["id"],))
+    cur = conn.execute(
+        """INSERT INTO decisions (kind, register_key, roll_key, register_fingerprint, roll_fingerprint,
+                                  community_code, note, username, decided_at, supersedes, batch, source)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            kind.value,
+            keys.register_key,
+            keys.roll_key,
+            keys.register_fingerprint,
+            keys.roll_fingerprint,
+            keys.community_code,
+            note,
+            username,
+            now(),
+            previous["id"] if previous else None,
+            batch,
+            source,
+        ),
+    )
+    audit(conn, username, "decide", keys.label, previous["kind"] if previous else None, kind.value, note)
+    return int(cur.lastrowid or 0)
+
+
 def decide(state: Path, *, username: str, kind: DecisionKind, keys: ItemKeys, note: str | None = None) -> int:
     """Record a decision (superseding the active one on the same item, if any); returns its id."""
     with connect(state) as conn:
         conn.execute("BEGIN IMMEDIATE")
-        previous = _active_for(conn, keys.register_key, keys.roll_key)
-        if previous is not None:
-            conn.execute("UPDATE decisions SET active = 0 WHERE id = ?", (previous["id"],))
-        cur = conn.execute(
-            """INSERT INTO decisions (kind, register_key, roll_key, register_fingerprint, roll_fingerprint,
-                                      community_code, note, username, decided_at, supersedes)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                kind.value,
-                keys.register_key,
-                keys.roll_key,
-                keys.register_fingerprint,
-                keys.roll_fingerprint,
-                keys.community_code,
-                note,
-                username,
-                now(),
-                previous["id"] if previous else None,
-            ),
-        )
-        audit(conn, username, "decide", keys.label, previous["kind"] if previous else None, kind.value, note)
-        return int(cur.lastrowid or 0)
+        return _insert(conn, username=username, kind=kind, keys=keys, note=note)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one household, flat or worksheet action recorded."""
+
+    batch_id: str | None
+    """Shared by the decisions it made (None when it made none)."""
+    made: int
+    unchanged: int
+    """Decisions already standing exactly so (same kind, same records): left as they were."""
+
+
+def _same(active: sqlite3.Row | None, kind: DecisionKind, keys: ItemKeys) -> bool:
+    return bool(
+        active is not None
+        and active["kind"] == kind.value
+        and active["register_fingerprint"] == keys.register_fingerprint
+        and active["roll_fingerprint"] == keys.roll_fingerprint
+    )
+
+
+def decide_batch(
+    state: Path,
+    *,
+    username: str,
+    decisions: Sequence[tuple[DecisionKind, ItemKeys]],
+    source: str,
+    note: str | None = None,
+    notes: Sequence[str | None] | None = None,
+) -> BatchResult:
+    """Record several decisions as one action (a household, a flat, a worksheet), in one transaction.
+
+    Each is recorded and audited per person, and all share a batch id, so `undo_last` withdraws them as a
+    unit. A decision identical to the one already standing on its item is left as it is: doing the same
+    again (re-importing a worksheet) changes nothing. `note` goes on every decision, or `notes` gives each its
+    own (a worksheet row's 备注 belongs to that row's people only).
+    """
+    if notes is not None and len(notes) != len(decisions):
+        raise ValueError("one note per decision")
+    batch = secrets.token_hex(8)
+    made = unchanged = 0
+    with connect(state) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        for i, (kind, keys) in enumerate(decisions):
+            if _same(_active_for(conn, keys.register_key, keys.roll_key), kind, keys):
+                unchanged += 1
+                continue
+            own = notes[i] if notes is not None else note
+            _insert(conn, username=username, kind=kind, keys=keys, note=own, batch=batch, source=source)
+            made += 1
+        if made:
+            audit(conn, username, "batch", batch, None, {"source": source, "made": made, "unchanged": unchanged}, None)
+    return BatchResult(batch if made else None, made, unchanged)
 
 
 def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
@@ -95,22 +171,35 @@ def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
         ).fetchone()
         if last is None:
             return None
-        conn.execute("UPDATE decisions SET active = 0 WHERE id = ?", (last["id"],))
-        earlier = None
-        if last["supersedes"] is not None and _active_for(conn, last["register_key"], last["roll_key"]) is None:
-            earlier = conn.execute("SELECT id, kind FROM decisions WHERE id = ?", (last["supersedes"],)).fetchone()
-        if earlier is not None:
-            conn.execute("UPDATE decisions SET active = 1 WHERE id = ?", (earlier["id"],))
-        audit(
-            conn,
-            username,
-            "undo",
-            item_label(last["register_key"], last["roll_key"]),
-            last["kind"],
-            earlier["kind"] if earlier else None,
-            None,
-        )
-        return dict(last)
+        unit = [last]
+        if last["batch"] is not None:  # a household, flat or worksheet action: undone as a unit
+            unit = conn.execute(
+                "SELECT * FROM decisions WHERE batch = ? AND active = 1 ORDER BY id", (last["batch"],)
+            ).fetchall()
+        for decision in unit:
+            _withdraw(conn, username, decision)
+        if last["batch"] is not None:
+            audit(conn, username, "undo_batch", last["batch"], None, {"withdrawn": len(unit)}, None)
+        return dict(last) | {"withdrawn": len(unit)}
+
+
+def _withdraw(conn: sqlite3.Connection, username: str, decision: sqlite3.Row) -> None:
+    """Withdraw one active decision and bring back the one it superseded, if nothing else stands there; audited."""
+    conn.execute("UPDATE decisions SET active = 0 WHERE id = ?", (decision["id"],))
+    earlier = None
+    if decision["supersedes"] is not None and _active_for(conn, decision["register_key"], decision["roll_key"]) is None:
+        earlier = conn.execute("SELECT id, kind FROM decisions WHERE id = ?", (decision["supersedes"],)).fetchone()
+    if earlier is not None:
+        conn.execute("UPDATE decisions SET active = 1 WHERE id = ?", (earlier["id"],))
+    audit(
+        conn,
+        username,
+        "undo",
+        item_label(decision["register_key"], decision["roll_key"]),
+        decision["kind"],
+        earlier["kind"] if earlier else None,
+        None,
+    )
 
 
 def rekey_decisions(state: Path, moved: pl.DataFrame) -> int:
@@ -143,12 +232,14 @@ def active_decisions(state: Path | None) -> pl.DataFrame:
         "community_code": pl.String,
         "username": pl.String,
         "decided_at": pl.String,
+        "batch": pl.String,
+        "source": pl.String,
     }
     if state is None or not state.exists():
         return pl.DataFrame(schema=schema)
     with connect(state) as conn:
         rows = conn.execute(
             "SELECT id, kind, register_key, roll_key, register_fingerprint, roll_fingerprint, community_code,"
-            " username, decided_at FROM decisions WHERE active = 1"
+            " username, decided_at, batch, source FROM decisions WHERE active = 1"
         ).fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")

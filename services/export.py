@@ -37,8 +37,8 @@ import polars as pl
 import xlsxwriter
 
 from reconcile.verification import REVIEW_BAND, pending_sql, verified_sql
-from schemas.codes import Side, Status
-from schemas.labels import EXPORT_COLUMNS, EXPORT_LABELS
+from schemas.codes import Evidence, Outcome, Side, Status
+from schemas.labels import DECISION_LABELS, EVIDENCE_LABELS, EXPORT_COLUMNS, EXPORT_LABELS
 from services import reader
 from services.audit import audit
 from services.paths import DataPaths, sha256_file
@@ -65,6 +65,8 @@ _PERSON_COLUMNS: list[tuple[str, str]] = [
     ("other_community_code", "id"),
     ("other_community_name", "text"),
     ("verified_by", "text"),
+    ("decision", "text"),
+    ("evidence", "text"),
     ("source_file", "text"),
     ("source_sheet", "text"),
     ("source_row", "int"),
@@ -91,6 +93,14 @@ CELL_RULES = {
     "Excel/WPS keep them as text (strip the leading tab when reading by program); xlsx: text cells",
 }
 """How cells are written, as the manifest states it."""
+
+
+VERIFICATION_RULE = (
+    "links: verified above the auto threshold or by an operator; a lone 人在户不在 / 户在人不在: verified only by "
+    "an operator's decision (at the desk or from a door-visit worksheet), or by its evidence alone where "
+    "verified_without_visit lists that evidence (核实方式 policy)"
+)
+"""The verification rule every manifest states (`reconcile.verification`)."""
 
 
 class ExportRefused(PermissionError):
@@ -135,15 +145,20 @@ def _people(
         con,
         f"""SELECT s.community_code, c.community_name, x.name, coalesce(x.id18, x.id_clean) AS id_number, x.sex, x.birth,
                    {household} AS household_no, x.address_raw AS address, s.other_community_code,
-                   oc.community_name AS other_community_name, s.verified_by, s.source_file, s.source_sheet, s.source_row
+                   oc.community_name AS other_community_name, s.verified_by,
+                   CASE WHEN s.decision_outcome = $applied THEN s.decision END AS decision, s.evidence,
+                   s.source_file, s.source_sheet, s.source_row
             FROM record_status s
             JOIN {reader.record_table(side)} x ON x.source_file = s.source_file AND x.source_row = s.source_row
                  AND x.source_sheet IS NOT DISTINCT FROM s.source_sheet
             LEFT JOIN community_summary c ON c.community_code = s.community_code
             LEFT JOIN community_summary oc ON oc.community_code = s.other_community_code
-            WHERE s.side = ? AND s.status = ? AND {VERIFIED} AND s.community_code IN (SELECT unnest(?))
+            WHERE s.side = $side AND s.status = $status AND {VERIFIED} AND s.community_code IN (SELECT unnest($codes))
             ORDER BY s.community_code, {order}, s.source_row""",  # noqa: S608  table from services.reader, fragments fixed here
-        [side.value, status.value, codes],
+        {"side": side.value, "status": status.value, "codes": codes, "applied": Outcome.APPLIED.value},
+    ).with_columns(
+        pl.col("decision").replace_strict(DECISION_LABELS, default=None, return_dtype=pl.String),
+        pl.col("evidence").replace_strict(EVIDENCE_LABELS, default=None, return_dtype=pl.String),
     )
 
 
@@ -201,7 +216,7 @@ def pending_counts(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str
     """
     rows = con.execute(
         f"""SELECT status, count(*) FROM record_status
-            WHERE community_code IN (SELECT unnest(?)) AND {pending_sql("status", "verified_by")}
+            WHERE community_code IN (SELECT unnest(?)) AND {pending_sql("pending")}
             GROUP BY status ORDER BY status""",  # noqa: S608  the rule from reconcile.verification, built from enums
         [codes],
     ).fetchall()
@@ -252,7 +267,7 @@ def safe_file_name(text: str, limit: int = 60) -> str:
     return kept[:limit] or "_"
 
 
-def _private(path: Path, mode: str, **kwargs: Any) -> IO[Any]:
+def private_file(path: Path, mode: str, **kwargs: Any) -> IO[Any]:
     """Open `path` for writing, created (or narrowed) to 0600 whatever the umask; never through a symlink."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
@@ -270,7 +285,7 @@ def write_xlsx(frames: dict[str, pl.DataFrame], path: Path) -> int:
     Returns:
         How many text cells looked like formulas (written as quote-prefixed strings, unchanged).
     """
-    with _private(path, "wb") as fh:
+    with private_file(path, "wb") as fh:
         return _write_book(frames, fh)
 
 
@@ -314,7 +329,7 @@ def write_csv(frame: pl.DataFrame, category: str, path: Path) -> int:
     """
     cols = _columns(category)
     neutralised = 0
-    with _private(path, "w", encoding="gb18030", newline="") as fh:
+    with private_file(path, "w", encoding="gb18030", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([EXPORT_COLUMNS[c] for c, _ in cols])
         for row in frame.select([c for c, _ in cols]).iter_rows():
@@ -350,6 +365,7 @@ def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt:
             raise ValueError(f"no communities for {scope.label!r} in the published results")
         frames = category_frames(con, codes)
         pending = pending_counts(con, codes)
+        policy = reader.verification_policy(con)
     stamp = dt.datetime.now(dt.UTC)
     base = f"核查名单_{safe_file_name(scope.label)}_{safe_file_name(run_id)}"
     if fmt not in ("xlsx", "csv"):
@@ -375,13 +391,14 @@ def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt:
         "format": fmt,
         "rows": rows,
         "pending_not_exported": pending,
+        "verification_policy": policy_statement(policy),
         "formula_neutralised": True,
         "formula_cells": neutralised,
         "cell_rules": CELL_RULES,
         "files": file_entries,
     }
     manifest_path = out / f"{base}_manifest.json"
-    with _private(manifest_path, "w", encoding="utf-8") as fh:
+    with private_file(manifest_path, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(manifest, ensure_ascii=False, indent=1))
     with connect(paths.state) as conn:
         conn.execute(
@@ -398,6 +415,21 @@ def export(data_dir: Path, scope: ExportScope, out: Path, *, username: str, fmt:
             None,
         )
     return manifest_path
+
+
+def policy_statement(policy: list[str]) -> dict[str, Any]:
+    """The verification policy as a manifest states it: what verified the exported lone records.
+
+    >>> policy_statement([])["verified_without_visit"]
+    []
+    >>> policy_statement(["others_at_flat"])["verified_without_visit_labels"]
+    ['户籍房屋有他人居住']
+    """
+    return {
+        "rule": VERIFICATION_RULE,
+        "verified_without_visit": policy,
+        "verified_without_visit_labels": [Evidence(code).label for code in policy],
+    }
 
 
 def zip_bytes(paths: list[Path]) -> bytes:

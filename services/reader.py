@@ -11,6 +11,7 @@ export) read them by these names, so the database's shape is spelled once.
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,8 @@ class View(StrEnum):
     INPUT_FILES = "input_files"
     MODEL_PARAMETERS = "model_parameters"
     RUNS = "runs"
+    COVERAGE = "coverage"
+    PROGRESS = "progress"
 
 
 class RunTable(StrEnum):
@@ -59,6 +62,8 @@ class RunTable(StrEnum):
     INPUT_FILES = "input_files"
     MODEL_PARAMETERS = "model_parameters"
     RUNS = "runs"
+    COVERAGE = "coverage"
+    PROGRESS = "progress"
 
     @property
     def qualified(self) -> str:
@@ -144,6 +149,24 @@ def run_id(con: duckdb.DuckDBPyConnection) -> str:
     """
     row = con.execute(f"SELECT run_id FROM {PUBLISHED}").fetchone()  # noqa: S608  a constant of this module
     return str(row[0]) if row else ""
+
+
+def verification_policy(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The evidence that verified lone records without a visit in the published run (its run record says it).
+
+    Args:
+        con: A connection to the published database.
+
+    Returns:
+        `schemas.codes.Evidence` values; empty when the policy was the default (none) or the run predates it.
+    """
+    row = con.execute(
+        f"SELECT r.counts FROM {View.RUNS} r JOIN {PUBLISHED} p ON p.run_id = r.run_id"  # noqa: S608  constants
+    ).fetchone()
+    if not row or not row[0]:
+        return []
+    counts = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    return [str(v) for v in counts.get("verification_policy", [])]
 
 
 def community_rows(

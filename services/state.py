@@ -65,7 +65,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     username TEXT NOT NULL,
     decided_at TEXT NOT NULL,
     active INTEGER NOT NULL DEFAULT 1,
-    supersedes INTEGER REFERENCES decisions(id)
+    supersedes INTEGER REFERENCES decisions(id),
+    batch TEXT,
+    source TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_register ON decisions(register_key) WHERE active = 1;
 CREATE INDEX IF NOT EXISTS decisions_roll ON decisions(roll_key) WHERE active = 1;
@@ -89,6 +91,19 @@ CREATE TABLE IF NOT EXISTS exports (
     scope TEXT NOT NULL,
     manifest TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS worksheets (
+    sheet_id TEXT PRIMARY KEY,
+    community_code TEXT NOT NULL,
+    grid TEXT,
+    run_id TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    username TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    returned_at TEXT,
+    returned_by TEXT,
+    applied INTEGER,
+    refused INTEGER
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -101,8 +116,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """ + "".join(f"{trigger};\n" for trigger in AUDIT_TRIGGERS)
 
-SCHEMA_VERSION = 1
-"""1: decisions.supersedes and one active decision per item; audit.prev_hash and audit.hash."""
+SCHEMA_VERSION = 2
+"""1: decisions.supersedes and one active decision per item; audit.prev_hash and audit.hash.
+2: decisions.batch and decisions.source (household, flat and worksheet decisions); worksheets."""
 
 ONE_ACTIVE_DECISION = """CREATE UNIQUE INDEX IF NOT EXISTS decisions_one_active
 ON decisions(coalesce(register_key, ''), coalesce(roll_key, '')) WHERE active = 1"""
@@ -123,6 +139,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         return
     if "supersedes" not in _columns(conn, "decisions"):
         conn.execute("ALTER TABLE decisions ADD COLUMN supersedes INTEGER REFERENCES decisions(id)")
+    for column in ("batch", "source"):
+        if column not in _columns(conn, "decisions"):
+            conn.execute(f"ALTER TABLE decisions ADD COLUMN {column} TEXT")
     # Of several active decisions on one item only the newest stays active.
     duplicates = conn.execute(
         """UPDATE decisions SET active = 0 WHERE active = 1 AND id < (
@@ -136,7 +155,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE audit ADD COLUMN {column} TEXT")
     from services.audit import audit, seal  # services.audit imports this module
 
-    seal(conn)
+    seal(conn)  # a no-op on a chain already sealed
     if duplicates:
         audit(conn, "system", "migrate", None, None, {"duplicate_decisions_withdrawn": duplicates}, None)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

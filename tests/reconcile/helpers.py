@@ -12,6 +12,7 @@ from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
 SECRET = bytes(range(32))
@@ -29,7 +30,7 @@ def prepared(city: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
     return both.register, both.roll
 
 
-def raw_frame(columns: list[str], rows: list[dict[str, str]], file: str) -> pl.DataFrame:
+def raw_frame(columns: list[str], rows: Sequence[Mapping[str, str | None]], file: str) -> pl.DataFrame:
     """Raw input rows as a reader would hand them over: all strings, with file and row lineage."""
     frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows], schema=dict.fromkeys(columns, pl.String))
     return frame.with_columns(

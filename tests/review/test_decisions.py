@@ -397,7 +397,7 @@ def test_pairs_nothing_else_explains_say_so(client: TestClient, world: World) ->
 def test_each_kind_names_its_side_and_its_decisions() -> None:
     assert [(k.side, [d.value for d in k.decisions]) for k in QueueKind] == [
         (None, ["same_person", "different_person", "door_visit"]),
-        (Side.ROLL, ["confirm_unregistered", "door_visit"]),
-        (Side.REGISTER, ["confirm_absent", "door_visit"]),
+        (Side.ROLL, ["confirm_unregistered", "not_living_here", "registered_since", "door_visit"]),
+        (Side.REGISTER, ["confirm_absent", "moved_out", "deceased", "found_present", "door_visit"]),
     ]
     assert [d for d in DecisionKind if d.is_pair] == [DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON]

@@ -13,7 +13,7 @@ import os
 import stat
 import tempfile
 import zipfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import fastexcel
@@ -23,8 +23,12 @@ from typer.testing import CliRunner
 
 import services.export as exporting
 from cli.main import app as cli
+from flows.pipeline import LOCAL, run_pipeline
+from flows.settings import Settings
+from schemas.codes import Evidence
+from schemas.labels import EXPORT_COLUMNS
 from services.audit import audit_log
-from services.export import UNREGISTERED, ExportScope, export
+from services.export import ABSENT, UNREGISTERED, ExportScope, export
 from services.paths import DataPaths, sha256_file
 from tests.review.conftest import PASSWORD, World, login
 
@@ -134,6 +138,8 @@ def _people_frame(names: list[str]) -> pl.DataFrame:
             "other_community_code": [None] * n,
             "other_community_name": [None] * n,
             "verified_by": ["auto"] * n,
+            "decision": [None] * n,
+            "evidence": ["户籍房屋有他人居住"] * n,
             "source_file": ["rolls.xlsx"] * n,
             "source_sheet": [None] * n,
             "source_row": list(range(2, n + 2)),
@@ -262,3 +268,32 @@ def test_web_export_keeps_no_copy(
     leftovers = [p for p in world.data.rglob("*") if "核查名单" in p.name or p.name == "exports"]
     assert leftovers == []
     assert list(scratch.iterdir()) == []
+
+
+def test_manifest_states_the_verification_policy_and_rows_carry_their_grounds(world: World, tmp_path: Path) -> None:
+    default = json.loads(
+        export(world.data, ExportScope(station=world.station), tmp_path / "a", username="p").read_text()
+    )
+    assert default["verification_policy"]["verified_without_visit"] == []
+    policy = [Evidence.OTHERS_AT_FLAT]
+    run_pipeline(
+        world.city["register"], world.city["rolls"], Settings(data_dir=world.data, verify_without_visit=policy), LOCAL
+    )
+    by_policy: Any = world.sql(
+        "SELECT count(*) FROM record_status WHERE verified_by = 'policy' AND evidence = 'others_at_flat'"
+    )[0][0]
+    assert by_policy > 0
+    assert (
+        world.sql("SELECT count(*) FROM record_status WHERE verified_by = 'policy' AND evidence <> 'others_at_flat'")[
+            0
+        ][0]
+        == 0
+    )
+    manifest_path = export(world.data, ExportScope(station=world.station), tmp_path / "b", username="p")
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["verification_policy"]["verified_without_visit"] == ["others_at_flat"]
+    assert manifest["verification_policy"]["verified_without_visit_labels"] == [Evidence.OTHERS_AT_FLAT.label]
+    absent = _sheet(tmp_path / "b" / manifest["files"][0]["name"], ABSENT)
+    grounds = absent.filter(pl.col(EXPORT_COLUMNS["verified_by"]) == "policy")[EXPORT_COLUMNS["evidence"]]
+    assert grounds.len() > 0
+    assert set(grounds) == {Evidence.OTHERS_AT_FLAT.label}
