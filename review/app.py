@@ -20,7 +20,7 @@ from starlette.datastructures import MutableHeaders
 
 from review.deps import AppContext, LoginRequired, trusted_proxies
 from review.present import lineage
-from review.routers import admin, auth, coverage, export, progress, queue, search, worksheet
+from review.routers import admin, auth, coverage, export, household, progress, queue, search, worksheet
 from schemas.codes import DecisionKind, ItemState, QueueKind, Role, Side, Status
 from schemas.labels import STATUS_LABELS
 from services import accounts
@@ -126,6 +126,7 @@ def create_app(data_dir: Path, *, secure_cookies: bool = False, proxies: Iterabl
     for router in (
         auth.router,
         queue.router,
+        household.router,
         search.router,
         admin.router,
         export.router,

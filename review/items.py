@@ -1,10 +1,14 @@
-"""What the queue and search routers share: loading an item within the user's scope and where it stands.
+"""What the item routers (queue, household and flat, search) share.
+
+Loading an item within the user's scope and where it stands, the next open item, the household or flat one action
+settles with a lone item (and the actions offered on it), and where to go after an action.
 
 No `from __future__ import annotations` here: FastAPI reads signatures that use these.
 """
 
 from collections.abc import Collection
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import duckdb
 from fastapi import HTTPException
@@ -12,10 +16,26 @@ from fastapi import HTTPException
 from reconcile.decisions import item_state
 from review import data
 from review.deps import AppContext, Session
-from schemas.codes import ItemState, QueueKind, Side
+from schemas.codes import DecisionKind, ItemState, QueueKind, Side
 from services.decisions import ItemKeys, active_decisions
 
 DecisionIndex = dict[tuple[str | None, str | None], dict[str, Any]]
+
+PARTIAL = "partial"
+"""The household action 部分在住: the checked members found present, the other open members confirmed absent."""
+HOUSEHOLD_ACTIONS = {
+    DecisionKind.CONFIRM_ABSENT: "全户不在",
+    DecisionKind.MOVED_OUT: "全户已迁出",
+    DecisionKind.DECEASED: "全户已死亡",
+}
+"""The decisions one household action makes on every open member (besides `PARTIAL`), with their buttons."""
+FLAT_ACTIONS = {
+    DecisionKind.CONFIRM_UNREGISTERED: "全部确认人在户不在",
+    DecisionKind.NOT_LIVING_HERE: "全部核实不在此居住",
+}
+"""The decisions one flat action makes on every open occupant, with their buttons."""
+FLASHES = ("batch", "undone")
+"""Query parameters a page reads to say what the last action did (counts only)."""
 
 
 def visible_codes(con: duckdb.DuckDBPyConnection, sess: Session) -> dict[str, dict[str, Any]]:
@@ -53,6 +73,22 @@ def state_of(item: dict[str, Any], index: DecisionIndex) -> tuple[ItemState, dic
     return item_state(item, decision), decision
 
 
+def next_pending(
+    con: duckdb.DuckDBPyConnection, item: dict[str, Any], index: DecisionIndex, skip: Collection[int] = ()
+) -> int | None:
+    """The next open item of the same community after this one (not one of `skip`, just decided)."""
+    for other in data.queue_items(con, item["community_code"]):
+        if (
+            other["community_code"] != item["community_code"]
+            or other["item_id"] == item["item_id"]
+            or other["item_id"] in skip
+        ):
+            continue
+        if other["item_id"] > item["item_id"] and state_of(other, index)[0].open:
+            return int(other["item_id"])
+    return None
+
+
 def with_states(members: list[dict[str, Any]], index: DecisionIndex, codes: Collection[str]) -> list[dict[str, Any]]:
     """Household members or flat occupants, each with its item's `state` and whether it is `open`.
 
@@ -80,3 +116,39 @@ def batch_keys(member: dict[str, Any]) -> ItemKeys:
         member["register_fingerprint"],
         member["roll_fingerprint"],
     )
+
+
+def group_members(
+    con: duckdb.DuckDBPyConnection, it: dict[str, Any], index: DecisionIndex, codes: Collection[str]
+) -> list[dict[str, Any]]:
+    """The people one action settles with this item, each with its item's state and whether it is open.
+
+    Its registered household (户在人不在), or the unregistered occupants of its flat (人在户不在); none for a pair.
+    """
+    if it["kind"] is QueueKind.ABSENT:
+        reg = data.record(con, Side.REGISTER, it["register_idx"])
+        found = data.household_members(con, reg["community_code"], reg["household_key"]) if reg else []
+    elif it["kind"] is QueueKind.UNREGISTERED:
+        rol = data.record(con, Side.ROLL, it["roll_idx"])
+        flat = rol and rol["flat"]
+        found = data.flat_occupants(con, rol["community_code"], flat) if rol and flat else []
+        found = [o for o in found if o["item_id"] is not None]
+    else:
+        found = []
+    return with_states(found, index, codes)
+
+
+def flashed(target: str, **counts: int) -> str:
+    r"""A path (and query) of this site with counts to show after an action; anything else becomes the queue.
+
+    Only the path and query of `target` are kept (a referer names this site); a path a browser could read as
+    another host (`//host`, `/\host`) becomes the queue.
+
+    >>> flashed("http://host/items/5?batch=2", undone=3), flashed("/\\evil.example/x", batch=1)
+    ('/items/5?undone=3', '/queue?batch=1')
+    """
+    url = urlsplit(target)
+    path = url.path if url.path.startswith("/") and url.path[1:2] not in ("/", "\\") else "/queue"
+    query = [(k, v) for k, v in parse_qsl(url.query if path == url.path else "") if k not in FLASHES]
+    query += [(k, str(v)) for k, v in counts.items()]
+    return path + "?" + urlencode(query)

@@ -23,6 +23,9 @@ from services import worksheet as ws
 from services.accounts import User
 from services.decisions import active_decisions, undo_last
 from services.paths import DataPaths
+from services.worksheet import apply as ws_apply
+from services.worksheet import read as ws_read
+from services.worksheet import write as ws_write
 
 # The published city and its users (tests/review/conftest.py); fast_test_setup makes their passwords cheap.
 from tests.review.conftest import fast_test_setup, published_city, world  # noqa: F401
@@ -168,11 +171,11 @@ def test_tokens_read_back_and_tampering_is_told_apart(tmp_path: Path) -> None:
     book.save(tmp_path / "f.xlsx")
     read = ws.read_book(tmp_path / "f.xlsx", KEY)
     assert (read.sheet_id, read.community) == ("S1", "330282001001")
-    judged = [ws._judge(row, read, KEY) for row in read.rows]
+    judged = [ws_apply._judge(row, read, KEY) for row in read.rows]
     first, second = judged[0], judged[1]
-    assert isinstance(first, ws._Candidate)
+    assert isinstance(first, ws_apply._Candidate)
     assert first.kinds == [DecisionKind.CONFIRM_ABSENT]
-    assert isinstance(second, ws._Candidate)
+    assert isinstance(second, ws_apply._Candidate)
     assert second.kinds == [DecisionKind.NOT_LIVING_HERE, DecisionKind.CONFIRM_UNREGISTERED]
     assert isinstance(judged[2], ws.RowReport)
     assert judged[2].code is ws.RowCode.EMPTY
@@ -182,22 +185,22 @@ def test_tokens_read_back_and_tampering_is_told_apart(tmp_path: Path) -> None:
     sheet["J4"] = json.dumps(token)
     book.save(tmp_path / "t.xlsx")
     read = ws.read_book(tmp_path / "t.xlsx", KEY)
-    codes = [r.code for r in (ws._judge(row, read, KEY) for row in read.rows[:2]) if isinstance(r, ws.RowReport)]
+    codes = [r.code for r in (ws_apply._judge(row, read, KEY) for row in read.rows[:2]) if isinstance(r, ws.RowReport)]
     assert codes == [ws.RowCode.EDITED, ws.RowCode.FORGED]
     with pytest.raises(ws.WorksheetError, match=r"f\.xlsx"):
         ws.read_book(tmp_path / "f.xlsx", b"x" * 32)  # another data directory's key: not ours
 
 
 def test_member_numbers_and_cell_text() -> None:
-    assert ws._present("1,3", 3) == {1, 3}
-    assert ws._present("1，3、2 ", 3) == {1, 2, 3}
-    assert ws._present("4", 3) is None
-    assert ws._present("a", 3) is None
-    assert ws._present("0", 3) is None
-    assert ws._text(3.0) == "3"
-    assert ws._text(None) == ""
-    assert ws._text("a\r\nb") == "a\nb"
-    assert ws._tab_names(["a/b", "说明", "a/b"]) == ["a_b", "说明_2", "a_b_2"]
+    assert ws_apply._present("1,3", 3) == {1, 3}
+    assert ws_apply._present("1，3、2 ", 3) == {1, 2, 3}
+    assert ws_apply._present("4", 3) is None
+    assert ws_apply._present("a", 3) is None
+    assert ws_apply._present("0", 3) is None
+    assert ws_read._text(3.0) == "3"
+    assert ws_read._text(None) == ""
+    assert ws_read._text("a\r\nb") == "a\nb"
+    assert ws_write.tab_names(["a/b", "说明", "a/b"]) == ["a_b", "说明_2", "a_b_2"]
 
 
 def test_files_that_are_not_worksheets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,7 +214,7 @@ def test_files_that_are_not_worksheets(tmp_path: Path, monkeypatch: pytest.Monke
     book.close()
     with pytest.raises(ws.WorksheetError, match=r"roll\.xlsx: not a door-visit worksheet"):
         ws.read_book(other, KEY)
-    monkeypatch.setattr(ws, "MAX_BYTES", 100)
+    monkeypatch.setattr(ws_read, "MAX_BYTES", 100)
     with pytest.raises(ws.WorksheetError, match="more than a worksheet may be"):
         ws.read_book(other, KEY)
 
