@@ -36,6 +36,7 @@ COVERAGE_SCHEMA: dict[str, pl.DataType] = {
     "flats_recorded": pl.Int32(),
     "persons_registered": pl.Int32(),
     "persons_recorded": pl.Int32(),
+    "visited": pl.Boolean(),
 }
 
 VACANCY_WORDS = ("空置", "空房", "空关", "空户", "闲置", "无人居住", "无人住", "未住人", "空")
@@ -250,8 +251,9 @@ def evidence(
 def coverage(register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame | None = None) -> pl.DataFrame:
     """Roll coverage per building (`COVERAGE_SCHEMA`): flats and persons registered against those recorded.
 
-    A flat is recorded when a roll row names it (a person or a vacancy); the building's grid is the grid most of
-    its roll rows name (null when the roll records nothing there: likely not visited).
+    A registered flat is recorded when a roll row names it (a person or a vacancy); a building is `visited` when
+    any roll row names it, a registered flat or not (the rule of `Evidence.BUILDING_UNVISITED`). Its grid is the
+    grid most of its roll rows name (null when the roll records nothing there).
     """
     reg = register.filter(pl.col("active") if "active" in register.columns else pl.lit(True)).select(
         "community_code", "flat", building_key().alias("building"), building_label().alias("label")
@@ -281,6 +283,7 @@ def coverage(register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame | 
             pl.col("flat").filter(pl.col("registered_flat").fill_null(False)).n_unique().alias("flats_recorded"),
             pl.col("grid").drop_nulls().mode().sort().first().alias("grid"),
             pl.col("person").sum().alias("persons_recorded"),
+            pl.lit(True).alias("visited"),
         )
     )
     return (
@@ -293,6 +296,7 @@ def coverage(register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame | 
             pl.col("flats_recorded").fill_null(0),
             "persons_registered",
             pl.col("persons_recorded").fill_null(0),
+            pl.col("visited").fill_null(False),
         )
         .sort("community_code", "grid", "building", nulls_last=True)
         .cast(COVERAGE_SCHEMA)  # type: ignore[arg-type]

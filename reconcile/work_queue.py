@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from schemas.codes import DecidedBy, QueueKind, Status
+from schemas.codes import DecidedBy, QueueKind, Side, Status
 
 QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "item_id": pl.Int64(),
@@ -73,7 +73,13 @@ def build_queue(
     )
     absent = _lone_items(
         lone,
-        reg,
+        reg.join(  # a register record's grid: its building's (`reconcile.evidence.building_grids`)
+            statuses.filter(pl.col("side") == Side.REGISTER.value).select(pl.col("idx").alias("register_idx"), "grid"),
+            on="register_idx",
+            how="left",
+        )
+        if "grid" in statuses.columns
+        else reg,
         changed_records,
         kind=QueueKind.ABSENT,
         sort=pl.format("2|{}", pl.col("household_key")),

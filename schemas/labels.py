@@ -39,15 +39,15 @@ DECISION_LABELS: dict[str, str] = {
 
 EVIDENCE_LABELS: dict[str, str] = {
     "others_at_flat": "户籍房屋有他人居住",
-    "family_at_flat": "同户家人在住、本人未登记",
+    "family_at_flat": "同户家人已采集、本人无实有人口记录",
     "flat_empty": "社区登记该房屋空置",
-    "flat_missed": "本楼他户已登记、本户未登记",
-    "building_unvisited": "整幢未登记(可能未走访)",
+    "flat_missed": "本楼他户已采集、本户无实有人口记录",
+    "building_unvisited": "整幢无实有人口记录(可能未走访)",
     "address_unknown": "户籍地址无法定位",
     "lives_elsewhere": "已查到住市内他社区",
     "registered_elsewhere": "户籍在市内他社区",
     "namesake_elsewhere": "市内他处有同名户籍(仅供查询)",
-    "not_in_extract": "户籍不在本市数据",
+    "not_in_extract": "本市户籍库查无(多为外地户籍)",
 }
 """What the night's data says about a lone record (`schemas.codes.Evidence`)."""
 
@@ -102,6 +102,16 @@ SUMMARY_LABELS: dict[str, str] = {
 
 TOTAL = "合计"
 """The row that adds up a table's columns."""
+
+UNKNOWN_GRID = "网格未定"
+"""The grid of a building the roll never names (worksheets, coverage and the queue all say so)."""
+
+UNVISITED = "整幢无实有人口记录(可能未走访)"
+"""A building no roll row names: likely not visited (the coverage page's and the item page's badge)."""
+
+RECORDED = "实有已采集"
+"""What the roll (实有人口登记) recorded, as opposed to 户籍登记: never just 已登记, which reads as registered."""
+
 
 EXPORT_COLUMNS: dict[str, str] = {
     "community_code": "社区代码",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-UNKNOWN_GRID = "网格未定"
-"""The grid of rows whose grid nobody knows (a building the roll never names); also accepted as a grid filter."""
+from schemas.labels import UNKNOWN_GRID as UNKNOWN_GRID  # its home is the catalogue; worksheets name it here
+
 SHEET_TITLE = "入户核查表"
 GUIDE_TITLE = "说明"
 HOUSEHOLD = "户籍户"
