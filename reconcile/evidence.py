@@ -39,26 +39,26 @@ COVERAGE_SCHEMA: dict[str, pl.DataType] = {
     "visited": pl.Boolean(),
 }
 
-VACANCY_WORDS = ("空置", "空房", "空关", "空户", "闲置", "无人居住", "无人住", "未住人", "空")
-"""What community workers write for a flat where nobody lives, in the name or the remark column."""
+VACANCY_WORDS = ("空置", "空房", "空关", "空户", "闲置", "无人居住", "无人住", "未住人")
+"""What community workers write for a flat where nobody lives, in the name or the remark column (a name may also
+be a bare 空, a remark may not: 空军 is no vacancy)."""
 
 MAX_NAMESAKES = 3
 """More namesakes than this are no hint (王伟 is registered in every community)."""
-
-_LIVES = (Status.ABSENT.value,)
 
 
 def is_vacancy(name_raw: pl.Expr, note: pl.Expr, id_raw: pl.Expr) -> pl.Expr:
     """True for a roll row that records an empty flat: no ID, and a vacancy word as its name or remark.
 
-    >>> frame = pl.DataFrame({"name_raw": ["（空置）", "张伟", None, "空"], "note": [None, "空置", "无人居住", None],
-    ...                       "id_raw": [None, None, None, "330282199001011234"]})
+    >>> frame = pl.DataFrame({"name_raw": ["（空置）", "张伟", None, "空", None, "空"],
+    ...                       "note": [None, "空置", "无人居住", None, "空军退休", None],
+    ...                       "id_raw": [None, None, None, "330282199001011234", None, None]})
     >>> frame.select(is_vacancy(pl.col("name_raw"), pl.col("note"), pl.col("id_raw"))).to_series().to_list()
-    [True, False, True, False]
+    [True, False, True, False, False, True]
     """
     words = "|".join(VACANCY_WORDS)
     bare = name_raw.str.replace_all(r"[\s()（）\[\]【】]", "")
-    vacant_name = bare.str.contains(f"^(?:{words})$")
+    vacant_name = bare.str.contains(f"^(?:{words}|空)$")
     vacant_note = note.str.contains(words)
     no_id = id_raw.is_null() | (id_raw.str.strip_chars() == "")
     return (no_id & (vacant_name.fill_null(False) | (name_raw.is_null() & vacant_note.fill_null(False)))).fill_null(
@@ -121,7 +121,7 @@ def _register_evidence(
     family_at = (  # roll records linked to someone of a household: that family lives there
         statuses.filter(pl.col("side") == Side.ROLL.value).select("idx", "linked_household").drop_nulls()
     )
-    lone = statuses.filter((pl.col("side") == Side.REGISTER.value) & pl.col("status").is_in(_LIVES)).select(
+    lone = statuses.filter((pl.col("side") == Side.REGISTER.value) & (pl.col("status") == Status.ABSENT.value)).select(
         "idx", "other_community_code"
     )
     reg = lone.join(

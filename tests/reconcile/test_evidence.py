@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconcile.classify import classify
-from reconcile.evidence import coverage, evidence
+from reconcile.evidence import VACANCY_WORDS, coverage, evidence, is_vacancy
 from reconcile.prepare import prepare
 from schemas.codes import Evidence, Quarantine, Side, Status
 from schemas.inputs import REGISTER, ROLL
@@ -293,3 +293,28 @@ def test_coverage_never_records_more_flats_than_are_registered(city: tuple[pl.Da
     table = coverage(reg, rol)
     assert (table["flats_recorded"] <= table["flats_registered"]).all()
     assert table["flats_registered"].sum() == reg["flat"].n_unique()
+
+
+_CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(_CJK, min_size=2, max_size=4), note=st.one_of(st.none(), st.text(_CJK, max_size=8)))
+def test_a_person_with_a_name_is_never_a_vacancy(name: str, note: str | None) -> None:
+    frame = pl.DataFrame({"name_raw": [name], "note": [note], "id_raw": [None]}, schema=dict.fromkeys(_RAW, pl.String))
+    vacant = frame.select(is_vacancy(pl.col("name_raw"), pl.col("note"), pl.col("id_raw"))).item()
+    assert vacant is (name in VACANCY_WORDS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(word=st.sampled_from([*VACANCY_WORDS, "空"]), noise=st.sampled_from(["", " ", "（", "【"]))
+def test_a_vacancy_word_as_the_name_without_an_id_is_a_vacancy(word: str, noise: str) -> None:
+    frame = pl.DataFrame(
+        {"name_raw": [f"{noise}{word}"], "note": [None], "id_raw": [None]}, schema=dict.fromkeys(_RAW, pl.String)
+    )
+    assert frame.select(is_vacancy(pl.col("name_raw"), pl.col("note"), pl.col("id_raw"))).item() is True
+    with_id = frame.with_columns(pl.lit("330282199001011234").alias("id_raw"))
+    assert with_id.select(is_vacancy(pl.col("name_raw"), pl.col("note"), pl.col("id_raw"))).item() is False
+
+
+_RAW = ("name_raw", "note", "id_raw")
