@@ -11,7 +11,7 @@ from reconcile.classify import status_if_same_person
 from reconcile.compare import ADDRESS, COMPARISONS
 from schemas.codes import QueueKind, Side
 from services.access import may_see
-from services.reader import RunTable, View, community_rows, dict_rows, published, record_table
+from services.reader import RunTable, View, community_rows, dict_rows, has_view, published, record_table
 from services.reader import run_id as run_id  # the routers read the published run here
 
 if TYPE_CHECKING:
@@ -73,10 +73,10 @@ def record(con: duckdb.DuckDBPyConnection, side: Side, idx: int | None) -> dict[
 
 
 def household(con: duckdb.DuckDBPyConnection, household_key: str, exclude: int | None) -> list[dict[str, Any]]:
-    """Other members of a registered household, with their status."""
+    """Other members of a registered household, with their status and the community of the record they are linked to."""
     return dict_rows(
         con,
-        f"""SELECT r.*, s.status FROM {record_table(Side.REGISTER)} r
+        f"""SELECT r.*, s.status, s.other_community_code, s.verified_by FROM {record_table(Side.REGISTER)} r
            LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = r.idx
            WHERE r.household_key = ? AND r.idx IS DISTINCT FROM ? ORDER BY r.source_file, r.source_sheet, r.source_row""",  # noqa: S608  tables from services.reader
         [Side.REGISTER.value, household_key, exclude],
@@ -84,12 +84,16 @@ def household(con: duckdb.DuckDBPyConnection, household_key: str, exclude: int |
 
 
 def residents(con: duckdb.DuckDBPyConnection, flat: str | None, exclude: int | None) -> list[dict[str, Any]]:
-    """Other people the roll records at the same flat (the registered flat their addresses name)."""
+    """Other people the roll records at the same flat (the registered flat their addresses name).
+
+    With their status and the community of the register record they are linked to (`other_community_code`: set
+    when that is another community).
+    """
     if not flat:
         return []
     return dict_rows(
         con,
-        f"""SELECT o.*, s.status FROM {record_table(Side.ROLL)} o
+        f"""SELECT o.*, s.status, s.other_community_code, s.verified_by FROM {record_table(Side.ROLL)} o
            LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = o.idx
            WHERE o.flat = ? AND o.idx IS DISTINCT FROM ? ORDER BY o.source_file, o.source_sheet, o.source_row""",  # noqa: S608  tables from services.reader
         [Side.ROLL.value, flat, exclude],
@@ -225,10 +229,10 @@ _ITEM_COLUMNS = """q.item_id, q.kind, q.community_code AS item_community, q.regi
 
 
 def household_members(con: duckdb.DuckDBPyConnection, community: str, household_key: str) -> list[dict[str, Any]]:
-    """Every member of a registered household, with their status and their 户在人不在 item (if they have one)."""
+    """Every member of a registered household, with their status, link and their 户在人不在 item (if they have one)."""
     return dict_rows(
         con,
-        f"""SELECT r.*, s.status, s.evidence, {_ITEM_COLUMNS}
+        f"""SELECT r.*, s.status, s.evidence, s.other_community_code, s.verified_by, {_ITEM_COLUMNS}
            FROM {record_table(Side.REGISTER)} r
            LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = r.idx
            LEFT JOIN {View.QUEUE} q ON q.register_idx = r.idx AND q.kind = ?
@@ -239,10 +243,10 @@ def household_members(con: duckdb.DuckDBPyConnection, community: str, household_
 
 
 def flat_occupants(con: duckdb.DuckDBPyConnection, community: str, flat: str) -> list[dict[str, Any]]:
-    """Everyone a community's roll records at one flat, with their status and their 人在户不在 item (if any)."""
+    """Everyone a community's roll records at one flat, with their status, link and their 人在户不在 item (if any)."""
     return dict_rows(
         con,
-        f"""SELECT o.*, s.status, s.evidence, {_ITEM_COLUMNS}
+        f"""SELECT o.*, s.status, s.evidence, s.other_community_code, s.verified_by, {_ITEM_COLUMNS}
            FROM {record_table(Side.ROLL)} o
            LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = o.idx
            LEFT JOIN {View.QUEUE} q ON q.roll_idx = o.idx AND q.kind = ?
@@ -250,14 +254,6 @@ def flat_occupants(con: duckdb.DuckDBPyConnection, community: str, flat: str) ->
            ORDER BY o.source_file, o.source_sheet, o.source_row""",  # noqa: S608  tables from services.reader
         [Side.ROLL.value, QueueKind.UNREGISTERED.value, community, flat],
     )
-
-
-def has_view(con: duckdb.DuckDBPyConnection, view: View) -> bool:
-    """Whether the published database has this view (one published before the view existed has not)."""
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [view.value]
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def coverage(con: duckdb.DuckDBPyConnection, codes: list[str]) -> list[dict[str, Any]]:

@@ -16,14 +16,18 @@ from fastapi import HTTPException
 from reconcile.decisions import item_state
 from review import data
 from review.deps import AppContext, Session
-from schemas.codes import DecisionKind, ItemState, QueueKind, Side
+from schemas.codes import DecisionKind, ItemState, QueueKind, Side, Status
 from services.decisions import ItemKeys, active_decisions
 
 DecisionIndex = dict[tuple[str | None, str | None], dict[str, Any]]
 
 PARTIAL = "partial"
-"""The household action 部分在住: the checked members found present, the other open members confirmed absent."""
+"""The household action 部分在住: the checked members found present, the other open members confirmed absent.
+
+Every open member ticked is 全户在住 (the same decisions): it is recorded as that, never refused.
+"""
 HOUSEHOLD_ACTIONS = {
+    DecisionKind.FOUND_PRESENT: "全户在住",
     DecisionKind.CONFIRM_ABSENT: "全户不在",
     DecisionKind.MOVED_OUT: "全户已迁出",
     DecisionKind.DECEASED: "全户已死亡",
@@ -123,7 +127,8 @@ def group_members(
 ) -> list[dict[str, Any]]:
     """The people one action settles with this item, each with its item's state and whether it is open.
 
-    Its registered household (户在人不在), or the unregistered occupants of its flat (人在户不在); none for a pair.
+    Its registered household (户在人不在), or the unregistered occupants of its flat (人在户不在): those with an item,
+    and those linked to a register record of another community (shown, never open); none for a pair.
     """
     if it["kind"] is QueueKind.ABSENT:
         reg = data.record(con, Side.REGISTER, it["register_idx"])
@@ -132,7 +137,7 @@ def group_members(
         rol = data.record(con, Side.ROLL, it["roll_idx"])
         flat = rol and rol["flat"]
         found = data.flat_occupants(con, rol["community_code"], flat) if rol and flat else []
-        found = [o for o in found if o["item_id"] is not None]
+        found = [o for o in found if o["item_id"] is not None or o["status"] == Status.UNREGISTERED.value]
     else:
         found = []
     return with_states(found, index, codes)

@@ -1,4 +1,4 @@
-"""Presentation helpers: masking, character diffs, the waterfall chart and a lone record's evidence."""
+"""Presentation helpers: masking, character diffs, the waterfall chart, a lone record's evidence and links elsewhere."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 from markupsafe import Markup
 
 from reconcile.idnumber import mask as mask_id
-from schemas.codes import Evidence
+from schemas.codes import Evidence, Side
 from schemas.labels import TOTAL
 
-UNVISITED_LABEL = "整幢未登记"
-"""What the coverage page and an item's evidence call a building the roll records nothing of."""
+UNRECORDED_NOTE = "户籍房屋均无实有人口记录，楼内有他人"
+"""A building the roll names (visited) while recording none of its registered flats: softer than unvisited."""
 
 
 def mask_name(name: str | None) -> str:
@@ -132,6 +132,40 @@ def coverage_share(recorded: int | None, registered: int | None) -> int | None:
     return round(100 * (recorded or 0) / registered)
 
 
+def building_visited(row: dict[str, Any]) -> bool:
+    """Whether any roll row names a building (its coverage row's `visited`).
+
+    A database published before coverage said so has no `visited`: there, a building with a registered flat
+    recorded counts as visited.
+
+    >>> building_visited({"visited": True, "flats_recorded": 0}), building_visited({"flats_recorded": 0})
+    (True, False)
+    """
+    if row.get("visited") is not None:
+        return bool(row["visited"])
+    return bool(row.get("flats_recorded"))
+
+
+def elsewhere(person: dict[str, Any], side: Side, names: dict[str, str]) -> str:
+    """Where a record verified as linked to another community says its person is ("" when not so linked).
+
+    A register record (household member) linked to a roll record of another community lives there; a roll
+    record (occupant) linked to a register record of another community is registered there. A review-band
+    pair is no link: it needs `verified_by`.
+
+    >>> p = {"community_code": "A", "other_community_code": "B", "verified_by": "auto"}
+    >>> elsewhere(p, Side.REGISTER, {"B": "古塘社区"}), elsewhere(p, Side.ROLL, {})
+    ('已查到住在 古塘社区', '户籍在 B')
+    >>> elsewhere({**p, "verified_by": None}, Side.ROLL, {})
+    ''
+    """
+    other = person.get("other_community_code")
+    if not other or not person.get("verified_by") or other == person.get("community_code"):
+        return ""
+    where = names.get(other) or other
+    return f"已查到住在 {where}" if Side(side) is Side.REGISTER else f"户籍在 {where}"
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceView:
     """What an item page says of a lone record's evidence (`schemas.codes.Evidence`)."""
@@ -146,6 +180,8 @@ class EvidenceView:
     building: str | None = None
     flats_registered: int | None = None
     flats_recorded: int | None = None
+    visited: bool | None = None
+    """Whether any roll row names the building (None when its coverage is unknown)."""
     community_code: str | None = None
     """The other community: where the person lives or is registered, or where a namesake is registered."""
     community: str | None = None
@@ -170,6 +206,11 @@ class EvidenceView:
     def share(self) -> int | None:
         """The building's coverage in percent."""
         return coverage_share(self.flats_recorded, self.flats_registered)
+
+    @property
+    def unrecorded(self) -> bool:
+        """Whether the roll names the building but records none of its registered flats (others live there)."""
+        return bool(self.visited) and self.flats_registered is not None and not self.flats_recorded
 
     @property
     def search_hint(self) -> bool:
@@ -207,6 +248,7 @@ def evidence_view(
         building=(coverage or {}).get("building") or status.get("building"),
         flats_registered=(coverage or {}).get("flats_registered"),
         flats_recorded=(coverage or {}).get("flats_recorded"),
+        visited=building_visited(coverage) if coverage else None,
         community_code=other,
         community=names.get(other, other) if other else None,
     )

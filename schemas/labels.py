@@ -40,7 +40,7 @@ DECISION_LABELS: dict[str, str] = {
 EVIDENCE_LABELS: dict[str, str] = {
     "others_at_flat": "户籍房屋有他人居住",
     "family_at_flat": "同户家人已采集、本人无实有人口记录",
-    "flat_empty": "社区登记该房屋空置",
+    "flat_empty": "实有人口记录该房屋空置",
     "flat_missed": "本楼他户已采集、本户无实有人口记录",
     "building_unvisited": "整幢无实有人口记录(可能未走访)",
     "address_unknown": "户籍地址无法定位",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from services import fieldwork
 from services.audit import audit, now
 from services.state import connect
 
@@ -27,6 +28,20 @@ if TYPE_CHECKING:
 
 SOURCE_APP = "app"
 """`decisions.source` of a decision made on one item's page; others name the household, flat or worksheet."""
+SOURCE_HOUSEHOLD = "household"
+"""`decisions.source` of a whole registered household's decision (全户不在 / 部分在住)."""
+SOURCE_FLAT = "flat"
+"""`decisions.source` of a decision on all unregistered occupants of one flat."""
+
+_SOURCE_LABELS = {SOURCE_APP: "记录页面", SOURCE_HOUSEHOLD: "户籍户整户操作", SOURCE_FLAT: "居住房屋整处操作"}
+
+
+def source_label(source: str | None) -> str:
+    """Where a decision was made, in Chinese: 记录页面, 户籍户整户操作, 居住房屋整处操作 or 核查表 <sheet id>."""
+    sheet_id = fieldwork.sheet_of_source(source)
+    if sheet_id is not None:
+        return f"核查表 {sheet_id}"
+    return _SOURCE_LABELS.get(source or SOURCE_APP, source or "")
 
 
 def item_label(register_key: str | None, roll_key: str | None) -> str:
@@ -51,6 +66,7 @@ class ItemKeys:
 
 
 def _active_for(conn: sqlite3.Connection, register_key: str | None, roll_key: str | None) -> sqlite3.Row | None:
+    """The item's active decision on an open connection (rows come back as `sqlite3.Row` from here on)."""
     conn.row_factory = sqlite3.Row
     row: sqlite3.Row | None = conn.execute(
         """SELECT * FROM decisions WHERE active = 1
@@ -115,7 +131,14 @@ class BatchResult:
     """Decisions already standing exactly so (same kind, same records): left as they were."""
 
 
-def _same(active: sqlite3.Row | None, kind: DecisionKind, keys: ItemKeys) -> bool:
+def active_on(conn: sqlite3.Connection, keys: ItemKeys) -> dict[str, Any] | None:
+    """The active decision on an item, read in the caller's transaction (None if it has none)."""
+    row = _active_for(conn, keys.register_key, keys.roll_key)
+    return dict(row) if row is not None else None
+
+
+def is_same(active: sqlite3.Row | dict[str, Any] | None, kind: DecisionKind, keys: ItemKeys) -> bool:
+    """Whether `active` already says exactly this: the same kind on the same records (same fingerprints)."""
     return bool(
         active is not None
         and active["kind"] == kind.value
@@ -140,28 +163,48 @@ def decide_batch(
     again (re-importing a worksheet) changes nothing. `note` goes on every decision, or `notes` gives each its
     own (a worksheet row's 备注 belongs to that row's people only).
     """
+    with connect(state) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        return decide_batch_in(conn, username=username, decisions=decisions, source=source, note=note, notes=notes)
+
+
+def decide_batch_in(
+    conn: sqlite3.Connection,
+    *,
+    username: str,
+    decisions: Sequence[tuple[DecisionKind, ItemKeys]],
+    source: str,
+    note: str | None = None,
+    notes: Sequence[str | None] | None = None,
+) -> BatchResult:
+    """`decide_batch` on the caller's open transaction (it holds the write lock: `BEGIN IMMEDIATE`).
+
+    For a caller that checks what stands and records in one transaction (a worksheet's import).
+
+    Raises:
+        ValueError: `notes` not one per decision.
+    """
     if notes is not None and len(notes) != len(decisions):
         raise ValueError("one note per decision")
     batch = secrets.token_hex(8)
     made = unchanged = 0
-    with connect(state) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        for i, (kind, keys) in enumerate(decisions):
-            if _same(_active_for(conn, keys.register_key, keys.roll_key), kind, keys):
-                unchanged += 1
-                continue
-            own = notes[i] if notes is not None else note
-            _insert(conn, username=username, kind=kind, keys=keys, note=own, batch=batch, source=source)
-            made += 1
-        if made:
-            audit(conn, username, "batch", batch, None, {"source": source, "made": made, "unchanged": unchanged}, None)
+    for i, (kind, keys) in enumerate(decisions):
+        if is_same(_active_for(conn, keys.register_key, keys.roll_key), kind, keys):
+            unchanged += 1
+            continue
+        own = notes[i] if notes is not None else note
+        _insert(conn, username=username, kind=kind, keys=keys, note=own, batch=batch, source=source)
+        made += 1
+    if made:
+        audit(conn, username, "batch", batch, None, {"source": source, "made": made, "unchanged": unchanged}, None)
     return BatchResult(batch if made else None, made, unchanged)
 
 
 def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
     """Withdraw the user's own most recent active decision; restore exactly the one it superseded, if any.
 
-    Never an older, unrelated decision: one withdrawn by an earlier undo stays withdrawn.
+    Never an older, unrelated decision: one withdrawn by an earlier undo stays withdrawn. A worksheet's import is
+    withdrawn as a unit, and in the same transaction the sheet stops counting as back (`fieldwork.withdrawn`).
     """
     with connect(state) as conn:
         conn.execute("BEGIN IMMEDIATE")
@@ -180,6 +223,7 @@ def undo_last(state: Path, *, username: str) -> dict[str, Any] | None:
             _withdraw(conn, username, decision)
         if last["batch"] is not None:
             audit(conn, username, "undo_batch", last["batch"], None, {"withdrawn": len(unit)}, None)
+            fieldwork.withdrawn(conn, source=last["source"], username=username)
         return dict(last) | {"withdrawn": len(unit)}
 
 

@@ -11,6 +11,7 @@ export) read them by these names, so the database's shape is spelled once.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from contextlib import contextmanager
 from enum import StrEnum
@@ -149,6 +150,38 @@ def run_id(con: duckdb.DuckDBPyConnection) -> str:
     """
     row = con.execute(f"SELECT run_id FROM {PUBLISHED}").fetchone()  # noqa: S608  a constant of this module
     return str(row[0]) if row else ""
+
+
+def has_view(con: duckdb.DuckDBPyConnection, view: View) -> bool:
+    """Whether the published database has this view (one published before the view existed has not).
+
+    Args:
+        con: A connection to the published database.
+        view: The view.
+
+    Returns:
+        True if the database has it.
+    """
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [view.value]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def published_at(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """When the published run was published (aware: a naive time is UTC), or None.
+
+    Args:
+        con: A connection to the published database.
+
+    Returns:
+        The time, or None for a database without one.
+    """
+    row = con.execute(f"SELECT published_at FROM {PUBLISHED}").fetchone()  # noqa: S608  a constant of this module
+    when = row[0] if row else None
+    if not isinstance(when, dt.datetime):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def verification_policy(con: duckdb.DuckDBPyConnection) -> list[str]:

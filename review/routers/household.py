@@ -3,7 +3,8 @@
 An absent record's page offers to settle its whole registered household (整户处理), an unregistered record's page
 all open occupants of its flat (同屋处理): one action, recorded and audited per person, undone as a unit. A form
 posted from a page that no longer shows the same item, household or flat stores nothing: the item page as it is
-now comes back with 409.
+now comes back with 409; a form that cannot be carried out as posted (部分在住 with nobody ticked) brings the
+page back with 422, saying why beside the panel.
 
 No `from __future__ import annotations` here: FastAPI reads these signatures.
 """
@@ -29,15 +30,24 @@ from review.items import (
     next_pending,
     visible_codes,
 )
-from review.routers.queue import SHOWN, STALE_GROUP, STALE_ITEM, item_response
+from review.routers.queue import SHOWN, STALE_GROUP, STALE_ITEM, GroupForm, item_response
 from schemas.codes import DecisionKind, Side
-from services.decisions import ItemKeys, decide_batch
+from services.decisions import SOURCE_FLAT, SOURCE_HOUSEHOLD, ItemKeys, decide_batch
 
 router = APIRouter(tags=["household"])
 
-SOURCE_HOUSEHOLD = "household"
-SOURCE_FLAT = "flat"
 """`decisions.source` of a household and of a flat action."""
+
+
+class Unfit(ValueError):
+    """A household or flat form that cannot be carried out as posted; its message says why, for the page."""
+
+
+NOBODY_TICKED = "部分在住：请勾选核实在住的成员。一个都没勾选，未保存任何决定；全户都不在请用“全户不在”"
+NOT_OPEN_TICKED = "勾选的成员不在本户待处理名单中，未保存任何决定：请按下方名单重新勾选"
+ACTION_UNFIT = "此操作不适用于本页的事项，未保存任何决定"
+MEMBERS_UNFIT = "表单不完整（成员名单与核对信息对不上），未保存任何决定：请按下方名单重新处理"
+"""Why a household or flat form was refused (422), as the page says it beside the panel."""
 
 
 def _plan(
@@ -45,14 +55,19 @@ def _plan(
 ) -> list[tuple[DecisionKind, ItemKeys]]:
     """The decisions one household or flat action makes on its open members.
 
+    部分在住 (`PARTIAL`) finds the ticked members present and the other open ones absent; with every open member
+    ticked that is 全户在住 (found_present for all), and it is recorded as such.
+
     Raises:
-        HTTPException: 422 for an action that does not fit, or a 部分在住 naming nobody (or somebody not open).
+        Unfit: an action that does not fit, or a 部分在住 naming nobody (or somebody not open).
     """
     open_members = [m for m in members if m["open"]]
     if side is Side.REGISTER and action == PARTIAL:
         keys = {m["register_key"] for m in open_members}
-        if not present or not set(present) <= keys:
-            raise HTTPException(status_code=422, detail="部分在住: tick the members found living there")
+        if not present:
+            raise Unfit(NOBODY_TICKED)
+        if not set(present) <= keys:
+            raise Unfit(NOT_OPEN_TICKED)
         return [
             (DecisionKind.FOUND_PRESENT if m["register_key"] in present else DecisionKind.CONFIRM_ABSENT, batch_keys(m))
             for m in open_members
@@ -60,8 +75,20 @@ def _plan(
     offered = HOUSEHOLD_ACTIONS if side is Side.REGISTER else FLAT_ACTIONS
     kind = next((k for k in offered if k.value == action), None)
     if kind is None:
-        raise HTTPException(status_code=422, detail="action does not fit this item")
+        raise Unfit(ACTION_UNFIT)
     return [(kind, batch_keys(m)) for m in open_members]
+
+
+def _members(keys: list[str] | None, fingerprints: list[str] | None) -> list[tuple[str, str]]:
+    """The (record key, fingerprint) pairs a household or flat form posted.
+
+    Raises:
+        Unfit: the two lists differ in length.
+    """
+    keys, fingerprints = keys or [], fingerprints or []
+    if len(keys) != len(fingerprints):
+        raise Unfit(MEMBERS_UNFIT)
+    return list(zip(keys, fingerprints, strict=True))
 
 
 def _decide_group(
@@ -72,7 +99,7 @@ def _decide_group(
     *,
     side: Side,
     shown_item: tuple[str, ...],
-    shown_members: list[tuple[str, str]],
+    shown_members: tuple[list[str] | None, list[str] | None],
     action: str,
     present: Collection[str] = (),
     note: str = "",
@@ -80,8 +107,11 @@ def _decide_group(
     """Settle every open member of an item's household (`side` register) or flat (roll) in one batch.
 
     The form carries the item's records and each open member's record key and fingerprint as its page
-    showed them: when the item, or any member (its fingerprint, or whether it is still open), differs
-    now, nothing is stored and the page as it is now comes back with 409.
+    showed them (`shown_members`: the keys and the fingerprints): when the item, or any member (its
+    fingerprint, or whether it is still open), differs now, nothing is stored and the page as it is now
+    comes back with 409. A form that cannot be carried out (部分在住 with nobody ticked, an action that does
+    not fit) stores nothing either: the page comes back with 422, saying why beside the panel, the ticks
+    and the note as they were.
     """
     index = decision_index(ctx)
     with data.database(ctx.data_dir) as con:
@@ -93,25 +123,23 @@ def _decide_group(
         next_id = next_pending(con, it, index, skip=decided)
     if shown_item != tuple(it[name] or "" for name in SHOWN):
         return item_response(request, ctx, sess, item_id, status_code=409, stale=STALE_ITEM)
-    if not decided or sorted(shown_members) != sorted(batch_fields(members, side)):
-        return item_response(request, ctx, sess, item_id, status_code=409, stale=STALE_GROUP)
+    try:
+        posted = _members(*shown_members)
+        if not decided or sorted(posted) != sorted(batch_fields(members, side)):
+            return item_response(request, ctx, sess, item_id, status_code=409, stale=STALE_GROUP)
+        plan = _plan(side, action, members, present)
+    except Unfit as refused:
+        kept = GroupForm(error=str(refused), ticked=frozenset(present), note=note)
+        return item_response(request, ctx, sess, item_id, status_code=422, group_form=kept)
     result = decide_batch(
         ctx.paths.state,
         username=sess.user.username,
-        decisions=_plan(side, action, members, present),
+        decisions=plan,
         source=SOURCE_HOUSEHOLD if side is Side.REGISTER else SOURCE_FLAT,
         note=note.strip() or None,
     )
     target = f"/items/{next_id}" if next_id else f"/queue?community={it['community_code']}"
     return go(request, flashed(target, batch=result.made))
-
-
-def _members(keys: list[str] | None, fingerprints: list[str] | None) -> list[tuple[str, str]]:
-    """The (record key, fingerprint) pairs a household or flat form posted; 422 when the lists differ in length."""
-    keys, fingerprints = keys or [], fingerprints or []
-    if len(keys) != len(fingerprints):
-        raise HTTPException(status_code=422, detail="every member needs its key and fingerprint")
-    return list(zip(keys, fingerprints, strict=True))
 
 
 @router.post("/items/{item_id}/household")
@@ -121,7 +149,7 @@ def decide_household(
     ctx: Context,
     sess: Decider,
     _csrf: Checked,
-    action: Annotated[str, Form()],
+    action: Annotated[str, Form()] = "",
     member_key: Annotated[list[str] | None, Form()] = None,
     member_fingerprint: Annotated[list[str] | None, Form()] = None,
     present: Annotated[list[str] | None, Form()] = None,
@@ -133,8 +161,9 @@ def decide_household(
 ) -> Response:
     """整户处理: settle every open member of an absent item's registered household at once.
 
-    `action` is 全户不在 (confirm_absent), 已迁出 (moved_out), 已死亡 (deceased) for every open member, or
-    部分在住 (`PARTIAL`): the members ticked in `present` found living there, the other open ones absent.
+    `action` is 全户在住 (found_present), 全户不在 (confirm_absent), 已迁出 (moved_out), 已死亡 (deceased) for
+    every open member, or 部分在住 (`PARTIAL`): the members ticked in `present` found living there, the other
+    open ones absent (every open member ticked: 全户在住; nobody ticked: the page again, 422, saying so).
     Then on to the next open item.
     """
     return _decide_group(
@@ -144,7 +173,7 @@ def decide_household(
         item_id,
         side=Side.REGISTER,
         shown_item=(register_key, roll_key, register_fingerprint, roll_fingerprint),
-        shown_members=_members(member_key, member_fingerprint),
+        shown_members=(member_key, member_fingerprint),
         action=action,
         present=frozenset(present or ()),
         note=note,
@@ -158,7 +187,7 @@ def decide_flat(
     ctx: Context,
     sess: Decider,
     _csrf: Checked,
-    action: Annotated[str, Form()],
+    action: Annotated[str, Form()] = "",
     member_key: Annotated[list[str] | None, Form()] = None,
     member_fingerprint: Annotated[list[str] | None, Form()] = None,
     note: Annotated[str, Form()] = "",
@@ -179,7 +208,7 @@ def decide_flat(
         item_id,
         side=Side.ROLL,
         shown_item=(register_key, roll_key, register_fingerprint, roll_fingerprint),
-        shown_members=_members(member_key, member_fingerprint),
+        shown_members=(member_key, member_fingerprint),
         action=action,
         note=note,
     )

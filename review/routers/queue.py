@@ -9,6 +9,8 @@ the household or flat actions `review.routers.household` takes (整户处理,
 No `from __future__ import annotations` here: FastAPI reads these signatures.
 """
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import duckdb
@@ -31,8 +33,18 @@ from review.items import (
     state_of,
     visible_codes,
 )
-from review.present import EvidenceView, diff_pair, evidence_view, lineage, shown, waterfall_svg
+from review.present import (
+    UNRECORDED_NOTE,
+    EvidenceView,
+    diff_pair,
+    elsewhere,
+    evidence_view,
+    lineage,
+    shown,
+    waterfall_svg,
+)
 from schemas.codes import DecisionKind, Evidence, ItemState, QueueKind, Side
+from schemas.labels import RECORDED, UNKNOWN_GRID, UNVISITED
 from services.access import DECIDING_ROLES, FULL_VIEW_ROLES
 from services.audit import log_event
 from services.charts import summary_svg
@@ -67,10 +79,13 @@ COMPARED_ROWS = (
 
 
 def _wanted(it: dict[str, Any], kind: str | None, grid: str | None, state: str, evidence: str | None = None) -> bool:
-    """Whether a queue item passes the filters (`pending` also shows changed items; `all` shows all)."""
+    """Whether a queue item passes the filters (`pending` also shows changed items; `all` shows all).
+
+    The grid `UNKNOWN_GRID` (网格未定) picks the items without a grid, as a worksheet of that grid does.
+    """
     return (
         (not kind or it["kind"] == kind)
-        and (not grid or it["grid"] == grid)
+        and (not grid or (it["grid"] or UNKNOWN_GRID) == grid)
         and (not evidence or it["evidence"] == evidence)
         and (state == EVERY_STATE or it["state"] == state or (state == ItemState.PENDING and it["state"].open))
     )
@@ -126,7 +141,9 @@ def queue(
         kind=kind,
         state=state,
         grid=grid,
-        grids=sorted({it["grid"] for it in items if it["grid"]}),
+        grids=sorted({it["grid"] for it in items if it["grid"]})
+        + ([UNKNOWN_GRID] if any(not it["grid"] for it in items) else []),
+        unknown_grid=UNKNOWN_GRID,
         evidence=evidence,
         evidences=[e for e in Evidence if any(it["evidence"] is e for it in items)],
         page=page,
@@ -167,9 +184,13 @@ AT_FLAT_EVIDENCE = (Evidence.OTHERS_AT_FLAT, Evidence.FAMILY_AT_FLAT)
 
 
 def _evidence(
-    con: duckdb.DuckDBPyConnection, it: dict[str, Any], *, full: bool
+    con: duckdb.DuckDBPyConnection, it: dict[str, Any], names: dict[str, str], *, full: bool
 ) -> tuple[EvidenceView | None, dict[str, Any] | None]:
-    """A lone item's evidence as its page shows it, and its record's published status row."""
+    """A lone item's evidence as its page shows it, and its record's published status row.
+
+    The people the roll records at the registered flat are listed with where they are registered, when that is
+    another community of the city.
+    """
     side: Side | None = it["kind"].side
     if side is None:
         return None, None
@@ -182,13 +203,31 @@ def _evidence(
             {
                 "name": shown(p["name"], "name", full=full),
                 "status": str(p.get("status") or ""),
+                "elsewhere": elsewhere(p, Side.ROLL, names),
                 "lineage": lineage(p),
             }
             for p in data.residents(con, status.get("flat"), None)
         ]
     building = status.get("building") if side is Side.REGISTER else None
     coverage = data.building_coverage(con, status["community_code"], building)
-    return evidence_view(status, names=data.community_names(con), coverage=coverage, who=who), status
+    return evidence_view(status, names=names, coverage=coverage, who=who), status
+
+
+@dataclass(frozen=True, slots=True)
+class GroupForm:
+    """A household or flat form refused as posted: why (said beside the panel), and its ticks and note kept."""
+
+    error: str = ""
+    ticked: Collection[str] = ()
+    """The record keys ticked 在住."""
+    note: str = ""
+
+
+def _annotate(people: list[dict[str, Any]], side: Side, names: dict[str, str]) -> list[dict[str, Any]]:
+    """People of one side, each with `elsewhere`: where a link to another community places them ("" if none)."""
+    for person in people:
+        person["elsewhere"] = elsewhere(person, side, names)
+    return people
 
 
 def item_response(
@@ -200,11 +239,13 @@ def item_response(
     status_code: int = 200,
     stale: str = "",
     find: bool = False,
+    group_form: GroupForm | None = None,
 ) -> Response:
     """An item's page.
 
     `stale` says why a form posted from an older page was refused (`STALE_ITEM`, `STALE_GROUP`); `find`
-    prefills the search with the record's own name (a namesake hint), for roles that see names in full.
+    prefills the search with the record's own name (a namesake hint), for roles that see names in full;
+    `group_form` is a refused household or flat form, shown again with why.
     """
     index = decision_index(ctx)
     full = sess.user.role in FULL_VIEW_ROLES
@@ -213,10 +254,13 @@ def item_response(
         reg = data.record(con, Side.REGISTER, it["register_idx"])
         rol = data.record(con, Side.ROLL, it["roll_idx"])
         expl = data.explanation(con, it["register_idx"], it["roll_idx"]) if reg and rol else None
-        family = data.household(con, reg["household_key"], reg["idx"]) if reg else []
-        at_dwelling = data.residents(con, rol["flat"], rol["idx"]) if rol else []
-        evidence, status = _evidence(con, it, full=full)
+        names = data.community_names(con)
+        family = _annotate(data.household(con, reg["household_key"], reg["idx"]) if reg else [], Side.REGISTER, names)
+        at_dwelling = _annotate(data.residents(con, rol["flat"], rol["idx"]) if rol else [], Side.ROLL, names)
+        evidence, status = _evidence(con, it, names, full=full)
         group = group_members(con, it, index, visible_codes(con, sess))
+        if it["kind"].side:
+            _annotate(group, it["kind"].side, names)
         next_id = next_pending(con, it, index)
     if full:  # who saw whose records in full
         log_event(
@@ -252,6 +296,7 @@ def item_response(
         household_actions=HOUSEHOLD_ACTIONS,
         flat_actions=FLAT_ACTIONS,
         partial=PARTIAL,
+        group_form=group_form or GroupForm(),
         search_text=str(lone["name"] or "") if find and full and lone else "",
         state=state,
         decision=decision,
@@ -260,6 +305,10 @@ def item_response(
         next_id=next_id,
         full=full,
         Evidence=Evidence,
+        unvisited_label=UNVISITED,
+        recorded_label=RECORDED,
+        unknown_grid=UNKNOWN_GRID,
+        unrecorded_note=UNRECORDED_NOTE,
         shown=lambda v, k: shown(v, k, full=full),
     )
 

@@ -13,8 +13,10 @@ The public API, re-exported here from the modules that hold it:
 - `write`: the workbook (`write_workbook`); `build`: a worksheet built and handed out (`build_worksheet`).
 - `read`: a returned workbook read back (`read_book`); `apply`: its rows checked and applied (`import_worksheet`).
 - `report`: what an import says, row by row.
+- times are printed and shown in the offices' zone (`services.clock`).
 """
 
+from services.clock import LOCAL_ZONE, local_time
 from services.worksheet.access import WorksheetRefused, check_access, may_work
 from services.worksheet.apply import import_worksheet
 from services.worksheet.build import NothingToVisit, WorksheetSummary, build_worksheet, sheets
@@ -43,7 +45,7 @@ from services.worksheet.read import MAX_BYTES, MAX_ROWS, MAX_UNPACKED, Book, Wor
 from services.worksheet.report import REASONS, ImportReport, RowCode, RowOutcome, RowReport
 from services.worksheet.to_visit import Member, Visit, grid_counts, visits
 from services.worksheet.tokens import TOKEN_VERSION
-from services.worksheet.write import GUIDE, SheetMeta, write_workbook
+from services.worksheet.write import GUIDE, SheetMeta, results_for, write_workbook
 
 __all__ = [
     "FIRST_ROW",
@@ -55,6 +57,7 @@ __all__ = [
     "HEADER_ROW",
     "HIDDEN_HEADERS",
     "HOUSEHOLD",
+    "LOCAL_ZONE",
     "MAX_BYTES",
     "MAX_ROWS",
     "MAX_UNPACKED",
@@ -87,8 +90,10 @@ __all__ = [
     "check_access",
     "grid_counts",
     "import_worksheet",
+    "local_time",
     "may_work",
     "read_book",
+    "results_for",
     "sheets",
     "visits",
     "write_workbook",

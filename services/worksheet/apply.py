@@ -1,8 +1,16 @@
 """Importing a filled worksheet: each row checked, then the rest applied as one batch of decisions.
 
 Importing refuses row by row (another community's row, an unknown or inapplicable result, bad member numbers, a
-record changed since printing) and applies the rest as ONE batch of decisions (`services.decisions.decide_batch`),
-so a re-import changes nothing and `undo_last` withdraws an import as a unit.
+record changed since printing, a member decided otherwise after the sheet was printed) and applies the rest as ONE
+batch of decisions (`services.decisions.decide_batch_in`), so a re-import changes nothing and `undo_last`
+withdraws an import as a unit. What stands is read, the rows judged against it, the decisions recorded and the
+sheet marked back in one transaction: two imports at once cannot overwrite each other unseen.
+
+A decision standing on a member's record is what the row supersedes when it was made before the sheet was printed
+(the worker saw the household at the door after it). One made after the printing that says otherwise (another
+sheet, a household or flat action, an item page) is not overwritten: the row is refused (`RowCode.CONFLICT`) and
+the report names it. Not counted as such: the same decision, a door-visit request (the visit is what the sheet
+brings back) and this sheet's own earlier import (a corrected re-import of the same sheet applies).
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 from schemas.codes import DecisionKind, Side, VisitResult
 from services import fieldwork
 from services.access import DECIDING_ROLES
-from services.decisions import ItemKeys, active_decisions, decide_batch
+from services.clock import local_time, when
+from services.decisions import ItemKeys, active_on, decide_batch_in, is_same, source_label
 from services.paths import DataPaths
 from services.reader import dict_rows, published, record_table
+from services.state import connect
 from services.worksheet.access import WorksheetRefused, check_access
 from services.worksheet.layout import FLAT, HOUSEHOLD, MEMBERS_COL, NOTE_COL, RESULT_COL
 from services.worksheet.read import WorksheetError, read_book
@@ -25,7 +35,9 @@ from services.worksheet.to_visit import LONE_STATUS
 from services.worksheet.tokens import row_token, sheet_key
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    import datetime as dt
+    import sqlite3
+    from collections.abc import Iterable
     from pathlib import Path
 
     from services.accounts import User
@@ -42,7 +54,20 @@ class _Candidate:
     community: str
     members: list[tuple[Side, str, str]]
     kinds: list[DecisionKind]
+    results: list[VisitResult]
+    """What the row says of each member (the row's result, or 不在住 for a member not listed as present)."""
     note: str | None
+
+    def keys(self) -> list[ItemKeys]:
+        """The members' items, as decisions name them."""
+        return [_keys(self.community, side, key, fingerprint) for side, key, fingerprint in self.members]
+
+    def recorded(self) -> str:
+        """What the row records per member, by member number only: `1、3 在住；2 不在住`."""
+        numbers: dict[VisitResult, list[str]] = {}
+        for number, result in enumerate(self.results, start=1):
+            numbers.setdefault(result, []).append(str(number))
+        return "；".join(f"{'、'.join(n)} {result.label}" for result, n in numbers.items())
 
 
 def _refused(row: Row, code: RowCode, detail: str = "", persons: int = 0) -> RowReport:
@@ -89,6 +114,7 @@ def _judge(row: Row, book: Book, key: bytes) -> _Candidate | RowReport | None:
         if present is None:
             return _refused(row, RowCode.BAD_MEMBERS, f"“{members_text}”：", len(members))
     kinds: list[DecisionKind] = []
+    results: list[VisitResult] = []
     for number, (side, _, _) in enumerate(members, start=1):
         said = result if present is None or number in present else VisitResult.NOT_PRESENT
         kind = said.decision(side)
@@ -96,8 +122,9 @@ def _judge(row: Row, book: Book, key: bytes) -> _Candidate | RowReport | None:
             category = HOUSEHOLD if side is Side.REGISTER else FLAT
             return _refused(row, RowCode.NOT_APPLICABLE, f"“{said.label}”/{category}：", len(members))
         kinds.append(kind)
+        results.append(said)
     note = row.cells[NOTE_COL].strip() or None
-    return _Candidate(row, book.community, members, kinds, note)
+    return _Candidate(row, book.community, members, kinds, results, note)
 
 
 def _tonight(data_dir: Path, keys: Iterable[tuple[Side, str]]) -> dict[tuple[Side, str], dict[str, Any]]:
@@ -155,14 +182,6 @@ def _keys(community: str, side: Side, record_key: str, fingerprint: str) -> Item
     return ItemKeys(community, roll_key=record_key, roll_fingerprint=fingerprint)
 
 
-def _standing(state: Path) -> dict[tuple[str | None, str | None], tuple[str, str | None, str | None]]:
-    """The active decisions: (register_key, roll_key) → (kind, register_fingerprint, roll_fingerprint)."""
-    return {
-        (d["register_key"], d["roll_key"]): (d["kind"], d["register_fingerprint"], d["roll_fingerprint"])
-        for d in active_decisions(state).iter_rows(named=True)
-    }
-
-
 def _judge_all(book: Book, key: bytes) -> tuple[list[RowReport], list[_Candidate]]:
     """Every row on its own, then rows naming the same person twice refused together."""
     reports: list[RowReport] = []
@@ -186,8 +205,88 @@ def _judge_all(book: Book, key: bytes) -> tuple[list[RowReport], list[_Candidate
     return reports, kept
 
 
+def _after_printing(standing: dict[str, Any], printed_at: dt.datetime | None) -> bool:
+    """Whether a standing decision was made after the sheet was printed (the same second counts as after)."""
+    decided_at = when(standing["decided_at"])
+    return printed_at is None or decided_at is None or decided_at >= printed_at
+
+
+def _conflict(
+    candidate: _Candidate, standing: list[dict[str, Any] | None], printed_at: dt.datetime | None, own: str
+) -> RowReport | None:
+    """Refuse the row if a member's record was decided otherwise after the sheet was printed; name that decision.
+
+    Args:
+        candidate: The row, checked on its own and against tonight's records.
+        standing: The active decision on each member's record (None where none), in member order.
+        printed_at: When the sheet was handed out (`worksheets.created_at`).
+        own: This sheet's decision source: its own earlier import is what a re-import corrects.
+
+    Returns:
+        The refusal, or None when nothing made after the printing says otherwise.
+    """
+    found: dict[tuple[str, str, str, str], list[str]] = {}
+    for number, (kind, decision) in enumerate(zip(candidate.kinds, standing, strict=True), start=1):
+        if (
+            decision is None
+            or decision["kind"] in (kind.value, DecisionKind.DOOR_VISIT.value)
+            or decision["source"] == own
+            or not _after_printing(decision, printed_at)
+        ):
+            continue
+        said = (decision["kind"], decision["source"] or "", decision["username"], local_time(decision["decided_at"]))
+        found.setdefault(said, []).append(str(number))
+    if not found:
+        return None
+    details = [
+        f"第{'、'.join(numbers)}位成员在打印本表后已有决定“{DecisionKind(kind).label}”"
+        f"（{source_label(source or None)}，{username}，{at}）"
+        for (kind, source, username, at), numbers in found.items()
+    ]
+    return _refused(candidate.source, RowCode.CONFLICT, "；".join(details) + "：", len(candidate.members))
+
+
+def _apply(
+    conn: sqlite3.Connection, book: Book, candidates: list[_Candidate], username: str
+) -> tuple[list[RowReport], tuple[int, int, str | None]]:
+    """In the import's transaction: judge each row against what stands, record the rest as one batch.
+
+    Returns:
+        The rows' reports (applied, unchanged or refused as a conflict), and (made, unchanged, batch id).
+    """
+    printed = fieldwork.sheet_in(conn, book.sheet_id)
+    printed_at = when(printed["created_at"]) if printed else None
+    own = fieldwork.worksheet_source(book.sheet_id)
+    reports: list[RowReport] = []
+    planned: list[tuple[DecisionKind, ItemKeys]] = []
+    notes: list[str | None] = []
+    for candidate in candidates:
+        keys = candidate.keys()
+        standing = [active_on(conn, k) for k in keys]
+        refused = _conflict(candidate, standing, printed_at, own)
+        if refused is not None:
+            reports.append(refused)
+            continue
+        new = not all(is_same(s, kind, k) for s, kind, k in zip(standing, candidate.kinds, keys, strict=True))
+        planned.extend(zip(candidate.kinds, keys, strict=True))
+        notes.extend([candidate.note] * len(keys))
+        code = RowCode.APPLIED if new else RowCode.UNCHANGED
+        outcome = RowOutcome.APPLIED if new else RowOutcome.UNCHANGED
+        row = candidate.source
+        reason = f"{candidate.recorded()}：{REASONS[code]}"
+        reports.append(RowReport(row.tab, row.row, row.number, outcome, code, reason, len(candidate.members)))
+    if not planned:
+        return reports, (0, 0, None)
+    result = decide_batch_in(conn, username=username, decisions=planned, source=own, notes=notes)
+    return reports, (result.made, result.unchanged, result.batch_id)
+
+
 def import_worksheet(data_dir: Path, path: Path, *, user: User) -> ImportReport:
     """Apply a filled worksheet: refuse row by row, record the rest as one batch of decisions, record it back.
+
+    Rows are checked on their own and against tonight's records first; then, in one transaction, against the
+    decisions standing now (`_conflict`), recorded (source `worksheet:<sheet id>`, each row's 备注 on its people's
+    decisions only) and the sheet marked back.
 
     Args:
         data_dir: The data directory.
@@ -210,58 +309,31 @@ def import_worksheet(data_dir: Path, path: Path, *, user: User) -> ImportReport:
         raise WorksheetError(f"{path.name}: worksheet {book.sheet_id} was not handed out from this data directory")
     reports, candidates = _judge_all(book, sheet_key(data_dir))
     tonight = _tonight(data_dir, ((side, k) for c in candidates for side, k, _ in c.members))
-    standing = _standing(paths.state)
-    planned: list[tuple[DecisionKind, ItemKeys, str | None]] = []
+    fresh: list[_Candidate] = []
     for candidate in candidates:
         refused = _against_tonight(candidate, tonight)
         if refused is not None:
             reports.append(refused)
-            continue
-        new = False
-        for (side, record_key, fingerprint), kind in zip(candidate.members, candidate.kinds, strict=True):
-            keys = _keys(candidate.community, side, record_key, fingerprint)
-            now = (kind.value, keys.register_fingerprint, keys.roll_fingerprint)
-            new |= standing.get((keys.register_key, keys.roll_key)) != now
-            planned.append((kind, keys, candidate.note))
-        code = RowCode.APPLIED if new else RowCode.UNCHANGED
-        outcome = RowOutcome.APPLIED if new else RowOutcome.UNCHANGED
-        row = candidate.source
-        reports.append(RowReport(row.tab, row.row, row.number, outcome, code, REASONS[code], len(candidate.members)))
-    result = _record(paths.state, username=user.username, planned=planned, sheet_id=book.sheet_id)
+        else:
+            fresh.append(candidate)
     order = {(row.tab, row.row): i for i, row in enumerate(book.rows)}  # the workbook's tab and row order
-    report = ImportReport(
-        file=path.name,
-        sheet_id=book.sheet_id,
-        community_code=book.community,
-        rows=tuple(sorted(reports, key=lambda r: order[(r.tab, r.row)])),
-        made=result[0],
-        unchanged=result[1],
-        batch_id=result[2],
-    )
-    fieldwork.sheet_back(
-        paths.state,
-        sheet_id=book.sheet_id,
-        username=user.username,
-        applied=report.count(RowOutcome.APPLIED) + report.count(RowOutcome.UNCHANGED),
-        refused=report.count(RowOutcome.REFUSED),
-    )
+    with connect(paths.state) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        judged, (made, unchanged, batch_id) = _apply(conn, book, fresh, user.username)
+        report = ImportReport(
+            file=path.name,
+            sheet_id=book.sheet_id,
+            community_code=book.community,
+            rows=tuple(sorted([*reports, *judged], key=lambda r: order[(r.tab, r.row)])),
+            made=made,
+            unchanged=unchanged,
+            batch_id=batch_id,
+        )
+        fieldwork.mark_back(
+            conn,
+            sheet_id=book.sheet_id,
+            username=user.username,
+            applied=report.count(RowOutcome.APPLIED) + report.count(RowOutcome.UNCHANGED),
+            refused=report.count(RowOutcome.REFUSED),
+        )
     return report
-
-
-def _record(
-    state: Path, *, username: str, planned: Sequence[tuple[DecisionKind, ItemKeys, str | None]], sheet_id: str
-) -> tuple[int, int, str | None]:
-    """Record the planned decisions as one batch (source `worksheet:<sheet id>`): (made, unchanged, batch id).
-
-    Each planned decision carries its row's 备注, stored on that row's people's decisions only.
-    """
-    if not planned:
-        return 0, 0, None
-    result = decide_batch(
-        state,
-        username=username,
-        decisions=[(kind, keys) for kind, keys, _ in planned],
-        source=f"worksheet:{sheet_id}",
-        notes=[remark for _, _, remark in planned],
-    )
-    return result.made, result.unchanged, result.batch_id

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from services import fieldwork
+from services.audit import now
+from services.clock import local_time, local_today
 from services.export import safe_file_name
 from services.paths import DataPaths
 from services.reader import published
@@ -74,11 +75,12 @@ def build_worksheet(data_dir: Path, *, community: str, grid: str | None, usernam
         run_id = published_run_id(con)
     if community not in names:
         raise ValueError(f"no community {community!r} in the published results")
+    read_at = now()  # before the rows are read: a decision made from here on is one the sheet did not see
     rows = visits(data_dir, community, grid or None)
     if not rows:
         where = f"{community} {grid}" if grid else community
         raise NothingToVisit(f"{where}: 没有待入户核查的记录 (nothing to visit: no open records)")
-    today = dt.date.today()
+    today = local_today()  # the office's date, whatever zone the server runs in
     meta = SheetMeta(
         sheet_id=f"{today:%Y%m%d}-{secrets.token_hex(4)}",
         community=community,
@@ -96,6 +98,7 @@ def build_worksheet(data_dir: Path, *, community: str, grid: str | None, usernam
         run_id=run_id,
         rows=len(rows),
         username=username,
+        created_at=read_at,
     )
     return WorksheetSummary(
         sheet_id=meta.sheet_id,
@@ -113,7 +116,10 @@ def build_worksheet(data_dir: Path, *, community: str, grid: str | None, usernam
 
 
 def sheets(state: Path, community: str) -> list[dict[str, Any]]:
-    """The worksheets handed out for a community, newest first, with their import counts."""
+    """The worksheets handed out for a community, newest first, with their import counts.
+
+    Times as stored (UTC ISO), and as shown: `printed` and `returned` in the office's zone (`clock.local_time`).
+    """
     if not state.exists():
         return []
     with connect(state) as conn:
@@ -121,4 +127,4 @@ def sheets(state: Path, community: str) -> list[dict[str, Any]]:
         rows = conn.execute(
             "SELECT * FROM worksheets WHERE community_code = ? ORDER BY created_at DESC, sheet_id DESC", (community,)
         ).fetchall()
-    return [dict(r) for r in rows]
+    return [dict(r) | {"printed": local_time(r["created_at"]), "returned": local_time(r["returned_at"])} for r in rows]

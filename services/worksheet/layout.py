@@ -11,7 +11,8 @@ HOUSEHOLD = "户籍户"
 FLAT = "居住房屋"
 """类别 of a flat with open 人在户不在 occupants."""
 
-HEADERS = ("序号", "类别", "地址", "成员", "社区登记情况", "线索", "核查结果", "在住成员序号", "备注")
+HEADERS = ("序号", "类别", "地址", "成员", "实有人口采集情况", "线索", "核查结果", "在住成员序号", "备注")
+"""Column E says what the roll (实有人口) recorded at the flat: never 登记, which reads as 户籍登记."""
 PRINTED = 6
 """Columns A..F are printed by the system: the row MAC covers them."""
 RESULT_COL, MEMBERS_COL, NOTE_COL = 6, 7, 8

@@ -41,6 +41,9 @@ class RowCode(StrEnum):
     CHANGED = "changed"
     GONE = "gone"
     CLOSED = "closed"
+    CONFLICT = "conflict"
+    """A member's record has a different decision made after the sheet was printed (another sheet, a household or
+    flat action, an item page): the row would silently overwrite it, so it is refused and the standing one named."""
 
 
 REASONS: dict[RowCode, str] = {
@@ -60,6 +63,7 @@ REASONS: dict[RowCode, str] = {
     RowCode.CHANGED: "成员的记录自打印后已变更，请重新打印核查表后再核查",
     RowCode.GONE: "成员的记录已不在最新数据中",
     RowCode.CLOSED: "成员已不在待核查之列（已关联或已核实）",
+    RowCode.CONFLICT: "与打印本表之后已作出的决定不一致，本行未导入；请与网格员核实后，在记录页面改正",
 }
 """The Chinese reason of each code, as the report states it."""
 

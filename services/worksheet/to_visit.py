@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from schemas.codes import DecisionKind, Evidence, Side, Status
+from schemas.labels import RECORDED
 from services.decisions import active_decisions
 from services.paths import DataPaths
 from services.reader import dict_rows, published, record_table
@@ -130,15 +131,21 @@ def _clues(records: Sequence[dict[str, Any]], names: dict[str, str]) -> str:
     return "；".join(labels)
 
 
+NO_ROLL_RECORD = "无实有人口记录"
+"""实有人口采集情况 of a flat no roll row names (never 未登记: that reads as "no 户籍")."""
+ROLL_EMPTY = "实有人口记录为空置"
+"""实有人口采集情况 of a flat the roll records as empty."""
+
+
 def _household_recorded(records: Sequence[dict[str, Any]], at_flat: int) -> str:
-    """社区登记情况 of a household's flat: 登记3人(自2024-05起)，其中本户1人 / 未登记 / 登记为空置."""
+    """实有人口采集情况 of a household's flat: 实有已采集3人(自2024-05起)，其中本户1人 / 无实有人口记录 / 空置."""
     if any(r["evidence"] == Evidence.FLAT_EMPTY for r in records):
-        return "登记为空置"
+        return ROLL_EMPTY
     if at_flat == 0:
-        return "未登记"
+        return NO_ROLL_RECORD
     others = max((r["others_at_flat"] or 0) for r in records)
     since = min((r["others_since"] for r in records if r["others_since"]), default=None)
-    text = f"登记{at_flat}人" + (f"(自{since:%Y-%m}起)" if since else "")
+    text = f"{RECORDED}{at_flat}人" + (f"(自{since:%Y-%m}起)" if since else "")
     return text + (f"，其中本户{at_flat - others}人" if at_flat > others else "")
 
 
@@ -192,7 +199,9 @@ def _flats(con: duckdb.DuckDBPyConnection, community: str, skip: set[tuple[str, 
     for flat, occupants in groups.items():
         addresses = list(dict.fromkeys((o["address_raw"] or "").strip() for o in occupants if o["address_raw"]))
         here = registered.get(flat, 0)
-        recorded = f"登记{at_flat.get(flat, len(occupants))}人；" + (f"本址户籍{here}人" if here else "本址无户籍")
+        recorded = f"{RECORDED}{at_flat.get(flat, len(occupants))}人；" + (
+            f"本址户籍{here}人" if here else "本址无户籍"
+        )
         visits.append(
             Visit(
                 category=FLAT,

@@ -1,8 +1,9 @@
 """Writing a worksheet's workbook: a tab per grid (layout, formats, validation, page setup) and the guide.
 
-The worker writes the result (a list restricted by Excel data validation to the six `VisitResult` labels), which
-members are present when only some are (在住成员序号), and a remark; every other cell is printed by the system and
-every row and tab carries its hidden token and MACs (`services.worksheet.tokens`).
+The worker writes the result (a list restricted by Excel data validation to the `VisitResult` labels that apply to
+the row's category: all six on a 居住房屋 row, all but 新登记 on a 户籍户 row), which members are present when only
+some are (在住成员序号), and a remark; every other cell is printed by the system and every row and tab carries its
+hidden token and MACs (`services.worksheet.tokens`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_range
 
-from schemas.codes import VisitResult
+from schemas.codes import Side, VisitResult
 from services.export import looks_like_formula, private_file
 from services.worksheet.layout import (
     FIRST_ROW,
@@ -117,6 +119,51 @@ def _page_setup(sheet: Any, meta: SheetMeta, grid: str, last_row: int) -> None:
     sheet.freeze_panes(FIRST_ROW, 0)
 
 
+CATEGORY_SIDE = {HOUSEHOLD: Side.REGISTER, FLAT: Side.ROLL}
+"""Whose records a row of each category lists."""
+
+
+def results_for(category: str) -> list[VisitResult]:
+    """The results a row of this category may take: those that decide its side's records (户籍户: not 新登记)."""
+    return [r for r in VisitResult if r.decision(CATEGORY_SIDE[category]) is not None]
+
+
+def _ranges(rows: Sequence[int], col: int) -> str:
+    """Zero-based rows of one column as an Excel range list: `G3 G5:G7`."""
+    runs: list[list[int]] = []
+    for row in sorted(rows):
+        if runs and row == runs[-1][1] + 1:
+            runs[-1][1] = row
+        else:
+            runs.append([row, row])
+    return " ".join(xl_range(first, col, end, col) for first, end in runs)
+
+
+def _result_validation(sheet: Any, rows: Sequence[int], category: str) -> None:
+    """The 核查结果 list on the rows of one category (zero-based; none: nothing), stopping any other entry."""
+    if not rows:
+        return
+    labels = [r.label for r in results_for(category)]
+    excluded = [r.label for r in VisitResult if r.label not in labels]
+    extra = f"（{category}不适用“{'、'.join(excluded)}”）" if excluded else ""
+    sheet.data_validation(
+        min(rows),
+        RESULT_COL,
+        max(rows),
+        RESULT_COL,
+        {
+            "validate": "list",
+            "source": labels,
+            "multi_range": _ranges(rows, RESULT_COL),
+            "error_type": "stop",
+            "error_title": "核查结果",
+            "error_message": f"{category}只能选择：" + "、".join(labels) + extra,
+            "input_title": "核查结果",
+            "input_message": "请从下拉列表中选择" + extra,
+        },
+    )
+
+
 def _write_tab(book: Any, name: str, grid: str, rows: Sequence[Visit], meta: SheetMeta, formats: _Formats) -> int:
     """One grid's tab: title, headers, a row per visit with its hidden token and MACs; returns formula-like cells."""
     sheet = book.add_worksheet(name)
@@ -145,21 +192,8 @@ def _write_tab(book: Any, name: str, grid: str, rows: Sequence[Visit], meta: She
         sheet.write_string(row, ROW_MAC_COL, row_mac, formats.hidden)
         sheet.set_row(row, _row_height(printed))
     last = FIRST_ROW + max(len(rows), 1) - 1
-    sheet.data_validation(
-        FIRST_ROW,
-        RESULT_COL,
-        last,
-        RESULT_COL,
-        {
-            "validate": "list",
-            "source": [r.label for r in VisitResult],
-            "error_type": "stop",
-            "error_title": "核查结果",
-            "error_message": "只能选择：" + "、".join(r.label for r in VisitResult),
-            "input_title": "核查结果",
-            "input_message": "请从下拉列表中选择",
-        },
-    )
+    for category in (HOUSEHOLD, FLAT):
+        _result_validation(sheet, [FIRST_ROW + i for i, v in enumerate(rows) if v.category == category], category)
     sheet.data_validation(
         FIRST_ROW,
         MEMBERS_COL,
@@ -177,15 +211,18 @@ def _write_tab(book: Any, name: str, grid: str, rows: Sequence[Visit], meta: She
 
 GUIDE: tuple[str, ...] = (
     "一、每一行是一处要上门核查的地方：",
-    "  “户籍户”：户籍登记在本社区、社区居住登记中没有的成员（户在人不在）。",
-    "  “居住房屋”：社区登记在此居住、户籍不在本址的人员（人在户不在）。",
-    "  “社区登记情况”是社区居住登记在该房屋记录的情况；“线索”是系统根据数据给出的提示，仅供参考。",
-    "二、入户或电话核实后，在“核查结果”一列从下拉列表中选择一项（对本行全部成员适用）：",
+    "  “户籍户”：户籍在本社区、实有人口中没有采集到的成员（户在人不在）。",
+    "  “居住房屋”：实有人口采集在此居住、户籍不在本址的人员（人在户不在）。",
+    f"  “{HEADERS[4]}”是实有人口在该房屋采集到的情况（“无实有人口记录”：实有人口中没有该房屋的记录，"
+    "不是没有户籍）；“线索”是系统根据数据给出的提示，仅供参考。",
+    "二、入户或电话核实后，在“核查结果”一列从下拉列表中选择一项（对本行全部成员适用）。"
+    "户籍户行的下拉列表不含“新登记”（只适用于居住房屋），居住房屋行可选全部六项：",
     "三、部分成员在住：核查结果选“在住”，并在“在住成员序号”中填写在住成员的序号（如 1,3），其余成员记为“不在住”。"
     "只有核查结果为“在住”时才可填写此列。",
     "四、“备注”可填写说明（如迁往何处、联系电话），随核查决定一并保存，请勿填写与核查无关的个人信息。",
     "五、只可填写“核查结果”“在住成员序号”“备注”三列。不要改动其他列，不要增删、复制行，不要改动隐藏列：",
-    "  被改动的行、其他社区或其他核查表的行、记录自打印后已变更的行，导入时逐行拒绝，并在导入报告中说明原因。",
+    "  被改动的行、其他社区或其他核查表的行、记录自打印后已变更的行，以及与本表打印后已作出的决定"
+    "（其他核查表、整户操作、记录页面）不一致的行，导入时逐行拒绝，并在导入报告中说明原因。",
     "  未填写核查结果的行导入时跳过，可以以后再填再导入；同一张表重复导入不会重复记录。",
     "六、本表含个人信息，请妥善保管，不得拍照外传；核查完毕交回社区，导入后销毁。",
 )
@@ -195,12 +232,12 @@ GUIDE: tuple[str, ...] = (
 def _result_meaning(result: VisitResult) -> tuple[str, str]:
     """What a result means on a 户籍户 row and on a 居住房屋 row."""
     meanings = {
-        VisitResult.PRESENT: ("确在户籍地址居住（社区登记遗漏，转为人户一致）", "确在此居住（确认人在户不在）"),
-        VisitResult.NOT_PRESENT: ("不在户籍地址居住（确认户在人不在）", "不在此居住（社区登记有误，需更正）"),
-        VisitResult.MOVED_OUT: ("已搬离（确认户在人不在，已迁出）", "已搬离（社区登记需更正）"),
-        VisitResult.DECEASED: ("已死亡（确认户在人不在，已死亡）", "已死亡（社区登记需更正）"),
-        VisitResult.NO_SUCH_PERSON: ("该地址无人知道此人（确认户在人不在）", "此处查无此人（社区登记需更正）"),
-        VisitResult.NEWLY_REGISTERED: ("不适用（导入时拒绝）", "已在本址办理户口登记"),
+        VisitResult.PRESENT: ("确在户籍地址居住（实有人口漏采，转为人户一致）", "确在此居住（确认人在户不在）"),
+        VisitResult.NOT_PRESENT: ("不在户籍地址居住（确认户在人不在）", "不在此居住（实有人口记录有误，需更正）"),
+        VisitResult.MOVED_OUT: ("已搬离（确认户在人不在，已迁出）", "已搬离（实有人口记录需更正）"),
+        VisitResult.DECEASED: ("已死亡（确认户在人不在，已死亡）", "已死亡（实有人口记录需更正）"),
+        VisitResult.NO_SUCH_PERSON: ("该地址无人知道此人（确认户在人不在）", "此处查无此人（实有人口记录需更正）"),
+        VisitResult.NEWLY_REGISTERED: ("不适用（户籍户行的下拉列表无此项）", "已在本址办理户口登记"),
     }
     return meanings[result]
 

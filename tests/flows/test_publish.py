@@ -27,6 +27,8 @@ VIEWS = {
     "input_files",
     "model_parameters",
     "runs",
+    "coverage",
+    "progress",
 }
 RUN_TABLES = {
     "links",
@@ -41,6 +43,8 @@ RUN_TABLES = {
     "input_files",
     "model_parameters",
     "runs",
+    "coverage",
+    "progress",
 }
 
 
@@ -95,6 +99,7 @@ def test_database_holds_the_views_and_run_tables(database: Path) -> None:
         ("community_summary", "community_summary"),
         ("queue", "queue"),
         ("quarantine", "quarantine"),
+        ("coverage", "coverage"),
         ("run.register_records", "register"),
         ("run.roll_records", "roll"),
     ],

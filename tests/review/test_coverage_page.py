@@ -7,6 +7,8 @@ import re
 from fastapi.testclient import TestClient
 
 from review.app import create_app
+from review.present import UNRECORDED_NOTE
+from schemas.labels import UNVISITED
 from tests.review.conftest import World, login
 
 
@@ -31,21 +33,70 @@ def test_a_supervisor_sees_only_the_communities_of_their_street(client: TestClie
 
 def test_unvisited_buildings_come_first_and_are_marked(world: World) -> None:
     rows = world.sql(
-        """SELECT community_code, count(*) FILTER (flats_recorded = 0), count(*) FROM coverage
-           GROUP BY 1 HAVING count(*) FILTER (flats_recorded = 0) > 0 ORDER BY 2 DESC, 1 LIMIT 1"""
+        """SELECT community_code, count(*) FILTER (NOT visited), count(*) FILTER (visited AND flats_recorded = 0),
+                  count(*) FROM coverage
+           GROUP BY 1 HAVING count(*) FILTER (NOT visited) > 0 ORDER BY 2 DESC, 1 LIMIT 1"""
     )
-    assert rows, "the small city has buildings the roll records nothing of"
-    community, unvisited, buildings = rows[0]
+    assert rows, "the small city has buildings no roll row names"
+    community, unvisited, unrecorded, buildings = rows[0]
     client = TestClient(create_app(world.data))
     login(client, "root")
     page = client.get(f"/coverage?community={community}").text
     detail = page[page.index('id="community"') :]
     assert detail.count('class="unvisited-row"') == unvisited
-    rows_shown = re.findall(r"<tr( class=\"unvisited-row\")?>\s*<td>", detail)
+    assert detail.count('class="unrecorded-row"') == unrecorded
+    rows_shown = re.findall(r"<tr( class=\"(?:unvisited|unrecorded)-row\")?>\s*<td>", detail)
     assert len(rows_shown) == buildings
-    assert rows_shown[0], "a building with nothing recorded comes first"
+    assert rows_shown[0] == ' class="unvisited-row"', "a building no roll row names comes first"
+    assert UNVISITED in detail
+    assert "整幢未登记" not in page
     summary = page[: page.index('id="community"')]
     assert f'<span class="unvisited">{unvisited}</span>' in summary
+
+
+def test_a_visited_building_with_none_of_its_flats_recorded_gets_the_softer_note(world: World) -> None:
+    rows = world.sql(
+        """SELECT community_code, building FROM coverage WHERE visited AND flats_recorded = 0
+           ORDER BY community_code, building LIMIT 1"""
+    )
+    assert rows, "the small city has buildings the roll names while recording none of their registered flats"
+    community, building = rows[0]
+    client = TestClient(create_app(world.data))
+    login(client, "root")
+    page = client.get(f"/coverage?community={community}").text
+    detail = page[page.index('id="community"') :]
+    row = re.search(rf'<tr class="unrecorded-row">\s*<td>{re.escape(str(building))}</td>.*?</tr>', detail, re.S)
+    assert row, building
+    assert UNRECORDED_NOTE in row.group(0)
+    assert UNVISITED not in row.group(0)  # the roll names the building: it was visited
+
+
+def test_a_supervisor_sees_a_street_total_and_the_least_covered_first(client: TestClient, world: World) -> None:
+    login(client, "sup")
+    page = client.get("/coverage").text
+    summary = page[page.index('<table class="coverage-summary">') : page.index("</table>")]
+    ((registered, recorded),) = world.sql(
+        """SELECT sum(c.flats_registered), sum(c.flats_recorded) FROM coverage c
+           JOIN community_summary s USING (community_code) WHERE s.street = ?""",
+        [world.street],
+    )
+    total = re.search(r"<tr class=\"total street-total\"><th>(.*?)</th>(.*?)</tr>", summary, re.S)
+    assert total
+    assert world.street in total.group(1)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<th>(.*?)</th>", total.group(2), re.S)]
+    assert cells[3:5] == [str(registered), str(recorded)]
+    shares = [
+        int(v)
+        for v in re.findall(
+            r'<td><a href="/coverage\?community=\d+">.*?</td>(?:.*?</td>){5}\s*<td>(\d+)%</td>', summary, re.S
+        )
+    ]
+    assert len(shares) > 1
+    assert shares == sorted(shares), "least covered first"
+    # An operator's one community is its own total: no street total row.
+    operator = TestClient(client.app)
+    login(operator, "op")
+    assert "street-total" not in operator.get("/coverage").text
 
 
 def test_each_grid_has_its_totals(world: World) -> None:

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from review import data
 from review.app import create_app
-from review.present import evidence_view, mask_name
+from review.present import UNRECORDED_NOTE, evidence_view, mask_name
 from schemas.codes import Evidence, Role
+from schemas.labels import RECORDED, UNKNOWN_GRID, UNVISITED
 from services.accounts import add_user
 from tests.review.conftest import PASSWORD, World, login
 
@@ -90,9 +91,71 @@ def test_an_unvisited_building_shows_its_coverage_and_asks_for_a_visit_first(wor
     assert coverage, page
     assert building in coverage.group(1)
     assert f"<b>0</b> / {registered} 套" in coverage.group(1)
-    assert "整幢未登记" in coverage.group(1)
+    assert UNVISITED in coverage.group(1)
+    assert f"{RECORDED} <b>0</b>" in coverage.group(1)
+    assert "整幢未登记" not in page
     assert 'id="visit-first"' in page
     assert "请勿确认" in page
+
+
+def test_a_visited_building_with_none_of_its_flats_recorded_is_no_unvisited_one(world: World) -> None:
+    rows = world.sql(
+        """SELECT q.item_id, q.community_code, s.building FROM queue q
+           JOIN run.record_status s ON s.side = 'register' AND s.idx = q.register_idx
+           JOIN coverage c ON c.community_code = s.community_code AND c.building = s.building
+           WHERE c.visited AND c.flats_recorded = 0 ORDER BY q.community_code <> ?, q.item_id LIMIT 1""",
+        [world.community],
+    )
+    assert rows, "the small city has absent records in buildings the roll names but records no registered flat of"
+    item, community, building = rows[0]
+    page = _operator(world, str(community)).get(f"/items/{item}").text
+    coverage = re.search(r'<p id="building-coverage">(.*?)</p>', page, re.S)
+    assert coverage, page
+    assert str(building) in coverage.group(1)
+    assert UNRECORDED_NOTE in coverage.group(1)
+    assert UNVISITED not in coverage.group(1)
+    assert 'id="visit-first"' in page  # still a visit before absence is confirmed
+
+
+def test_occupants_registered_elsewhere_in_the_city_say_where(world: World) -> None:
+    rows = world.sql(
+        """SELECT q.item_id, q.community_code, o.name, s.other_community_code FROM queue q
+           JOIN run.record_status r ON r.side = 'register' AND r.idx = q.register_idx
+           JOIN run.roll_records o ON o.flat = r.flat
+           JOIN run.record_status s ON s.side = 'roll' AND s.idx = o.idx
+           WHERE r.evidence = 'others_at_flat' AND s.status = 'unregistered' AND s.verified_by IS NOT NULL
+             AND s.other_community_code <> o.community_code
+           ORDER BY q.community_code <> ?, q.item_id LIMIT 1""",
+        [world.community],
+    )
+    assert rows, "the small city has people living at others' registered flats and registered elsewhere"
+    item, community, name, other = rows[0]
+    ((other_name,),) = world.sql("SELECT community_name FROM community_summary WHERE community_code = ?", [other])
+    page = _operator(world, str(community)).get(f"/items/{item}").text
+    listed = re.search(r'<ul id="at-flat">(.*?)</ul>', page, re.S)
+    assert listed, page
+    line = next(li for li in re.findall(r"<li>(.*?)</li>", listed.group(1), re.S) if str(name) in li)
+    assert f"户籍在 {other_name}" in line
+
+
+def test_the_queue_names_an_unknown_grid_and_filters_by_it(world: World) -> None:
+    ((community,),) = world.sql(
+        "SELECT community_code FROM queue WHERE grid IS NULL GROUP BY 1 ORDER BY community_code <> ?, 1 LIMIT 1",
+        [world.community],
+    )
+    wanted = {
+        int(str(r[0]))
+        for r in world.sql(
+            "SELECT item_id FROM queue WHERE community_code = ? AND grid IS NULL ORDER BY item_id LIMIT 50",
+            [community],
+        )
+    }
+    assert wanted
+    client = _operator(world, str(community))
+    page = client.get(f"/queue?community={community}&state=all&grid={UNKNOWN_GRID}").text
+    assert {int(i) for i in re.findall(r'<td><a href="/items/(\d+)">', page)} == wanted
+    assert f'<option value="{UNKNOWN_GRID}" selected>{UNKNOWN_GRID}</option>' in page
+    assert "网格不详" not in page
 
 
 def test_the_queue_shows_the_evidence_and_filters_by_it(world: World) -> None:

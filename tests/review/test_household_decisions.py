@@ -23,6 +23,8 @@ from tests.review.conftest import World, login
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from httpx import Response
+
 
 def _household(world: World) -> tuple[int, list[str]]:
     """An absent item of the operator's community whose household has several 户在人不在 members, and their keys."""
@@ -119,23 +121,118 @@ def test_partial_presence_finds_the_ticked_present_and_the_rest_absent(client: T
     assert fresh.get("member_key") is None  # nobody is open any more: no buttons, no members to post
 
 
+def _refused(response: Response, form_id: str) -> str:
+    """The message of a refused household or flat form: the item page again, 422, saying why beside the panel."""
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert f'id="{form_id}"' in page  # the page, with its panel, to act again
+    error = re.search(r'<p class="form-error" id="group-error" role="alert">(.*?)</p>', page, re.S)
+    assert error, page
+    assert page.index(f'id="{form_id}"') < page.index('id="group-error"') < page.index("</form>", page.index(form_id))
+    return error.group(1)
+
+
 def test_a_partial_action_must_tick_someone_of_the_household(client: TestClient, world: World) -> None:
     login(client, "op")
-    item, _ = _household(world)
+    item, keys = _household(world)
     form = _form(client, item, "household-form")
-    assert (
-        client.post(f"/items/{item}/household", data={**form, "action": "partial"}, follow_redirects=False).status_code
-        == 422
+    nobody = client.post(
+        f"/items/{item}/household", data={**form, "action": "partial", "note": "电话核实"}, follow_redirects=False
     )
-    stranger = {**form, "action": "partial", "present": ["R2:00000000000000000000"]}
-    assert client.post(f"/items/{item}/household", data=stranger, follow_redirects=False).status_code == 422
-    assert (
-        client.post(
-            f"/items/{item}/household", data={**form, "action": "same_person"}, follow_redirects=False
-        ).status_code
-        == 422
+    assert "请勾选核实在住的成员" in _refused(nobody, "household-form")
+    assert 'value="电话核实"' in nobody.text  # the note as it was typed
+    stranger = {**form, "action": "partial", "present": ["R2:00000000000000000000", keys[0]]}
+    refused = client.post(f"/items/{item}/household", data=stranger, follow_redirects=False)
+    assert "不在本户待处理名单中" in _refused(refused, "household-form")
+    assert re.search(rf'value="{re.escape(keys[0])}" aria-label="[^"]*" checked', refused.text)  # ticks kept
+    unfit = client.post(f"/items/{item}/household", data={**form, "action": "same_person"}, follow_redirects=False)
+    assert "不适用" in _refused(unfit, "household-form")
+    no_action = client.post(f"/items/{item}/household", data=form, follow_redirects=False)
+    assert "不适用" in _refused(no_action, "household-form")
+    uneven = {**form, "action": "confirm_absent", "member_fingerprint": form["member_fingerprint"][1:]}
+    assert "表单不完整" in _refused(
+        client.post(f"/items/{item}/household", data=uneven, follow_redirects=False), "household-form"
     )
+    flat_item, _ = _flat(world)
+    flat_form = _form(client, flat_item, "flat-form")
+    wrong = client.post(f"/items/{flat_item}/flat", data={**flat_form, "action": "moved_out"}, follow_redirects=False)
+    assert "不适用" in _refused(wrong, "flat-form")
     assert active_decisions(world.state).is_empty()
+
+
+def test_the_whole_household_found_present(client: TestClient, world: World) -> None:
+    login(client, "op")
+    item, keys = _household(world)
+    form = _form(client, item, "household-form")
+    page = client.get(f"/items/{item}").text
+    assert '<button type="submit" name="action" value="found_present">全户在住</button>' in page
+    response = client.post(f"/items/{item}/household", data={**form, "action": "found_present"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert f"batch={len(keys)}" in response.headers["location"]
+    kinds = dict(active_decisions(world.state).select("register_key", "kind").rows())
+    assert kinds == dict.fromkeys(keys, DecisionKind.FOUND_PRESENT.value)
+
+
+def test_partial_presence_with_everyone_ticked_is_the_whole_household_present(client: TestClient, world: World) -> None:
+    login(client, "op")
+    item, keys = _household(world)
+    form = _form(client, item, "household-form")
+    response = client.post(
+        f"/items/{item}/household", data={**form, "action": "partial", "present": keys}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    kinds = dict(active_decisions(world.state).select("register_key", "kind").rows())
+    assert kinds == dict.fromkeys(keys, DecisionKind.FOUND_PRESENT.value)
+
+
+def test_each_checkbox_names_its_member_and_enter_submits_no_action(client: TestClient, world: World) -> None:
+    login(client, "op")
+    item, keys = _household(world)
+    names = {
+        str(key): str(name)
+        for key, name in world.sql(
+            """SELECT q.register_key, r.name FROM queue q JOIN run.register_records r ON r.idx = q.register_idx
+               WHERE list_contains(?, q.register_key)""",
+            [keys],
+        )
+    }
+    page = client.get(f"/items/{item}").text
+    form = page[page.index('id="household-form"') : page.index("</form>", page.index('id="household-form"'))]
+    labels = dict(re.findall(r'name="present" value="([^"]+)" aria-label="([^"]+)"', form))
+    assert sorted(labels) == sorted(keys)
+    for key, label in labels.items():
+        assert label.startswith(names[key]), label  # an operator sees names in full, as in the table
+        assert label.endswith("在住")
+    assert len(set(labels.values())) == len(labels)
+    # The form's first submit button, which Enter in the note field presses, is a disabled one: no action.
+    first = re.search(r"<button[^>]*>", form)
+    assert first
+    assert "disabled" in first.group(0)
+
+
+def test_a_member_linked_to_another_community_says_where_and_is_settled(client: TestClient, world: World) -> None:
+    rows = world.sql(
+        """SELECT min(q.item_id), any_value(s.other_community_code) FILTER (s.other_community_code IS NOT NULL)
+           FROM run.register_records r
+           JOIN run.record_status s ON s.side = 'register' AND s.idx = r.idx
+           LEFT JOIN queue q ON q.register_idx = r.idx AND q.kind = 'absent'
+           WHERE r.community_code = ?
+           GROUP BY r.household_key
+           HAVING count(q.item_id) >= 1
+              AND count(*) FILTER (s.status = 'absent' AND s.verified_by IS NOT NULL
+                                   AND s.other_community_code IS NOT NULL) >= 1
+           ORDER BY 1 LIMIT 1""",
+        [world.community],
+    )
+    assert rows, "the small city has a household with a member linked to another community beside an open one"
+    item, other = rows[0]
+    ((other_name,),) = world.sql("SELECT community_name FROM community_summary WHERE community_code = ?", [other])
+    login(client, "op")
+    page = client.get(f"/items/{item}").text
+    panel = page[page.index('id="household"') : page.index("</section>", page.index('id="household"'))]
+    assert f"已查到住在 {other_name}" in panel
+    assert "已关联，无需处理" in panel
 
 
 def test_a_flat_action_settles_every_open_unregistered_occupant(client: TestClient, world: World) -> None:

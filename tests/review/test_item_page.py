@@ -10,6 +10,7 @@ from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
 from reconcile.idnumber import mask
 from review.app import create_app
+from review.present import mask_name
 from tests.review.conftest import World, login
 
 
@@ -58,3 +59,28 @@ def test_a_masked_view_never_shows_the_birth_date_beside_the_masked_id(world: Wo
     for shown_birth in (str(birth), str(birth).replace("-", ""), str(id_clean)[6:14]):
         assert shown_birth not in page
     assert str(birth)[:4] in page
+
+
+def test_the_flat_panel_names_where_an_occupant_linked_elsewhere_is_registered(world: World) -> None:
+    rows = world.sql(
+        """SELECT q.item_id, o2.name, s2.other_community_code FROM queue q
+           JOIN run.roll_records o ON o.idx = q.roll_idx
+           JOIN run.roll_records o2 ON o2.flat = o.flat AND o2.community_code = o.community_code AND o2.idx <> o.idx
+           JOIN run.record_status s2 ON s2.side = 'roll' AND s2.idx = o2.idx
+           WHERE q.kind = 'unregistered' AND s2.status = 'unregistered' AND s2.verified_by IS NOT NULL
+             AND s2.other_community_code <> o2.community_code
+           ORDER BY q.item_id LIMIT 1"""
+    )
+    assert rows, "the small city has flats shared by an open 人在户不在 and someone registered in another community"
+    item, name, other = rows[0]
+    ((other_name,),) = world.sql("SELECT community_name FROM community_summary WHERE community_code = ?", [other])
+    client = TestClient(create_app(world.data))
+    login(client, "root")  # sees every community, names masked
+    page = client.get(f"/items/{item}").text
+    panel = page[page.index('id="flat"') : page.index("</section>", page.index('id="flat"'))]
+    row = next(r for r in re.findall(r"<tr.*?</tr>", panel, re.S) if mask_name(str(name)) in r)
+    assert f"户籍在 {other_name}" in row
+    assert "已关联，无需处理" in row
+    assert 'name="action"' not in panel  # an admin sees, never settles
+    dwelling = page[page.index("others recorded at this dwelling") :]
+    assert f"户籍在 {other_name}" in dwelling

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import TYPE_CHECKING
 
 import duckdb
 from defusedxml import ElementTree
 
+from review.routers.progress import done_share
+from schemas.codes import DecisionKind
 from services import fieldwork
+from services.decisions import ItemKeys, decide
 from services.paths import DataPaths
 from tests.review.conftest import World, login
 
@@ -64,6 +68,75 @@ def test_supervisor_sees_their_street_with_totals(client: TestClient, world: Wor
     assert table_row(page.text, world.community)[1:4] == [f"{v:,}" for v in row]
     assert table_row(page.text, world.community)[6:8] == ["—", "—"]
     assert page.text.count("<svg") == 2  # the progress chart and the heatmap, inline
+    assert "截至上次运行" in page.text
+
+
+def test_a_street_total_only_for_more_than_one_community(client: TestClient, world: World) -> None:
+    login(client, "op")
+    page = client.get("/progress").text
+    assert table_codes(page) == {world.community}
+    assert "合计 street total" not in page  # the operator's one community is its own total
+
+
+def test_decisions_since_the_run_are_counted_live(client: TestClient, world: World) -> None:
+    items = world.sql(
+        """SELECT community_code, register_key, roll_key, register_fingerprint, roll_fingerprint FROM queue
+           WHERE community_code = ? AND kind = 'absent' ORDER BY item_id LIMIT 3""",
+        [world.community],
+    )
+    assert len(items) == 3
+    for community, register_key, roll_key, register_fp, roll_fp in items:
+        keys = ItemKeys(str(community), str(register_key), None, str(register_fp), None)
+        assert roll_key is None
+        assert roll_fp is None
+        decide(world.state, username="op", kind=DecisionKind.CONFIRM_ABSENT, keys=keys)
+    conn = sqlite3.connect(world.state)  # one of them made before the run was published: the run counted it
+    with conn:
+        conn.execute(
+            "UPDATE decisions SET decided_at = '2000-01-01T00:00:00+00:00' WHERE register_key = ?", [items[0][1]]
+        )
+    conn.close()
+    login(client, "sup")
+    page = client.get("/progress").text
+    assert table_row(page, world.community)[8] == "2"
+    assert "此后新决定" in page
+    total = re.search(r"合计 street total</th>(.*?)</tr>", page, re.S)
+    assert total
+    assert re.findall(r"<th[^>]*>(.*?)</th>", total.group(1), re.S)[7] == "2"
+
+
+def test_done_counts_what_was_resolved_since_the_run_before(client: TestClient, world: World) -> None:
+    pair = world.sql(
+        """SELECT community_code, register_key, roll_key, register_fingerprint, roll_fingerprint FROM queue
+           WHERE community_code = ? AND kind = 'pair' ORDER BY item_id LIMIT 1""",
+        [world.community],
+    )[0]
+    decide(world.state, username="op", kind=DecisionKind.SAME_PERSON, keys=ItemKeys(*(str(v) for v in pair)))
+    world.rerun()  # a second run applies it: the pair is no item any more, resolved since the run before
+    rows = world.sql(
+        "SELECT items, settled, resolved FROM progress WHERE community_code = ? AND resolved IS NOT NULL",
+        [world.community],
+    )
+    assert rows
+    items, settled, resolved = (int(str(v)) for v in rows[0])
+    assert resolved >= 1
+    login(client, "op")
+    page = client.get("/progress").text
+    share = done_share({"items": items, "settled": settled, "resolved": resolved})
+    assert table_row(page, world.community)[4] == (f"{share}%" if share is not None else "—")
+    assert "(已办结 + 已解决) ÷ (事项 + 已解决)" in page
+
+
+def test_every_flow_of_the_heatmap_is_in_the_table(client: TestClient, world: World) -> None:
+    login(client, "sup")
+    page = client.get("/progress").text
+    heatmap = client.get("/progress/heatmap.svg").text
+    cells = len(cell_titles(heatmap))
+    assert cells > 15, "enough flows for a supervisor to need more than the top ones"
+    listed = page[page.index('id="flows"') :]
+    rows = re.findall(r"<tr><td>.*?</td><td>→</td><td>.*?</td><td>(\d+)</td></tr>", listed, re.S)
+    assert len(rows) == cells
+    assert "<details" in listed
 
 
 def test_charts_are_svg_and_scoped(client: TestClient, world: World) -> None:

@@ -6,10 +6,12 @@ a file that is not ours gets a clear error naming it, and a filled worksheet bec
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import openpyxl
 
@@ -68,6 +70,8 @@ def test_only_operators_see_the_page(client: TestClient, world: World) -> None:
     assert 'action="/worksheets/export"' in page.text
     assert 'enctype="multipart/form-data"' in page.text
     assert ws.UNKNOWN_GRID in page.text
+    assert '<label for="worksheet-file">' in page.text  # the file input has a label of its own
+    assert re.search(r'<input type="file" id="worksheet-file" name="file"', page.text)
 
 
 def test_download_is_csrf_checked_and_recorded(client: TestClient, world: World) -> None:
@@ -101,6 +105,12 @@ def test_upload_applies_and_reports(client: TestClient, world: World) -> None:
     (sheet,) = ws.sheets(world.state, world.community)
     assert sheet["returned_by"] == "op"
     assert fieldwork.sheet_counts(world.state)[world.community] == {"out": 1, "back": 1}
+    page = client.get("/worksheets").text
+    for stored in (sheet["created_at"], sheet["returned_at"]):  # stored in UTC, shown in the office's zone
+        shown = dt.datetime.fromisoformat(stored).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+        assert f">{shown}</time>" in page
+        assert f">{stored}<" not in page
+    assert re.search(r"\d 不在住：已记录为核查决定", response.text)  # what was recorded, by member number
     again = client.post("/worksheets/import", data={"csrf_token": csrf}, files=files)
     assert re.search(r"无变化 unchanged: <b>(\d+)</b>", again.text).group(1) == str(rows)  # type: ignore[union-attr]
     assert active_decisions(world.state).height == decisions.height

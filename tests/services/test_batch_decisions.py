@@ -1,4 +1,7 @@
-"""Household, flat and worksheet decisions: one action, recorded and audited per person, undone as a unit."""
+"""Household, flat and worksheet decisions: one action, recorded and audited per person, undone as a unit.
+
+Undoing a worksheet's import also takes the sheet back out (it no longer counts as returned).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,18 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from schemas.codes import DecisionKind
+from services import fieldwork
 from services.audit import audit_log, verify_chain
-from services.decisions import ItemKeys, active_decisions, decide, decide_batch, undo_last
+from services.decisions import (
+    SOURCE_FLAT,
+    SOURCE_HOUSEHOLD,
+    ItemKeys,
+    active_decisions,
+    decide,
+    decide_batch,
+    source_label,
+    undo_last,
+)
 from services.state import SCHEMA_VERSION, connect
 
 if TYPE_CHECKING:
@@ -121,3 +134,51 @@ def test_each_decision_may_carry_its_own_note(tmp_path: Path) -> None:
     with connect(state) as conn:
         notes = [row[0] for row in conn.execute("SELECT note FROM decisions ORDER BY id")]
     assert notes == ["搬去宁波", None, "邻居说去年搬走"]
+
+
+def _sheet(state: Path, sheet_id: str = "s1") -> dict[str, object]:
+    return fieldwork.sheet(state, sheet_id) or {}
+
+
+def test_undoing_a_worksheet_import_takes_the_sheet_back_out(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    fieldwork.sheet_out(state, sheet_id="s1", community_code="c1", grid=None, run_id="r", rows=3, username="op")
+    decide_batch(state, username="op", decisions=[(ABSENT, k) for k in HOUSEHOLD], source="worksheet:s1")
+    fieldwork.sheet_back(state, sheet_id="s1", username="op", applied=3, refused=0)
+    assert fieldwork.sheet_counts(state) == {"c1": {"out": 1, "back": 1}}
+    decide_batch(state, username="op", decisions=[(DecisionKind.DECEASED, HOUSEHOLD[0])], source="household")
+    undo_last(state, username="op")  # a household action: the sheet stays back
+    assert _sheet(state)["returned_by"] == "op"
+    undone = undo_last(state, username="op")
+    assert undone is not None
+    assert undone["withdrawn"] == 3
+    sheet = _sheet(state)
+    assert (sheet["returned_at"], sheet["returned_by"], sheet["applied"], sheet["refused"]) == (None,) * 4
+    assert fieldwork.sheet_counts(state) == {"c1": {"out": 1, "back": 0}}
+    log = audit_log(state)
+    assert [e["action"] for e in log][-2:] == ["undo_batch", "worksheet_withdrawn"]
+    assert log[-1]["item"] == "s1"
+    assert verify_chain(state) is None
+
+
+def test_an_earlier_import_of_the_sheet_still_standing_keeps_it_back(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    fieldwork.sheet_out(state, sheet_id="s1", community_code="c1", grid=None, run_id="r", rows=3, username="op")
+    decide_batch(state, username="op", decisions=[(ABSENT, k) for k in HOUSEHOLD], source="worksheet:s1")
+    decide_batch(state, username="op", decisions=[(DecisionKind.MOVED_OUT, HOUSEHOLD[0])], source="worksheet:s1")
+    fieldwork.sheet_back(state, sheet_id="s1", username="op", applied=3, refused=0)
+    undo_last(state, username="op")  # the corrected re-import withdrawn: the first import stands
+    assert sorted(active_decisions(state)["kind"].to_list()) == [ABSENT.value] * 3
+    assert fieldwork.sheet_counts(state) == {"c1": {"out": 1, "back": 1}}
+    undo_last(state, username="op")
+    assert fieldwork.sheet_counts(state) == {"c1": {"out": 1, "back": 0}}
+
+
+def test_where_a_decision_was_made_is_named(tmp_path: Path) -> None:
+    assert fieldwork.worksheet_source("20261127-ab") == "worksheet:20261127-ab"
+    assert fieldwork.sheet_of_source("worksheet:20261127-ab") == "20261127-ab"
+    assert fieldwork.sheet_of_source("household") is None
+    assert source_label("worksheet:20261127-ab") == "核查表 20261127-ab"
+    assert source_label(SOURCE_HOUSEHOLD) == "户籍户整户操作"
+    assert source_label(SOURCE_FLAT) == "居住房屋整处操作"
+    assert source_label("app") == source_label(None) == "记录页面"

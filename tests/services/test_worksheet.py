@@ -7,7 +7,9 @@ ours. The fast tests build a workbook from hand-made rows; the others use the pu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import shutil
 import sqlite3
 import stat
@@ -18,13 +20,16 @@ import pytest
 import xlsxwriter
 
 from schemas.codes import DecisionKind, Role, Side, VisitResult
+from schemas.labels import RECORDED
 from services import fieldwork
 from services import worksheet as ws
 from services.accounts import User
-from services.decisions import active_decisions, undo_last
+from services.audit import audit_log
+from services.decisions import ItemKeys, active_decisions, decide, decide_batch, undo_last
 from services.paths import DataPaths
 from services.worksheet import apply as ws_apply
 from services.worksheet import read as ws_read
+from services.worksheet import to_visit
 from services.worksheet import write as ws_write
 
 # The published city and its users (tests/review/conftest.py); fast_test_setup makes their passwords cheap.
@@ -104,18 +109,24 @@ def _visits() -> list[ws.Visit]:
 
     return [
         ws.Visit(
-            ws.HOUSEHOLD, "第1网格", "=HYPERLINK(1)幢", "未登记", "线索", ("a",), [member(1, Side.REGISTER, "+张伟")]
+            ws.HOUSEHOLD,
+            "第1网格",
+            "=HYPERLINK(1)幢",
+            "无实有人口记录",
+            "线索",
+            ("a",),
+            [member(1, Side.REGISTER, "+张伟")],
         ),
         ws.Visit(
             ws.FLAT,
             "第1网格",
             "@地址",
-            "登记2人",
+            f"{RECORDED}2人",
             "",
             ("b",),
             [member(2, Side.ROLL, "-王"), member(3, Side.ROLL, "李", 2)],
         ),
-        ws.Visit(ws.HOUSEHOLD, ws.UNKNOWN_GRID, "地址", "未登记", "", ("c",), [member(4, Side.REGISTER, "赵")]),
+        ws.Visit(ws.HOUSEHOLD, ws.UNKNOWN_GRID, "地址", "无实有人口记录", "", ("c",), [member(4, Side.REGISTER, "赵")]),
     ]
 
 
@@ -132,11 +143,14 @@ def test_workbook_layout_validation_and_print_setup(tmp_path: Path) -> None:
     assert book.sheetnames == ["第1网格", ws.UNKNOWN_GRID, ws.GUIDE_TITLE]
     sheet = book["第1网格"]
     assert [c.value for c in sheet[2]][: len(ws.HEADERS)] == list(ws.HEADERS)
-    (validation, *_) = [v for v in sheet.data_validations.dataValidation if v.type == "list"]
-    assert validation.formula1 == '"' + ",".join(LABELS) + '"'
-    assert validation.showErrorMessage
-    assert validation.errorStyle in (None, "stop")
-    assert str(validation.sqref) == "G3:G4"
+    lists = {str(v.sqref): v for v in sheet.data_validations.dataValidation if v.type == "list"}
+    assert set(lists) == {"G3", "G4"}  # row 3 a 户籍户, row 4 a 居住房屋
+    assert lists["G3"].formula1 == '"' + ",".join(label for label in LABELS if label != "新登记") + '"'
+    assert lists["G4"].formula1 == '"' + ",".join(LABELS) + '"'
+    assert all(v.showErrorMessage and v.errorStyle in (None, "stop") for v in lists.values())
+    assert "新登记" in lists["G3"].error  # the message says why it is not offered
+    (unknown,) = [v for v in book[ws.UNKNOWN_GRID].data_validations.dataValidation if v.type == "list"]
+    assert "新登记" not in unknown.formula1  # a tab of 户籍户 rows only: one list
     assert sheet.page_setup.orientation == "landscape"
     assert int(sheet.page_setup.paperSize) == 9
     assert sheet.print_title_rows == "$1:$2"
@@ -159,7 +173,28 @@ def test_workbook_layout_validation_and_print_setup(tmp_path: Path) -> None:
     text = "\n".join(str(c.value) for row in guide.iter_rows() for c in row if c.value)
     assert all(label in text for label in LABELS)
     assert "在住成员序号" in text
+    assert "户籍户行的下拉列表不含“新登记”" in text
+    assert "社区登记" not in text  # the roll is 实有人口 (采集), never 登记, which reads as 户籍
     assert guide.sheet_state == "visible"
+
+
+def test_each_category_gets_its_own_result_list_over_scattered_rows(tmp_path: Path) -> None:
+    out = tmp_path / "w.xlsx"
+    rows = [*_visits()[:2], _visits()[0], _visits()[0], _visits()[1]]  # 户籍户, 居住房屋, 户籍户, 户籍户, 居住房屋
+    ws.write_workbook(rows, out, _meta())
+    sheet = openpyxl.load_workbook(out)["第1网格"]
+    lists = {v.formula1.count(",") + 1: str(v.sqref) for v in sheet.data_validations.dataValidation if v.type == "list"}
+    assert lists == {5: "G3 G5:G6", 6: "G4 G7"}
+    assert [r.label for r in ws.results_for(ws.HOUSEHOLD)] == [label for label in LABELS if label != "新登记"]
+    assert [r.label for r in ws.results_for(ws.FLAT)] == LABELS
+
+
+def test_what_the_roll_recorded_is_never_called_registration() -> None:
+    assert ws.HEADERS[4] == "实有人口采集情况"
+    record = {"evidence": None, "others_at_flat": 2, "others_since": dt.date(2024, 5, 1)}
+    assert to_visit._household_recorded([record], 0) == "无实有人口记录"
+    assert to_visit._household_recorded([record], 3) == f"{RECORDED}3人(自2024-05起)，其中本户1人"
+    assert to_visit._household_recorded([record | {"evidence": "flat_empty"}], 0) == "实有人口记录为空置"
 
 
 def test_tokens_read_back_and_tampering_is_told_apart(tmp_path: Path) -> None:
@@ -282,6 +317,14 @@ def test_round_trip_with_partial_presence_settles_the_records(town: World, tmp_p
     assert report.count(ws.RowOutcome.APPLIED) == len(rows)
     assert report.made == sum(len(r["members"]) for r in rows)
     assert report.batch_id
+    by_row = {(r.tab, r.row): r.reason for r in report.rows}
+    others_said = "、".join(str(n) for n in range(2, len(household["members"]) + 1))
+    assert by_row[(household["tab"], household["row"])] == f"1 在住；{others_said} 不在住：已记录为核查决定"
+    absent = "、".join(str(n) for n in range(1, len(flat["members"]) + 1) if n != 2)
+    assert by_row[(flat["tab"], flat["row"])] == f"{absent} 不在住；2 在住：已记录为核查决定"  # first said first
+    moved_row = next(r for r in rows if r["category"] == ws.HOUSEHOLD and r is not household)
+    everyone = "、".join(str(n) for n in range(1, len(moved_row["members"]) + 1))
+    assert by_row[(moved_row["tab"], moved_row["row"])] == f"{everyone} 已迁出：已记录为核查决定"
     active = {(d["register_key"] or d["roll_key"]): d for d in active_decisions(town.state).iter_rows(named=True)}
     assert {d["source"] for d in active.values()} == {f"worksheet:{summary.sheet_id}"}
     assert len({d["batch"] for d in active.values()}) == 1
@@ -325,12 +368,18 @@ def test_reimport_changes_nothing_and_undo_withdraws_the_import(town: World, tmp
     assert second.count(ws.RowOutcome.UNCHANGED) == 3
     assert second.count(ws.RowOutcome.APPLIED) == 0
     assert decision_rows(town) == stored
+    assert fieldwork.sheet_counts(town.state)[town.community] == {"out": 1, "back": 1}
     undone = undo_last(town.state, username="op")
     assert undone
     assert undone["withdrawn"] == first.made
     assert active_decisions(town.state).height == 0
+    back = fieldwork.sheet(town.state, summary.sheet_id) or {}  # an undone import: the sheet is out, not back
+    assert (back["returned_at"], back["returned_by"], back["applied"], back["refused"]) == (None, None, None, None)
+    assert fieldwork.sheet_counts(town.state)[town.community] == {"out": 1, "back": 0}
+    assert [e["item"] for e in audit_log(town.state) if e["action"] == "worksheet_withdrawn"] == [summary.sheet_id]
     third = ws.import_worksheet(town.data, filled, user=operator(town))  # after undo it applies again
     assert third.made == first.made
+    assert fieldwork.sheet_counts(town.state)[town.community] == {"out": 1, "back": 1}
 
 
 def test_refused_rows_are_reported_one_by_one(town: World, tmp_path: Path) -> None:
@@ -438,3 +487,99 @@ def test_only_the_communitys_operators_import(town: World, tmp_path: Path) -> No
     assert ws.may_work(operator(town), town.community)
     assert active_decisions(town.state).height == 0
     assert DataPaths(town.data).state.exists()
+
+
+def _conflicts(report: ws.ImportReport) -> dict[tuple[str, int], str]:
+    return {(r.tab, r.row): r.reason for r in report.rows if r.code is ws.RowCode.CONFLICT}
+
+
+def test_a_later_import_never_overwrites_a_decision_made_after_its_sheet_was_printed(
+    town: World, tmp_path: Path
+) -> None:
+    first = ws.build_worksheet(town.data, community=town.community, grid=None, username="op", out=tmp_path / "a.xlsx")
+    second = ws.build_worksheet(town.data, community=town.community, grid=None, username="op", out=tmp_path / "b.xlsx")
+    rows = [r for r in data_rows(first.path) if r["category"] == ws.HOUSEHOLD]
+    disputed, agreed, partial = rows[0], rows[1], next(r for r in rows[2:] if len(r["members"]) >= 2)
+    assert [r["members"] for r in data_rows(second.path)] == [r["members"] for r in data_rows(first.path)]
+    at = [(r["tab"], r["row"]) for r in (disputed, agreed, partial)]
+    a = ws.import_worksheet(
+        town.data,
+        fill(first.path, tmp_path / "fa.xlsx", {at[0]: {RESULT: "不在住"}, at[1]: {RESULT: "不在住"}}),
+        user=operator(town),
+    )
+    assert a.ok
+    assert a.made == len(disputed["members"]) + len(agreed["members"])
+    standing = {d["register_key"]: d["id"] for d in active_decisions(town.state).iter_rows(named=True)}
+    b = ws.import_worksheet(
+        town.data,
+        fill(
+            second.path,
+            tmp_path / "fb.xlsx",
+            {at[0]: {RESULT: "在住"}, at[1]: {RESULT: "不在住"}, at[2]: {RESULT: "在住", MEMBERS: "1"}},
+        ),
+        user=operator(town),
+    )
+    outcomes = {(r.tab, r.row): r.outcome for r in b.rows}
+    assert outcomes[at[0]] is ws.RowOutcome.REFUSED
+    assert outcomes[at[1]] is ws.RowOutcome.UNCHANGED  # the same decision: as before
+    assert outcomes[at[2]] is ws.RowOutcome.APPLIED  # nobody decided these since: applied as always
+    (reason,) = _conflicts(b).values()
+    everyone = "、".join(str(n) for n in range(1, len(disputed["members"]) + 1))
+    assert reason.startswith(f"第{everyone}位成员在打印本表后已有决定“{DecisionKind.CONFIRM_ABSENT.label}”")
+    assert f"核查表 {first.sheet_id}，op，" in reason
+    assert "请与网格员核实" in reason
+    after = {d["register_key"]: d for d in active_decisions(town.state).iter_rows(named=True)}
+    for _, key, _ in disputed["members"]:  # A's decisions stand, untouched
+        assert after[key]["id"] == standing[key]
+        assert after[key]["kind"] == DecisionKind.CONFIRM_ABSENT
+    assert (fieldwork.sheet(town.state, second.sheet_id) or {})["refused"] == 1
+    again = ws.import_worksheet(town.data, tmp_path / "fb.xlsx", user=operator(town))  # still told, still refused
+    assert set(_conflicts(again)) == {at[0]}
+    corrected = fill(first.path, tmp_path / "fa2.xlsx", {at[0]: {RESULT: "已迁出"}, at[1]: {RESULT: "不在住"}})
+    fixed = ws.import_worksheet(town.data, corrected, user=operator(town))  # sheet A corrects its own import
+    assert fixed.ok
+    assert fixed.made == len(disputed["members"])
+
+
+def test_what_an_import_may_supersede_and_what_it_names(town: World, tmp_path: Path) -> None:
+    summary = sheet_of(town, tmp_path)
+    rows = [r for r in data_rows(summary.path) if r["category"] == ws.HOUSEHOLD]
+    earlier, on_page, household, visit = rows[:4]
+
+    def keys(row: dict[str, Any], n: int = 0) -> ItemKeys:
+        _, key, fingerprint = row["members"][n]
+        return ItemKeys(town.community, register_key=key, register_fingerprint=fingerprint)
+
+    before = decide(town.state, username="op", kind=DecisionKind.DECEASED, keys=keys(earlier))
+    with sqlite3.connect(town.state) as conn:  # made before the sheet was printed: what the visit supersedes
+        conn.execute("UPDATE decisions SET decided_at = '2000-01-01T00:00:00+00:00' WHERE id = ?", (before,))
+    decide(town.state, username="op2", kind=DecisionKind.FOUND_PRESENT, keys=keys(on_page))
+    decide_batch(
+        town.state,
+        username="op",
+        decisions=[(DecisionKind.MOVED_OUT, keys(household, n)) for n in range(len(household["members"]))],
+        source="household",
+    )
+    decide(town.state, username="op", kind=DecisionKind.DOOR_VISIT, keys=keys(visit))
+    at = [(r["tab"], r["row"]) for r in (earlier, on_page, household, visit)]
+    report = ws.import_worksheet(
+        town.data,
+        fill(summary.path, tmp_path / "f.xlsx", {where: {RESULT: "不在住"} for where in at}),
+        user=operator(town),
+    )
+    outcomes = {(r.tab, r.row): r.code for r in report.rows}
+    assert [outcomes[where] for where in at] == [
+        ws.RowCode.APPLIED,  # decided before printing: superseded
+        ws.RowCode.CONFLICT,  # decided on the item page after printing
+        ws.RowCode.CONFLICT,  # a household action after printing
+        ws.RowCode.APPLIED,  # a door-visit request is what the sheet answers
+    ]
+    conflicts = _conflicts(report)
+    assert f"“{DecisionKind.FOUND_PRESENT.label}”（记录页面，op2，" in conflicts[at[1]]
+    assert conflicts[at[1]].startswith("第1位成员")
+    assert f"“{DecisionKind.MOVED_OUT.label}”（户籍户整户操作，op，" in conflicts[at[2]]
+    assert re.search(r"，\d{4}-\d{2}-\d{2} \d{2}:\d{2}）", conflicts[at[1]])  # local time, to the minute
+    kinds = {d["register_key"]: d["kind"] for d in active_decisions(town.state).iter_rows(named=True)}
+    assert kinds[keys(earlier).register_key] == DecisionKind.CONFIRM_ABSENT
+    assert kinds[keys(on_page).register_key] == DecisionKind.FOUND_PRESENT
+    assert kinds[keys(visit).register_key] == DecisionKind.CONFIRM_ABSENT
