@@ -247,9 +247,12 @@ def prepare(
     vacant_rows = roll_frame.filter(vacancy)
     roll, roll_q = split_valid(roll_frame.filter(~vacancy), RollRecord, ROLL)
     step()
-    # Rows recording an empty flat are located with the people, then set aside: evidence, not persons.
-    register, located = locate(register, pl.concat([roll, vacant_rows], how="diagonal_relaxed"))
-    roll, vacant = located.head(roll.height), located.tail(vacant_rows.height)
+    if vacant_rows.height:  # rows recording an empty flat are located with the people, then set aside
+        register, located = locate(register, pl.concat([roll, vacant_rows], how="diagonal_relaxed"))
+        roll, vacant = located.head(roll.height), located.tail(vacant_rows.height)
+    else:
+        register, roll = locate(register, roll)
+        vacant = roll.clear()
     vacancy_q = quarantine_rows(
         vacant_rows,
         ROLL,
