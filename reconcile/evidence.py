@@ -94,23 +94,18 @@ def building_grids(roll: pl.DataFrame) -> pl.DataFrame:
 
 
 def _recorded_at(roll: pl.DataFrame, vacant: pl.DataFrame) -> pl.DataFrame:
-    """Every roll row placed in a building: flat, building and recorded date (persons and vacancy rows)."""
-    dates, _ = parse_date_column(roll["recorded_raw"]) if "recorded_raw" in roll.columns else (None, None)
-    people = roll.select(
-        "idx",
-        "flat",
-        building_key().alias("building"),
-        (dates if dates is not None else pl.lit(None, dtype=pl.Date)).alias("recorded"),
-        pl.lit(False).alias("vacant"),
-    )
+    """Every roll row placed in a building: flat, building and 登记日期 as written (persons and vacancy rows)."""
+    written = pl.col("recorded_raw").cast(pl.String) if "recorded_raw" in roll.columns else pl.lit(None, pl.String)
+    people = roll.select("idx", "flat", building_key().alias("building"), written.alias("recorded_raw"))
     empty = vacant.select(
         pl.lit(None, dtype=pl.Int64).alias("idx"),
         "flat",
         building_key().alias("building"),
-        pl.lit(None, dtype=pl.Date).alias("recorded"),
-        pl.lit(True).alias("vacant"),
+        pl.lit(None, dtype=pl.String).alias("recorded_raw"),
     )
-    return pl.concat([people, empty])
+    return pl.concat(
+        [people.with_columns(pl.lit(False).alias("vacant")), empty.with_columns(pl.lit(True).alias("vacant"))]
+    )
 
 
 def _register_evidence(
@@ -129,9 +124,11 @@ def _register_evidence(
         on="idx",
     )
     people = recorded.filter(~pl.col("vacant")).join(family_at, on="idx", how="left")
-    at_flat = (
-        reg.select("idx", "flat", "household_key")
-        .join(people.select(pl.col("idx").alias("lid"), "flat", "recorded", "linked_household"), on="flat")
+    at_flat = reg.select("idx", "flat", "household_key").join(
+        people.select(pl.col("idx").alias("lid"), "flat", "recorded_raw", "linked_household"), on="flat"
+    )
+    at_flat = (  # dates parsed only for the people at these flats, not the whole roll
+        at_flat.with_columns(parse_date_column(at_flat["recorded_raw"])[0].alias("recorded"))
         .group_by("idx")
         .agg(
             (pl.col("linked_household") != pl.col("household_key")).fill_null(True).sum().alias("others"),
