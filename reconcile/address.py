@@ -345,7 +345,7 @@ def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str
                 found.add(head)
                 found.update(p for p in re.findall(r".+?(?:省|自治区|市|县|区)", head))
                 break
-    return sorted(found, key=len, reverse=True)
+    return sorted(found, key=lambda p: (-len(p), p))  # longest first; ties by text, not by hash order
 
 
 def _is_subsequence(short: str, long: str) -> bool:
