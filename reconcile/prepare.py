@@ -136,11 +136,15 @@ def community_names(raw: pl.DataFrame) -> dict[str, str]:
 def prefixes_of(raw_register: pl.DataFrame, *, sample: int = 20_000) -> list[str]:
     """The administrative prefixes addresses start with (city, street, community), learnt from the register.
 
-    `sample` distinct addresses are enough to learn them and keep this fast on a prefecture.
+    `sample` distinct addresses are enough to learn them and keep this fast on a prefecture. They are spread
+    evenly over the sorted distinct addresses, so every street and community is sampled, and the same
+    register gives the same prefixes whatever its row order.
     """
     anchors = set(raw_register["street"].drop_nulls().unique().to_list())
     anchors |= set(raw_register["community_name"].drop_nulls().unique().to_list())
-    return address.admin_prefixes(raw_register["address_raw"].drop_nulls().unique().head(sample).to_list(), anchors)
+    distinct = raw_register["address_raw"].drop_nulls().unique().sort()
+    spread = distinct.gather_every(max(1, -(-distinct.len() // sample))) if sample > 0 else distinct.clear()
+    return address.admin_prefixes(spread.to_list(), anchors)
 
 
 def _community_code(frame: pl.DataFrame, by_name: Mapping[str, str], fallback: str | None) -> pl.Expr:

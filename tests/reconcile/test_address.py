@@ -2,8 +2,11 @@ import random
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconcile import address
+from reconcile.prepare import prefixes_of
 
 PREFIXES = ["浙江省慈溪市", "慈溪市", "浒山街道", "青少年宫路社区"]
 
@@ -129,3 +132,25 @@ def test_the_column_parser_agrees_with_the_scalar_one_on_random_addresses() -> N
     prefixes = ["慈溪市", "浒山街道", "青少年宫路社区"]
     got = address.parse_column(pl.Series(values, dtype=pl.String), prefixes).rows()
     assert got == _as_rows(values, prefixes)
+
+
+_STREETS = ("浒山街道", "古塘街道", "白沙路街道", "坎墩街道")
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), sample=st.integers(4, 40))
+def test_prefixes_are_learnt_from_every_street_whatever_the_row_order(seed: int, sample: int) -> None:
+    rows = [
+        {
+            "address_raw": f"浙江省宁波市慈溪市{street}{street[:2]}社区{'金山花园' if i % 2 else '银河小区'}{i}幢1单元101室",
+            "street": street,
+            "community_name": f"{street[:2]}社区",
+        }
+        for street in _STREETS
+        for i in range(1, 60)
+    ]
+    frame = pl.DataFrame(rows)
+    learnt = prefixes_of(frame, sample=sample)
+    assert learnt == prefixes_of(frame.sample(fraction=1.0, shuffle=True, seed=seed), sample=sample)
+    assert set(_STREETS) <= set(learnt)
+    assert "浙江省宁波市慈溪市" in learnt
