@@ -93,18 +93,42 @@ def building_grids(roll: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def named_flats(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per flat each roll row may name: its flat, or every registered flat an incomplete address fits.
+
+    An address written without its 单元 (or compound) that fits several registered flats (`flat_candidates`,
+    `reconcile.dwelling.resolve_flats`) may name any of them: none of them is "not in the roll".
+    """
+    if "flat_candidates" not in frame.columns:
+        return frame
+    may_name = (
+        pl.when(pl.col("flat_candidates").list.len() > 0)
+        .then(pl.col("flat_candidates"))
+        .otherwise(pl.concat_list(pl.col("flat")))
+    )
+    return frame.with_columns(may_name.alias("flat")).drop("flat_candidates").explode("flat")
+
+
 def _recorded_at(roll: pl.DataFrame, vacant: pl.DataFrame) -> pl.DataFrame:
-    """Every roll row placed in a building: flat, building and 登记日期 as written (persons and vacancy rows)."""
+    """Every roll row placed in a building, once per flat it may name (`named_flats`): flat, building and 登记日期
+    as written (persons and vacancy rows).
+    """
     written = pl.col("recorded_raw").cast(pl.String) if "recorded_raw" in roll.columns else pl.lit(None, pl.String)
-    people = roll.select("idx", "flat", building_key().alias("building"), written.alias("recorded_raw"))
+    candidates = [c for c in ("flat_candidates",) if c in roll.columns]
+    people = roll.select("idx", "flat", *candidates, building_key().alias("building"), written.alias("recorded_raw"))
     empty = vacant.select(
         pl.lit(None, dtype=pl.Int64).alias("idx"),
         "flat",
+        *[c for c in candidates if c in vacant.columns],
         building_key().alias("building"),
         pl.lit(None, dtype=pl.String).alias("recorded_raw"),
     )
     return pl.concat(
-        [people.with_columns(pl.lit(False).alias("vacant")), empty.with_columns(pl.lit(True).alias("vacant"))]
+        [
+            named_flats(people).with_columns(pl.lit(False).alias("vacant")),
+            named_flats(empty).with_columns(pl.lit(True).alias("vacant")),
+        ],
+        how="diagonal_relaxed",
     )
 
 
@@ -248,19 +272,25 @@ def evidence(
 def coverage(register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame | None = None) -> pl.DataFrame:
     """Roll coverage per building (`COVERAGE_SCHEMA`): flats and persons registered against those recorded.
 
-    A registered flat is recorded when a roll row names it (a person or a vacancy); a building is `visited` when
+    A registered flat is recorded when a roll row may name it (a person or a vacancy; `named_flats`); a building is
+    `visited` when
     any roll row names it, a registered flat or not (the rule of `Evidence.BUILDING_UNVISITED`). Its grid is the
     grid most of its roll rows name (null when the roll records nothing there).
     """
     reg = register.filter(pl.col("active") if "active" in register.columns else pl.lit(True)).select(
         "community_code", "flat", building_key().alias("building"), building_label().alias("label")
     )
-    people = roll.select("flat", "grid", building_key().alias("building"), pl.lit(True).alias("person"))
+    candidates = [c for c in ("flat_candidates",) if c in roll.columns]
+    people = roll.select("flat", *candidates, "grid", building_key().alias("building"), pl.lit(True).alias("person"))
     if vacant is not None and vacant.height:
         empty = vacant.select(
-            "flat", pl.lit(None, dtype=pl.String).alias("grid"), building_key().alias("building"), pl.lit(False)
+            "flat",
+            *[c for c in candidates if c in vacant.columns],
+            pl.lit(None, dtype=pl.String).alias("grid"),
+            building_key().alias("building"),
+            pl.lit(False).alias("person"),
         )
-        people = pl.concat([people, empty.rename({"literal": "person"})])
+        people = pl.concat([people, empty], how="diagonal_relaxed")
     registered = (
         reg.drop_nulls("building")
         .group_by("building")
@@ -272,16 +302,21 @@ def coverage(register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame | 
         )
     )
     registered_flats = reg.select("flat").unique().with_columns(pl.lit(True).alias("registered_flat"))
+    flats_recorded = (
+        named_flats(people.drop_nulls("building"))
+        .join(registered_flats, on="flat")
+        .group_by("building")
+        .agg(pl.col("flat").n_unique().alias("flats_recorded"))
+    )
     recorded = (
         people.drop_nulls("building")
-        .join(registered_flats, on="flat", how="left")
         .group_by("building")
         .agg(
-            pl.col("flat").filter(pl.col("registered_flat").fill_null(False)).n_unique().alias("flats_recorded"),
             pl.col("grid").drop_nulls().mode().sort().first().alias("grid"),
             pl.col("person").sum().alias("persons_recorded"),
             pl.lit(True).alias("visited"),
         )
+        .join(flats_recorded, on="building", how="left")
     )
     return (
         registered.join(recorded, on="building", how="left")

@@ -267,5 +267,5 @@ def prepare(
         register=_indexed(register_keys(register, secret=secret)),
         roll=_indexed(roll_keys(roll, secret=secret)),
         quarantine=pl.concat([register_q, roll_q, vacancy_q]),
-        vacant=vacant.select(*LINEAGE, "community_code", "grid", "flat", *PARTS),
+        vacant=vacant.select(*LINEAGE, "community_code", "grid", "flat", "flat_candidates", *PARTS),
     )

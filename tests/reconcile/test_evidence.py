@@ -318,3 +318,58 @@ def test_a_vacancy_word_as_the_name_without_an_id_is_a_vacancy(word: str, noise:
 
 
 _RAW = ("name_raw", "note", "id_raw")
+
+
+# --- the registered flat written as community workers write it ---------------------------------------------------
+
+_WRITINGS = st.fixed_dictionaries(
+    {
+        "prefix": st.sampled_from(["", "华联社区", "浒山街道华联社区", "慈溪市浒山街道"]),
+        "place": st.sampled_from(["金山花园", "金山"]),
+        "building": st.sampled_from(["8幢", "8号楼", "8栋", "八幢", "８幢"]),
+        "unit": st.sampled_from(["1单元", ""]),
+        "room": st.sampled_from(["902室", "902", "902号", "九〇二室"]),
+    }
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(writing=_WRITINGS, vacant=st.booleans())
+def test_a_flat_the_roll_records_however_written_is_never_called_missed(writing: dict[str, str], vacant: bool) -> None:
+    """Someone (or a vacancy) recorded at the registered flat, written with or without its prefix, 单元, 室 or
+    the compound's full name: the absent family's evidence says the flat is recorded, never that it was missed."""
+    register = raw_frame(
+        REGISTER.internal_names,
+        [
+            {
+                **BASE,
+                "community_code_raw": CODE,
+                "community_name": "华联社区",
+                "id_raw": _id(i),
+                "name_raw": name,
+                "household_no": hh,
+                "address_raw": f"浙江省慈溪市浒山街道华联社区金山花园8幢{unit}单元902室",
+            }
+            for i, (name, hh, unit) in enumerate([("甲一", "A", 1), ("甲二", "A", 1), ("乙一", "B", 2)])
+        ],
+        "register.csv",
+    )
+    written = "".join(writing[part] for part in ("prefix", "place", "building", "unit", "room"))
+    roll = raw_frame(
+        ROLL.internal_names,
+        [{"name_raw": "（空置）" if vacant else "陌生人", "address_raw": written, "grid": "第1网格"}],
+        f"{CODE}_华联社区.xlsx",
+    ).with_columns(pl.lit(CODE).alias("file_community"))
+    both = prepare(register, roll, secret=SECRET)
+    no_links = pl.DataFrame(schema={"rid": pl.Int64, "lid": pl.Int64, "decided_by": pl.String})
+    no_duplicates = pl.DataFrame(schema={"idx": pl.Int64, "primary": pl.Int64})
+    statuses = classify(both.register, both.roll, no_links, no_duplicates, no_duplicates)
+    found = evidence(statuses, both.register, both.roll, no_links, both.vacant)
+    family_a = found.filter(pl.col("side") == Side.REGISTER.value).join(
+        both.register.filter(pl.col("household_no") == "A").select("idx"), on="idx"
+    )
+    assert family_a.height == 2
+    expected = Evidence.FLAT_EMPTY if vacant else Evidence.OTHERS_AT_FLAT
+    assert set(family_a["evidence"]) == {expected.value}, written
+    table = coverage(both.register, both.roll, both.vacant)
+    assert table["flats_recorded"].sum() >= 1, written
