@@ -228,32 +228,34 @@ _ITEM_COLUMNS = """q.item_id, q.kind, q.community_code AS item_community, q.regi
 """A lone record's queue item, as `household_members` and `flat_occupants` add it (null columns without one)."""
 
 
-def household_members(con: duckdb.DuckDBPyConnection, community: str, household_key: str) -> list[dict[str, Any]]:
-    """Every member of a registered household, with their status, link and their 户在人不在 item (if they have one)."""
+def _with_items(
+    con: duckdb.DuckDBPyConnection, side: Side, community: str, column: str, value: str
+) -> list[dict[str, Any]]:
+    """One side's records of a community sharing `column` (a household or a flat), with status, link and lone item.
+
+    `column` is a name of this module, never user input.
+    """
+    kind = QueueKind.ABSENT if side is Side.REGISTER else QueueKind.UNREGISTERED
     return dict_rows(
         con,
-        f"""SELECT r.*, s.status, s.evidence, s.other_community_code, s.verified_by, {_ITEM_COLUMNS}
-           FROM {record_table(Side.REGISTER)} r
-           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = r.idx
-           LEFT JOIN {View.QUEUE} q ON q.register_idx = r.idx AND q.kind = ?
-           WHERE r.community_code = ? AND r.household_key = ?
-           ORDER BY r.source_file, r.source_sheet, r.source_row""",  # noqa: S608  tables from services.reader
-        [Side.REGISTER.value, QueueKind.ABSENT.value, community, household_key],
+        f"""SELECT x.*, s.status, s.evidence, s.other_community_code, s.verified_by, {_ITEM_COLUMNS}
+           FROM {record_table(side)} x
+           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
+           LEFT JOIN {View.QUEUE} q ON q.{side}_idx = x.idx AND q.kind = ?
+           WHERE x.community_code = ? AND x.{column} = ?
+           ORDER BY x.source_file, x.source_sheet, x.source_row""",  # noqa: S608  tables from services.reader, names from here
+        [side.value, kind.value, community, value],
     )
+
+
+def household_members(con: duckdb.DuckDBPyConnection, community: str, household_key: str) -> list[dict[str, Any]]:
+    """Every member of a registered household, with their status, link and their 户在人不在 item (if they have one)."""
+    return _with_items(con, Side.REGISTER, community, "household_key", household_key)
 
 
 def flat_occupants(con: duckdb.DuckDBPyConnection, community: str, flat: str) -> list[dict[str, Any]]:
     """Everyone a community's roll records at one flat, with their status, link and their 人在户不在 item (if any)."""
-    return dict_rows(
-        con,
-        f"""SELECT o.*, s.status, s.evidence, s.other_community_code, s.verified_by, {_ITEM_COLUMNS}
-           FROM {record_table(Side.ROLL)} o
-           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = o.idx
-           LEFT JOIN {View.QUEUE} q ON q.roll_idx = o.idx AND q.kind = ?
-           WHERE o.community_code = ? AND o.flat = ?
-           ORDER BY o.source_file, o.source_sheet, o.source_row""",  # noqa: S608  tables from services.reader
-        [Side.ROLL.value, QueueKind.UNREGISTERED.value, community, flat],
-    )
+    return _with_items(con, Side.ROLL, community, "flat", flat)
 
 
 def coverage(con: duckdb.DuckDBPyConnection, codes: list[str]) -> list[dict[str, Any]]:
