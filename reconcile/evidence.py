@@ -110,8 +110,9 @@ def named_flats(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _recorded_at(roll: pl.DataFrame, vacant: pl.DataFrame) -> pl.DataFrame:
-    """Every roll row placed in a building, once per flat it may name (`named_flats`): flat, building and 登记日期
-    as written (persons and vacancy rows).
+    """Every roll row placed in a building, once per flat it may name (`named_flats`).
+
+    Flat, building and 登记日期 as written, for persons and vacancy rows.
     """
     written = pl.col("recorded_raw").cast(pl.String) if "recorded_raw" in roll.columns else pl.lit(None, pl.String)
     candidates = [c for c in ("flat_candidates",) if c in roll.columns]
