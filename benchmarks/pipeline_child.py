@@ -28,6 +28,7 @@ def main() -> None:
                 "run_dir": str(outcome.run_dir),
                 "wall_seconds": wall,
                 "timings": outcome.timings,
+                "stage_peaks_mib": outcome.peaks,
                 "counts": {k: v for k, v in outcome.counts.items() if isinstance(v, int | float)},
                 "peak_rss_mib": peak_kib / 1024,
             }

@@ -102,7 +102,14 @@ def run(
         Path, typer.Option("--rolls", help="Directory of community rolls (.xlsx or .csv, one per community).")
     ],
     data: DataOption = Path("data"),
-    local: Annotated[bool, typer.Option("--local", help="Run the stages directly, without Prefect.")] = False,
+    prefect: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefect/--local",
+            help="Run as a Prefect flow, or the same stages directly. Default: Prefect when a server is configured "
+            "(PREFECT_API_URL), else directly (an ephemeral Prefect server would add some 30 s).",
+        ),
+    ] = None,
     accept_shrink: Annotated[
         bool,
         typer.Option(
@@ -120,7 +127,7 @@ def run(
     from flows.pipeline import LOCAL, RunFailed, run_pipeline
     from flows.progress import RichReporter, use
     from flows.run_lock import RunLocked
-    from flows.settings import Settings
+    from flows.settings import Settings, prefect_api_configured
     from services.paths import DataPaths
 
     if not register.exists():
@@ -128,6 +135,9 @@ def run(
     if not rolls.is_dir():
         raise typer.BadParameter(f"no such directory: {rolls}", param_hint="--rolls")
     settings = Settings(data_dir=data)
+    local = not (prefect_api_configured() if prefect is None else prefect)
+    if local and prefect is None:
+        console.print("[dim]no Prefect server configured (PREFECT_API_URL): running the stages directly[/dim]")
     try:
         with RichReporter() as reporter, use(reporter):
             if local:

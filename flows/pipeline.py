@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from flows import stages
+from flows import memory, stages
 from flows.publish import publish
 from flows.run_lock import RunLock, RunLocked
 from services.paths import DataPaths
@@ -60,6 +60,8 @@ class RunOutcome:
     database: Path
     counts: dict[str, Any]
     timings: dict[str, float]
+    peaks: dict[str, float]
+    """Each stage's peak resident memory in MiB (`flows.memory`; empty where it cannot be measured)."""
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -232,14 +234,18 @@ def _locked_run(
     record_run_start(paths.state, run_id, started)
     counts: dict[str, Any] = {}
     timings: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     stage = {"name": "start"}
     debug_log = _DEBUG_LOG.set(run_dir / "error.log")
 
     def timed(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         stage["name"] = name
         t0 = time.perf_counter()
+        memory.reset_peak()
         result = fn(*args, **kwargs)
         timings[name] = round(time.perf_counter() - t0, 3)
+        if (peak := memory.peak_mib()) is not None:
+            peaks[name] = round(peak, 1)
         return result
 
     try:
@@ -254,7 +260,7 @@ def _locked_run(
             )
         if problems:
             counts["sanity_checks_overridden"] = len(problems)
-        counts |= timed("normalise", steps.normalise, run_dir, paths.digest_key)
+        counts |= timed("normalise", steps.normalise, run_dir, paths.digest_key, paths.cache)
         counts |= timed("link", steps.link, run_dir, settings.link_settings(), paths.state)
         previous = paths.run(last["run_id"]) if last else None
         counts |= timed("classify", steps.classify, run_dir, policy=settings.verify_without_visit, previous=previous)
@@ -291,7 +297,7 @@ def _locked_run(
         failure.debug_log = run_dir / "error.log"
         raise failure  # outside the handler: no chained exception quoting record values
     _finish(paths, run_id, run_dir, counts, timings, error=None)
-    return RunOutcome(run_id, run_dir, Path(database), counts, timings)
+    return RunOutcome(run_id, run_dir, Path(database), counts, timings, peaks)
 
 
 def _finish(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import tomllib
 from pathlib import Path
 
 from pydantic import field_validator
@@ -53,3 +55,21 @@ class Settings(BaseSettings):
             target_recall=self.target_recall,
             review_capacity=self.review_capacity,
         )
+
+
+def prefect_api_configured() -> bool:
+    """Whether a Prefect server is configured (PREFECT_API_URL in the environment or the active profile).
+
+    Read without importing Prefect (5 s here): an ad-hoc run without a server runs the stages directly
+    rather than pay some 30 s for an ephemeral server that leaves nothing anyone looks at.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
+    try:
+        config = tomllib.loads(profiles.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or config.get("active", "ephemeral")
+    return bool(config.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))

@@ -7,6 +7,7 @@ results freely. Run directories are immutable once published.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -15,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from flows import progress
+from flows import normalised_cache, progress
 from flows.io.sources import FileError, read_table, table_to_parquet
 from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
 from reconcile.findings import findings
 from reconcile.linker import LinkSettings, link
-from reconcile.prepare import prepare
+from reconcile.prepare import context_of, finish, normalise_register, normalise_roll, with_household_key
 from reconcile.progress import progress as progress_since
+from reconcile.row_cache import reuse
 from schemas.codes import DecidedBy, Evidence, Outcome, Side
 from schemas.inputs import FILE_COMMUNITY, REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
@@ -261,25 +263,41 @@ def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) 
     }
 
 
-def normalise(run: Path, digest_key: Path) -> dict[str, Any]:
-    """Normalise and validate both sides (`reconcile.prepare.prepare`).
+def normalise(run: Path, digest_key: Path, cache: Path | None = None) -> dict[str, Any]:
+    """Normalise and validate both sides (`reconcile.prepare`).
 
+    Rows normalised on an earlier night under the same context are taken from `cache`
+    (`reconcile.row_cache`); the cache is then refreshed with tonight's rows.
     Writes register.parquet, roll.parquet and quarantine.parquet (malformed rows included).
     """
+    advance = functools.partial(progress.advance, "规范化 normalise")
     with progress.stage("规范化 normalise", 4):
-        prepared = prepare(
-            pl.read_parquet(run / "raw_register.parquet"),
-            pl.read_parquet(run / "raw_rolls.parquet"),
-            secret=load_or_create(digest_key),
-            step=lambda: progress.advance("规范化 normalise"),
+        raw_register = pl.read_parquet(run / "raw_register.parquet")
+        context = context_of(raw_register)
+        advance()
+        sides: dict[Side, pl.DataFrame] = {}
+        reused: dict[str, int] = {}
+        for side, raw, rows_of in (
+            (Side.REGISTER, raw_register, normalise_register),
+            (Side.ROLL, pl.read_parquet(run / "raw_rolls.parquet"), normalise_roll),
+        ):
+            known = normalised_cache.load(cache, side, context.digest()) if cache is not None else None
+            done = reuse(raw, known, functools.partial(rows_of, context=context))
+            if cache is not None:
+                normalised_cache.save(cache, side, context.digest(), done.cache)
+            sides[side], reused[f"{side.value}_rows_reused"] = done.frame, done.reused
+            advance()
+        del raw_register
+        prepared = finish(
+            with_household_key(sides.pop(Side.REGISTER)), sides.pop(Side.ROLL), secret=load_or_create(digest_key)
         )
         prepared.register.write_parquet(run / "register.parquet")
         prepared.roll.write_parquet(run / "roll.parquet")
         prepared.vacant.write_parquet(run / "vacant.parquet")
         quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), prepared.quarantine])
         quarantine.write_parquet(run / "quarantine.parquet")
-        progress.advance("规范化 normalise")
-    return {
+        advance()
+    return reused | {
         "register_valid": prepared.register.height,
         "roll_valid": prepared.roll.height,
         "quarantined": quarantine.height,

@@ -8,6 +8,9 @@ could not be trusted; whether a row can go on at all is the contract's call
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +26,6 @@ from schemas.inputs import COMMUNITY_CODE, LINEAGE, REGISTER, ROLL
 from schemas.records import RegisterRecord, RollRecord, lineage_text, quarantine_rows, split_valid
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Mapping
 
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
@@ -153,7 +155,12 @@ def _community_code(frame: pl.DataFrame, by_name: Mapping[str, str], fallback: s
     return pl.coalesce(from_code, from_name, pl.lit(fallback, dtype=pl.String))
 
 
-def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date | None = None) -> pl.DataFrame:
+def _household_key() -> pl.Expr:
+    # A row without a household number is a household of its own.
+    return pl.coalesce(pl.col("household_no"), pl.format("~{}", lineage_text())).alias("household_key")
+
+
+def prepare_register(raw: pl.DataFrame, *, prefixes: list[str]) -> pl.DataFrame:
     """Normalise police-extract rows.
 
     Adds: community_code, household_key, name, name_py, surname, surname_py,
@@ -181,8 +188,7 @@ def prepare_register(raw: pl.DataFrame, *, prefixes: list[str], today: dt.date |
             )
             .list.drop_nulls()
             .alias("issues"),
-            # A row without a household number is a household of its own.
-            pl.coalesce(pl.col("household_no"), pl.format("~{}", lineage_text())).alias("household_key"),
+            _household_key(),
             (pl.col("person_state").is_null() | (pl.col("person_state").str.strip_chars() == "正常")).alias("active"),
         )
         .drop("_moved_bad")
@@ -224,6 +230,54 @@ def _indexed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What row normalisation depends on besides the row itself: the same context, the same output row.
+
+    Learnt from the whole register (`context_of`); the current year bounds birth years in ID numbers.
+    """
+
+    prefixes: tuple[str, ...]
+    by_name: Mapping[str, str]
+    year: int
+
+    def digest(self) -> str:
+        """A digest of the context and the normaliser's version: normalised rows cached under it stay valid."""
+        text = json.dumps(
+            [NORMALISER_VERSION, pl.__version__, list(self.prefixes), sorted(self.by_name.items()), self.year],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+NORMALISER_VERSION = 1
+"""Raise when row normalisation changes what it writes: rows cached by an earlier version are then ignored."""
+
+
+def context_of(raw_register: pl.DataFrame, *, today: dt.date | None = None) -> Context:
+    """The context rows of both sides are normalised in, from the raw register."""
+    return Context(
+        prefixes=tuple(prefixes_of(raw_register)),
+        by_name=community_names(raw_register),
+        year=(today or dt.date.today()).year,
+    )
+
+
+def normalise_register(raw: pl.DataFrame, context: Context) -> pl.DataFrame:
+    """`prepare_register` in `context`: row-local apart from `household_key` (see `with_household_key`)."""
+    return prepare_register(raw, prefixes=list(context.prefixes))
+
+
+def normalise_roll(raw: pl.DataFrame, context: Context) -> pl.DataFrame:
+    """`prepare_roll` in `context`: row-local."""
+    return prepare_roll(raw, by_name=context.by_name, prefixes=list(context.prefixes))
+
+
+def with_household_key(register: pl.DataFrame) -> pl.DataFrame:
+    """(Re)compute `household_key`, the one normalised column that depends on a row's lineage."""
+    return register.with_columns(_household_key())
+
+
 def prepare(
     raw_register: pl.DataFrame,
     raw_rolls: pl.DataFrame,
@@ -234,22 +288,36 @@ def prepare(
 ) -> Prepared:
     """Raw rows of both sides (all strings, with lineage) to prepared records: the one way in, for runs and tests.
 
-    Normalises, validates against the row contracts, places each roll address in the register's dwellings
-    (`reconcile.dwelling.locate`), adds record keys, fingerprints and person keys (`reconcile.keys`, digests
-    keyed with `secret`: `services.digest_key`) and numbers the rows. `step` is called after each of the four
-    steps (progress reporting).
+    Normalises each row (`normalise_register`, `normalise_roll` in the `context_of` the register), then
+    `finish`es. `step` is called after each of four steps (progress reporting).
     """
-    prefixes = prefixes_of(raw_register)
+    context = context_of(raw_register, today=today)
     step()
-    register, register_q = split_valid(
-        prepare_register(raw_register, prefixes=prefixes, today=today), RegisterRecord, REGISTER
-    )
+    register = normalise_register(raw_register, context)
     step()
-    roll_frame = prepare_roll(raw_rolls, by_name=community_names(raw_register), prefixes=prefixes)
-    note = pl.col("note") if "note" in roll_frame.columns else pl.lit(None, dtype=pl.String)
+    roll = normalise_roll(raw_rolls, context)
+    return finish(register, roll, secret=secret, step=step)
+
+
+def finish(
+    register_rows: pl.DataFrame,
+    roll_rows: pl.DataFrame,
+    *,
+    secret: bytes,
+    step: Callable[[], None] = lambda: None,
+) -> Prepared:
+    """Normalised rows of both sides to prepared records: what needs all rows at once.
+
+    Validates against the row contracts, sets aside rows recording an empty flat, places each roll address
+    in the register's dwellings (`reconcile.dwelling.locate`), adds record keys, fingerprints and person
+    keys (`reconcile.keys`, digests keyed with `secret`: `services.digest_key`) and numbers the rows.
+    `step` is called once validated (progress reporting).
+    """
+    register, register_q = split_valid(register_rows, RegisterRecord, REGISTER)
+    note = pl.col("note") if "note" in roll_rows.columns else pl.lit(None, dtype=pl.String)
     vacancy = is_vacancy(pl.col("name_raw"), note, pl.col("id_raw")) & pl.col("address_raw").is_not_null()
-    vacant_rows = roll_frame.filter(vacancy)
-    roll, roll_q = split_valid(roll_frame.filter(~vacancy), RollRecord, ROLL)
+    vacant_rows = roll_rows.filter(vacancy)
+    roll, roll_q = split_valid(roll_rows.filter(~vacancy), RollRecord, ROLL)
     step()
     if vacant_rows.height:  # rows recording an empty flat are located with the people, then set aside
         register, located = locate(register, pl.concat([roll, vacant_rows], how="diagonal_relaxed"))

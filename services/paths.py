@@ -32,6 +32,11 @@ class DataPaths:
         """The directory holding one directory per run."""
         return self.root / "runs"
 
+    @property
+    def cache(self) -> Path:
+        """What one night keeps for the next (normalised rows: `flows.normalised_cache`)."""
+        return self.root / "cache"
+
     def run(self, run_id: str) -> Path:
         """The directory of run `run_id`."""
         return self.runs / run_id

@@ -33,10 +33,8 @@ def _input_rows(city: dict[str, Path]) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def published(small_city: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("data")
-    result = runner.invoke(
-        app,
-        ["run", "--register", str(small_city["register"]), "--rolls", str(small_city["rolls"]), "--data", str(data)],
-    )
+    args = ["--register", str(small_city["register"]), "--rolls", str(small_city["rolls"]), "--data", str(data)]
+    result = runner.invoke(app, ["run", *args, "--prefect"])
     assert result.exit_code == 0, result.output
     assert "community summary" in result.output
     return data
