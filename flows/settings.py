@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     target_precision: float = _LINKER.target_precision
     target_recall: float = _LINKER.target_recall
     review_capacity: float = _LINKER.review_capacity
+    link_partitions: int = _LINKER.partitions
+    """Blocking joins in this many parts (by key hash): more parts, less memory per join, same result."""
+    link_chunk_rows: int = _LINKER.chunk_rows
+    """Candidate pairs compared and scored at a time: fewer, less memory per step, same result."""
     keep_runs: int = 14
     """Published run directories kept under data/runs (older ones are removed)."""
     max_shrink: float = 0.2
@@ -54,6 +58,8 @@ class Settings(BaseSettings):
             target_precision=self.target_precision,
             target_recall=self.target_recall,
             review_capacity=self.review_capacity,
+            partitions=self.link_partitions,
+            chunk_rows=self.link_chunk_rows,
         )
 
 

@@ -43,28 +43,39 @@ def id_fixes(frame: pl.DataFrame) -> pl.DataFrame:
     return idnumber.corrections_column(frame)
 
 
-def _rule_pairs(register: pl.DataFrame, roll: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
-    left_on = [r for r, _ in rule.on]
-    right_on = [r for _, r in rule.on]
+def _keyed(frame: pl.DataFrame, cols: list[str], name: str) -> pl.DataFrame:
+    """(record id as `name`, key): one 64-bit hash per key tuple.
 
-    # One 64-bit hash per key tuple: joins on integers are far cheaper than on
-    # several string columns, and a rare collision only adds a pair that scoring rejects.
-    def keyed(frame: pl.DataFrame, cols: list[str], name: str) -> pl.DataFrame:
-        return frame.drop_nulls(cols).select(
-            pl.col("idx").alias(name),
-            pl.struct([pl.col(c).alias(f"k{i}") for i, c in enumerate(cols)]).hash(seed=7).alias("key"),
-        )
-
-    left, right = keyed(register, left_on, "rid"), keyed(roll, right_on, "lid")
-    keys = ["key"]
-    sizes = (
-        left.group_by(keys)
-        .len("nl")
-        .join(right.group_by(keys).len("nr"), on=keys)
-        .filter(pl.col("nl") * pl.col("nr") <= rule.max_block)
-        .select(keys)
+    Joins on integers are far cheaper than on several string columns, and a rare
+    collision only adds a pair that scoring rejects.
+    """
+    return frame.drop_nulls(cols).select(
+        pl.col("idx").alias(name),
+        pl.struct([pl.col(c).alias(f"k{i}") for i, c in enumerate(cols)]).hash(seed=7).alias("key"),
     )
-    return left.join(sizes, on=keys, how="semi").join(right, on=keys).select("rid", "lid")
+
+
+def _rule_pairs(register: pl.DataFrame, roll: pl.DataFrame, rule: BlockingRule, *, partitions: int = 1) -> pl.DataFrame:
+    """The rule's pairs, joined one key partition at a time (`partitions`: by key hash; each key in one)."""
+    left = _keyed(register, [r for r, _ in rule.on], "rid")
+    right = _keyed(roll, [r for _, r in rule.on], "lid")
+    found = []
+    for part in range(partitions):
+        in_part = (pl.col("key") % partitions) == part
+        found.append(_partition_pairs(left.filter(in_part), right.filter(in_part), rule.max_block))
+    return pl.concat(found) if len(found) > 1 else found[0]
+
+
+def _partition_pairs(left: pl.DataFrame, right: pl.DataFrame, max_block: int) -> pl.DataFrame:
+    """Pairs of equal keys, skipping keys whose register × roll count exceeds `max_block`."""
+    sizes = (
+        left.group_by("key")
+        .len("nl")
+        .join(right.group_by("key").len("nr"), on="key")
+        .filter(pl.col("nl") * pl.col("nr") <= max_block)
+        .select("key")
+    )
+    return left.join(sizes, on="key", how="semi").join(right, on="key").select("rid", "lid")
 
 
 UNEXPLAINED_RULES: tuple[BlockingRule, ...] = (
@@ -93,11 +104,17 @@ def rules_of(mask: int, bits: dict[str, int]) -> list[str]:
 
 
 def candidate_pairs(
-    register: pl.DataFrame, roll: pl.DataFrame, rules: tuple[BlockingRule, ...] = DEFAULT_RULES
+    register: pl.DataFrame,
+    roll: pl.DataFrame,
+    rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
+    *,
+    partitions: int = 1,
 ) -> pl.DataFrame:
     """Union of every rule's pairs: rid, lid, rules (a bit mask of the rules that found the pair, see `rule_bits`).
 
-    Both frames need `idx` and the rule columns; `id_fix` is derived here.
+    Both frames need `idx` and the rule columns; `id_fix` is derived here. Each rule joins its keys
+    in `partitions` parts by key hash: every key falls in one part, so the pairs are the same for any
+    number of parts, and a part's join holds only its keys.
     """
     fixes_needed = any(c == "id_fix" for rule in rules for pair in rule.on for c in pair)
     reg_fix = id_fixes(register) if fixes_needed else None
@@ -111,7 +128,7 @@ def candidate_pairs(
             reg = reg_fix.join(register.select("idx", *(cols - {"id_fix"} & set(register.columns))), on="idx")
         if roll_fix is not None and any(r == "id_fix" for _, r in rule.on):
             rol = roll_fix.join(roll.select("idx", *(cols - {"id_fix"} & set(roll.columns))), on="idx")
-        pairs = _rule_pairs(reg, rol, rule)
+        pairs = _rule_pairs(reg, rol, rule, partitions=partitions)
         if reg is not register or rol is not roll:
             pairs = pairs.unique()  # a record may have several candidate corrections
         found.append(pairs.with_columns(pl.lit(bits[rule.name], dtype=pl.UInt32).alias("rule")))

@@ -23,7 +23,12 @@ def _hashed(column: str) -> pl.Expr:
 
 
 def household_levels(
-    pairs: pl.DataFrame, confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
+    pairs: pl.DataFrame,
+    confident: pl.DataFrame,
+    register: pl.DataFrame,
+    roll: pl.DataFrame,
+    *,
+    chunk_size: int = 250_000,
 ) -> pl.Series:
     """Per (rid, lid) pair, whether the register record's household is found at the roll record's dwelling.
 
@@ -31,7 +36,9 @@ def household_levels(
     are linked, none there · -1 no other member is linked.
 
     "At X's dwelling" is the dwelling grade (`reconcile.dwelling`): the member's
-    roll address may name X's flat, however either was written.
+    roll address may name X's flat, however either was written. Pairs are taken
+    `chunk_size` at a time (each pair meets every linked member of its household:
+    several rows of dwelling strings per pair); pairs are independent, so chunks are too.
     """
     hh = register.select(pl.col("idx").alias("rid"), _hashed("household_key"))
     members = (
@@ -39,14 +46,26 @@ def household_levels(
         .join(hh, on="rid")
         .select("household_key", pl.col("rid").alias("m_rid"), "m_lid")
     )
-    keyed = pairs.select("rid", "lid").with_row_index("_i").join(hh, on="rid", how="left")
-    others = keyed.join(members, on="household_key").filter(pl.col("m_rid") != pl.col("rid"))
     parts = roll.select("community_code", *PARTS)
+    chunks = [
+        _household_chunk(chunk, hh, members, parts, roll["idx"])
+        for chunk in pairs.select("rid", "lid").iter_slices(chunk_size)
+    ]
+    if not chunks:
+        return pl.Series(HOUSEHOLD.column, [], dtype=pl.Int8)
+    return pl.concat(chunks, rechunk=True)
+
+
+def _household_chunk(
+    pairs: pl.DataFrame, hh: pl.DataFrame, members: pl.DataFrame, parts: pl.DataFrame, roll_ids: pl.Series
+) -> pl.Series:
+    keyed = pairs.with_row_index("_i").join(hh, on="rid", how="left")
+    others = keyed.join(members, on="household_key").filter(pl.col("m_rid") != pl.col("rid"))
     together = pl.concat(
         [
             others.select("_i"),
-            lookup(parts, roll["idx"], others["m_lid"]).rename(lambda c: f"m_{c}"),
-            lookup(parts, roll["idx"], others["lid"]).rename(lambda c: f"x_{c}"),
+            lookup(parts, roll_ids, others["m_lid"]).rename(lambda c: f"m_{c}"),
+            lookup(parts, roll_ids, others["lid"]).rename(lambda c: f"x_{c}"),
         ],
         how="horizontal",
     ).select(
@@ -57,7 +76,9 @@ def household_levels(
     )
     support = together.group_by("_i").agg(pl.col("_together").any())
     return (
-        keyed.select("_i")
+        pl.int_range(pairs.height, eager=True, dtype=pl.UInt32)
+        .alias("_i")
+        .to_frame()
         .join(support, on="_i", how="left", maintain_order="left")
         .select(
             pl.when(pl.col("_together").is_null())

@@ -29,7 +29,16 @@ from reconcile.block import (
 from reconcile.compare import HOUSEHOLD, compare
 from reconcile.dedupe import find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
-from reconcile.model import Model, estimate, estimate_u, name_frequencies, random_pairs, score
+from reconcile.model import (
+    Model,
+    add_patterns,
+    estimate_patterns,
+    estimate_u,
+    name_frequencies,
+    pattern_counts,
+    random_pairs,
+    score,
+)
 from schemas.codes import DecidedBy, Side
 
 
@@ -53,6 +62,11 @@ class LinkSettings:
     u_sample: int = 100_000
     seed: int = 0
     rules: tuple[BlockingRule, ...] = DEFAULT_RULES
+    partitions: int = 1
+    """Blocking joins each rule's keys in this many parts by key hash (`reconcile.block.candidate_pairs`)."""
+    chunk_rows: int = 500_000
+    """Pairs compared, checked for household evidence, counted and scored at a time. Neither this nor
+    `partitions` changes a result (tests/reconcile/test_partitioned_link.py): they bound what one step holds."""
 
 
 @dataclass(slots=True)
@@ -120,7 +134,7 @@ def link(
     reg = register.filter(pl.col("active")).join(reg_dups, on="idx", how="anti")
     rol = roll.join(roll_dups, on="idx", how="anti")
 
-    candidates = candidate_pairs(reg, rol, settings.rules)
+    candidates = candidate_pairs(reg, rol, settings.rules, partitions=settings.partitions)
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )
@@ -129,28 +143,30 @@ def link(
         pl.lit(bits["operator"], dtype=pl.UInt32).alias("rules")
     )
     candidates = pl.concat([candidates, forced])
-    levels = compare(candidates, reg, rol)
+    levels = compare(candidates, reg, rol, chunk_size=settings.chunk_rows)
     randoms = random_pairs(reg, rol, size=settings.u_sample, seed=settings.seed)
     u = estimate_u(reg, rol, randoms)
-    model = estimate(
-        levels,
-        u,
-        rules=candidates["rules"],
-        rule_bits=bits,
-        name_tf=name_frequencies(reg, rol),
-        comparisons=reg.height * rol.height,
+    patterns = add_patterns(
+        *(
+            pattern_counts(chunk, chunk["rules"])
+            for chunk in levels.with_columns(candidates["rules"]).iter_slices(settings.chunk_rows)
+        )
     )
-    scored = _apply_decisions(score(levels, model), decisions)
+    model = estimate_patterns(
+        patterns, u, rule_bits=bits, name_tf=name_frequencies(reg, rol), comparisons=reg.height * rol.height
+    )
+    scored = _apply_decisions(_score(levels, model, settings), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     # Pass 2: relatives who moved together vouch for each other.
     confident = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.auto))
     m_hh, u_hh = household_parameters(confident, reg, rol, randoms)
     model.m[HOUSEHOLD.name], model.u[HOUSEHOLD.name] = m_hh, u_hh
     extra = household_candidates(confident, reg, rol).join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
-    levels = pl.concat([levels, compare(extra, reg, rol)])
+    levels = pl.concat([levels, compare(extra, reg, rol, chunk_size=settings.chunk_rows)])
     candidates = pl.concat([candidates, extra.with_columns(pl.lit(bits["household"], dtype=pl.UInt32).alias("rules"))])
-    levels = levels.with_columns(household_levels(levels, confident, reg, rol).alias(HOUSEHOLD.column))
-    scored = _apply_decisions(score(levels, model), decisions)
+    together = household_levels(levels, confident, reg, rol, chunk_size=settings.chunk_rows)
+    levels = levels.with_columns(together.alias(HOUSEHOLD.column))
+    scored = _apply_decisions(_score(levels, model, settings), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     # Pass 3: among the records nothing explains yet, the namesakes already
     # explained elsewhere stop competing; what is left is offered for review.
@@ -233,12 +249,13 @@ def _unexplained_pass(
         .select("rid", "lid")
         .join(scored.select("rid", "lid"), on=["rid", "lid"], how="anti")
     )
-    fresh = compare(found, reg, rol)
-    fresh = fresh.with_columns(household_levels(fresh, confident, reg, rol).alias(HOUSEHOLD.column))
+    fresh = compare(found, reg, rol, chunk_size=settings.chunk_rows)
+    together = household_levels(fresh, confident, reg, rol, chunk_size=settings.chunk_rows)
+    fresh = fresh.with_columns(together.alias(HOUSEHOLD.column))
     known = scored.join(free_reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         free_rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )
-    considered = pl.concat([known, _apply_decisions(score(fresh, model), decisions)])
+    considered = pl.concat([known, _apply_decisions(_score(fresh, model, settings), decisions)])
     pairs = assign_one_to_one(considered, min_probability=settings.min_probability)
     in_review = settled.filter(~pl.col("_accepted") & (pl.col("match_probability") < bands.auto)).height
     room = max(0, int(settings.review_capacity * rol.height) - in_review)
@@ -247,6 +264,13 @@ def _unexplained_pass(
     pairs = pairs.join(offered.select("rid", "lid", pl.lit(True).alias("_offered")), on=["rid", "lid"], how="left")
     flagged = pairs.with_columns(pl.lit(True).alias("_unexplained"), pl.col("_offered").fill_null(False))
     return flagged, considered.select("rid", "lid")
+
+
+def _score(levels: pl.DataFrame, model: Model, settings: LinkSettings) -> pl.DataFrame:
+    """`score`, `settings.chunk_rows` pairs at a time (pairs are scored independently)."""
+    if levels.height <= settings.chunk_rows:
+        return score(levels, model)
+    return pl.concat([score(chunk, model) for chunk in levels.iter_slices(settings.chunk_rows)], rechunk=True)
 
 
 def _apply_decisions(scored: pl.DataFrame, decisions: Decisions) -> pl.DataFrame:

@@ -189,6 +189,31 @@ def _em(
     return m, prior, iterations
 
 
+def pattern_counts(levels: pl.DataFrame, rules: pl.Series | None = None) -> pl.DataFrame:
+    """How many pairs show each comparison pattern (per `rules` mask, if given): all that estimation needs.
+
+    Counts of chunks of pairs add up (`add_patterns`), so pairs can be compared chunk by chunk and
+    never held together.
+    """
+    mask = rules.alias("rules") if rules is not None else pl.lit(0, dtype=pl.UInt32).alias("rules")
+    return (
+        levels.select(*COMPARISONS.columns, mask)
+        .group_by([*COMPARISONS.columns, "rules"])
+        .len("n")
+        .with_columns(pl.col("n").cast(pl.Int64))
+    )
+
+
+def add_patterns(*counts: pl.DataFrame) -> pl.DataFrame:
+    """The pattern counts of several chunks of pairs, as one (`pattern_counts`)."""
+    keys = [*COMPARISONS.columns, "rules"]
+    return pl.concat(counts).group_by(keys).agg(pl.col("n").sum())
+
+
+def _by_pattern(patterns: pl.DataFrame) -> pl.DataFrame:
+    return patterns.group_by(COMPARISONS.columns).agg(pl.col("n").sum().cast(pl.Float64)).sort(COMPARISONS.columns)
+
+
 def estimate(
     levels: pl.DataFrame,
     u: dict[str, dict[int, float]],
@@ -203,30 +228,62 @@ def estimate(
 ) -> Model:
     """Estimate m per training session (EM, u fixed), then the share of matches among candidates.
 
-    The share of matches among all candidate pairs comes from EM on the prior
-    alone. `rules` holds, per row of `levels`, a bit mask of the blocking rules that
-    found the pair (`rule_bits` names the bits); without them every session
-    trains on all pairs. `comparisons` is the number of
+    `levels` are compared pairs; `rules` holds, per row, a bit mask of the blocking rules that found
+    the pair (`rule_bits` names the bits); without them every session trains on all pairs. The same
+    as `estimate_patterns` on their `pattern_counts`.
+    """
+    return estimate_patterns(
+        pattern_counts(levels, rules if rule_bits is not None else None),
+        u,
+        rule_bits=rule_bits,
+        sessions=sessions,
+        name_tf=name_tf,
+        comparisons=comparisons,
+        max_iterations=max_iterations,
+        tolerance=tolerance,
+    )
+
+
+def estimate_patterns(
+    patterns: pl.DataFrame,
+    u: dict[str, dict[int, float]],
+    *,
+    rule_bits: dict[str, int] | None = None,
+    sessions: tuple[TrainingSession, ...] = DEFAULT_SESSIONS,
+    name_tf: pl.DataFrame | None = None,
+    comparisons: int | None = None,
+    max_iterations: int = 50,
+    tolerance: float = 1e-5,
+) -> Model:
+    """Estimate m per training session (EM, u fixed), then the share of matches among candidates.
+
+    `patterns` are `pattern_counts` of the candidate pairs. A session trains on the pairs its rule
+    found (`rule_bits` names each rule's bit; without them, on all pairs). `comparisons` is the number of
     all possible pairs (register × roll), which turns the share of matches among
-    candidates into the prior for two random records.
+    candidates into the prior for two random records. Patterns are taken in a fixed order, so
+    the estimate does not depend on how the pairs were chunked.
     """
     m = COMPARISONS.initial_m()
-    all_cols = COMPARISONS.columns
     total_iterations = 0
     for session in sessions:
-        if rules is None or rule_bits is None:
-            subset = levels
+        if rule_bits is None:
+            subset = patterns
         else:
-            subset = levels.filter((rules & rule_bits.get(session.rule, 0)) != 0)
+            subset = patterns.filter((pl.col("rules") & rule_bits.get(session.rule, 0)) != 0)
         if subset.height == 0:
             continue
-        patterns = subset.group_by(all_cols).len("n").with_columns(pl.col("n").cast(pl.Float64))
         m, _, its = _em(
-            patterns, list(session.fields), m, u, prior=0.5, max_iterations=max_iterations, tolerance=tolerance
+            _by_pattern(subset),
+            list(session.fields),
+            m,
+            u,
+            prior=0.5,
+            max_iterations=max_iterations,
+            tolerance=tolerance,
         )
         total_iterations += its
-    random_prior, candidate_prior = estimate_prior(
-        levels, m, u, comparisons=comparisons, max_iterations=max_iterations, tolerance=tolerance
+    random_prior, candidate_prior = _prior(
+        _by_pattern(patterns), m, u, comparisons=comparisons, max_iterations=max_iterations, tolerance=tolerance
     )
     return Model(
         m=m,
@@ -253,7 +310,19 @@ def estimate_prior(
     matches among them, spread over all `comparisons` possible pairs, is the
     probability that two random records are one person.
     """
-    patterns = levels.group_by(COMPARISONS.columns).len("n").with_columns(pl.col("n").cast(pl.Float64))
+    patterns = _by_pattern(pattern_counts(levels))
+    return _prior(patterns, m, u, comparisons=comparisons, max_iterations=max_iterations, tolerance=tolerance)
+
+
+def _prior(
+    patterns: pl.DataFrame,
+    m: dict[str, dict[int, float]],
+    u: dict[str, dict[int, float]],
+    *,
+    comparisons: int | None,
+    max_iterations: int,
+    tolerance: float,
+) -> tuple[float, float]:
     if patterns.height == 0:
         return 1e-12, 1e-6
     log_ratio = patterns.select(_log2_ratio(m, u, list(COMPARISONS.names)).alias("lr"))["lr"]
