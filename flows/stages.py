@@ -20,7 +20,7 @@ from flows import normalised_cache, progress
 from flows.io.sources import FileError, read_table, table_to_parquet
 from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
-from reconcile.findings import findings
+from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, findings
 from reconcile.linker import LinkSettings, link
 from reconcile.prepare import context_of, finish, normalise_register, normalise_roll, with_household_key
 from reconcile.progress import progress as progress_since
@@ -366,8 +366,8 @@ def classify_stage(run: Path, policy: Collection[Evidence] = (), previous: Path 
     vacant = run / "vacant.parquet"
     with progress.stage("判定 classify", 1):
         found = findings(
-            pl.read_parquet(run / "register.parquet"),
-            pl.read_parquet(run / "roll.parquet"),
+            pl.read_parquet(run / "register.parquet", columns=list(REGISTER_COLUMNS)),
+            pl.read_parquet(run / "roll.parquet", columns=list(ROLL_COLUMNS)),
             pl.read_parquet(run / "links.parquet"),
             pl.read_parquet(run / "duplicates.parquet"),
             decisions=pl.read_parquet(run / "decisions.parquet"),

@@ -23,6 +23,18 @@ if TYPE_CHECKING:
     from collections.abc import Collection
 
 
+_BOTH = (
+    *("idx", "side", "source_file", "source_sheet", "source_row", "record_key", "fingerprint", "person_key"),
+    *("community_code", "name", "name_raw", "id_raw", "id18", "id_clean", "birth", "sex", "issues", "address_raw"),
+    *("addr_kind", "place", "building", "unit", "room", "group", "number", "place_canon", "place_ambiguous"),
+    *("dwelling", "dw_class", "dw_place", "dw_building", "dw_unit", "dw_room", "flat", "flat_fits"),
+)
+REGISTER_COLUMNS = (*_BOTH, "active", "household_key", "community_name", "street", "station")
+"""What `findings` reads of prepared register records: a nightly run reads no more (memory)."""
+ROLL_COLUMNS = (*_BOTH, "grid", "note", "recorded_raw", "flat_candidates", "community_name")
+"""What `findings` reads of prepared roll records."""
+
+
 @dataclass(frozen=True, slots=True)
 class Findings:
     """One night's findings."""
