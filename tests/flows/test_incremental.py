@@ -9,6 +9,9 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from flows import stages
+from flows.pipeline import LOCAL, run_pipeline
+from flows.settings import Settings
+from services.paths import DataPaths
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -68,3 +71,39 @@ def test_an_incremental_night_equals_a_full_one(small_city: dict[str, Path], tmp
     assert {k: v for k, v in warm.items() if "reused" not in k} == {k: v for k, v in full.items() if "reused" not in k}
     for name in OUTPUTS:
         assert_frame_equal(pl.read_parquet(tmp_path / "warm" / name), pl.read_parquet(tmp_path / "full" / name))
+
+
+def _edited_register(register: Path, out: Path) -> Path:
+    """The register a night later: every 37th person's name edited, every 53rd gone, the rest unchanged."""
+    header, *rows = register.read_bytes().decode("gb18030").splitlines(keepends=True)
+    kept = []
+    for i, row in enumerate(rows):
+        if i % 53 == 52:
+            continue
+        if i % 37 == 0:
+            cells = row.split(",")
+            cells[1] = cells[1] + "明"
+            row = ",".join(cells)
+        kept.append(row)
+    out.write_bytes("".join([header, *kept]).encode("gb18030"))
+    return out
+
+
+def test_a_night_after_a_night_publishes_what_a_first_night_would(small_city: dict[str, Path], tmp_path: Path) -> None:
+    warm, fresh = tmp_path / "warm", tmp_path / "fresh"
+    run_pipeline(small_city["register"], small_city["rolls"], Settings(data_dir=warm, quiet_seconds=0), LOCAL)
+    register = _edited_register(small_city["register"], tmp_path / small_city["register"].name)
+    rolls = tmp_path / "rolls"
+    shutil.copytree(small_city["rolls"], rolls)
+    next(iter(sorted(rolls.iterdir()))).unlink()  # one community's roll not delivered tonight
+    second = run_pipeline(register, rolls, Settings(data_dir=warm, quiet_seconds=0), LOCAL)
+    assert second.counts["register_rows_reused"] > 0.9 * second.counts["register_rows"]
+    assert second.counts["roll_rows_reused"] == second.counts["roll_rows"]
+    fresh.mkdir()
+    shutil.copy(DataPaths(warm).digest_key, DataPaths(fresh).digest_key)  # the same secret: the same record keys
+    first = run_pipeline(register, rolls, Settings(data_dir=fresh, quiet_seconds=0), LOCAL)
+    assert first.counts["register_rows_reused"] == first.counts["roll_rows_reused"] == 0
+    for name in ("links", "record_status", "queue", "community_summary", "coverage"):
+        assert_frame_equal(
+            pl.read_parquet(second.run_dir / f"{name}.parquet"), pl.read_parquet(first.run_dir / f"{name}.parquet")
+        )
