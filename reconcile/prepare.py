@@ -38,6 +38,16 @@ def _map_unique(series: pl.Series, fn: Callable[[str], object], dtype: pl.DataTy
     return series.to_frame("key").join(table, on="key", how="left", maintain_order="left")["value"]
 
 
+def _map_unique_many(series: pl.Series, fns: Mapping[str, Callable[[str], object]]) -> pl.DataFrame:
+    """Several string functions of one column, each applied once per distinct non-null value, one join."""
+    uniques = series.drop_nulls().unique()
+    values = uniques.to_list()
+    table = pl.DataFrame(
+        {"key": uniques} | {out: pl.Series([fn(v) for v in values], dtype=pl.String) for out, fn in fns.items()}
+    )
+    return series.to_frame("key").join(table, on="key", how="left", maintain_order="left").drop("key")
+
+
 def _names(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
     def norm(text: str) -> str | None:
         folded = names.fold(text)
@@ -48,15 +58,13 @@ def _names(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
 
 
 def _pinyin(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        _map_unique(frame["name"], names.pinyin_key, pl.String()).alias("name_py"),
-        _map_unique(frame["name"], names.surname_of, pl.String()).alias("surname"),
-        _map_unique(frame["name"], names.shape_key, pl.String()).alias("name_shape"),
-    ).with_columns(
-        _map_unique(pl.Series(frame["name"]), lambda n: names.pinyin_key(names.surname_of(n)), pl.String()).alias(
-            "surname_py"
-        )
-    )
+    keys = {
+        "name_py": names.pinyin_key,
+        "surname": names.surname_of,
+        "name_shape": names.shape_key,
+        "surname_py": lambda n: names.pinyin_key(names.surname_of(n)),
+    }
+    return pl.concat([frame, _map_unique_many(frame["name"], keys)], how="horizontal")
 
 
 def _ids(frame: pl.DataFrame) -> pl.DataFrame:

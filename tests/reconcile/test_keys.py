@@ -15,10 +15,11 @@ import reconcile.dwelling
 import reconcile.prepare
 from reconcile import keys
 from reconcile.decisions import pair_decisions, rekeyed
-from reconcile.keys import FINGERPRINT_FIELDS, key_migration, person_key, register_keys, roll_keys
+from reconcile.keys import FINGERPRINT_FIELDS, _person_keys, key_migration, person_key, register_keys, roll_keys
 from reconcile.prepare import prepare
 from schemas.codes import Outcome, Side
 from schemas.inputs import REGISTER, ROLL
+from schemas.records import lineage_text
 from services.digest_key import DigestKeyError, load_or_create
 from services.paths import DataPaths
 from tests.reconcile.helpers import SECRET, raw_frame, valid_id
@@ -265,3 +266,26 @@ def test_a_secret_others_can_read_or_a_truncated_one_is_refused(tmp_path: Path) 
 def test_the_column_form_of_written_is_the_scalar_form(values: list[str | None]) -> None:
     column = pl.DataFrame({"v": values}, schema={"v": pl.String}).select(keys._written("v")).to_series().to_list()
     assert [c or "" for c in column] == [keys.written(v) for v in values]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.just(""), st.from_regex(r"\d{17}[\dX]", fullmatch=True)),
+            st.sampled_from(["a.csv", "滨海社区.xlsx"]),
+            st.one_of(st.none(), st.sampled_from(["Sheet1", "二组"])),
+            st.integers(2, 10_000),
+        ),
+        max_size=20,
+    )
+)
+def test_person_keys_over_a_column_equal_the_scalar_form(rows: list[tuple[str | None, str, str | None, int]]) -> None:
+    frame = pl.DataFrame(
+        rows,
+        schema={"id18": pl.String, "source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64},
+        orient="row",
+    )
+    lineages = frame.select(lineage_text()).to_series().to_list()
+    expected = [person_key(i, where, secret=SECRET) for i, where in zip(frame["id18"].to_list(), lineages, strict=True)]
+    assert _person_keys(frame, SECRET).to_list() == expected
