@@ -58,7 +58,7 @@ def _names(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
 
 
 def _pinyin(frame: pl.DataFrame) -> pl.DataFrame:
-    keys = {
+    keys: dict[str, Callable[[str], object]] = {
         "name_py": names.pinyin_key,
         "surname": names.surname_of,
         "name_shape": names.shape_key,
