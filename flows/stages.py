@@ -22,7 +22,7 @@ from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
 from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, findings
 from reconcile.linker import LinkSettings, link
-from reconcile.prepare import context_of, finish, normalise_register, normalise_roll, with_household_key
+from reconcile.prepare import context_of, keyed, normalise_register, normalise_roll, place, with_household_key
 from reconcile.progress import progress as progress_since
 from reconcile.row_cache import reuse
 from schemas.codes import DecidedBy, Evidence, Outcome, Side
@@ -287,23 +287,23 @@ def normalise(run: Path, digest_key: Path, cache: Path | None = None) -> dict[st
                 normalised_cache.save(cache, side, context.digest(), done.cache)
             sides[side], reused[f"{side.value}_rows_reused"] = done.frame, done.reused
             advance()
-        del raw_register
-        prepared = finish(
-            with_household_key(sides.pop(Side.REGISTER)), sides.pop(Side.ROLL), secret=load_or_create(digest_key)
-        )
-        prepared.register.write_parquet(run / "register.parquet")
-        prepared.roll.write_parquet(run / "roll.parquet")
-        prepared.vacant.write_parquet(run / "vacant.parquet")
-        quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), prepared.quarantine])
+        del raw_register, raw
+        placed = place(with_household_key(sides.pop(Side.REGISTER)), sides.pop(Side.ROLL))
+        placed.vacant.write_parquet(run / "vacant.parquet")
+        quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), placed.quarantine])
         quarantine.write_parquet(run / "quarantine.parquet")
+        counts = {"quarantined": quarantine.height}
+        located = {Side.REGISTER: placed.register, Side.ROLL: placed.roll}
+        del placed
+        secret = load_or_create(digest_key)
+        for side in (Side.REGISTER, Side.ROLL):  # one side keyed, written and let go before the other is keyed
+            records = keyed(located.pop(side), side, secret=secret)
+            records.write_parquet(run / f"{side.value}.parquet")
+            counts[f"{side.value}_valid"] = records.height
+            counts[f"{side.value}_rows_with_issues"] = int(records["issues"].list.len().gt(0).sum())
+            del records
         advance()
-    return reused | {
-        "register_valid": prepared.register.height,
-        "roll_valid": prepared.roll.height,
-        "quarantined": quarantine.height,
-        "register_rows_with_issues": int(prepared.register["issues"].list.len().gt(0).sum()),
-        "roll_rows_with_issues": int(prepared.roll["issues"].list.len().gt(0).sum()),
-    }
+    return reused | counts
 
 
 def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> dict[str, Any]:

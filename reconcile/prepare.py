@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import polars as pl
 
@@ -307,26 +307,26 @@ def prepare(
     return finish(register, roll, secret=secret, step=step)
 
 
-def finish(
-    register_rows: pl.DataFrame,
-    roll_rows: pl.DataFrame,
-    *,
-    secret: bytes,
-    step: Callable[[], None] = lambda: None,
-) -> Prepared:
-    """Normalised rows of both sides to prepared records: what needs all rows at once.
+class Placed(NamedTuple):
+    """Both sides validated and located, not yet keyed (`place`); what was set aside."""
 
-    Validates against the row contracts, sets aside rows recording an empty flat, places each roll address
-    in the register's dwellings (`reconcile.dwelling.locate`), adds record keys, fingerprints and person
-    keys (`reconcile.keys`, digests keyed with `secret`: `services.digest_key`) and numbers the rows.
-    `step` is called once validated (progress reporting).
+    register: pl.DataFrame
+    roll: pl.DataFrame
+    quarantine: pl.DataFrame
+    vacant: pl.DataFrame
+
+
+def place(register_rows: pl.DataFrame, roll_rows: pl.DataFrame) -> Placed:
+    """Validate, set aside empty flats, place roll addresses in the register's dwellings.
+
+    Rows failing the row contracts are quarantined; roll rows recording an empty flat are located, then set
+    aside; each roll address is placed in the register's dwellings (`reconcile.dwelling.locate`).
     """
     register, register_q = split_valid(register_rows, RegisterRecord, REGISTER)
     note = pl.col("note") if "note" in roll_rows.columns else pl.lit(None, dtype=pl.String)
     vacancy = is_vacancy(pl.col("name_raw"), note, pl.col("id_raw")) & pl.col("address_raw").is_not_null()
     vacant_rows = roll_rows.filter(vacancy)
     roll, roll_q = split_valid(roll_rows.filter(~vacancy), RollRecord, ROLL)
-    step()
     if vacant_rows.height:  # rows recording an empty flat are located with the people, then set aside
         register, located = locate(register, pl.concat([roll, vacant_rows], how="diagonal_relaxed"))
         roll, vacant = located.head(roll.height), located.tail(vacant_rows.height)
@@ -339,9 +339,39 @@ def finish(
         reasons=[Quarantine.VACANT_FLAT.value] * vacant_rows.height,
         details=["flat recorded as empty"] * vacant_rows.height,
     )
+    return Placed(
+        register,
+        roll,
+        pl.concat([register_q, roll_q, vacancy_q]),
+        vacant.select(*LINEAGE, "community_code", "grid", "flat", "flat_candidates", *PARTS),
+    )
+
+
+def keyed(frame: pl.DataFrame, side: Side, *, secret: bytes) -> pl.DataFrame:
+    """Placed records of one side, keyed and numbered (`idx`); sides are keyed independently.
+
+    Record keys, fingerprints and person keys (`reconcile.keys`), digests keyed with `secret` (`services.digest_key`).
+    """
+    add_keys = register_keys if side is Side.REGISTER else roll_keys
+    return _indexed(add_keys(frame, secret=secret))
+
+
+def finish(
+    register_rows: pl.DataFrame,
+    roll_rows: pl.DataFrame,
+    *,
+    secret: bytes,
+    step: Callable[[], None] = lambda: None,
+) -> Prepared:
+    """Normalised rows of both sides to prepared records: what needs all rows at once (`place`, then `keyed`).
+
+    `step` is called once placed (progress reporting).
+    """
+    placed = place(register_rows, roll_rows)
+    step()
     return Prepared(
-        register=_indexed(register_keys(register, secret=secret)),
-        roll=_indexed(roll_keys(roll, secret=secret)),
-        quarantine=pl.concat([register_q, roll_q, vacancy_q]),
-        vacant=vacant.select(*LINEAGE, "community_code", "grid", "flat", "flat_candidates", *PARTS),
+        register=keyed(placed.register, Side.REGISTER, secret=secret),
+        roll=keyed(placed.roll, Side.ROLL, secret=secret),
+        quarantine=placed.quarantine,
+        vacant=placed.vacant,
     )
