@@ -312,19 +312,22 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
     Writes links.parquet, candidates.parquet, duplicates.parquet, pair_decisions.parquet and model.json.
     """
     with progress.stage("匹配 link", 1):
-        register = pl.read_parquet(
-            run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]
-        )
-        roll = pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS)
+        frames = {
+            Side.REGISTER: pl.read_parquet(
+                run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]
+            ),
+            Side.ROLL: pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS),
+        }
         standing = active_decisions(state)
-        moved = rekeyed(standing, register, roll)
+        moved = rekeyed(standing, frames[Side.REGISTER], frames[Side.ROLL])
         if state is not None and not moved.is_empty():  # decisions stored under the earlier, unkeyed record keys
             rekey_decisions(state, moved)
             standing = active_decisions(state)
         standing.write_parquet(run / "decisions.parquet")
-        decisions, outcomes = pair_decisions(standing, register, roll)
+        decisions, outcomes = pair_decisions(standing, frames[Side.REGISTER], frames[Side.ROLL])
         outcomes.write_parquet(run / "pair_decisions.parquet")
-        result = link(register, roll, settings=settings, decisions=decisions)
+        # Handed over, not kept: `link` copies what it links and lets these go.
+        result = link(frames.pop(Side.REGISTER), frames.pop(Side.ROLL), settings=settings, decisions=decisions)
         result.links.write_parquet(run / "links.parquet")
         result.candidates.write_parquet(run / "candidates.parquet")
         result.duplicates().write_parquet(run / "duplicates.parquet")

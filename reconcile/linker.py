@@ -133,6 +133,7 @@ def link(
     roll_dups = find_duplicates(roll, within_file_keys=[["name", "birth"], ["name", "flat"]])
     reg = register.filter(pl.col("active")).join(reg_dups, on="idx", how="anti")
     rol = roll.join(roll_dups, on="idx", how="anti")
+    del register, roll  # the linked records are copies: a caller that lets go of its frames gets the memory back
 
     candidates = candidate_pairs(reg, rol, settings.rules, partitions=settings.partitions)
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
