@@ -286,6 +286,7 @@ def normalise(run: Path, digest_key: Path, cache: Path | None = None) -> dict[st
             if cache is not None:
                 normalised_cache.save(cache, side, context.digest(), done.cache)
             sides[side], reused[f"{side.value}_rows_reused"] = done.frame, done.reused
+            del done, known
             advance()
         del raw_register, raw
         placed = place(with_household_key(sides.pop(Side.REGISTER)), sides.pop(Side.ROLL))

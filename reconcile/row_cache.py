@@ -68,5 +68,7 @@ def reuse(raw: pl.DataFrame, cached: pl.DataFrame | None, normalise: Callable[[p
         hits = keyed.join(known.select(*DIGEST, *derived), on=list(DIGEST), how="inner")
         hits = hits.select([pl.col(c).cast(fresh.schema[c]) for c in fresh.columns])
         frame = pl.concat([hits, fresh]).sort(_POS)
-    cache = frame.select(*DIGEST, *derived).unique(list(DIGEST), keep="first", maintain_order=True)
+    # A selection shares the frame's buffers: no copy. Rows repeated within a delivery repeat here too;
+    # `reuse` takes the first of each digest.
+    cache = frame.select(*DIGEST, *derived)
     return Reused(frame.drop(_POS, *DIGEST), cache, frame.height - fresh.height)
