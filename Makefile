@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: setup demo test check lint typecheck unit fast bench bench-fieldwork format clean
+.PHONY: setup demo test check lint typecheck unit fast bench bench-fieldwork bench-scale format clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv \
@@ -53,6 +53,10 @@ bench: setup
 	$(UV) sync --frozen --group bench
 	$(UV) run --group bench python -m benchmarks.run
 	$(UV) run --group bench python -m benchmarks.fieldwork
+
+## Time and peak memory per stage at scales 1, 5 and 10, and a night after a night at scale 5 (chart: benchmarks/scaling.svg).
+bench-scale: setup
+	$(UV) run python -m benchmarks.scaling $(if $(SCALES),--scales $(SCALES))
 
 ## Desk actions that settle one community's lone records: worksheets and household decisions against one click each.
 bench-fieldwork: setup

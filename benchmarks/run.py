@@ -31,7 +31,8 @@ WORK = Path(__file__).resolve().parent / "work"
 console = Console(width=120)
 
 
-def _child(*args: str) -> dict[str, Any]:
+def child(*args: str) -> dict[str, Any]:
+    """Run `python -m ARGS` and return the JSON object its last output line holds."""
     result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         console.print(result.stderr[-4000:])
@@ -80,7 +81,7 @@ def bench_scale(scale: int, seed: int, with_splink: bool, *, independent: bool =
     data = WORK / f"data-{'indep-' if independent else ''}s{scale}"
     shutil.rmtree(data, ignore_errors=True)
     register = next((source / "register").iterdir())
-    run = _child("benchmarks.pipeline_child", str(register), str(source / "rolls"), str(data))
+    run = child("benchmarks.pipeline_child", str(register), str(source / "rolls"), str(data))
     result: dict[str, Any] = {
         "scale": scale,
         "city": "independent" if independent else "synth",
@@ -89,7 +90,7 @@ def bench_scale(scale: int, seed: int, with_splink: bool, *, independent: bool =
     }
     result["accuracy"] = evaluate_run(Path(run["run_dir"]), source / "truth")
     if with_splink:
-        result["splink"] = _child("benchmarks.splink_baseline", run["run_dir"], str(source / "truth"))
+        result["splink"] = child("benchmarks.splink_baseline", run["run_dir"], str(source / "truth"))
     return result
 
 

@@ -1,0 +1,47 @@
+"""The scaling benchmark's own pieces: the edited delivery and the chart."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
+
+from benchmarks.scaling import STAGES, _edit_register, chart
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _run(scale: int, factor: float) -> dict[str, object]:
+    return {
+        "scale": scale,
+        "pipeline": {
+            "timings": {s: factor * (i + 1) for i, s in enumerate(STAGES)},
+            "stage_peaks_mib": {s: 100 * factor * (i + 1) for i, s in enumerate(STAGES)},
+        },
+    }
+
+
+def test_the_chart_draws_every_stage_at_every_scale() -> None:
+    svg = chart([_run(1, 1.0), _run(5, 5.0), _run(10, 10.0)], "title with run date")
+    root = ET.fromstring(svg)  # noqa: S314  our own output
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = root.findall(f"{ns}polyline")
+    assert len(lines) == 2 * len(STAGES)  # one line per stage, in each panel
+    assert all(len(line.attrib["points"].split()) == 3 for line in lines)
+    texts = "".join(t.text or "" for t in root.iter(f"{ns}text"))
+    assert "title with run date" in texts
+    assert all(stage in texts for stage in STAGES)
+    assert "Peak memory per stage" in texts
+    assert "5,000" in texts  # the biggest peak, labelled
+
+
+def test_the_edited_register_changes_the_share_asked_and_nothing_else(tmp_path: Path) -> None:
+    rows = [f"33028219900101{i:04d},张{i},男\n" for i in range(1000)]
+    source = tmp_path / "register.csv"
+    source.write_bytes(("公民身份号码,姓名,性别\n" + "".join(rows)).encode("gb18030"))
+    edited = _edit_register(source, tmp_path / "out" / "register.csv", 0.005)
+    header, *out = (tmp_path / "out" / "register.csv").read_bytes().decode("gb18030").splitlines(keepends=True)
+    assert header == "公民身份号码,姓名,性别\n"
+    changed = [i for i, (a, b) in enumerate(zip(rows, out, strict=True)) if a != b]
+    assert edited == len(changed) == 5
+    assert all(out[i].split(",")[1].endswith("明") for i in changed)
