@@ -205,8 +205,14 @@ def pattern_counts(levels: pl.DataFrame, rules: pl.Series | None = None) -> pl.D
 
 
 def add_patterns(*counts: pl.DataFrame) -> pl.DataFrame:
-    """The pattern counts of several chunks of pairs, as one (`pattern_counts`)."""
+    """The pattern counts of several chunks of pairs, as one (`pattern_counts`); none: no pairs.
+
+    >>> add_patterns().height
+    0
+    """
     keys = [*COMPARISONS.columns, "rules"]
+    if not counts:
+        return pattern_counts(pl.DataFrame(schema=dict.fromkeys(COMPARISONS.columns, pl.Int8)))
     return pl.concat(counts).group_by(keys).agg(pl.col("n").sum())
 
 

@@ -333,7 +333,7 @@ def test_a_failed_prefect_run_names_no_record_value(
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise ValueError(f"could not parse {ID_NUMBER}")
 
-    monkeypatch.setattr(stages, "prepare", failing)
+    monkeypatch.setattr(stages, "place", failing)
     caplog.set_level(logging.DEBUG)
     data = tmp_path / "data"
     state = nightly(

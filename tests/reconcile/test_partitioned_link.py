@@ -57,3 +57,11 @@ def test_the_same_links_and_probabilities(both: tuple[LinkResult, LinkResult]) -
     assert whole.links.height > 1000
     assert_frame_equal(_sorted(whole.links), _sorted(parts.links), check_exact=False, rel_tol=0, abs_tol=1e-9)
     assert_frame_equal(_sorted(whole.assigned), _sorted(parts.assigned), check_exact=False, rel_tol=0, abs_tol=1e-9)
+
+
+def test_nothing_to_compare_links_nothing_in_parts_or_whole(small_city: dict[str, Path]) -> None:
+    register, roll = prepared(small_city)
+    for settings in (WHOLE, IN_PARTS):
+        result = link(register, roll.clear(), settings=settings)
+        assert result.links.is_empty()
+        assert result.candidate_count == 0
