@@ -334,7 +334,7 @@ def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str
     Whatever precedes a known street or community name (`anchors`) in a register
     address is a prefix (e.g. 浙江省宁波市慈溪市), and so is each 省/市/县 piece of it.
     """
-    anchor_list = sorted({a for a in anchors if a}, key=len, reverse=True)
+    anchor_list = sorted({a for a in anchors if a}, key=lambda a: (-len(a), a))  # not set order: hash seeds vary
     found: set[str] = set(anchor_list)
     for address in addresses:
         text = fold(address)
