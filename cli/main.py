@@ -69,23 +69,16 @@ def generate(
     (rolls/) and the truth for benchmarks (truth/). Nothing in it is real.
     """
     from flows.progress import RichReporter
-    from synth import build_city, write_city
+    from synth import STAGES, build_city, write_city
 
     with RichReporter() as reporter:
-        reporter.start("生成城市 build city", 1)
         city = build_city(scale=scale, seed=seed, households=households)
-        reporter.finish("生成城市 build city")
-        reporter.start("写出文件 write files", len(city.communities))
-        done = {"n": 0}
-
-        def step(n: int, total: int) -> None:
-            reporter.advance("写出文件 write files", n - done["n"])
-            done["n"] = n
-
-        written = write_city(city, out, progress=step)
+        for stage in STAGES:
+            reporter.start(stage, len(city.communities))
+        written = write_city(city, out, progress=reporter.advance)
     console.print(
-        f"{len(city.communities)} communities, {len(city.registered):,} registered people, "
-        f"{len(city.migrants):,} residents registered elsewhere → {out}"
+        f"{len(city.communities)} communities, {city.totals['registered']:,} registered people, "
+        f"{city.totals['migrants']:,} residents registered elsewhere → {out}"
     )
     console.print(f"  register: {written['register']}\n  rolls:    {written['rolls']}")
 

@@ -91,8 +91,12 @@ def build_queue(
         kind=QueueKind.UNREGISTERED,
         sort=pl.format("1|{}", pl.col("dwelling").fill_null("")),
     )
+    # The record keys break ties, so that a record's place in the queue (and its item id) follows from the data
+    # alone, not from the order a join happened to leave equal sort keys in.
     items = pl.concat([pairs, unregistered, absent]).sort(
-        ["community_code", "changed", "sort_key"], descending=[False, True, False]
+        ["community_code", "changed", "sort_key", "register_key", "roll_key"],
+        descending=[False, True, False, False, False],
+        nulls_last=True,
     )
     return (
         items.with_row_index("item_id", offset=1).with_columns(pl.col("item_id").cast(pl.Int64)).select(QUEUE_COLUMNS)

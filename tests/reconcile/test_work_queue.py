@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconcile.work_queue import QUEUE_SCHEMA, build_queue
 
@@ -197,3 +199,18 @@ def test_pairs_are_ordered_by_falling_probability(probabilities: list[float]) ->
     statuses = [("roll", i, "review", i) for i in range(3)]
     got = _queue(links=links, statuses=statuses)["match_probability"].to_list()
     assert got == sorted(probabilities, reverse=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), flats=st.lists(st.sampled_from(["f1", "f2", None]), min_size=7, max_size=7))
+def test_the_queue_follows_from_the_data_not_the_order_of_its_rows(seed: int, flats: list[str | None]) -> None:
+    # Lone records that share a dwelling (or a household) tie on the sort key: their item ids must still not
+    # depend on the order the inputs' rows arrive in, or a page shown before a rerun names another record after.
+    roll = ROLL.with_columns(pl.Series("flat", flats, dtype=pl.String))
+    register = REGISTER.with_columns(pl.lit("h").alias("household_key"))
+    lone = [("roll", i, "unregistered", None) for i in range(7)] + [("register", i, "absent", None) for i in range(7)]
+    inputs = (_links([]), _statuses(lone), register, roll)
+    links, statuses, reg, rol = (frame.sample(fraction=1.0, shuffle=True, seed=seed) for frame in inputs)
+    assert build_queue(*inputs, NO_PAIRS, NO_RECORDS).equals(
+        build_queue(links, statuses, reg, rol, NO_PAIRS, NO_RECORDS)
+    )

@@ -115,7 +115,8 @@ def test_linking_takes_the_found_records_key_not_a_row_position(client: TestClie
     assert refused.status_code == 422
     assert active_decisions(world.state).is_empty()
 
-    own = _roll_record(world, world.community, "unregistered")
+    # A lone roll record (queued): one linked to a register record elsewhere would file a claim instead.
+    own = _roll_record(world, world.community, "unregistered", queued=True)
     (form,) = _link_forms(client.get(f"/items/{item}/search", params={"q": own["name"]}).text)
     assert "other_idx" not in form
     assert (form["record_key"], form["fingerprint"]) == (own["key"], own["fp"])
