@@ -344,15 +344,17 @@ def resolve_flats(roll: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
             pl.when(pl.col("flat_fits") > 1).then(pl.col("_fits")).alias("flat_candidates"),
         )
     )
-    return (
-        roll.with_columns(parts_key().alias("address"))
+    # Joined on the address alone, then put beside the records: joining the records would copy every column.
+    placed = (
+        roll.select(parts_key().alias("address"))
         .join(best, on="address", how="left", maintain_order="left")
-        .with_columns(
-            pl.coalesce("_resolved", pl.format("~{}", "address")).alias("flat"),
+        .select(
             pl.col("flat_fits").fill_null(0),
+            "flat_candidates",
+            pl.coalesce("_resolved", pl.format("~{}", "address")).alias("flat"),
         )
-        .drop("_resolved", "address")
     )
+    return roll.with_columns(placed)
 
 
 def locate(register: pl.DataFrame, roll: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -103,20 +103,21 @@ def _key_text(frame: pl.DataFrame, base: list[pl.Expr], tiebreak: pl.Expr) -> pl
     Parts must not contain the separator (`written` removes it). A leading tag tells the three forms apart.
     """
     names = [f"_b{i}" for i in range(len(base))]
+    by_base, by_tiebreak = names, [*names, "_t"]
     parts = frame.select(
         *[b.cast(pl.String).fill_null("").alias(n) for b, n in zip(base, names, strict=True)],
         tiebreak.cast(pl.String).fill_null("").alias("_t"),
         *LINEAGE,
-    ).with_row_index("_pos")
-    by_base, by_tiebreak = names, [*names, "_t"]
-    parts = (
-        parts.sort([*LINEAGE, "_pos"], nulls_last=True)
-        .with_columns(
-            pl.len().over(by_base).alias("_n_base"),
-            pl.len().over(by_tiebreak).alias("_n_tiebreak"),
-            (pl.int_range(pl.len()).over(by_tiebreak) + 1).cast(pl.String).alias("_occurrence"),
-        )
-        .sort("_pos")
+    ).with_columns(pl.len().over(by_base).alias("_n_base"), pl.len().over(by_tiebreak).alias("_n_tiebreak"))
+    # Occurrences are numbered in lineage order, and only where base and tiebreak repeat: sort those rows alone.
+    repeated = parts.with_row_index("_pos").filter(pl.col("_n_tiebreak") > 1)
+    occurrence = repeated.sort([*LINEAGE, "_pos"], nulls_last=True).select(
+        "_pos", (pl.int_range(pl.len()).over(by_tiebreak) + 1).cast(pl.String).alias("_occurrence")
+    )
+    parts = parts.with_columns(
+        parts.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos"))
+        .join(occurrence, on="_pos", how="left", maintain_order="left")
+        .get_column("_occurrence")
     )
     text = (
         pl.when(pl.col("_n_base") == 1)

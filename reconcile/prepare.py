@@ -323,10 +323,12 @@ def place(register_rows: pl.DataFrame, roll_rows: pl.DataFrame) -> Placed:
     aside; each roll address is placed in the register's dwellings (`reconcile.dwelling.locate`).
     """
     register, register_q = split_valid(register_rows, RegisterRecord, REGISTER)
+    del register_rows  # the rows as given are let go once the valid ones are chosen (when the caller keeps none)
     note = pl.col("note") if "note" in roll_rows.columns else pl.lit(None, dtype=pl.String)
     vacancy = is_vacancy(pl.col("name_raw"), note, pl.col("id_raw")) & pl.col("address_raw").is_not_null()
     vacant_rows = roll_rows.filter(vacancy)
-    roll, roll_q = split_valid(roll_rows.filter(~vacancy), RollRecord, ROLL)
+    roll, roll_q = split_valid(roll_rows.filter(~vacancy) if vacant_rows.height else roll_rows, RollRecord, ROLL)
+    del roll_rows
     if vacant_rows.height:  # rows recording an empty flat are located with the people, then set aside
         register, located = locate(register, pl.concat([roll, vacant_rows], how="diagonal_relaxed"))
         roll, vacant = located.head(roll.height), located.tail(vacant_rows.height)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 DIGEST = ("_row_h1", "_row_h2")
 """Two 64-bit hashes with different seeds: a collision would need both to collide."""
-_POS = "_row_pos"
+_AT = "_row_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +54,33 @@ def reuse(raw: pl.DataFrame, cached: pl.DataFrame | None, normalise: Callable[[p
     >>> again.reused, again.frame["name"].to_list(), again.frame["source_row"].to_list()
     (2, ['A', 'B'], [3, 4])
     """
-    keyed = raw.with_columns(*row_digest(raw)).with_row_index(_POS)
-    known = cached.unique(list(DIGEST), keep="first") if cached is not None else None
-    misses = keyed if known is None else keyed.join(known.select(DIGEST), on=list(DIGEST), how="anti")
-    fresh = normalise(misses.drop(_POS, *DIGEST))
-    if fresh.height != misses.height:
-        raise ValueError(f"normalise must keep every row: {misses.height} in, {fresh.height} out")
+    digest = raw.select(*row_digest(raw))
+    if cached is None or cached.is_empty():
+        fresh = _normalised(raw, normalise)
+        derived = [c for c in fresh.columns if c not in raw.columns]
+        return Reused(fresh, pl.concat([digest, fresh.select(derived)], how="horizontal"), 0)
+    # Narrow work only: which cache row (if any) each raw row takes; wide frames are never joined or sorted.
+    known = cached.select(*DIGEST).with_row_index(_AT).unique(list(DIGEST), keep="first")
+    at = digest.join(known, on=list(DIGEST), how="left", maintain_order="left").get_column(_AT)
+    miss = at.is_null()
+    fresh = _normalised(raw.filter(miss), normalise)
     derived = [c for c in fresh.columns if c not in raw.columns]
-    fresh = fresh.with_columns(misses[_POS], misses[DIGEST[0]], misses[DIGEST[1]])
-    if known is None or known.is_empty():
-        frame = fresh
-    else:
-        hits = keyed.join(known.select(*DIGEST, *derived), on=list(DIGEST), how="inner")
-        hits = hits.select([pl.col(c).cast(fresh.schema[c]) for c in fresh.columns])
-        frame = pl.concat([hits, fresh]).sort(_POS)
-    # A selection shares the frame's buffers: no copy. Rows repeated within a delivery repeat here too;
-    # `reuse` takes the first of each digest.
-    cache = frame.select(*DIGEST, *derived)
-    return Reused(frame.drop(_POS, *DIGEST), cache, frame.height - fresh.height)
+    if not set(derived) <= set(cached.columns):  # a cache of another shape: normalise every row
+        return reuse(raw, None, normalise)
+    # Cache rows and fresh rows stacked (no copy), then each raw row's derived values gathered from them once.
+    stacked = pl.concat(
+        [cached.select([pl.col(c).cast(fresh.schema[c]) for c in derived]), fresh.select(derived)], rechunk=False
+    )
+    position = pl.select(
+        pl.when(miss).then(cached.height + miss.cast(pl.Int64).cum_sum() - 1).otherwise(at.cast(pl.Int64))
+    ).to_series()
+    values = stacked[position]
+    frame = pl.concat([raw.select([c for c in fresh.columns if c in raw.columns]), values], how="horizontal")
+    return Reused(frame.select(fresh.columns), pl.concat([digest, values], how="horizontal"), raw.height - fresh.height)
+
+
+def _normalised(raw: pl.DataFrame, normalise: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+    fresh = normalise(raw)
+    if fresh.height != raw.height:
+        raise ValueError(f"normalise must keep every row: {raw.height} in, {fresh.height} out")
+    return fresh

@@ -126,10 +126,10 @@ def split_valid(
     """
     key = list(LINEAGE)
     good, failure = schema.filter(frame.select(schema.column_names()), cast=True)
-    valid = frame.join(good.select(key), on=key, how="semi", maintain_order="left", nulls_equal=True)
     details = failure.details()
-    if details.height == 0:
-        return valid, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    if details.height == 0:  # the frame itself, not a copy of it
+        return frame, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    valid = frame.join(good.select(key), on=key, how="semi", maintain_order="left", nulls_equal=True)
     checks = [c for c in details.columns if c not in schema.column_names()]
     failed = details.select(
         *key,

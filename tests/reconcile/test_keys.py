@@ -289,3 +289,65 @@ def test_person_keys_over_a_column_equal_the_scalar_form(rows: list[tuple[str | 
     lineages = frame.select(lineage_text()).to_series().to_list()
     expected = [person_key(i, where, secret=SECRET) for i, where in zip(frame["id18"].to_list(), lineages, strict=True)]
     assert _person_keys(frame, SECRET).to_list() == expected
+
+
+def _key_text_by_sorting(frame: pl.DataFrame, base: list[pl.Expr], tiebreak: pl.Expr) -> list[str]:
+    """The key texts as first written: every row sorted into lineage order and back (the reference)."""
+    names = [f"_b{i}" for i in range(len(base))]
+    parts = frame.select(
+        *[b.cast(pl.String).fill_null("").alias(n) for b, n in zip(base, names, strict=True)],
+        tiebreak.cast(pl.String).fill_null("").alias("_t"),
+        "source_file",
+        "source_sheet",
+        "source_row",
+    ).with_row_index("_pos")
+    parts = (
+        parts.sort(["source_file", "source_sheet", "source_row", "_pos"], nulls_last=True)
+        .with_columns(
+            pl.len().over(names).alias("_n_base"),
+            pl.len().over([*names, "_t"]).alias("_n_tiebreak"),
+            (pl.int_range(pl.len()).over([*names, "_t"]) + 1).cast(pl.String).alias("_occurrence"),
+        )
+        .sort("_pos")
+    )
+    text = (
+        pl.when(pl.col("_n_base") == 1)
+        .then(pl.concat_str([pl.lit("0"), *names], separator=keys._SEP))
+        .when(pl.col("_n_tiebreak") == 1)
+        .then(pl.concat_str([pl.lit("1"), *names, "_t"], separator=keys._SEP))
+        .otherwise(pl.concat_str([pl.lit("2"), *names, "_t", "_occurrence"], separator=keys._SEP))
+    )
+    return parts.select(text).to_series().to_list()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["张伟", "李强", None]),
+            st.sampled_from(["1幢101", "", None]),
+            st.sampled_from(["a", "b", None]),
+            st.sampled_from(["a.csv", "b.xlsx"]),
+            st.one_of(st.none(), st.sampled_from(["Sheet1", "二组"])),
+            st.integers(2, 30),
+        ),
+        max_size=25,
+    )
+)
+def test_key_texts_number_repeats_in_lineage_order(rows: list[tuple[Any, ...]]) -> None:
+    # Rows repeating base and tiebreak are numbered in lineage order (a stable key for a record that stays put);
+    # only those rows are sorted now: the texts must be those of sorting every row.
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "name": pl.String,
+            "address": pl.String,
+            "tie": pl.String,
+            "source_file": pl.String,
+            "source_sheet": pl.String,
+            "source_row": pl.Int64,
+        },
+        orient="row",
+    )
+    base, tiebreak = [pl.col("name"), pl.col("address")], pl.col("tie")
+    assert keys._key_text(frame, base, tiebreak).to_list() == _key_text_by_sorting(frame, base, tiebreak)
