@@ -122,9 +122,15 @@ RECORD_COLUMNS: dict[Side, list[str]] = {
 }
 
 
+_KEY_COLUMNS = ("idx", "source_file", "source_sheet", "source_row", "community_code", "person_key")
+"""A side's record keys: the columns of `record_status` the link view joins on and shows."""
+
+
 def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[str, Any]]) -> None:
     """Write a complete database for one run at `target` (which must not exist)."""
-    con = duckdb.connect(str(target))
+    # One thread: DuckDB then writes each table's row groups once, in order; more threads write them
+    # out of order and rewrite them at the checkpoint (more work, a larger file, no faster on two cores).
+    con = duckdb.connect(str(target), config={"threads": 1})
     try:
         con.execute(f"CREATE SCHEMA {RUN_SCHEMA}")
         for table in _FROM_PARQUET:
@@ -132,19 +138,21 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
                 f"CREATE TABLE {table.qualified} AS SELECT * FROM read_parquet(?)",  # noqa: S608  names from RunTable
                 [str(run_dir / f"{table}.parquet")],
             )
-        status = pl.read_parquet(run_dir / "record_status.parquet")
+        # Straight from the tables and files: no rows pass through Python (the order of rows is kept).
         for side in Side:
-            keys = status.filter(pl.col("side") == side.value).select(
-                "idx", "source_file", "source_sheet", "source_row", "community_code", "person_key"
+            con.execute(
+                f"CREATE TABLE {key_table(side)} AS SELECT {', '.join(_KEY_COLUMNS)} "  # noqa: S608  names from services.reader
+                f"FROM {RunTable.RECORD_STATUS.qualified} WHERE side = ?",
+                [side.value],
             )
-            con.register(f"{side}_keys_df", keys.to_arrow())
-            con.execute(f"CREATE TABLE {key_table(side)} AS SELECT * FROM {side}_keys_df")  # noqa: S608  Side enum
         for side in Side:
-            records = pl.read_parquet(run_dir / f"{side}.parquet").select(
-                [c for c in RECORD_COLUMNS[side] if c in pl.read_parquet_schema(run_dir / f"{side}.parquet")]
+            source = run_dir / f"{side}.parquet"
+            present = set(pl.read_parquet_schema(source))
+            columns = ", ".join(f'"{c}"' for c in RECORD_COLUMNS[side] if c in present)
+            con.execute(
+                f"CREATE TABLE {record_table(side)} AS SELECT {columns} FROM read_parquet(?)",  # noqa: S608  Side enum, RECORD_COLUMNS
+                [str(source)],
             )
-            con.register(f"{side}_records_df", records.to_arrow())
-            con.execute(f"CREATE TABLE {record_table(side)} AS SELECT * FROM {side}_records_df")  # noqa: S608  Side enum
         reports = json.loads((run_dir / "files.json").read_text())
         # A workbook's sheets as JSON text: one column type whatever the delivery holds.
         files = pl.DataFrame(

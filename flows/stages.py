@@ -11,13 +11,14 @@ import functools
 import json
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from flows import normalised_cache, progress
-from flows.io.sources import FileError, read_table, table_to_parquet
+from flows.io.sources import FileError, RawTable, read_table, table_to_parquet
 from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
 from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, findings
@@ -176,6 +177,65 @@ def _file_community(path: Path) -> tuple[str | None, str | None]:
     return match.group(1), match.group(2)
 
 
+_ROLL_READERS = 2
+"""Roll files read at a time (`ingest`)."""
+
+_StatKey = tuple[int, int]
+"""A file's size and modification time (ns): a roll read ahead is used only if they did not change since."""
+
+
+def _read_roll(path: Path) -> tuple[_StatKey, str, RawTable | FileError | None]:
+    """A roll file's stat key, SHA-256 and rows, the `FileError` it was refused with, or None for a type not read."""
+    stat = path.stat()
+    key = (stat.st_size, stat.st_mtime_ns)
+    sha256 = sha256_file(path)
+    if path.suffix.lower() not in ROLL_SUFFIXES:
+        return key, sha256, None
+    try:
+        return key, sha256, read_table(path, ROLL)
+    except FileError as exc:
+        return key, sha256, exc
+
+
+def _read_ahead(
+    pool: ThreadPoolExecutor, rolls: Path, quiet_seconds: float
+) -> dict[Path, Future[tuple[_StatKey, str, RawTable | FileError | None]]]:
+    """Start reading the roll files in `pool` while the register is read: what `roll_files` lists now.
+
+    The files are listed again once the register is read (`ingest`), as if nothing was read
+    ahead: a file no longer listed is left, one that changed since is read again.
+    """
+    try:
+        files, _ = roll_files(rolls, quiet_seconds=quiet_seconds)
+    except OSError:  # the listing after the register says what is wrong
+        return {}
+    return {path: pool.submit(_read_roll, path) for path in files}
+
+
+def _ingest_register(register: Path, skipped: list[FileReport], out: Path) -> tuple[FileReport, pl.DataFrame]:
+    """Copy the register into raw_register.parquet: its report and its malformed rows (`ingest`).
+
+    A register that cannot be read is reported in files.json (with the files skipped) and raises `RegisterUnreadable`.
+    """
+    report = FileReport(Side.REGISTER, register.name, register.stat().st_size if register.exists() else 0, "")
+    if register.exists():
+        report.sha256 = sha256_file(register)
+    try:
+        copied = table_to_parquet(register, REGISTER, out / "raw_register.parquet")
+    except FileError as exc:
+        report.status, report.problem, report.message = "error", exc.problem.value, str(exc)
+        (out / "files.json").write_text(
+            json.dumps([asdict(r) for r in [report, *skipped]], ensure_ascii=False, indent=1)
+        )
+        raise RegisterUnreadable(str(exc)) from exc
+    report.rows, report.blank_rows, report.encoding = copied.rows, copied.blank_rows, copied.encoding
+    report.malformed_rows = len(copied.malformed)
+    report.sheets = [asdict(sheet) for sheet in copied.sheets]
+    report.footer_rows = sum(len(sheet.footer_rows) for sheet in copied.sheets)
+    report.rows_in, report.duplicate_headers = copied.rows_in, list(copied.duplicate_headers)
+    return report, malformed_quarantine(Side.REGISTER, copied.file, copied.malformed)
+
+
 def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) -> dict[str, Any]:
     """Read every input file into raw Parquet (all strings, with lineage).
 
@@ -183,65 +243,61 @@ def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) 
     raw_register.parquet, raw_rolls.parquet, malformed.parquet and files.json. A roll that cannot be read is reported and skipped; a register
     that cannot be read raises `RegisterUnreadable`. Lock and hidden files, and files modified
     less than `quiet_seconds` ago, are skipped and reported with status ``skipped``.
+    Roll files are read in threads (`_ROLL_READERS`) from the start, while the register is read (`_read_ahead`).
     """
     out.mkdir(parents=True, exist_ok=True)
     register, skipped = resolve_register(register, quiet_seconds=quiet_seconds)
     reports: list[FileReport] = []
     malformed: list[pl.DataFrame] = []
-    with progress.stage("读取户籍数据 register", 1):
-        report = FileReport(Side.REGISTER, register.name, register.stat().st_size if register.exists() else 0, "")
-        if register.exists():
-            report.sha256 = sha256_file(register)
+    with ThreadPoolExecutor(_ROLL_READERS) as pool:
+        ahead = _read_ahead(pool, rolls, quiet_seconds)
         try:
-            copied = table_to_parquet(register, REGISTER, out / "raw_register.parquet")
-        except FileError as exc:
-            report.status, report.problem, report.message = "error", exc.problem.value, str(exc)
-            (out / "files.json").write_text(
-                json.dumps([asdict(r) for r in [report, *skipped]], ensure_ascii=False, indent=1)
-            )
-            raise RegisterUnreadable(str(exc)) from exc
-        report.rows, report.blank_rows, report.encoding = copied.rows, copied.blank_rows, copied.encoding
-        report.malformed_rows = len(copied.malformed)
-        report.sheets = [asdict(sheet) for sheet in copied.sheets]
-        report.footer_rows = sum(len(sheet.footer_rows) for sheet in copied.sheets)
-        report.rows_in, report.duplicate_headers = copied.rows_in, list(copied.duplicate_headers)
-        malformed.append(malformed_quarantine(Side.REGISTER, copied.file, copied.malformed))
-        reports.append(report)
-        progress.advance("读取户籍数据 register")
+            with progress.stage("读取户籍数据 register", 1):
+                report, register_malformed = _ingest_register(register, skipped, out)
+                malformed.append(register_malformed)
+                reports.append(report)
+                progress.advance("读取户籍数据 register")
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
 
-    reports += skipped
-    files, skipped = roll_files(rolls, quiet_seconds=quiet_seconds)
-    reports += skipped
-    frames: list[pl.DataFrame] = []
-    with progress.stage("读取社区登记表 rolls", len(files)):
-        for path in files:
-            code, name = _file_community(path)
-            report = FileReport(
-                Side.ROLL, path.name, path.stat().st_size, sha256_file(path), community_code=code, community_name=name
-            )
-            reports.append(report)
-            progress.advance("读取社区登记表 rolls")
-            if path.suffix.lower() not in ROLL_SUFFIXES:
-                report.status, report.problem = "error", "unsupported"
-                report.message = f"{path.name}: unsupported file type (expected .xlsx or .csv)"
-                continue
-            try:
-                table = read_table(path, ROLL)
-            except FileError as exc:
-                report.status, report.problem, report.message = "error", exc.problem.value, str(exc)
-                continue
-            report.rows, report.blank_rows, report.encoding = table.frame.height, table.blank_rows, table.encoding
-            report.malformed_rows = len(table.malformed)
-            report.sheets = [asdict(sheet) for sheet in table.sheets]
-            report.footer_rows = table.footer_rows
-            report.rows_in, report.duplicate_headers = table.rows_in, list(table.duplicate_headers)
-            malformed.append(malformed_quarantine(Side.ROLL, table.file, table.malformed))
-            frames.append(
-                table.frame.with_columns(
-                    pl.lit(code, dtype=pl.String).alias("file_community"),
-                    pl.lit(name, dtype=pl.String).alias("file_community_name"),
+        reports += skipped
+        files, skipped = roll_files(rolls, quiet_seconds=quiet_seconds)
+        reports += skipped
+        frames: list[pl.DataFrame] = []
+        with progress.stage("读取社区登记表 rolls", len(files)):
+            for path in files:
+                key, sha256, table = _read_roll(path) if path not in ahead else ahead.pop(path).result()
+                stat = path.stat()
+                if key != (stat.st_size, stat.st_mtime_ns):  # changed since it was read ahead
+                    key, sha256, table = _read_roll(path)
+                code, name = _file_community(path)
+                report = FileReport(
+                    Side.ROLL, path.name, stat.st_size, sha256, community_code=code, community_name=name
                 )
-            )
+                reports.append(report)
+                progress.advance("读取社区登记表 rolls")
+                if table is None:
+                    report.status, report.problem = "error", "unsupported"
+                    report.message = f"{path.name}: unsupported file type (expected .xlsx or .csv)"
+                    continue
+                if isinstance(table, FileError):
+                    report.status, report.problem, report.message = "error", table.problem.value, str(table)
+                    continue
+                report.rows, report.blank_rows, report.encoding = table.frame.height, table.blank_rows, table.encoding
+                report.malformed_rows = len(table.malformed)
+                report.sheets = [asdict(sheet) for sheet in table.sheets]
+                report.footer_rows = table.footer_rows
+                report.rows_in, report.duplicate_headers = table.rows_in, list(table.duplicate_headers)
+                malformed.append(malformed_quarantine(Side.ROLL, table.file, table.malformed))
+                frames.append(
+                    table.frame.with_columns(
+                        pl.lit(code, dtype=pl.String).alias("file_community"),
+                        pl.lit(name, dtype=pl.String).alias("file_community_name"),
+                    )
+                )
+        for left in ahead.values():  # read ahead, no longer listed
+            left.cancel()
     rolls_frame = (
         pl.concat(frames, how="diagonal_relaxed")
         if frames

@@ -208,3 +208,27 @@ def test_a_sheet_with_a_huge_used_range_is_reported_not_loaded(tmp_path: Path) -
     assert not reports["二网格"].read
     assert reports["二网格"].reason
     assert "cells" in reports["二网格"].reason
+
+
+def test_a_gb18030_file_failing_late_is_refused_whole(tmp_path: Path) -> None:
+    """Read as it is decoded, a GB18030 file with a bad byte far down names it as if checked first, and writes nothing."""
+    rows = [HEADER, *(_person(i) for i in range(5000))]
+    good = ("\n".join(rows) + "\n").encode("gb18030")
+    path = tmp_path / f"{CODE}_a.csv"
+    path.write_bytes(good[:-50] + b"\x81\x20" + good[-50:])
+    out = tmp_path / "raw.parquet"
+    with pytest.raises(FileError) as refused:
+        sources.table_to_parquet(path, ROLL, out, batch_rows=100)
+    assert refused.value.problem is FileProblem.ENCODING
+    assert str(refused.value) == (
+        f"{path.name}: not UTF-8 or GB18030 text (utf-8-sig fails at byte 0; gb18030 fails at byte {len(good) - 50})"
+    )
+    assert not out.exists()  # the batches written before the bad byte are gone
+
+
+def test_a_bad_header_of_a_file_that_is_no_text_is_an_encoding_error(tmp_path: Path) -> None:
+    path = tmp_path / f"{CODE}_a.csv"
+    path.write_bytes("名字,地址\n张三,1\n".encode("gb18030") + b"\x81\x20")
+    with pytest.raises(FileError) as refused:
+        read_table(path, ROLL)
+    assert refused.value.problem is FileProblem.ENCODING

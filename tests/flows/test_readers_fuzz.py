@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from flows.io import sources
 from flows.io.sources import FileError, RawTable, iter_table, read_table
 from schemas.codes import FileProblem
 from schemas.inputs import ROLL
@@ -121,6 +122,65 @@ def test_the_csv_reader_accounts_for_every_row(file: tuple[bytes, bool], batch_r
     assert sum(_accounted(b) for b in batches) == whole.rows_in
     if plain:  # without quotes every physical line is one row
         assert whole.rows_in == _physical_lines(data)
+
+
+def _whole(path: Path, batch_rows: int) -> tuple[Any, ...]:
+    """All a CSV reader makes of a file, whole and in batches: frames, malformed rows and counts, or its refusal."""
+    try:
+        whole = read_table(path, ROLL)
+        batches = list(iter_table(path, ROLL, batch_rows=batch_rows))
+    except FileError as exc:
+        return (exc.problem, str(exc))
+    frame = whole.frame.to_dict(as_series=False)
+    counts = (whole.blank_rows, whole.rows_in, whole.encoding, whole.duplicate_headers)
+    in_batches = [b.frame.height for b in batches], [m for b in batches for m in b.malformed]
+    totals = sum(b.blank_rows for b in batches), sum(b.rows_in for b in batches)
+    return frame, whole.malformed, counts, sum(in_batches[0]), in_batches[1], totals
+
+
+@FUZZ
+@given(_csv_file(), st.integers(1, 8), st.sampled_from([1 << 20, 61, 4096]))
+def test_plain_lines_are_read_as_the_csv_reader_reads_them(
+    file: tuple[bytes, bool], batch_rows: int, chunk: int
+) -> None:
+    """Lines without a quote are split all at once: the same records, rows and refusals as through `csv.reader`."""
+    data, _ = file
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        path = Path(tmp) / f"{CODE}_fuzz.csv"
+        path.write_bytes(data)
+        patch.setattr(sources, "_CHUNK", chunk)  # the text is decoded in chunks ending anywhere
+        at_once = _whole(path, batch_rows)
+        patch.setattr(sources, "_is_plain", lambda line: False)
+        patch.setattr(sources._Text, "plain_lines", lambda self, most: [])
+        line_by_line = _whole(path, batch_rows)
+    assert at_once == line_by_line
+
+
+@FUZZ
+@given(
+    st.lists(st.sampled_from(["a", ",", "\r", "\n", "\r\n", '"', "金", "\x85", "\u2028"]), max_size=40).map("".join),
+    st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
+    st.integers(1, 9),
+    st.lists(st.integers(0, 9), min_size=1, max_size=12),
+)
+def test_lines_are_those_of_a_text_file(text: str, encoding: str, chunk: int, steps: list[int]) -> None:
+    """The CSV reader's lines are those `open(newline="").readline(limit)` gives, taken plain or one by one."""
+    data = text.encode(encoding)
+    expected = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sources, "_CHUNK", chunk)
+        lines = sources._Text(io.BytesIO(data), encoding, None)
+        for step in steps * 20:
+            if step == 0:  # plain lines come without their line feed, the CR LF's CR left on
+                for line in lines.plain_lines(3):
+                    assert '"' not in line
+                    assert "\r" not in line[:-1]
+                    assert expected.readline() == line + "\n"
+            else:
+                line = lines.readline(step)
+                assert line == expected.readline(step)
+                if not line:
+                    break
 
 
 @FUZZ
