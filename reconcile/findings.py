@@ -24,14 +24,14 @@ if TYPE_CHECKING:
 
 
 _BOTH = (
-    *("idx", "side", "source_file", "source_sheet", "source_row", "record_key", "fingerprint", "person_key"),
-    *("community_code", "name", "name_raw", "id_raw", "id18", "id_clean", "birth", "sex", "issues", "address_raw"),
-    *("addr_kind", "place", "building", "unit", "room", "group", "number", "place_canon", "place_ambiguous"),
-    *("dwelling", "dw_class", "dw_place", "dw_building", "dw_unit", "dw_room", "flat", "flat_fits"),
+    *("idx", "source_file", "source_sheet", "source_row", "record_key", "fingerprint", "person_key"),
+    *("community_code", "name", "birth", "sex", "issues"),
+    *("dw_class", "dw_place", "dw_building", "dw_unit", "dw_room", "flat", "flat_fits"),
 )
 REGISTER_COLUMNS = (*_BOTH, "active", "household_key", "community_name", "street", "station")
-"""What `findings` reads of prepared register records: a nightly run reads no more (memory)."""
-ROLL_COLUMNS = (*_BOTH, "grid", "note", "recorded_raw", "flat_candidates", "community_name")
+"""What `findings` reads of prepared register records: a nightly run reads no more (memory). Each column here is
+used: `tests/reconcile/test_findings_columns.py` drops each in turn."""
+ROLL_COLUMNS = (*_BOTH, "grid", "recorded_raw", "flat_candidates", "community_name")
 """What `findings` reads of prepared roll records."""
 
 
@@ -55,11 +55,18 @@ def communities(register: pl.DataFrame, roll_files: pl.DataFrame) -> pl.DataFram
     `roll_files` (community_code, community_name) names the communities the roll files are named after: a community
     nobody is registered in still gets its name.
     """
-    from_register = register.group_by("community_code").agg(
-        pl.col("community_name").drop_nulls().mode().first(),
-        pl.col("street").drop_nulls().mode().first(),
-        pl.col("station").drop_nulls().mode().first().alias("police_station"),
-    )
+    # The name, street and station most of its records give (ties: the first in sort order), counted per value.
+    from_register = register.select("community_code").unique()
+    for column, out in (("community_name", "community_name"), ("street", "street"), ("station", "police_station")):
+        most = (
+            register.group_by("community_code", column)
+            .len()
+            .drop_nulls()
+            .sort(["community_code", "len", column], descending=[False, True, False])
+            .unique("community_code", keep="first")
+            .select("community_code", pl.col(column).alias(out))
+        )
+        from_register = from_register.join(most, on="community_code", how="left")
     from_files = roll_files.select("community_code", pl.col("community_name").alias("file_name")).unique(
         "community_code"
     )
@@ -88,9 +95,17 @@ def _places(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
     """
     return pl.concat(
         [
-            register.with_columns(building_key().alias("_building"))
-            .join(building_grids(roll).rename({"building": "_building"}), on="_building", how="left")
-            .select(
+            # The grid joined on the building alone and put beside the records (joining them would copy them all).
+            register.with_columns(
+                register.select(building_key().alias("_building"))
+                .join(
+                    building_grids(roll).rename({"building": "_building"}),
+                    on="_building",
+                    how="left",
+                    maintain_order="left",
+                )
+                .get_column("grid")
+            ).select(
                 pl.lit(Side.REGISTER.value).alias("side"),
                 "idx",
                 "flat",

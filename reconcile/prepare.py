@@ -80,7 +80,9 @@ def _dates(series: pl.Series) -> tuple[pl.Series, pl.Series]:
 def _addresses(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
     uniques = frame["address_raw"].drop_nulls().unique()
     table = address.parse_column(uniques, prefixes).with_columns(uniques.alias("address_raw"))
-    return frame.join(table, on="address_raw", how="left", maintain_order="left")
+    # Joined on the address column alone and put beside the rows: joining the rows would copy every column.
+    parsed = frame.select("address_raw").join(table, on="address_raw", how="left", maintain_order="left")
+    return frame.with_columns(parsed.drop("address_raw"))
 
 
 def _issue(cond: pl.Expr, issue: Issue) -> pl.Expr:
