@@ -26,10 +26,11 @@ from reconcile.block import (
     pair_key,
     rule_bits,
 )
-from reconcile.compare import HOUSEHOLD, compare
+from reconcile.compare import COMPARISONS, HOUSEHOLD, compare
 from reconcile.dedupe import find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
 from reconcile.model import (
+    WEIGHT_COLUMNS,
     Model,
     add_patterns,
     estimate_patterns,
@@ -182,6 +183,7 @@ def link(
         [settled.with_columns(pl.lit(False).alias("_unexplained"), pl.lit(False).alias("_offered")), unexplained],
         how="diagonal_relaxed",
     )
+    assigned = _with_weights(assigned, model, settings)
     p = pl.col("match_probability")
     links = (
         assigned.with_columns(
@@ -268,10 +270,31 @@ def _unexplained_pass(
 
 
 def _score(levels: pl.DataFrame, model: Model, settings: LinkSettings) -> pl.DataFrame:
-    """`score`, `settings.chunk_rows` pairs at a time (pairs are scored independently)."""
+    """`score`, `settings.chunk_rows` pairs at a time (pairs are scored independently), without the per-field weights.
+
+    Every candidate pair is scored, few are kept: `_with_weights` adds the weights to those.
+    """
     if levels.height <= settings.chunk_rows:
-        return score(levels, model)
-    return pl.concat([score(chunk, model) for chunk in levels.iter_slices(settings.chunk_rows)], rechunk=True)
+        return score(levels, model).drop(WEIGHT_COLUMNS)
+    return pl.concat(
+        [score(chunk, model).drop(WEIGHT_COLUMNS) for chunk in levels.iter_slices(settings.chunk_rows)], rechunk=True
+    )
+
+
+def _with_weights(pairs: pl.DataFrame, model: Model, settings: LinkSettings) -> pl.DataFrame:
+    """Scored pairs (`_score`) with their per-field weights `w_<field>` again, before `match_weight`.
+
+    From the same levels and model, so the same weights `score` gave them; `match_weight` and the
+    probabilities are kept as they are (decisions and the one-to-one assignment changed them).
+    """
+    inputs = pairs.select(*COMPARISONS.columns, "reg_name")
+    weights = pl.concat(
+        [score(chunk, model).select(WEIGHT_COLUMNS) for chunk in inputs.iter_slices(settings.chunk_rows)]
+        or [pl.DataFrame(schema=dict.fromkeys(WEIGHT_COLUMNS, pl.Float64))],
+        rechunk=True,
+    )
+    at = pairs.columns.index("match_weight")
+    return pairs.with_columns(weights).select(*pairs.columns[:at], *WEIGHT_COLUMNS, *pairs.columns[at:])
 
 
 def _apply_decisions(scored: pl.DataFrame, decisions: Decisions) -> pl.DataFrame:
