@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
+from benchmarks.pipeline_child import whole_run_peak
 from benchmarks.scaling import STAGES, _edit_register, chart
 
 if TYPE_CHECKING:
@@ -45,3 +46,9 @@ def test_the_edited_register_changes_the_share_asked_and_nothing_else(tmp_path: 
     changed = [i for i, (a, b) in enumerate(zip(rows, out, strict=True)) if a != b]
     assert edited == len(changed) == 5
     assert all(out[i].split(",")[1].endswith("明") for i in changed)
+
+
+def test_a_whole_run_peaks_at_its_largest_stage() -> None:
+    # Each stage resets the high-water mark that getrusage reads: the process's figure is the last stage's only.
+    assert whole_run_peak({"normalise": 5406.0, "link": 5135.0, "publish": 2825.0}, 2908.0) == 5406.0
+    assert whole_run_peak({}, 700.0) == 700.0
