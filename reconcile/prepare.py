@@ -170,15 +170,18 @@ def _household_key() -> pl.Expr:
     return pl.coalesce(pl.col("household_no"), pl.format("~{}", lineage_text())).alias("household_key")
 
 
-def prepare_register(raw: pl.DataFrame, *, prefixes: list[str]) -> pl.DataFrame:
+def prepare_register(
+    raw: pl.DataFrame, *, prefixes: list[str], by_name: Mapping[str, str] | None = None
+) -> pl.DataFrame:
     """Normalise police-extract rows.
 
     Adds: community_code, household_key, name, name_py, surname, surname_py,
     former_name, id18/id_clean/id_problem, birth, sex, active, address elements
-    and `issues`.
+    and `issues`. A row without a community code takes the code its community's name has elsewhere
+    in the register (`by_name`, learnt from `raw` when not given).
     """
     frame = raw.with_columns(pl.lit(Side.REGISTER.value).alias("side"))
-    by_name = community_names(raw)
+    by_name = community_names(raw) if by_name is None else by_name
     # An extract without community codes still names its communities: the name then stands in for the code.
     by_name_or_self = pl.col("community_name").str.replace_all(r"\s", "")
     frame = frame.with_columns(
@@ -275,7 +278,7 @@ def context_of(raw_register: pl.DataFrame, *, today: dt.date | None = None) -> C
 
 def normalise_register(raw: pl.DataFrame, context: Context) -> pl.DataFrame:
     """`prepare_register` in `context`: row-local apart from `household_key` (see `with_household_key`)."""
-    return prepare_register(raw, prefixes=list(context.prefixes))
+    return prepare_register(raw, prefixes=list(context.prefixes), by_name=context.by_name)
 
 
 def normalise_roll(raw: pl.DataFrame, context: Context) -> pl.DataFrame:

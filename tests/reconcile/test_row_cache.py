@@ -10,7 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from reconcile.prepare import context_of, normalise_register
 from reconcile.row_cache import reuse
+from schemas.inputs import REGISTER
+from tests.reconcile.helpers import raw_frame
 
 if TYPE_CHECKING:
     import random
@@ -58,3 +61,26 @@ def test_a_normaliser_that_drops_rows_is_refused() -> None:
     raw = _raw([("张伟", "1-1"), ("王芳", "2-2")])
     with pytest.raises(ValueError, match="keep every row"):
         reuse(raw, None, lambda f: f.head(1))
+
+
+_REGISTER_ROWS: list[dict[str, str | None]] = [
+    {"community_code_raw": "330282001001", "community_name": "华联社区", "name_raw": "张伟", "household_no": "1"},
+    {"community_code_raw": None, "community_name": "华联 社区", "name_raw": "李强", "household_no": "2"},
+    {"community_code_raw": "330282001002", "community_name": "古塘社区", "name_raw": "王芳", "household_no": None},
+    {"community_code_raw": None, "community_name": "古塘社区", "name_raw": "赵磊", "id_raw": "330282199001011234"},
+    {"community_code_raw": None, "community_name": "无名社区", "name_raw": "钱多"},
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.booleans(), min_size=len(_REGISTER_ROWS), max_size=len(_REGISTER_ROWS)))
+def test_the_normalisers_are_row_local(keep: list[bool]) -> None:
+    # `reuse` normalises only the rows it has not seen: any subset must come out as it does among all rows.
+    # A row without a community code takes its community's code from the other rows (the context), not the subset.
+    raw = raw_frame(REGISTER.internal_names, _REGISTER_ROWS, "户籍.csv")
+    context = context_of(raw)
+    mask = pl.Series(keep)
+    part = normalise_register(raw.filter(mask), context)
+    assert_frame_equal(part, normalise_register(raw, context).filter(mask))
+    codes = ["330282001001", "330282001001", "330282001002", "330282001002", "无名社区"]
+    assert part["community_code"].to_list() == [c for c, k in zip(codes, keep, strict=True) if k]
