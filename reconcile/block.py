@@ -146,12 +146,15 @@ def merge_sources(pairs: pl.DataFrame) -> pl.DataFrame:
     No bit may occur twice for one pair (each source lists a pair once): the
     masks are then added, which polars groups several times faster than `or`.
 
-    >>> merge_sources(pl.DataFrame({"rid": [1, 1, 2], "lid": [5, 5, 5], "rules": [1, 4, 2]})).sort("rid").rows()
+    >>> merge_sources(pl.DataFrame({"rid": [2, 1, 1], "lid": [5, 5, 5], "rules": [2, 1, 4]})).rows()
     [(1, 5, 5), (2, 5, 2)]
     """
-    # Grouping on one packed integer is several times faster than on two columns.
+    # Grouping on one packed integer is several times faster than on two columns, and grouping sorted keys
+    # (sort, then group in order) twice as fast again; the pairs then come out in (rid, lid) order.
     return (
-        pairs.group_by(pair_key().alias("_pair"))
+        pairs.select(pair_key().alias("_pair"), "rules")
+        .sort("_pair")
+        .group_by("_pair", maintain_order=True)
         .agg(pl.col("rules").cast(pl.Int64).sum())
         .select(
             (pl.col("_pair") // (1 << 32)).cast(pl.Int64).alias("rid"),
