@@ -84,3 +84,11 @@ def test_the_normalisers_are_row_local(keep: list[bool]) -> None:
     assert_frame_equal(part, normalise_register(raw, context).filter(mask))
     codes = ["330282001001", "330282001001", "330282001002", "330282001002", "无名社区"]
     assert part["community_code"].to_list() == [c for c, k in zip(codes, keep, strict=True) if k]
+
+
+def test_a_cache_of_another_shape_is_not_used() -> None:
+    raw = _raw([("张伟", "1-1"), ("王芳", "2-2")])
+    older = reuse(raw, None, _normalise).cache.drop("length")  # kept by a normaliser that wrote less
+    again = reuse(raw, older, _normalise)
+    assert again.reused == 0
+    assert_frame_equal(again.frame, _normalise(raw))
