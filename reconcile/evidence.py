@@ -15,6 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.dates import parse_date_column
+from reconcile.most_common import most_common
 from schemas.codes import DecidedBy, Evidence, Side, Status
 
 EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
@@ -85,12 +86,8 @@ def building_grids(roll: pl.DataFrame) -> pl.DataFrame:
 
     A register record has no grid; its building's grid says which grid worker would visit it.
     """
-    return (
-        roll.select(building_key().alias("building"), pl.col("grid").cast(pl.String))
-        .drop_nulls()
-        .group_by("building")
-        .agg(pl.col("grid").mode().sort().first())
-    )
+    located = roll.select(building_key().alias("building"), pl.col("grid").cast(pl.String)).drop_nulls("building")
+    return most_common(located, "building", "grid")
 
 
 def named_flats(frame: pl.DataFrame) -> pl.DataFrame:

@@ -14,6 +14,7 @@ import polars as pl
 from reconcile.classify import classify
 from reconcile.decisions import changed_pairs, record_outcomes
 from reconcile.evidence import building_grids, building_key, building_label, coverage, evidence
+from reconcile.most_common import most_common
 from reconcile.summary import community_summary
 from reconcile.verification import verify
 from reconcile.work_queue import build_queue
@@ -55,18 +56,10 @@ def communities(register: pl.DataFrame, roll_files: pl.DataFrame) -> pl.DataFram
     `roll_files` (community_code, community_name) names the communities the roll files are named after: a community
     nobody is registered in still gets its name.
     """
-    # The name, street and station most of its records give (ties: the first in sort order), counted per value.
     from_register = register.select("community_code").unique()
     for column, out in (("community_name", "community_name"), ("street", "street"), ("station", "police_station")):
-        most = (
-            register.group_by("community_code", column)
-            .len()
-            .drop_nulls()
-            .sort(["community_code", "len", column], descending=[False, True, False])
-            .unique("community_code", keep="first")
-            .select("community_code", pl.col(column).alias(out))
-        )
-        from_register = from_register.join(most, on="community_code", how="left")
+        most = most_common(register, "community_code", column).rename({column: out})
+        from_register = from_register.join(most, on="community_code", how="left", nulls_equal=True)
     from_files = roll_files.select("community_code", pl.col("community_name").alias("file_name")).unique(
         "community_code"
     )

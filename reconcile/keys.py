@@ -109,16 +109,14 @@ def _key_text(frame: pl.DataFrame, base: list[pl.Expr], tiebreak: pl.Expr) -> pl
         tiebreak.cast(pl.String).fill_null("").alias("_t"),
         *LINEAGE,
     ).with_columns(pl.len().over(by_base).alias("_n_base"), pl.len().over(by_tiebreak).alias("_n_tiebreak"))
+    parts = parts.with_row_index("_pos")
     # Occurrences are numbered in lineage order, and only where base and tiebreak repeat: sort those rows alone.
-    repeated = parts.with_row_index("_pos").filter(pl.col("_n_tiebreak") > 1)
-    occurrence = repeated.sort([*LINEAGE, "_pos"], nulls_last=True).select(
-        "_pos", (pl.int_range(pl.len()).over(by_tiebreak) + 1).cast(pl.String).alias("_occurrence")
+    occurrence = (
+        parts.filter(pl.col("_n_tiebreak") > 1)
+        .sort([*LINEAGE, "_pos"], nulls_last=True)
+        .select("_pos", (pl.int_range(pl.len()).over(by_tiebreak) + 1).cast(pl.String).alias("_occurrence"))
     )
-    parts = parts.with_columns(
-        parts.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos"))
-        .join(occurrence, on="_pos", how="left", maintain_order="left")
-        .get_column("_occurrence")
-    )
+    parts = parts.join(occurrence, on="_pos", how="left", maintain_order="left")
     text = (
         pl.when(pl.col("_n_base") == 1)
         .then(pl.concat_str([pl.lit("0"), *by_base], separator=_SEP))

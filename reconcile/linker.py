@@ -12,7 +12,7 @@ they need just the small comparison patterns and (rid, lid, weight).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -41,6 +41,9 @@ from reconcile.model import (
     score,
 )
 from schemas.codes import DecidedBy, Side
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,16 +272,19 @@ def _unexplained_pass(
     return flagged, considered.select("rid", "lid")
 
 
-def _score(levels: pl.DataFrame, model: Model, settings: LinkSettings) -> pl.DataFrame:
-    """`score`, `settings.chunk_rows` pairs at a time (pairs are scored independently), without the per-field weights.
+def _by_chunks(frame: pl.DataFrame, rows: int, step: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+    """`step` over `frame`, `rows` rows at a time (for a step whose rows come out independently of each other)."""
+    if frame.height <= rows:
+        return step(frame)
+    return pl.concat([step(chunk) for chunk in frame.iter_slices(rows)], rechunk=True)
 
-    Every candidate pair is scored, few are kept: `_with_weights` adds the weights to those.
+
+def _score(levels: pl.DataFrame, model: Model, settings: LinkSettings) -> pl.DataFrame:
+    """`score` by chunks, without the per-field weights: every candidate pair is scored, few are kept.
+
+    `_with_weights` gives the weights back to those kept.
     """
-    if levels.height <= settings.chunk_rows:
-        return score(levels, model).drop(WEIGHT_COLUMNS)
-    return pl.concat(
-        [score(chunk, model).drop(WEIGHT_COLUMNS) for chunk in levels.iter_slices(settings.chunk_rows)], rechunk=True
-    )
+    return _by_chunks(levels, settings.chunk_rows, lambda chunk: score(chunk, model).drop(WEIGHT_COLUMNS))
 
 
 def _with_weights(pairs: pl.DataFrame, model: Model, settings: LinkSettings) -> pl.DataFrame:
@@ -287,11 +293,10 @@ def _with_weights(pairs: pl.DataFrame, model: Model, settings: LinkSettings) -> 
     From the same levels and model, so the same weights `score` gave them; `match_weight` and the
     probabilities are kept as they are (decisions and the one-to-one assignment changed them).
     """
-    inputs = pairs.select(*COMPARISONS.columns, "reg_name")
-    weights = pl.concat(
-        [score(chunk, model).select(WEIGHT_COLUMNS) for chunk in inputs.iter_slices(settings.chunk_rows)]
-        or [pl.DataFrame(schema=dict.fromkeys(WEIGHT_COLUMNS, pl.Float64))],
-        rechunk=True,
+    weights = _by_chunks(
+        pairs.select(*COMPARISONS.columns, "reg_name"),
+        settings.chunk_rows,
+        lambda chunk: score(chunk, model).select(WEIGHT_COLUMNS),
     )
     at = pairs.columns.index("match_weight")
     return pairs.with_columns(weights).select(*pairs.columns[:at], *WEIGHT_COLUMNS, *pairs.columns[at:])
