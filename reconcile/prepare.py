@@ -21,6 +21,7 @@ from reconcile.dates import parse_date_column
 from reconcile.dwelling import PARTS, locate
 from reconcile.evidence import is_vacancy
 from reconcile.keys import register_keys, roll_keys
+from reconcile.most_common import most_common
 from schemas.codes import Issue, Quarantine, Side
 from schemas.inputs import COMMUNITY_CODE, LINEAGE, REGISTER, ROLL
 from schemas.records import RegisterRecord, RollRecord, lineage_text, quarantine_rows, split_valid
@@ -135,13 +136,12 @@ def community_names(raw: pl.DataFrame) -> dict[str, str]:
     """Community name → code, from register rows that carry both."""
     if "community_name" not in raw.columns or "community_code_raw" not in raw.columns:
         return {}
-    pairs = (
+    named = (
         raw.select(pl.col("community_name").str.replace_all(r"\s", ""), "community_code_raw")
         .drop_nulls()
         .filter(pl.col("community_code_raw").str.contains(COMMUNITY_CODE))
-        .group_by("community_name")
-        .agg(pl.col("community_code_raw").mode().first())
     )
+    pairs = most_common(named, "community_name", "community_code_raw")  # a name given two codes: the commoner
     return dict(zip(pairs["community_name"].to_list(), pairs["community_code_raw"].to_list(), strict=True))
 
 
