@@ -13,13 +13,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows import stages
+from flows.normalise import normalise
 from flows.pipeline import Steps, guarded, run_pipeline
 from flows.publish import publish
 from flows.settings import Settings
 
 PREFECT_STEPS = Steps(
     ingest=task(name="ingest", retries=2, retry_delay_seconds=30)(guarded(stages.ingest)),
-    normalise=task(name="normalise")(guarded(stages.normalise)),
+    normalise=task(name="normalise")(guarded(normalise)),
     link=task(name="link")(guarded(stages.link_stage)),
     classify=task(name="classify")(guarded(stages.classify_stage)),
     publish=task(name="publish")(guarded(publish)),

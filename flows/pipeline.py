@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from flows import memory, stages
+from flows.normalise import normalise
 from flows.publish import publish
 from flows.run_lock import RunLock, RunLocked
 from services.paths import DataPaths
@@ -48,7 +49,7 @@ class Steps:
     publish: Callable[..., Any]
 
 
-LOCAL = Steps(stages.ingest, stages.normalise, stages.link_stage, stages.classify_stage, publish)
+LOCAL = Steps(stages.ingest, normalise, stages.link_stage, stages.classify_stage, publish)
 
 
 @dataclass(slots=True)

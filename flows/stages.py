@@ -7,7 +7,6 @@ results freely. Run directories are immutable once published.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import time
@@ -17,21 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from flows import normalised_cache, progress
+from flows import progress
 from flows.io.sources import FileError, RawTable, read_table, table_to_parquet
 from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
 from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, findings
 from reconcile.linker import LinkSettings, link
-from reconcile.prepare import context_of, keyed, normalise_register, normalise_roll, place, with_household_key
 from reconcile.progress import progress as progress_since
-from reconcile.row_cache import reuse
 from schemas.codes import DecidedBy, Evidence, Outcome, Side
 from schemas.inputs import FILE_COMMUNITY, REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
 from services.charts import summary_svg
 from services.decisions import active_decisions, rekey_decisions
-from services.digest_key import load_or_create
 from services.paths import sha256_file
 
 if TYPE_CHECKING:
@@ -317,50 +313,6 @@ def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) 
         "roll_rows": rolls_frame.height,
         "malformed_rows": sum(r.malformed_rows for r in reports),
     }
-
-
-def normalise(run: Path, digest_key: Path, cache: Path | None = None) -> dict[str, Any]:
-    """Normalise and validate both sides (`reconcile.prepare`).
-
-    Rows normalised on an earlier night under the same context are taken from `cache`
-    (`reconcile.row_cache`); the cache is then refreshed with tonight's rows.
-    Writes register.parquet, roll.parquet and quarantine.parquet (malformed rows included).
-    """
-    advance = functools.partial(progress.advance, "规范化 normalise")
-    with progress.stage("规范化 normalise", 4):
-        raw_register = pl.read_parquet(run / "raw_register.parquet")
-        context = context_of(raw_register)
-        advance()
-        sides: dict[Side, pl.DataFrame] = {}
-        reused: dict[str, int] = {}
-        for side, raw, rows_of in (
-            (Side.REGISTER, raw_register, normalise_register),
-            (Side.ROLL, pl.read_parquet(run / "raw_rolls.parquet"), normalise_roll),
-        ):
-            known = normalised_cache.load(cache, side, context.digest()) if cache is not None else None
-            done = reuse(raw, known, functools.partial(rows_of, context=context))
-            if cache is not None:
-                normalised_cache.save(cache, side, context.digest(), done.cache)
-            sides[side], reused[f"{side.value}_rows_reused"] = done.frame, done.reused
-            del done, known
-            advance()
-        del raw_register, raw
-        placed = place(with_household_key(sides.pop(Side.REGISTER)), sides.pop(Side.ROLL))
-        placed.vacant.write_parquet(run / "vacant.parquet")
-        quarantine = pl.concat([pl.read_parquet(run / "malformed.parquet"), placed.quarantine])
-        quarantine.write_parquet(run / "quarantine.parquet")
-        counts = {"quarantined": quarantine.height}
-        located = {Side.REGISTER: placed.register, Side.ROLL: placed.roll}
-        del placed
-        secret = load_or_create(digest_key)
-        for side in (Side.REGISTER, Side.ROLL):  # one side keyed, written and let go before the other is keyed
-            records = keyed(located.pop(side), side, secret=secret)
-            records.write_parquet(run / f"{side.value}.parquet")
-            counts[f"{side.value}_valid"] = records.height
-            counts[f"{side.value}_rows_with_issues"] = int(records["issues"].list.len().gt(0).sum())
-            del records
-        advance()
-    return reused | counts
 
 
 def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> dict[str, Any]:

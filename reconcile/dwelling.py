@@ -258,12 +258,15 @@ def with_dwelling(frame: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataF
     return frame.with_columns(dwelling.alias("dwelling"), *parts)
 
 
-def _flats(register: pl.DataFrame) -> pl.DataFrame:
-    """Every registered flat once: community_code, `flat` (its dwelling key) and its parts."""
+def registered_flats(register: pl.DataFrame) -> pl.DataFrame:
+    """Every registered flat once, where it first occurs: community_code, `flat` (its dwelling key) and its parts.
+
+    Of located register records (`locate_register`); only community_code, dwelling and the parts are read.
+    """
     return (
         register.filter(pl.col("dwelling").is_not_null() & pl.col("dw_class").is_not_null())
         .select("community_code", pl.col("dwelling").alias("flat"), *PARTS)
-        .unique("flat")
+        .unique("flat", keep="first", maintain_order=True)
     )
 
 
@@ -273,16 +276,16 @@ def parts_key(prefix: str = "") -> pl.Expr:
     return pl.concat_str([c.fill_null("") for c in cols], separator="|")
 
 
-def fitting_flats(records: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
+def fitting_flats(records: pl.DataFrame, flats: pl.DataFrame) -> pl.DataFrame:
     """(address, flat, grade) for each distinct address of `records` (`parts_key`).
 
-    Every registered flat of its community that it may name (grade SAME_FLAT or COMPATIBLE).
+    Every registered flat of its community (of `flats`, `registered_flats`) that it may name (grade SAME_FLAT or
+    COMPATIBLE).
 
     An address names a flat only with its building and door (`grade`), so
     candidates are joined on community, building and room: an address without
     its 单元 meets every unit's flat of that number and no other building's.
     """
-    flats = _flats(register)
     addresses = (
         records.filter(pl.col("dw_building").is_not_null())
         .select(parts_key().alias("address"), "community_code", *PARTS)
@@ -318,8 +321,8 @@ def fitting_flats(records: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def resolve_flats(roll: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
-    """Add `flat`, `flat_fits` and `flat_candidates` to roll records.
+def resolve_flats(roll: pl.DataFrame, flats: pl.DataFrame) -> pl.DataFrame:
+    """Add `flat`, `flat_fits` and `flat_candidates` to roll records, given the registered flats (`registered_flats`).
 
     `flat` is the registered flat the address names — the one registered flat it
     is the same as, else the only one it is compatible with — and otherwise `~`
@@ -327,7 +330,7 @@ def resolve_flats(roll: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
     the registered flats it may name (0 when it names none, 2 or more when it
     leaves too much out to tell), `flat_candidates` lists them where there are several.
     """
-    fits = fitting_flats(roll, register)
+    fits = fitting_flats(roll, flats)
     best = (
         fits.group_by("address")
         .agg(
@@ -357,6 +360,24 @@ def resolve_flats(roll: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
     return roll.with_columns(placed)
 
 
+def locate_register(register: pl.DataFrame, places: dict[str, list[str]]) -> pl.DataFrame:
+    """Register records with their dwelling (`with_dwelling` in `places`, the register's `gazetteer`) as their flat.
+
+    Row by row given `places`: a register may be located in parts.
+    """
+    return with_dwelling(register, places).with_columns(
+        pl.col("dwelling").alias("flat"), pl.lit(1, dtype=pl.Int32).alias("flat_fits")
+    )
+
+
+def locate_roll(roll: pl.DataFrame, places: dict[str, list[str]], flats: pl.DataFrame) -> pl.DataFrame:
+    """Roll records with their dwelling and the registered flat they name (`resolve_flats` among `flats`).
+
+    Row by row given the register's `places` and `flats`: a roll may be located in parts.
+    """
+    return resolve_flats(with_dwelling(roll, places), flats)
+
+
 def locate(register: pl.DataFrame, roll: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Dwelling columns for both sides of one run.
 
@@ -364,7 +385,5 @@ def locate(register: pl.DataFrame, roll: pl.DataFrame) -> tuple[pl.DataFrame, pl
     (`resolve_flats`; a register record's flat is its own registered address).
     """
     places = gazetteer(register)
-    register = with_dwelling(register, places).with_columns(
-        pl.col("dwelling").alias("flat"), pl.lit(1, dtype=pl.Int32).alias("flat_fits")
-    )
-    return register, resolve_flats(with_dwelling(roll, places), register)
+    register = locate_register(register, places)
+    return register, locate_roll(roll, places, registered_flats(register))

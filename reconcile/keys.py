@@ -27,12 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from schemas.codes import Side
 from schemas.inputs import LINEAGE
 from schemas.records import lineage_text
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 FINGERPRINT_FIELDS = ("name", "id_clean", "birth", "sex", "dwelling")
 
@@ -127,37 +131,51 @@ def _key_text(frame: pl.DataFrame, base: list[pl.Expr], tiebreak: pl.Expr) -> pl
     return parts.select(text.alias("text")).to_series()
 
 
-def _keyed(frame: pl.DataFrame, key: pl.Expr, *, secret: bytes) -> pl.DataFrame:
+RECORD_KEY_COLUMNS = {
+    Side.REGISTER: ("id18", "household_key", "name", *LINEAGE),
+    Side.ROLL: ("community_code", "name_raw", "address_raw", "id18", *LINEAGE),
+}
+"""What a side's record keys are made of (`record_keys` needs only these columns, of every record of the side)."""
+
+
+def record_keys(frame: pl.DataFrame, side: Side, *, secret: bytes) -> pl.Series:
+    """`record_key` of every record of one side: a key depends on which others share its base, so all at once.
+
+    `frame` needs `RECORD_KEY_COLUMNS[side]` only; the register's after `household_key`, the roll's after dwellings.
+    """
+    secret = _checked(secret)
+    if side is Side.REGISTER:
+        has_id = pl.col("id18").is_not_null()
+        base = [
+            pl.when(has_id).then(pl.lit("id")).otherwise(pl.lit("household")),
+            pl.when(has_id).then(pl.col("id18")).otherwise(_written("household_key")),
+            pl.when(has_id).then(pl.lit("")).otherwise(_written("name")),
+        ]
+        text = _key_text(frame, base, tiebreak=pl.lit(""))
+        key = pl.format("{}{}", pl.lit(REGISTER_PREFIX), _digest(pl.lit(text), secret=secret))
+    else:
+        base = [_written("community_code"), _written("name_raw"), _written("address_raw")]
+        text = _key_text(frame, base, tiebreak=pl.col("id18"))
+        key = pl.format(
+            "{}{}:{}", pl.lit(ROLL_PREFIX), pl.col("community_code").fill_null(""), _digest(pl.lit(text), secret=secret)
+        )
+    return frame.select(key.alias("record_key")).to_series()
+
+
+def with_keys(
+    frame: pl.DataFrame, record_key: pl.Series, *, secret: bytes, multi_sheet: Collection[str] | None = None
+) -> pl.DataFrame:
+    """Records with their `record_key` (from `record_keys`), `fingerprint` and `person_key` (row by row).
+
+    `multi_sheet`: the side's files whose records come from several sheets (`schemas.records.multi_sheet_files`),
+    when `frame` holds only some of the side's records.
+    """
+    secret = _checked(secret)
     return frame.with_columns(
-        key.alias("record_key"),
+        record_key.alias("record_key"),
         _digest(*[pl.col(c) for c in FINGERPRINT_FIELDS], secret=secret).alias("fingerprint"),
-        _person_keys(frame, secret).alias("person_key"),
+        _person_keys(frame, secret, multi_sheet).alias("person_key"),
     )
-
-
-def register_keys(frame: pl.DataFrame, *, secret: bytes) -> pl.DataFrame:
-    """Add `record_key`, `fingerprint` and `person_key` to prepared register records."""
-    secret = _checked(secret)
-    has_id = pl.col("id18").is_not_null()
-    base = [
-        pl.when(has_id).then(pl.lit("id")).otherwise(pl.lit("household")),
-        pl.when(has_id).then(pl.col("id18")).otherwise(_written("household_key")),
-        pl.when(has_id).then(pl.lit("")).otherwise(_written("name")),
-    ]
-    text = _key_text(frame, base, tiebreak=pl.lit(""))
-    key = pl.format("{}{}", pl.lit(REGISTER_PREFIX), _digest(pl.lit(text), secret=secret))
-    return _keyed(frame, key, secret=secret)
-
-
-def roll_keys(frame: pl.DataFrame, *, secret: bytes) -> pl.DataFrame:
-    """Add `record_key`, `fingerprint` and `person_key` to prepared roll records (after dwellings)."""
-    secret = _checked(secret)
-    base = [_written("community_code"), _written("name_raw"), _written("address_raw")]
-    text = _key_text(frame, base, tiebreak=pl.col("id18"))
-    key = pl.format(
-        "{}{}:{}", pl.lit(ROLL_PREFIX), pl.col("community_code").fill_null(""), _digest(pl.lit(text), secret=secret)
-    )
-    return _keyed(frame, key, secret=secret)
 
 
 def person_key(id18: str | None, lineage: str, *, secret: bytes) -> str:
@@ -177,14 +195,14 @@ def person_key(id18: str | None, lineage: str, *, secret: bytes) -> str:
     )
 
 
-def _person_keys(frame: pl.DataFrame, secret: bytes) -> pl.Series:
+def _person_keys(frame: pl.DataFrame, secret: bytes, multi_sheet: Collection[str] | None = None) -> pl.Series:
     """`person_key` of every row, the keyed hash state set up once and copied (equal: tests/reconcile/test_keys.py)."""
     has_id = pl.col("id18").is_not_null() & (pl.col("id18") != "")
     basis = frame.select(
         pl.when(has_id)
         .then(pl.format("id:{}", pl.col("id18")))
         # As `person_key` formats it: a lineage that cannot be written (a file mixing sheet and no sheet) reads None.
-        .otherwise(pl.format("row:{}", lineage_text().fill_null("None")))
+        .otherwise(pl.format("row:{}", lineage_text(multi_sheet).fill_null("None")))
     ).to_series()
     keyed = hashlib.blake2b(digest_size=8, key=secret, person=PERSON_KEY_PERSONALISATION)
 

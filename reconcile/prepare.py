@@ -18,54 +18,49 @@ import polars as pl
 
 from reconcile import address, idnumber, names
 from reconcile.dates import parse_date_column
-from reconcile.dwelling import PARTS, locate
+from reconcile.dwelling import PARTS, gazetteer, locate_register, locate_roll, registered_flats
 from reconcile.evidence import is_vacancy
-from reconcile.keys import register_keys, roll_keys
+from reconcile.keys import record_keys, with_keys
+from reconcile.lookups import Lookups
 from reconcile.most_common import most_common
 from schemas.codes import Issue, Quarantine, Side
 from schemas.inputs import COMMUNITY_CODE, LINEAGE, REGISTER, ROLL
 from schemas.records import RegisterRecord, RollRecord, lineage_text, quarantine_rows, split_valid
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
 
 
-def _map_unique(series: pl.Series, fn: Callable[[str], object], dtype: pl.DataType) -> pl.Series:
-    """Apply `fn` once per distinct non-null value (names and addresses repeat a lot)."""
-    uniques = series.drop_nulls().unique()
-    table = pl.DataFrame({"key": uniques, "value": pl.Series([fn(v) for v in uniques.to_list()], dtype=dtype)})
-    return series.to_frame("key").join(table, on="key", how="left", maintain_order="left")["value"]
+def _map_unique(
+    series: pl.Series, fns: Mapping[str, Callable[[str], object]], *, lookups: Lookups, name: str
+) -> pl.DataFrame:
+    """String functions of one column (a column each), applied once per distinct value (names repeat a lot)."""
+
+    def compute(values: pl.Series) -> pl.DataFrame:
+        listed = values.to_list()
+        return pl.DataFrame({out: pl.Series([fn(v) for v in listed], dtype=pl.String) for out, fn in fns.items()})
+
+    return lookups.mapped(name, series, compute)
 
 
-def _map_unique_many(series: pl.Series, fns: Mapping[str, Callable[[str], object]]) -> pl.DataFrame:
-    """Several string functions of one column, each applied once per distinct non-null value, one join."""
-    uniques = series.drop_nulls().unique()
-    values = uniques.to_list()
-    table = pl.DataFrame(
-        {"key": uniques} | {out: pl.Series([fn(v) for v in values], dtype=pl.String) for out, fn in fns.items()}
-    )
-    return series.to_frame("key").join(table, on="key", how="left", maintain_order="left").drop("key")
-
-
-def _names(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
+def _names(frame: pl.DataFrame, raw: str, out: str, lookups: Lookups) -> pl.DataFrame:
     def norm(text: str) -> str | None:
         folded = names.fold(text)
         return names.simplified(folded) if folded else None
 
-    name = _map_unique(frame[raw], norm, pl.String()).alias(out)
-    return frame.with_columns(name)
+    return frame.with_columns(_map_unique(frame[raw], {"name": norm}, lookups=lookups, name="name")["name"].alias(out))
 
 
-def _pinyin(frame: pl.DataFrame) -> pl.DataFrame:
+def _pinyin(frame: pl.DataFrame, lookups: Lookups) -> pl.DataFrame:
     keys: dict[str, Callable[[str], object]] = {
         "name_py": names.pinyin_key,
         "surname": names.surname_of,
         "name_shape": names.shape_key,
         "surname_py": lambda n: names.pinyin_key(names.surname_of(n)),
     }
-    return pl.concat([frame, _map_unique_many(frame["name"], keys)], how="horizontal")
+    return pl.concat([frame, _map_unique(frame["name"], keys, lookups=lookups, name="pinyin")], how="horizontal")
 
 
 def _ids(frame: pl.DataFrame) -> pl.DataFrame:
@@ -78,24 +73,22 @@ def _dates(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     return parse_date_column(series)
 
 
-def _addresses(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
-    uniques = frame["address_raw"].drop_nulls().unique()
-    table = address.parse_column(uniques, prefixes).with_columns(uniques.alias("address_raw"))
-    # Joined on the address column alone and put beside the rows: joining the rows would copy every column.
-    parsed = frame.select("address_raw").join(table, on="address_raw", how="left", maintain_order="left")
-    return frame.with_columns(parsed.drop("address_raw"))
+def _addresses(frame: pl.DataFrame, prefixes: list[str], lookups: Lookups) -> pl.DataFrame:
+    # Mapped on the address column alone and put beside the rows: joining the rows would copy every column.
+    parsed = lookups.mapped("address", frame["address_raw"], lambda values: address.parse_column(values, prefixes))
+    return frame.with_columns(parsed)
 
 
 def _issue(cond: pl.Expr, issue: Issue) -> pl.Expr:
     return pl.when(cond).then(pl.lit(issue.value)).otherwise(None)
 
 
-def _common(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
+def _common(frame: pl.DataFrame, prefixes: list[str], lookups: Lookups) -> pl.DataFrame:
     """Lineage, names, ID numbers, birth dates, sex and addresses; shared by both sides."""
     if "source_sheet" not in frame.columns:  # frames built by hand; the readers always name the sheet (null for CSV)
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
-    frame = _names(frame, "name_raw", "name")
-    frame = _pinyin(frame)
+    frame = _names(frame, "name_raw", "name", lookups)
+    frame = _pinyin(frame, lookups)
     frame = _ids(frame)
     birth, birth_bad = _dates(frame["birth_raw"])
     frame = frame.with_columns(birth.alias("birth_written"), birth_bad.alias("_birth_bad"))
@@ -103,7 +96,7 @@ def _common(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
         pl.coalesce("id_birth", "birth_written").alias("birth"),
         pl.col("sex_raw").str.strip_chars().replace_strict(_SEX_CODES, default=None).alias("sex_written"),
     ).with_columns(pl.coalesce("id_sex", "sex_written").alias("sex"))
-    frame = _addresses(frame, prefixes)
+    frame = _addresses(frame, prefixes, lookups)
     id_issue = {
         "missing": Issue.ID_MISSING,
         "bad_format": Issue.ID_BAD_FORMAT,
@@ -165,13 +158,17 @@ def _community_code(frame: pl.DataFrame, by_name: Mapping[str, str], fallback: s
     return pl.coalesce(from_code, from_name, pl.lit(fallback, dtype=pl.String))
 
 
-def _household_key() -> pl.Expr:
+def _household_key(multi_sheet: Collection[str] | None = None) -> pl.Expr:
     # A row without a household number is a household of its own.
-    return pl.coalesce(pl.col("household_no"), pl.format("~{}", lineage_text())).alias("household_key")
+    return pl.coalesce(pl.col("household_no"), pl.format("~{}", lineage_text(multi_sheet))).alias("household_key")
 
 
 def prepare_register(
-    raw: pl.DataFrame, *, prefixes: list[str], by_name: Mapping[str, str] | None = None
+    raw: pl.DataFrame,
+    *,
+    prefixes: list[str],
+    by_name: Mapping[str, str] | None = None,
+    lookups: Lookups | None = None,
 ) -> pl.DataFrame:
     """Normalise police-extract rows.
 
@@ -187,8 +184,9 @@ def prepare_register(
     frame = frame.with_columns(
         pl.coalesce(_community_code(frame, by_name, None), by_name_or_self).alias("community_code")
     )
-    frame = _common(frame, prefixes)
-    frame = _names(frame, "former_name_raw", "former_name")
+    lookups = lookups or Lookups()
+    frame = _common(frame, prefixes, lookups)
+    frame = _names(frame, "former_name_raw", "former_name", lookups)
     moved_in, moved_bad = _dates(frame["moved_in_raw"])
     return (
         frame.with_columns(moved_bad.alias("_moved_bad"))
@@ -208,7 +206,9 @@ def prepare_register(
     )
 
 
-def prepare_roll(raw: pl.DataFrame, *, by_name: Mapping[str, str], prefixes: list[str]) -> pl.DataFrame:
+def prepare_roll(
+    raw: pl.DataFrame, *, by_name: Mapping[str, str], prefixes: list[str], lookups: Lookups | None = None
+) -> pl.DataFrame:
     """Normalise community-roll rows.
 
     The community comes from a 社区代码 column,
@@ -221,7 +221,7 @@ def prepare_roll(raw: pl.DataFrame, *, by_name: Mapping[str, str], prefixes: lis
     frame = frame.with_columns(
         pl.coalesce(_community_code(frame, by_name, None), pl.col("file_community")).alias("community_code")
     )
-    return _common(frame, prefixes)
+    return _common(frame, prefixes, lookups or Lookups())
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +239,9 @@ class Prepared:
     """Roll rows recording a flat as empty (also in `quarantine`): lineage, community, grid, flat and parts."""
 
 
-def _indexed(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+def numbered(frame: pl.DataFrame, *, start: int = 0) -> pl.DataFrame:
+    """Records with `idx`, their number in the side from `start` (a part of a side starts where the last ended)."""
+    return frame.with_row_index("idx", offset=start).with_columns(pl.col("idx").cast(pl.Int64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,19 +277,26 @@ def context_of(raw_register: pl.DataFrame, *, today: dt.date | None = None) -> C
     )
 
 
-def normalise_register(raw: pl.DataFrame, context: Context) -> pl.DataFrame:
-    """`prepare_register` in `context`: row-local apart from `household_key` (see `with_household_key`)."""
-    return prepare_register(raw, prefixes=list(context.prefixes), by_name=context.by_name)
+def normalise_register(raw: pl.DataFrame, context: Context, *, lookups: Lookups | None = None) -> pl.DataFrame:
+    """`prepare_register` in `context`: row-local apart from `household_key` (see `with_household_key`).
+
+    `lookups`: values mapped by earlier calls in the same context (`reconcile.lookups`), shared to map each once.
+    """
+    return prepare_register(raw, prefixes=list(context.prefixes), by_name=context.by_name, lookups=lookups)
 
 
-def normalise_roll(raw: pl.DataFrame, context: Context) -> pl.DataFrame:
-    """`prepare_roll` in `context`: row-local."""
-    return prepare_roll(raw, by_name=context.by_name, prefixes=list(context.prefixes))
+def normalise_roll(raw: pl.DataFrame, context: Context, *, lookups: Lookups | None = None) -> pl.DataFrame:
+    """`prepare_roll` in `context`: row-local (`lookups` as in `normalise_register`)."""
+    return prepare_roll(raw, by_name=context.by_name, prefixes=list(context.prefixes), lookups=lookups)
 
 
-def with_household_key(register: pl.DataFrame) -> pl.DataFrame:
-    """(Re)compute `household_key`, the one normalised column that depends on a row's lineage."""
-    return register.with_columns(_household_key())
+def with_household_key(register: pl.DataFrame, *, multi_sheet: Collection[str] | None = None) -> pl.DataFrame:
+    """(Re)compute `household_key`, the one normalised column that depends on a row's lineage.
+
+    `multi_sheet`: the register's files with rows from several sheets (`schemas.records.multi_sheet_files`
+    of all its rows), when `register` holds only some of them.
+    """
+    return register.with_columns(_household_key(multi_sheet))
 
 
 def prepare(
@@ -321,36 +329,70 @@ class Placed(NamedTuple):
     vacant: pl.DataFrame
 
 
+class Settled(NamedTuple):
+    """One side's normalised rows sorted by the row contracts (`settle`)."""
+
+    valid: pl.DataFrame
+    vacant: pl.DataFrame
+    """Roll rows recording a flat as empty, not yet located (none on the register)."""
+    quarantine: pl.DataFrame
+    """Rows failing a row contract, with the reason (`schemas.records.split_valid`)."""
+
+
+def settle(rows: pl.DataFrame, side: Side) -> Settled:
+    """Which normalised rows of a side go on: the row contracts, and the roll's empty flats set aside.
+
+    Row by row, so a side may be settled in parts.
+    """
+    if side is Side.REGISTER:
+        valid, failed = split_valid(rows, RegisterRecord, REGISTER)
+        return Settled(valid, rows.clear(), failed)
+    note = pl.col("note") if "note" in rows.columns else pl.lit(None, dtype=pl.String)
+    vacancy = is_vacancy(pl.col("name_raw"), note, pl.col("id_raw")) & pl.col("address_raw").is_not_null()
+    vacant = rows.filter(vacancy)
+    valid, failed = split_valid(rows.filter(~vacancy) if vacant.height else rows, RollRecord, ROLL)
+    return Settled(valid, vacant, failed)
+
+
+VACANT_COLUMNS = (*LINEAGE, "community_code", "grid", "flat", "flat_candidates", *PARTS)
+"""What is kept of a roll row recording an empty flat, once located (`Placed.vacant`)."""
+
+
+def vacancies(
+    vacant: pl.DataFrame, places: dict[str, list[str]], flats: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(roll rows recording an empty flat, located: `VACANT_COLUMNS`; their quarantine rows)."""
+    located = locate_roll(vacant, places, flats).select(VACANT_COLUMNS)
+    quarantine = quarantine_rows(
+        vacant,
+        ROLL,
+        reasons=[Quarantine.VACANT_FLAT.value] * vacant.height,
+        details=["flat recorded as empty"] * vacant.height,
+    )
+    return located, quarantine
+
+
 def place(register_rows: pl.DataFrame, roll_rows: pl.DataFrame) -> Placed:
     """Validate, set aside empty flats, place roll addresses in the register's dwellings.
 
-    Rows failing the row contracts are quarantined; roll rows recording an empty flat are located, then set
-    aside; each roll address is placed in the register's dwellings (`reconcile.dwelling.locate`).
+    Rows failing the row contracts are quarantined (`settle`); roll rows recording an empty flat are located,
+    then set aside; each roll address is placed in the register's dwellings (`reconcile.dwelling.locate_roll`).
     """
-    register, register_q = split_valid(register_rows, RegisterRecord, REGISTER)
-    del register_rows  # the rows as given are let go once the valid ones are chosen (when the caller keeps none)
-    note = pl.col("note") if "note" in roll_rows.columns else pl.lit(None, dtype=pl.String)
-    vacancy = is_vacancy(pl.col("name_raw"), note, pl.col("id_raw")) & pl.col("address_raw").is_not_null()
-    vacant_rows = roll_rows.filter(vacancy)
-    roll, roll_q = split_valid(roll_rows.filter(~vacancy) if vacant_rows.height else roll_rows, RollRecord, ROLL)
-    del roll_rows
-    if vacant_rows.height:  # rows recording an empty flat are located with the people, then set aside
-        register, located = locate(register, pl.concat([roll, vacant_rows], how="diagonal_relaxed"))
-        roll, vacant = located.head(roll.height), located.tail(vacant_rows.height)
-    else:
-        register, roll = locate(register, roll)
-        vacant = roll.clear()
-    vacancy_q = quarantine_rows(
-        vacant_rows,
-        ROLL,
-        reasons=[Quarantine.VACANT_FLAT.value] * vacant_rows.height,
-        details=["flat recorded as empty"] * vacant_rows.height,
-    )
+    register = settle(register_rows, Side.REGISTER)
+    roll = settle(roll_rows, Side.ROLL)
+    del (
+        register_rows,
+        roll_rows,
+    )  # the rows as given are let go once the valid ones are chosen (when the caller keeps none)
+    places = gazetteer(register.valid)
+    located = locate_register(register.valid, places)
+    flats = registered_flats(located)
+    vacant, vacancy_q = vacancies(roll.vacant, places, flats)
     return Placed(
-        register,
-        roll,
-        pl.concat([register_q, roll_q, vacancy_q]),
-        vacant.select(*LINEAGE, "community_code", "grid", "flat", "flat_candidates", *PARTS),
+        located,
+        locate_roll(roll.valid, places, flats),
+        pl.concat([register.quarantine, roll.quarantine, vacancy_q]),
+        vacant,
     )
 
 
@@ -359,8 +401,7 @@ def keyed(frame: pl.DataFrame, side: Side, *, secret: bytes) -> pl.DataFrame:
 
     Record keys, fingerprints and person keys (`reconcile.keys`), digests keyed with `secret` (`services.digest_key`).
     """
-    add_keys = register_keys if side is Side.REGISTER else roll_keys
-    return _indexed(add_keys(frame, secret=secret))
+    return numbered(with_keys(frame, record_keys(frame, side, secret=secret), secret=secret))
 
 
 def finish(

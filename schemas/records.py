@@ -8,12 +8,16 @@ rule's reason code (`schemas.codes.Quarantine`); rows that pass may still carry
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import dataframely as dy
 import polars as pl
 
 from schemas.codes import Quarantine
 from schemas.inputs import LINEAGE, InputContract
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 _ID18 = r"^\d{17}[\dX]$"
 
@@ -102,19 +106,35 @@ QUARANTINE_SCHEMA = {
 }
 
 
-def lineage_text() -> pl.Expr:
+def lineage_text(multi_sheet: Collection[str] | None = None) -> pl.Expr:
     """A record's lineage as one string: `file:row`, or `file:sheet:row`.
 
     The sheet is named only where the file's records come from several sheets,
     so the keys of records from CSV files and single-sheet workbooks stay as
-    they were before sheets were read.
+    they were before sheets were read. Which files those are is learnt from the
+    frame's own rows, or given as `multi_sheet` (`multi_sheet_files` of all rows)
+    for a frame that holds only some of them.
     """
-    several = pl.col("source_sheet").n_unique().over("source_file") > 1
+    several = (
+        pl.col("source_sheet").n_unique().over("source_file") > 1
+        if multi_sheet is None
+        else pl.col("source_file").is_in(sorted(multi_sheet))
+    )
     return (
         pl.when(several)
         .then(pl.format("{}:{}:{}", "source_file", "source_sheet", "source_row"))
         .otherwise(pl.format("{}:{}", "source_file", "source_row"))
     )
+
+
+def multi_sheet_files(frame: pl.DataFrame | pl.LazyFrame) -> list[str]:
+    """The files whose rows in `frame` come from several sheets (no sheet counts as one): `lineage_text`'s choice.
+
+    >>> multi_sheet_files(pl.DataFrame({"source_file": ["a", "a", "b"], "source_sheet": ["x", "y", None]}))
+    ['a']
+    """
+    files = frame.lazy().group_by("source_file").agg(pl.col("source_sheet").n_unique().alias("_sheets"))
+    return sorted(files.filter(pl.col("_sheets") > 1).collect()["source_file"].to_list())
 
 
 def split_valid(

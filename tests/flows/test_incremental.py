@@ -6,9 +6,11 @@ import shutil
 from typing import TYPE_CHECKING
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
-from flows import stages
+from flows import normalised_cache, stages
+from flows.normalise import normalise
 from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
 from services.paths import DataPaths
@@ -39,18 +41,23 @@ def _next_night(raw: pl.DataFrame, *, seed: int) -> pl.DataFrame:
 
 
 def _night(
-    first: Path, run: Path, raw: tuple[pl.DataFrame, pl.DataFrame], key: Path, cache: Path | None
+    first: Path, run: Path, raw: tuple[pl.DataFrame, pl.DataFrame], key: Path, cache: Path | None, batch_rows: int
 ) -> dict[str, int]:
     run.mkdir(parents=True)
     shutil.copy(first / "malformed.parquet", run / "malformed.parquet")
     raw_register, raw_rolls = raw
     raw_register.write_parquet(run / "raw_register.parquet")
     raw_rolls.write_parquet(run / "raw_rolls.parquet")
-    counts: dict[str, int] = stages.normalise(run, key, cache)
+    counts: dict[str, int] = normalise(run, key, cache, batch_rows=batch_rows)
     return counts
 
 
-def test_an_incremental_night_equals_a_full_one(small_city: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("batch_rows", "group_rows"), [(10**9, normalised_cache.GROUP_ROWS), (113, 50)])
+def test_an_incremental_night_equals_a_full_one(
+    small_city: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int, group_rows: int
+) -> None:
+    """Also with the rows cut into batches, and the cache into row groups, other than last night's."""
+    monkeypatch.setattr(normalised_cache, "GROUP_ROWS", group_rows)
     first = tmp_path / "first"
     stages.ingest(small_city["register"], small_city["rolls"], first)
     # Rows without a household number are households of their own, keyed by lineage: not cacheable as written.
@@ -60,12 +67,12 @@ def test_an_incremental_night_equals_a_full_one(small_city: dict[str, Path], tmp
         pl.when(no_household).then(None).otherwise(pl.col("household_no")).alias("household_no")
     ).write_parquet(first / "raw_register.parquet")
     key, cache = tmp_path / "digest.key", tmp_path / "cache"
-    cold = stages.normalise(first, key, cache)
+    cold = normalise(first, key, cache, batch_rows=batch_rows + 7)
     assert cold["register_rows_reused"] == cold["roll_rows_reused"] == 0
     register = _next_night(pl.read_parquet(first / "raw_register.parquet"), seed=1)
     rolls = _next_night(pl.read_parquet(first / "raw_rolls.parquet"), seed=2)
-    warm = _night(first, tmp_path / "warm", (register, rolls), key, cache)
-    full = _night(first, tmp_path / "full", (register, rolls), key, None)
+    warm = _night(first, tmp_path / "warm", (register, rolls), key, cache, batch_rows)
+    full = _night(first, tmp_path / "full", (register, rolls), key, None, 10**9)
     assert warm["register_rows_reused"] > 0.95 * register.height
     assert warm["roll_rows_reused"] > 0.95 * rolls.height
     assert {k: v for k, v in warm.items() if "reused" not in k} == {k: v for k, v in full.items() if "reused" not in k}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pytest
 
-from flows import stages
+from flows import normalise, stages
 from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
 from services.paths import DataPaths, sha256_file
@@ -333,7 +333,7 @@ def test_a_failed_prefect_run_names_no_record_value(
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise ValueError(f"could not parse {ID_NUMBER}")
 
-    monkeypatch.setattr(stages, "place", failing)
+    monkeypatch.setattr(normalise, "settle", failing)
     caplog.set_level(logging.DEBUG)
     data = tmp_path / "data"
     state = nightly(

@@ -15,7 +15,7 @@ import reconcile.dwelling
 import reconcile.prepare
 from reconcile import keys
 from reconcile.decisions import pair_decisions, rekeyed
-from reconcile.keys import FINGERPRINT_FIELDS, _person_keys, key_migration, person_key, register_keys, roll_keys
+from reconcile.keys import FINGERPRINT_FIELDS, _person_keys, key_migration, person_key, record_keys
 from reconcile.prepare import prepare
 from schemas.codes import Outcome, Side
 from schemas.inputs import REGISTER, ROLL
@@ -25,7 +25,6 @@ from services.paths import DataPaths
 from tests.reconcile.helpers import SECRET, raw_frame, valid_id
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
 CODE = "330282001001"
@@ -73,19 +72,18 @@ def test_a_roll_key_does_not_depend_on_the_parsed_dwelling() -> None:
     _, roll = _prepared([{"name_raw": "张伟", "address_raw": "金山花园1-1-101"}])
     assert roll["dwelling"].to_list() != ["elsewhere"]
     reparsed = roll.drop("record_key", "fingerprint", "person_key").with_columns(pl.lit("elsewhere").alias("dwelling"))
-    assert roll_keys(reparsed, secret=SECRET)["record_key"].to_list() == roll["record_key"].to_list()
+    assert record_keys(reparsed, Side.ROLL, secret=SECRET).to_list() == roll["record_key"].to_list()
 
 
 def test_a_roll_key_survives_a_change_of_the_address_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = [{"name_raw": "张伟", "address_raw": "金山花园1-1-101"}, {"name_raw": "王芳", "address_raw": "东村2组44号"}]
     _, before = _prepared(rows)
-    located = reconcile.dwelling.locate
+    located = reconcile.dwelling.locate_roll
 
-    def another_gazetteer(register: pl.DataFrame, roll: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        register, roll = located(register, roll)
-        return register, roll.with_columns(pl.format("{}|new", pl.col("dwelling")).alias("dwelling"))
+    def another_gazetteer(roll: pl.DataFrame, places: dict[str, list[str]], flats: pl.DataFrame) -> pl.DataFrame:
+        return located(roll, places, flats).with_columns(pl.format("{}|new", pl.col("dwelling")).alias("dwelling"))
 
-    monkeypatch.setattr(reconcile.prepare, "locate", another_gazetteer)
+    monkeypatch.setattr(reconcile.prepare, "locate_roll", another_gazetteer)
     _, after = _prepared(rows)
     assert after["dwelling"].to_list() != before["dwelling"].to_list()
     assert after["record_key"].to_list() == before["record_key"].to_list()
@@ -120,15 +118,15 @@ def _hand_built(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 def test_namesakes_without_address_or_id_get_different_keys() -> None:
     frame = _hand_built([{"community_code": CODE, "name_raw": "张伟", "name": "张伟", "household_key": "7"}] * 2)
-    assert roll_keys(frame, secret=SECRET)["record_key"].n_unique() == 2
-    assert register_keys(frame, secret=SECRET)["record_key"].n_unique() == 2
+    assert record_keys(frame, Side.ROLL, secret=SECRET).n_unique() == 2
+    assert record_keys(frame, Side.REGISTER, secret=SECRET).n_unique() == 2
 
 
 def test_namesakes_are_numbered_in_lineage_order() -> None:
     one = {"community_code": CODE, "name_raw": "张伟", "name": "张伟", "household_key": "7"}
     frame = _hand_built([one, one, {**one, "id18": ID_ZHANG}])
-    keys = roll_keys(frame, secret=SECRET)["record_key"].to_list()
-    shuffled = roll_keys(frame.reverse(), secret=SECRET)["record_key"].to_list()
+    keys = record_keys(frame, Side.ROLL, secret=SECRET).to_list()
+    shuffled = record_keys(frame.reverse(), Side.ROLL, secret=SECRET).to_list()
     assert shuffled == keys[::-1]
 
 
@@ -147,10 +145,10 @@ _ROW = st.fixed_dictionaries(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(_ROW, min_size=1, max_size=12), keys=st.sampled_from([register_keys, roll_keys]))
-def test_keys_never_collide_within_a_delivery(rows: list[dict[str, Any]], keys: Callable[..., pl.DataFrame]) -> None:
+@given(rows=st.lists(_ROW, min_size=1, max_size=12), side=st.sampled_from(Side))
+def test_keys_never_collide_within_a_delivery(rows: list[dict[str, Any]], side: Side) -> None:
     frame = _hand_built(rows)
-    assert keys(frame, secret=SECRET)["record_key"].n_unique() == frame.height
+    assert record_keys(frame, side, secret=SECRET).n_unique() == frame.height
 
 
 # The secret

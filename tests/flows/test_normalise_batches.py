@@ -1,0 +1,148 @@
+"""Normalising in batches equals normalising every row at once (`reconcile.prepare.prepare`).
+
+The stage holds a batch of rows and a few narrow whole-side columns (`flows.normalise`); lineage, places,
+flats and record keys are learnt from all rows. Wherever the batches are cut, nothing may change.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from flows import stages
+from flows.normalise import normalise
+from reconcile.prepare import prepare
+from schemas.inputs import REGISTER, ROLL
+from schemas.records import QUARANTINE_SCHEMA
+from services.digest_key import load_or_create
+from tests.reconcile.helpers import valid_id
+
+CODE = "330282001001"
+OUTPUTS = ("register", "roll", "vacant", "quarantine")
+
+
+def _run(raw_register: pl.DataFrame, raw_rolls: pl.DataFrame, run: Path, key: Path, batch_rows: int) -> dict[str, int]:
+    run.mkdir(parents=True)
+    raw_register.write_parquet(run / "raw_register.parquet")
+    raw_rolls.write_parquet(run / "raw_rolls.parquet")
+    pl.DataFrame(schema=QUARANTINE_SCHEMA).write_parquet(run / "malformed.parquet")
+    counts: dict[str, int] = normalise(run, key, batch_rows=batch_rows)
+    return counts
+
+
+def _outputs(run: Path) -> dict[str, pl.DataFrame]:
+    return {name: pl.read_parquet(run / f"{name}.parquet") for name in OUTPUTS}
+
+
+def _assert_as_prepared(raw_register: pl.DataFrame, raw_rolls: pl.DataFrame, run: Path, key: Path) -> None:
+    """The stage's files hold what `prepare` gives for all rows at once."""
+    whole = prepare(raw_register, raw_rolls, secret=load_or_create(key))
+    out = _outputs(run)
+    assert_frame_equal(out["register"], whole.register)
+    assert_frame_equal(out["roll"], whole.roll)
+    assert_frame_equal(out["vacant"], whole.vacant)
+    assert_frame_equal(out["quarantine"], whole.quarantine)
+
+
+# Hand-made rows: sheets, households without numbers, empty flats, rows that fail the contracts.
+
+_NAME = st.sampled_from([None, "张伟", "张 伟", "王芳", "李强", "空置", "（空）"])
+_ID = st.sampled_from([None, "", valid_id("33028219900101123"), valid_id("33028219800101002"), "330282"])
+_ADDRESS = st.sampled_from(
+    [None, "金山花园1幢2单元301室", "金山花园1幢301室", "金山花园2-1-101", "东村2组44号", "某处"]
+)
+_SHEET = st.sampled_from([None, "一组", "二组"])
+_FILE = st.sampled_from(["a.xlsx", "b.xlsx"])
+
+
+@st.composite
+def _register_rows(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(min_value=1, max_value=9))
+    rows = [
+        {
+            "name_raw": draw(_NAME),
+            "id_raw": draw(_ID),
+            "address_raw": draw(_ADDRESS),
+            "household_no": draw(st.sampled_from([None, "h1", "h2"])),
+            "community_code_raw": draw(st.sampled_from([CODE, None])),
+            "community_name": "青少年宫路社区",
+            "street": "浒山街道",
+            "person_state": draw(st.sampled_from([None, "正常", "迁出"])),
+            "source_sheet": draw(_SHEET),
+        }
+        for _ in range(n)
+    ]
+    return _framed(rows, REGISTER.internal_names, "户籍.xlsx")
+
+
+@st.composite
+def _roll_rows(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(min_value=0, max_value=9))
+    rows = [
+        {
+            "name_raw": draw(_NAME),
+            "id_raw": draw(_ID),
+            "address_raw": draw(_ADDRESS),
+            "note": draw(st.sampled_from([None, "无人居住"])),
+            "source_file": draw(_FILE),
+            "source_sheet": draw(_SHEET),
+        }
+        for _ in range(n)
+    ]
+    return _framed(rows, ROLL.internal_names, None).with_columns(pl.lit(CODE).alias("file_community"))
+
+
+def _framed(rows: list[dict[str, str | None]], columns: list[str], file: str | None) -> pl.DataFrame:
+    names = [*columns, "source_file", "source_sheet"]
+    frame = pl.DataFrame([{c: r.get(c) for c in names} for r in rows], schema=dict.fromkeys(names, pl.String))
+    if file is not None:
+        frame = frame.with_columns(pl.lit(file).alias("source_file"))
+    return frame.with_columns((pl.int_range(pl.len()) + 2).cast(pl.Int64).alias("source_row"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(register=_register_rows(), rolls=_roll_rows(), batch_rows=st.integers(min_value=1, max_value=4))
+def test_batches_equal_all_rows_at_once(register: pl.DataFrame, rolls: pl.DataFrame, batch_rows: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        key = Path(tmp) / "digest.key"
+        _run(register, rolls, Path(tmp) / "run", key, batch_rows)
+        _assert_as_prepared(register, rolls, Path(tmp) / "run", key)
+
+
+# A generated city, cut into batches of several sizes.
+
+
+@pytest.fixture(scope="module")
+def ingested(small_city: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("ingested")
+    stages.ingest(small_city["register"], small_city["rolls"], run)
+    return run
+
+
+@pytest.mark.parametrize("batch_rows", [97, 1_000])
+def test_a_city_in_batches_equals_it_at_once(ingested: Path, tmp_path: Path, batch_rows: int) -> None:
+    key = tmp_path / "digest.key"
+    runs = {}
+    for rows in (batch_rows, 10**9):
+        runs[rows] = tmp_path / f"run-{rows}"
+        runs[rows].mkdir()
+        for name in ("raw_register.parquet", "raw_rolls.parquet", "malformed.parquet"):
+            shutil.copy(ingested / name, runs[rows] / name)
+        normalise(runs[rows], key, batch_rows=rows)
+    assert pl.read_parquet(ingested / "raw_register.parquet").height > 2 * batch_rows  # several batches
+    batched, whole = _outputs(runs[batch_rows]), _outputs(runs[10**9])
+    for name in OUTPUTS:
+        assert_frame_equal(batched[name], whole[name])
+    assert not (runs[batch_rows] / "normalise.work").exists()
+    raw_register = pl.read_parquet(ingested / "raw_register.parquet")
+    raw_rolls = pl.read_parquet(ingested / "raw_rolls.parquet")
+    prepared = prepare(raw_register, raw_rolls, secret=load_or_create(key))
+    assert_frame_equal(whole["register"], prepared.register)
+    assert_frame_equal(whole["roll"], prepared.roll)
