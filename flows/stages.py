@@ -56,7 +56,9 @@ LINK_COLUMNS = [
     "record_key",
     "fingerprint",
 ]
-"""What linking reads of prepared records (both sides); the register adds active, former_name, household_key."""
+"""What the link stage reads of prepared records (both sides); the register adds active, former_name, household_key."""
+DECISION_COLUMNS = ("record_key", "fingerprint", "dwelling")
+"""Read for the operators' decisions (`reconcile.decisions`), not for linking: let go before it links."""
 _CODE_PREFIX = re.compile(FILE_COMMUNITY)
 
 
@@ -335,6 +337,7 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
         standing.write_parquet(run / "decisions.parquet")
         decisions, outcomes = pair_decisions(standing, frames[Side.REGISTER], frames[Side.ROLL])
         outcomes.write_parquet(run / "pair_decisions.parquet")
+        frames = {side: frame.drop(DECISION_COLUMNS) for side, frame in frames.items()}
         # Handed over, not kept: `link` copies what it links and lets these go.
         result = link(frames.pop(Side.REGISTER), frames.pop(Side.ROLL), settings=settings, decisions=decisions)
         result.links.write_parquet(run / "links.parquet")
