@@ -19,6 +19,7 @@ import contextlib
 import functools
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -124,8 +125,10 @@ def _finish(parts: _Side, locate: functools.partial[pl.DataFrame], *, secret: by
     schema = pl.concat([pl.scan_parquet(p) for p in parts.settled], how="vertical_relaxed").collect_schema()
     start, with_issues = 0, 0
     partial = out.with_suffix(".partial")
-    with contextlib.ExitStack() as stack:
+    # pyarrow appends a part on one core and lets go of the GIL meanwhile: the next part is made beside it.
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(1) as pool:
         writer: pq.ParquetWriter | None = None
+        written: Future[None] | None = None
         for part in parts.settled:
             records = locate(pl.read_parquet(part).cast(schema))
             records = numbered(
@@ -140,8 +143,13 @@ def _finish(parts: _Side, locate: functools.partial[pl.DataFrame], *, secret: by
                 writer = stack.enter_context(
                     pq.ParquetWriter(partial, table.schema, compression="zstd", compression_level=1)
                 )
-            writer.write_table(table)
+            if written is not None:
+                written.result()  # parts are appended in order, one in flight at a time
+            written = pool.submit(writer.write_table, table)
+            del table
             progress.advance(_STAGE)
+        if written is not None:
+            written.result()
     os.replace(partial, out)
     return start, with_issues
 

@@ -11,10 +11,10 @@ a row), and a batch reads only the row groups holding the rows it knows.
 
 from __future__ import annotations
 
-import bisect
 import os
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -40,25 +40,26 @@ class CachedRows:
 
     def __init__(self, path: Path) -> None:
         self._file = pq.ParquetFile(path)
-        sizes = [self._file.metadata.row_group(i).num_rows for i in range(self._file.num_row_groups)]
-        self._starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        self._sizes = np.array(
+            [self._file.metadata.row_group(i).num_rows for i in range(self._file.num_row_groups)], dtype=np.int64
+        )
+        self._starts = np.cumsum(self._sizes) - self._sizes
         self._digests = (
             pl.read_parquet(path, columns=list(DIGEST)).with_row_index(_AT).unique(list(DIGEST), keep="first")
         )
 
     def rows_for(self, digests: pl.DataFrame) -> pl.DataFrame:
         """The cached rows (digest and derived columns) whose digest is among `digests` (a batch's `DIGEST`)."""
-        at = digests.join(self._digests, on=list(DIGEST), how="inner")[_AT].unique().sort().to_list()
-        group_of = [bisect.bisect_right(self._starts, i) - 1 for i in at]
-        groups = sorted(set(group_of))
-        if not groups:
+        at = digests.join(self._digests, on=list(DIGEST), how="inner")[_AT].unique().sort().to_numpy()
+        group_of = np.searchsorted(self._starts, at, side="right") - 1
+        groups = np.unique(group_of)
+        if groups.size == 0:
             return pl.DataFrame(schema=pl.Schema(self._file.schema_arrow))
-        read = pl.DataFrame(pl.from_arrow(self._file.read_row_groups(groups)))
-        read_start, first = {}, 0  # where each group's rows begin in `read`
-        for group in groups:
-            read_start[group] = first
-            first += self._file.metadata.row_group(group).num_rows
-        return read[[read_start[g] + i - self._starts[g] for i, g in zip(at, group_of, strict=True)]]
+        read = pl.DataFrame(pl.from_arrow(self._file.read_row_groups(groups.tolist())))
+        sizes = self._sizes[groups]
+        read_start = np.zeros(self._starts.size, dtype=np.int64)  # where each group read begins in `read`
+        read_start[groups] = np.cumsum(sizes) - sizes
+        return read[pl.Series(read_start[group_of] + at - self._starts[group_of])]
 
 
 def open_rows(cache: Path, side: Side, context: str) -> CachedRows | None:
