@@ -141,7 +141,7 @@ RECORD_KEY_COLUMNS = {
 def record_keys(frame: pl.DataFrame, side: Side, *, secret: bytes) -> pl.Series:
     """`record_key` of every record of one side: a key depends on which others share its base, so all at once.
 
-    `frame` needs `RECORD_KEY_COLUMNS[side]` only; the register's after `household_key`, the roll's after dwellings.
+    `frame` needs `RECORD_KEY_COLUMNS[side]` only (the register's after `household_key`).
     """
     secret = _checked(secret)
     if side is Side.REGISTER:
