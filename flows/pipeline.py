@@ -261,7 +261,14 @@ def _locked_run(
             )
         if problems:
             counts["sanity_checks_overridden"] = len(problems)
-        counts |= timed("normalise", steps.normalise, run_dir, paths.digest_key, paths.cache)
+        counts |= timed(
+            "normalise",
+            steps.normalise,
+            run_dir,
+            paths.digest_key,
+            paths.cache,
+            batch_rows=settings.normalise_batch_rows,
+        )
         counts |= timed("link", steps.link, run_dir, settings.link_settings(), paths.state)
         previous = paths.run(last["run_id"]) if last else None
         counts |= timed("classify", steps.classify, run_dir, policy=settings.verify_without_visit, previous=previous)

@@ -7,9 +7,10 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flows.normalise import BATCH_ROWS
 from reconcile.linker import LinkSettings
 from schemas.codes import Evidence  # noqa: TC001  pydantic reads the annotation at runtime
 
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     """Blocking joins in this many parts (by key hash): more parts, less memory per join, same result."""
     link_chunk_rows: int = _LINKER.chunk_rows
     """Candidate pairs compared and scored at a time: fewer, less memory per step, same result."""
+    normalise_batch_rows: PositiveInt = BATCH_ROWS
+    """Raw rows normalised at a time (`flows.normalise`): fewer, less memory and a little more time, same result."""
     keep_runs: int = 14
     """Published run directories kept under data/runs (older ones are removed)."""
     max_shrink: float = 0.2

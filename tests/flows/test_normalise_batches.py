@@ -6,12 +6,14 @@ flats and record keys are learnt from all rows. Wherever the batches are cut, no
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +21,8 @@ from polars.testing import assert_frame_equal
 
 from flows import stages
 from flows.normalise import normalise
+from flows.pipeline import LOCAL, run_pipeline
+from flows.settings import Settings
 from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA
@@ -143,3 +147,26 @@ def test_a_city_in_batches_equals_it_at_once(ingested: Path, tmp_path: Path, bat
     prepared = prepare(raw_register, raw_rolls, secret=load_or_create(key))
     assert_frame_equal(whole["register"], prepared.register)
     assert_frame_equal(whole["roll"], prepared.roll)
+
+
+# The batch size is a setting.
+
+
+def test_the_batch_size_comes_from_the_settings(
+    small_city: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUKOU_NORMALISE_BATCH_ROWS", "500")
+    asked: list[int] = []
+
+    def recorded(*args: Any, batch_rows: int, **kwargs: Any) -> dict[str, Any]:
+        asked.append(batch_rows)
+        return normalise(*args, batch_rows=batch_rows, **kwargs)
+
+    steps = dataclasses.replace(LOCAL, normalise=recorded)
+    run_pipeline(small_city["register"], small_city["rolls"], Settings(data_dir=tmp_path, quiet_seconds=0), steps)
+    assert asked == [500]
+
+
+def test_a_batch_holds_at_least_one_row() -> None:
+    with pytest.raises(pydantic.ValidationError, match="normalise_batch_rows"):
+        Settings(normalise_batch_rows=0)
