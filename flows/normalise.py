@@ -41,11 +41,11 @@ from reconcile.prepare import (
 )
 from reconcile.row_cache import reuse, row_digest
 from schemas.codes import Side
-from schemas.inputs import LINEAGE
 from schemas.records import multi_sheet_files
 from services.digest_key import load_or_create
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from reconcile.prepare import Context
@@ -77,7 +77,14 @@ def _batches(path: Path, rows: int) -> list[tuple[int, int]]:
 
 
 def _settle(
-    raw_path: Path, side: Side, *, context: Context, lookups: Lookups, cache: Path | None, work: Path, batch_rows: int
+    raw_path: Path,
+    side: Side,
+    batches: list[tuple[int, int]],
+    *,
+    context: Context,
+    lookups: Lookups,
+    cache: Path | None,
+    work: Path,
 ) -> _Side:
     """Normalise (taking what last night's cache knows) and settle one side's raw rows batch by batch."""
     normaliser = normalise_register if side is Side.REGISTER else normalise_roll
@@ -86,7 +93,7 @@ def _settle(
     multi_sheet = multi_sheet_files(pl.scan_parquet(raw_path)) if side is Side.REGISTER else None
     out = _Side(side)
     keep: list[Path] = []
-    for i, (start, n) in enumerate(_batches(raw_path, batch_rows)):
+    for i, (start, n) in enumerate(batches):
         raw = pl.scan_parquet(raw_path).slice(start, n).collect()
         done = reuse(raw, known.rows_for(raw.select(*row_digest(raw))) if known else None, rows_of)
         del raw
@@ -113,14 +120,17 @@ def _narrow(parts: list[Path], columns: tuple[str, ...] | list[str]) -> pl.DataF
     return pl.concat([pl.read_parquet(p, columns=list(columns)) for p in parts], how="vertical_relaxed")
 
 
-def _finish(parts: _Side, locate: functools.partial[pl.DataFrame], *, secret: bytes, out: Path) -> tuple[int, int]:
+def _finish(
+    parts: _Side, locate: Callable[[pl.DataFrame], pl.DataFrame], *, secret: bytes, out: Path
+) -> tuple[int, int]:
     """Locate, key and number a side's settled parts, writing them in order into one Parquet file.
 
     Returns (records, records with issues).
     """
     side = parts.side
-    keys = record_keys(_narrow(parts.settled, RECORD_KEY_COLUMNS[side]), side, secret=secret)
-    multi_sheet = multi_sheet_files(_narrow(parts.settled, LINEAGE[:2]))
+    narrow = _narrow(parts.settled, RECORD_KEY_COLUMNS[side])  # lineage among them
+    keys, multi_sheet = record_keys(narrow, side, secret=secret), multi_sheet_files(narrow)
+    del narrow
     # A part whose rows leave a column all empty may type it otherwise: every part is read as all of them are.
     schema = pl.concat([pl.scan_parquet(p) for p in parts.settled], how="vertical_relaxed").collect_schema()
     start, with_issues = 0, 0
@@ -167,18 +177,16 @@ def normalise(
     work = run / "normalise.work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    batches = {side: len(_batches(path, batch_rows)) for side, path in raw.items()}
-    with progress.stage(_STAGE, 2 * sum(batches.values())):
+    batches = {side: _batches(path, batch_rows) for side, path in raw.items()}
+    with progress.stage(_STAGE, 2 * sum(len(b) for b in batches.values())):
         available = set(pl.read_parquet_schema(raw[Side.REGISTER]))
         context = context_of(
             pl.read_parquet(raw[Side.REGISTER], columns=[c for c in CONTEXT_COLUMNS if c in available])
         )
         sides, lookups = {}, Lookups()  # names and addresses mapped once for both sides
         for side, path in raw.items():
-            sides[side] = _settle(
-                path, side, context=context, lookups=lookups, cache=cache, work=work, batch_rows=batch_rows
-            )
-            progress.advance(_STAGE, batches[side])
+            sides[side] = _settle(path, side, batches[side], context=context, lookups=lookups, cache=cache, work=work)
+            progress.advance(_STAGE, len(batches[side]))
         register, roll = sides[Side.REGISTER], sides[Side.ROLL]
         places = gazetteer(_narrow(register.settled, ["community_code", "place"]))
         secret = load_or_create(digest_key)
@@ -201,12 +209,12 @@ def normalise(
         )
         counts |= {"roll_valid": valid, "roll_rows_with_issues": with_issues}
         # Rows recording an empty flat are few: located all at once.
-        empty = pl.DataFrame(schema=pl.read_parquet_schema(roll.settled[0]))
-        vacant, vacancy_q = vacancies(
-            pl.concat([pl.read_parquet(p) for p in roll.vacant], how="vertical_relaxed") if roll.vacant else empty,
-            places,
-            flats,
+        vacant_rows = (
+            pl.concat([pl.read_parquet(p) for p in roll.vacant], how="vertical_relaxed")
+            if roll.vacant
+            else pl.DataFrame(schema=pl.read_parquet_schema(roll.settled[0]))
         )
+        vacant, vacancy_q = vacancies(vacant_rows, places, flats)
         vacant.write_parquet(run / "vacant.parquet")
         quarantine = pl.concat(
             [pl.read_parquet(run / "malformed.parquet"), *register.quarantine, *roll.quarantine, vacancy_q],
