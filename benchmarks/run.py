@@ -36,7 +36,9 @@ def child(*args: str) -> dict[str, Any]:
     result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         console.print(result.stderr[-4000:])
-        raise SystemExit(f"benchmark child failed: {' '.join(args)}")
+        raise SystemExit(
+            f"benchmark child failed (exit {result.returncode}; -9 is killed, e.g. for memory): {' '.join(args)}"
+        )
     output: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return output
 

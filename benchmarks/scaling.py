@@ -34,9 +34,13 @@ CHART = Path(__file__).resolve().parent / "scaling.svg"
 COMPARED = ("links", "record_status", "queue", "community_summary", "coverage")
 
 
-def full_run(scale: int, seed: int) -> dict[str, Any]:
-    """The whole run on the city of `scale` in a fresh data directory: timings, peaks and accuracy."""
-    source, _ = city(scale, seed)
+def full_run(scale: int, seed: int, source: Path | None = None) -> dict[str, Any]:
+    """The whole run on the city of `scale` in a fresh data directory: timings, peaks and accuracy.
+
+    `source`: a city already generated for this scale (`hukou generate DIR --scale S`), else it is generated here.
+    """
+    if source is None:
+        source, _ = city(scale, seed)
     data = WORK / f"data-scale-s{scale}"
     shutil.rmtree(data, ignore_errors=True)
     register = next((source / "register").iterdir())
@@ -206,10 +210,24 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--incremental-scale", type=int, default=5, help="0: no incremental night")
+    parser.add_argument(
+        "--city",
+        action="append",
+        default=[],
+        metavar="SCALE=DIR",
+        help="a city already generated for SCALE (scale 50 takes an hour to generate)",
+    )
     args = parser.parse_args()
+    cities = {int(scale): Path(folder) for scale, folder in (c.split("=", 1) for c in args.city)}
     WORK.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d %H:%M %Z")
-    runs = [full_run(s, args.seed) for s in args.scales]
+    runs, failed = [], []
+    for scale in args.scales:
+        try:
+            runs.append(full_run(scale, args.seed, cities.get(scale)))
+        except SystemExit as failure:  # e.g. killed for memory: the scales that ran are still reported
+            console.print(f"[red]scale {scale}: {failure}[/red]")
+            failed.append({"scale": scale, "failure": str(failure)})
     night = None
     if args.incremental_scale:
         base = next((r for r in runs if r["scale"] == args.incremental_scale), None)
@@ -218,7 +236,9 @@ def main() -> None:
     report(runs, night)
     CHART.write_text(chart(runs, f"hukou-recon whole run by scale — make bench-scale, {stamp}"), encoding="utf-8")
     console.print(f"chart: {CHART}")
-    (WORK / "scaling.json").write_text(json.dumps({"runs": runs, "incremental": night}, indent=1, default=str))
+    (WORK / "scaling.json").write_text(
+        json.dumps({"runs": runs, "failed": failed, "incremental": night}, indent=1, default=str)
+    )
 
 
 if __name__ == "__main__":

@@ -50,15 +50,12 @@ LINK_COLUMNS = [
     "id_head",
     "birth",
     "sex",
-    "dwelling",
     "flat",
     *PARTS,
-    "record_key",
-    "fingerprint",
 ]
-"""What the link stage reads of prepared records (both sides); the register adds active, former_name, household_key."""
-DECISION_COLUMNS = ("record_key", "fingerprint", "dwelling")
-"""Read for the operators' decisions (`reconcile.decisions`), not for linking: let go before it links."""
+"""What the link stage reads of prepared records (both sides); the register adds active, former_name, household_key.
+The operators' decisions are matched to records by key and fingerprint from scans of the files: linking never
+reads those (nor the records' dwelling)."""
 _CODE_PREFIX = re.compile(FILE_COMMUNITY)
 
 
@@ -323,21 +320,21 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
     Writes links.parquet, candidates.parquet, duplicates.parquet, pair_decisions.parquet and model.json.
     """
     with progress.stage("匹配 link", 1):
+        scans = pl.scan_parquet(run / "register.parquet"), pl.scan_parquet(run / "roll.parquet")
+        standing = active_decisions(state)
+        moved = rekeyed(standing, *scans)
+        if state is not None and not moved.is_empty():  # decisions stored under the earlier, unkeyed record keys
+            rekey_decisions(state, moved)
+            standing = active_decisions(state)
+        standing.write_parquet(run / "decisions.parquet")
+        decisions, outcomes = pair_decisions(standing, *scans)
+        outcomes.write_parquet(run / "pair_decisions.parquet")
         frames = {
             Side.REGISTER: pl.read_parquet(
                 run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]
             ),
             Side.ROLL: pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS),
         }
-        standing = active_decisions(state)
-        moved = rekeyed(standing, frames[Side.REGISTER], frames[Side.ROLL])
-        if state is not None and not moved.is_empty():  # decisions stored under the earlier, unkeyed record keys
-            rekey_decisions(state, moved)
-            standing = active_decisions(state)
-        standing.write_parquet(run / "decisions.parquet")
-        decisions, outcomes = pair_decisions(standing, frames[Side.REGISTER], frames[Side.ROLL])
-        outcomes.write_parquet(run / "pair_decisions.parquet")
-        frames = {side: frame.drop(DECISION_COLUMNS) for side, frame in frames.items()}
         # Handed over, not kept: `link` copies what it links and lets these go.
         result = link(frames.pop(Side.REGISTER), frames.pop(Side.ROLL), settings=settings, decisions=decisions)
         result.links.write_parquet(run / "links.parquet")
@@ -380,10 +377,10 @@ def classify_stage(run: Path, policy: Collection[Evidence] = (), previous: Path 
     """
     vacant = run / "vacant.parquet"
     with progress.stage("判定 classify", 1):
-        found = findings(
-            pl.read_parquet(run / "register.parquet", columns=list(REGISTER_COLUMNS)),
-            pl.read_parquet(run / "roll.parquet", columns=list(ROLL_COLUMNS)),
-            pl.read_parquet(run / "links.parquet"),
+        found = findings(  # scanned: each of its queries reads only the columns it uses (`reconcile.frames`)
+            pl.scan_parquet(run / "register.parquet").select(REGISTER_COLUMNS),
+            pl.scan_parquet(run / "roll.parquet").select(ROLL_COLUMNS),
+            pl.scan_parquet(run / "links.parquet"),
             pl.read_parquet(run / "duplicates.parquet"),
             decisions=pl.read_parquet(run / "decisions.parquet"),
             pair_outcomes=pl.read_parquet(run / "pair_decisions.parquet"),

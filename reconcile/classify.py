@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.dwelling import PARTS, Grade, grade_expr
+from reconcile.frames import Frame, collect
 from schemas.codes import DecidedBy, Side, Status
 from schemas.inputs import LINEAGE
 
@@ -40,11 +41,11 @@ def status_if_same_person(address_level: int) -> Status:
 
 
 def classify(
-    register: pl.DataFrame,
-    roll: pl.DataFrame,
-    links: pl.DataFrame,
-    register_duplicates: pl.DataFrame,
-    roll_duplicates: pl.DataFrame,
+    register: Frame,
+    roll: Frame,
+    links: Frame,
+    register_duplicates: Frame,
+    roll_duplicates: Frame,
 ) -> pl.DataFrame:
     """One status row per record of either side.
 
@@ -55,19 +56,24 @@ def classify(
     registered flat just as well (see `_incomplete`).
     """
     own_key = pl.col("person_key").alias("own_key")  # keyed in `reconcile.prepare` (`reconcile.keys`)
+    register, roll = register.lazy(), roll.lazy()
     reg = register.select("idx", *LINEAGE, "community_code", "flat", *PARTS, "active", own_key)
     rol = roll.select("idx", *LINEAGE, "community_code", "flat_fits", *PARTS, own_key)
-    pair = _linked_pairs(links, reg, rol)
-    reg_out = _register_statuses(reg, pair, register_duplicates)
-    roll_out = _roll_statuses(rol, pair, roll_duplicates)
+    pair = _linked_pairs(links.lazy(), reg, rol)
+    reg_out = _register_statuses(reg, pair, register_duplicates.lazy())
+    roll_out = _roll_statuses(rol, pair, roll_duplicates.lazy())
     flagged = _incomplete(pair, reg_out, register, roll)
     out = pl.concat([reg_out, roll_out]).join(
-        flagged.with_columns(pl.lit(True).alias("address_incomplete")), on=["side", "idx"], how="left"
+        flagged.with_columns(pl.lit(True).alias("address_incomplete")),
+        on=["side", "idx"],
+        how="left",
+        maintain_order="left",
     )
-    return out.with_columns(pl.col("address_incomplete").fill_null(False)).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
+    statuses = out.with_columns(pl.col("address_incomplete").fill_null(False)).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
+    return collect(statuses)
 
 
-def _linked_pairs(links: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame) -> pl.DataFrame:
+def _linked_pairs(links: pl.LazyFrame, reg: pl.LazyFrame, rol: pl.LazyFrame) -> pl.LazyFrame:
     """Each link with both records' community, flat and parts, its dwelling grade and the status it gives."""
     pair = (
         links.select("rid", "lid", "decided_by")
@@ -113,7 +119,7 @@ def _linked_pairs(links: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame) -> 
     return pair
 
 
-def _register_statuses(reg: pl.DataFrame, pair: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame:
+def _register_statuses(reg: pl.LazyFrame, pair: pl.LazyFrame, duplicates: pl.LazyFrame) -> pl.LazyFrame:
     """A status row per register record: inactive, duplicate, the linked status, else 户在人不在."""
     reg_out = (
         reg.join(
@@ -122,10 +128,14 @@ def _register_statuses(reg: pl.DataFrame, pair: pl.DataFrame, duplicates: pl.Dat
             ),
             on="idx",
             how="left",
+            maintain_order="left",
         )
-        .join(duplicates.select("idx", "primary"), on="idx", how="left")
+        .join(duplicates.select("idx", "primary"), on="idx", how="left", maintain_order="left")
         .join(
-            reg.select(pl.col("idx").alias("primary"), pl.col("own_key").alias("primary_key")), on="primary", how="left"
+            reg.select(pl.col("idx").alias("primary"), pl.col("own_key").alias("primary_key")),
+            on="primary",
+            how="left",
+            maintain_order="left",
         )
     )
     reg_out = reg_out.select(
@@ -157,15 +167,16 @@ def _register_statuses(reg: pl.DataFrame, pair: pl.DataFrame, duplicates: pl.Dat
     return reg_out
 
 
-def _roll_statuses(rol: pl.DataFrame, pair: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame:
+def _roll_statuses(rol: pl.LazyFrame, pair: pl.LazyFrame, duplicates: pl.LazyFrame) -> pl.LazyFrame:
     """A status row per roll record: duplicate, the linked status, else 人在户不在."""
     roll_out = rol.join(
         pair.select(pl.col("lid").alias("idx"), "_linked_status", "r_comm", "r_key", "r_file", "r_sheet", "r_row"),
         on="idx",
         how="left",
-    ).join(duplicates.select("idx", "primary"), on="idx", how="left")
+        maintain_order="left",
+    ).join(duplicates.select("idx", "primary"), on="idx", how="left", maintain_order="left")
     primary_keys = roll_out.select(pl.col("idx").alias("primary"), pl.coalesce("r_key", "own_key").alias("primary_key"))
-    roll_out = roll_out.join(primary_keys, on="primary", how="left").select(
+    roll_out = roll_out.join(primary_keys, on="primary", how="left", maintain_order="left").select(
         pl.lit(Side.ROLL.value).alias("side"),
         "idx",
         *LINEAGE,
@@ -187,7 +198,7 @@ def _roll_statuses(rol: pl.DataFrame, pair: pl.DataFrame, duplicates: pl.DataFra
     return roll_out
 
 
-def _incomplete(pair: pl.DataFrame, reg_out: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+def _incomplete(pair: pl.LazyFrame, reg_out: pl.LazyFrame, register: pl.LazyFrame, roll: pl.LazyFrame) -> pl.LazyFrame:
     """(side, idx) of both records of each 人户一致 pair whose roll address leaves real doubt.
 
     It fits another registered flat of the community as well, and
@@ -199,8 +210,6 @@ def _incomplete(pair: pl.DataFrame, reg_out: pl.DataFrame, register: pl.DataFram
         & (pl.col("grade") == int(Grade.COMPATIBLE))
         & (pl.col("l_fits") >= 2)
     ).select("rid", "lid", "r_flat")
-    if doubtful.height == 0:
-        return pl.DataFrame(schema={"side": pl.String, "idx": pl.Int64})
     not_found_elsewhere = pl.col("status").is_in([Status.CONSISTENT.value, Status.REVIEW.value]) | (
         (pl.col("status") == Status.ABSENT.value) & pl.col("other_community_code").is_null()
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from reconcile.frames import Frame, collect
 from reconcile.keys import LEGACY_PREFIXES, key_migration
 from reconcile.linker import Decisions
 from schemas.codes import DecisionKind, ItemState, Outcome, Side
@@ -21,11 +22,19 @@ if TYPE_CHECKING:
 OUTCOME_SCHEMA = {"decision_id": pl.Int64, "outcome": pl.String}
 
 
-def _match(decisions: pl.DataFrame, records: pl.DataFrame, key: str, fingerprint: str, idx_name: str) -> pl.DataFrame:
-    current = records.select(
-        pl.col("record_key").alias(key), pl.col("fingerprint").alias(f"_{fingerprint}"), pl.col("idx").alias(idx_name)
-    ).unique(key, keep="first")
-    return decisions.join(current, on=key, how="left")
+def _match(decisions: pl.DataFrame, records: Frame, key: str, fingerprint: str, idx_name: str) -> pl.DataFrame:
+    """`decisions` with the record each one's `key` names tonight (its `idx_name` and `_<fingerprint>`), if any."""
+    current = (
+        records.lazy()
+        .select(
+            pl.col("record_key").alias(key),
+            pl.col("fingerprint").alias(f"_{fingerprint}"),
+            pl.col("idx").alias(idx_name),
+        )
+        .join(decisions.lazy().select(key).unique(), on=key, how="semi")  # only what the decisions name: few
+        .unique(key, keep="first")
+    )
+    return decisions.join(collect(current), on=key, how="left")
 
 
 def _outcome(*, gone: pl.Expr, changed: pl.Expr) -> pl.Expr:
@@ -45,9 +54,7 @@ def _kinds(*, pair: bool) -> list[str]:
     return [k.value for k in DecisionKind if k.is_pair is pair]
 
 
-def pair_decisions(
-    decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
-) -> tuple[Decisions, pl.DataFrame]:
+def pair_decisions(decisions: pl.DataFrame, register: Frame, roll: Frame) -> tuple[Decisions, pl.DataFrame]:
     """(Decisions for the linker, outcome per pair decision: applied / changed / gone)."""
     pairs = decisions.filter(pl.col("kind").is_in(_kinds(pair=True)))
     pairs = _match(pairs, register, "register_key", "register_fingerprint", "rid")
@@ -67,7 +74,7 @@ def pair_decisions(
     return result, pairs.select(pl.col("id").alias("decision_id"), "outcome")
 
 
-def record_decisions(decisions: pl.DataFrame, records: pl.DataFrame, *, side: Side) -> pl.DataFrame:
+def record_decisions(decisions: pl.DataFrame, records: Frame, *, side: Side) -> pl.DataFrame:
     """Mismatch decisions on one side's records: idx, decision_id, kind, outcome."""
     key, fingerprint, other = f"{side}_key", f"{side}_fingerprint", f"{side.other}_key"
     lone = decisions.filter(
@@ -82,7 +89,7 @@ def record_decisions(decisions: pl.DataFrame, records: pl.DataFrame, *, side: Si
     )
 
 
-def record_outcomes(decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+def record_outcomes(decisions: pl.DataFrame, register: Frame, roll: Frame) -> pl.DataFrame:
     """Mismatch decisions on the records of both sides that are still delivered: side, idx, decision_id, kind, outcome."""
     return pl.concat(
         [
@@ -94,24 +101,24 @@ def record_outcomes(decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.Da
     ).drop_nulls("idx")
 
 
-def changed_pairs(
-    pair_outcomes: pl.DataFrame, decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame
-) -> pl.DataFrame:
+def changed_pairs(pair_outcomes: pl.DataFrame, decisions: pl.DataFrame, register: Frame, roll: Frame) -> pl.DataFrame:
     """(rid, lid) of the pairs whose decision was set aside tonight because a record changed."""
     keyed = pair_outcomes.join(
         decisions.select(pl.col("id").alias("decision_id"), "register_key", "roll_key"), on="decision_id"
     )
-    return (
-        keyed.filter(pl.col("outcome") == Outcome.CHANGED.value)
+    return collect(
+        keyed.lazy()
+        .filter(pl.col("outcome") == Outcome.CHANGED.value)
         .join(
-            register.select(pl.col("record_key").alias("register_key"), pl.col("idx").alias("rid")), on="register_key"
+            register.lazy().select(pl.col("record_key").alias("register_key"), pl.col("idx").alias("rid")),
+            on="register_key",
         )
-        .join(roll.select(pl.col("record_key").alias("roll_key"), pl.col("idx").alias("lid")), on="roll_key")
+        .join(roll.lazy().select(pl.col("record_key").alias("roll_key"), pl.col("idx").alias("lid")), on="roll_key")
         .select("rid", "lid")
     )
 
 
-def rekeyed(decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+def rekeyed(decisions: pl.DataFrame, register: Frame, roll: Frame) -> pl.DataFrame:
     """Decisions stored under the earlier scheme's keys, moved to tonight's (`reconcile.keys.key_migration`).
 
     Returns id, register_key, roll_key, register_fingerprint and roll_fingerprint of the decisions that
@@ -125,7 +132,7 @@ def rekeyed(decisions: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame)
         key, fingerprint = f"{side}_key", f"{side}_fingerprint"
         if not decisions[key].str.starts_with(LEGACY_PREFIXES[side]).any():
             continue  # nothing stored under the earlier scheme: no need to compute its keys for every record
-        moves = key_migration(records, side=side).rename({"old_key": key})
+        moves = collect(key_migration(records.lazy(), side=side)).rename({"old_key": key})
         out = (
             out.join(moves, on=key, how="left")
             .with_columns(

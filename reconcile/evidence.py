@@ -15,6 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.dates import parse_date_column
+from reconcile.frames import Frame, collect
 from reconcile.most_common import most_common
 from schemas.codes import DecidedBy, Evidence, Side, Status
 
@@ -81,7 +82,7 @@ def building_label() -> pl.Expr:
     return pl.concat_str([pl.col("dw_place").fill_null(""), pl.col("dw_building"), marker])
 
 
-def building_grids(roll: pl.DataFrame) -> pl.DataFrame:
+def building_grids(roll: pl.LazyFrame) -> pl.LazyFrame:
     """(building, grid): the grid most of a building's roll records name; buildings the roll never names are absent.
 
     A register record has no grid; its building's grid says which grid worker would visit it.
@@ -90,13 +91,13 @@ def building_grids(roll: pl.DataFrame) -> pl.DataFrame:
     return most_common(located, "building", "grid")
 
 
-def named_flats(frame: pl.DataFrame) -> pl.DataFrame:
+def named_flats(frame: pl.LazyFrame) -> pl.LazyFrame:
     """One row per flat each roll row may name: its flat, or every registered flat an incomplete address fits.
 
     An address written without its 单元 (or compound) that fits several registered flats (`flat_candidates`,
     `reconcile.dwelling.resolve_flats`) may name any of them: none of them is "not in the roll".
     """
-    if "flat_candidates" not in frame.columns:
+    if "flat_candidates" not in frame.collect_schema():
         return frame
     may_name = (
         pl.when(pl.col("flat_candidates").list.len() > 0)
@@ -106,15 +107,16 @@ def named_flats(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(may_name.alias("flat")).drop("flat_candidates").explode("flat")
 
 
-def _recorded_at(roll: pl.DataFrame, vacant: pl.DataFrame) -> pl.DataFrame:
+def _recorded_at(roll: pl.LazyFrame, vacant: pl.DataFrame) -> pl.LazyFrame:
     """Every roll row placed in a building, once per flat it may name (`named_flats`).
 
     Flat, building and 登记日期 as written, for persons and vacancy rows.
     """
-    written = pl.col("recorded_raw").cast(pl.String) if "recorded_raw" in roll.columns else pl.lit(None, pl.String)
-    candidates = [c for c in ("flat_candidates",) if c in roll.columns]
+    columns = roll.collect_schema()
+    written = pl.col("recorded_raw").cast(pl.String) if "recorded_raw" in columns else pl.lit(None, pl.String)
+    candidates = [c for c in ("flat_candidates",) if c in columns]
     people = roll.select("idx", "flat", *candidates, building_key().alias("building"), written.alias("recorded_raw"))
-    empty = vacant.select(
+    empty = vacant.lazy().select(
         pl.lit(None, dtype=pl.Int64).alias("idx"),
         "flat",
         *[c for c in candidates if c in vacant.columns],
@@ -131,8 +133,8 @@ def _recorded_at(roll: pl.DataFrame, vacant: pl.DataFrame) -> pl.DataFrame:
 
 
 def _register_evidence(
-    statuses: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame
-) -> pl.DataFrame:
+    statuses: pl.LazyFrame, register: pl.LazyFrame, roll: pl.LazyFrame, vacant: pl.DataFrame
+) -> pl.LazyFrame:
     """Evidence for the lone register records (户在人不在)."""
     recorded = _recorded_at(roll, vacant)
     family_at = (  # roll records linked to someone of a household: that family lives there
@@ -146,11 +148,14 @@ def _register_evidence(
         on="idx",
     )
     people = recorded.filter(~pl.col("vacant")).join(family_at, on="idx", how="left")
-    at_flat = reg.select("idx", "flat", "household_key").join(
-        people.select(pl.col("idx").alias("lid"), "flat", "recorded_raw", "linked_household"), on="flat"
+    at_flat = collect(
+        reg.select("idx", "flat", "household_key").join(
+            people.select(pl.col("idx").alias("lid"), "flat", "recorded_raw", "linked_household"), on="flat"
+        )
     )
-    at_flat = (  # dates parsed only for the people at these flats, not the whole roll
-        at_flat.with_columns(parse_date_column(at_flat["recorded_raw"])[0].alias("recorded"))
+    at_flat_since = (  # dates parsed only for the people at these flats, not the whole roll
+        at_flat.lazy()
+        .with_columns(parse_date_column(at_flat["recorded_raw"])[0].alias("recorded"))
         .group_by("idx")
         .agg(
             (pl.col("linked_household") != pl.col("household_key")).fill_null(True).sum().alias("others"),
@@ -164,7 +169,7 @@ def _register_evidence(
     empty_flats = recorded.filter("vacant").select("flat").unique()
     buildings = recorded.drop_nulls("building").select("building").unique()
     out = (
-        reg.join(at_flat, on="idx", how="left")
+        reg.join(at_flat_since, on="idx", how="left")
         .join(empty_flats.with_columns(pl.lit(True).alias("empty")), on="flat", how="left")
         .join(buildings.with_columns(pl.lit(True).alias("visited")), on="building", how="left")
     )
@@ -193,7 +198,7 @@ def _register_evidence(
     )
 
 
-def _roll_evidence(statuses: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+def _roll_evidence(statuses: pl.LazyFrame, register: pl.LazyFrame, roll: pl.LazyFrame) -> pl.LazyFrame:
     """Evidence for the lone roll records (人在户不在): linked elsewhere, a namesake elsewhere, or from outside."""
     lone = statuses.filter((pl.col("side") == Side.ROLL.value) & (pl.col("status") == Status.UNREGISTERED.value))
     rol = lone.select("idx", "other_community_code").join(
@@ -243,10 +248,10 @@ def _roll_evidence(statuses: pl.DataFrame, register: pl.DataFrame, roll: pl.Data
 
 
 def evidence(
-    statuses: pl.DataFrame,
-    register: pl.DataFrame,
-    roll: pl.DataFrame,
-    links: pl.DataFrame,
+    statuses: Frame,
+    register: Frame,
+    roll: Frame,
+    links: Frame,
     vacant: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Evidence for every lone record (`EVIDENCE_SCHEMA`), from tonight's statuses and both sides' located records.
@@ -254,20 +259,23 @@ def evidence(
     `statuses` is `reconcile.classify.classify`'s output, `links` tonight's links (rid, lid, decided_by); `vacant`
     holds the roll's rows recording a flat as empty (community_code, flat and the `reconcile.dwelling.PARTS`).
     """
+    register, roll = register.lazy(), roll.lazy()
     if vacant is None:
-        vacant = roll.clear().select("community_code", "flat", "dw_class", "dw_place", "dw_building")
+        vacant = collect(roll.clear().select("community_code", "flat", "dw_class", "dw_place", "dw_building"))
     linked_household = (
-        links.filter(pl.col("decided_by") != DecidedBy.REVIEW.value)
+        links.lazy()
+        .filter(pl.col("decided_by") != DecidedBy.REVIEW.value)
         .join(register.select(pl.col("idx").alias("rid"), pl.col("household_key").alias("linked_household")), on="rid")
         .select(pl.lit(Side.ROLL.value).alias("side"), pl.col("lid").alias("idx"), "linked_household")
     )
-    statuses = statuses.join(linked_household, on=["side", "idx"], how="left")
-    return pl.concat(
-        [_register_evidence(statuses, register, roll, vacant), _roll_evidence(statuses, register, roll)]
-    ).cast(EVIDENCE_SCHEMA)  # type: ignore[arg-type]
+    with_household = statuses.lazy().join(linked_household, on=["side", "idx"], how="left")
+    found = pl.concat(
+        [_register_evidence(with_household, register, roll, vacant), _roll_evidence(with_household, register, roll)]
+    )
+    return collect(found.cast(EVIDENCE_SCHEMA).sort("side", "idx"))  # type: ignore[arg-type]
 
 
-def coverage(register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame | None = None) -> pl.DataFrame:
+def coverage(register: Frame, roll: Frame, vacant: pl.DataFrame | None = None) -> pl.DataFrame:
     """Roll coverage per building (`COVERAGE_SCHEMA`): flats and persons registered against those recorded.
 
     A registered flat is recorded when a roll row may name it (a person or a vacancy; `named_flats`); a building is
@@ -275,13 +283,15 @@ def coverage(register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame | 
     any roll row names it, a registered flat or not (the rule of `Evidence.BUILDING_UNVISITED`). Its grid is the
     grid most of its roll rows name (null when the roll records nothing there).
     """
-    reg = register.filter(pl.col("active") if "active" in register.columns else pl.lit(True)).select(
+    register, roll = register.lazy(), roll.lazy()
+    active = pl.col("active") if "active" in register.collect_schema() else pl.lit(True)
+    reg = register.filter(active).select(
         "community_code", "flat", building_key().alias("building"), building_label().alias("label")
     )
-    candidates = [c for c in ("flat_candidates",) if c in roll.columns]
+    candidates = [c for c in ("flat_candidates",) if c in roll.collect_schema()]
     people = roll.select("flat", *candidates, "grid", building_key().alias("building"), pl.lit(True).alias("person"))
     if vacant is not None and vacant.height:
-        empty = vacant.select(
+        empty = vacant.lazy().select(
             "flat",
             *[c for c in candidates if c in vacant.columns],
             pl.lit(None, dtype=pl.String).alias("grid"),
@@ -316,7 +326,7 @@ def coverage(register: pl.DataFrame, roll: pl.DataFrame, vacant: pl.DataFrame | 
         )
         .join(flats_recorded, on="building", how="left")
     )
-    return (
+    return collect(
         registered.join(recorded, on="building", how="left")
         .select(
             "community_code",

@@ -14,9 +14,10 @@ import polars as pl
 from reconcile.classify import classify
 from reconcile.decisions import changed_pairs, record_outcomes
 from reconcile.evidence import building_grids, building_key, building_label, coverage, evidence
+from reconcile.frames import Frame, collect
 from reconcile.most_common import most_common
 from reconcile.summary import community_summary
-from reconcile.verification import verify
+from reconcile.verification import verified
 from reconcile.work_queue import build_queue
 from schemas.codes import DecidedBy, Evidence, Outcome, Side
 
@@ -50,16 +51,18 @@ class Findings:
     """Roll coverage per building (`evidence.COVERAGE_SCHEMA`)."""
 
 
-def communities(register: pl.DataFrame, roll_files: pl.DataFrame) -> pl.DataFrame:
+def communities(register: Frame, roll_files: pl.DataFrame) -> pl.DataFrame:
     """Code, name, street and police station of every community seen on either side.
 
     `roll_files` (community_code, community_name) names the communities the roll files are named after: a community
     nobody is registered in still gets its name.
     """
-    from_register = register.select("community_code").unique()
+    register = register.lazy()
+    names = register.select("community_code").unique()
     for column, out in (("community_name", "community_name"), ("street", "street"), ("station", "police_station")):
         most = most_common(register, "community_code", column).rename({column: out})
-        from_register = from_register.join(most, on="community_code", how="left", nulls_equal=True)
+        names = names.join(most, on="community_code", how="left", nulls_equal=True)
+    from_register = collect(names)
     from_files = roll_files.select("community_code", pl.col("community_name").alias("file_name")).unique(
         "community_code"
     )
@@ -70,7 +73,7 @@ def communities(register: pl.DataFrame, roll_files: pl.DataFrame) -> pl.DataFram
     )
 
 
-def _issues(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+def _issues(register: pl.LazyFrame, roll: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat(
         [
             register.select(pl.lit(Side.REGISTER.value).alias("side"), "idx", "issues"),
@@ -79,7 +82,7 @@ def _issues(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _places(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+def _places(register: pl.LazyFrame, roll: pl.LazyFrame) -> pl.LazyFrame:
     """Where each record is: its flat and building, a register record's household, and its grid.
 
     A register record's flat is its registered flat, a roll record's the flat it names; a roll record's grid is
@@ -88,17 +91,13 @@ def _places(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
     """
     return pl.concat(
         [
-            # The grid joined on the building alone and put beside the records (joining them would copy them all).
-            register.with_columns(
-                register.select(building_key().alias("_building"))
-                .join(
-                    building_grids(roll).rename({"building": "_building"}),
-                    on="_building",
-                    how="left",
-                    maintain_order="left",
-                )
-                .get_column("grid")
-            ).select(
+            register.with_columns(building_key().alias("_building"))
+            .join(
+                building_grids(roll).rename({"building": "_building"}),
+                on="_building",
+                how="left",
+            )
+            .select(
                 pl.lit(Side.REGISTER.value).alias("side"),
                 "idx",
                 "flat",
@@ -118,9 +117,10 @@ def _places(register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _review_pairs(links: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
-    return (
-        links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
+def _review_pairs(links: Frame, register: pl.LazyFrame, roll: pl.LazyFrame) -> pl.DataFrame:
+    return collect(
+        links.lazy()
+        .filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
         .join(
             register.select(pl.col("idx").alias("rid"), pl.col("community_code").alias("register_community")),
             on="rid",
@@ -130,9 +130,9 @@ def _review_pairs(links: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFram
 
 
 def findings(
-    register: pl.DataFrame,
-    roll: pl.DataFrame,
-    links: pl.DataFrame,
+    register: Frame,
+    roll: Frame,
+    links: Frame,
     duplicates: pl.DataFrame,
     *,
     decisions: pl.DataFrame,
@@ -147,15 +147,17 @@ def findings(
     `pair_outcomes` what became of the pair decisions in linking (`reconcile.decisions.pair_decisions`);
     `roll_files` as in `communities`; `vacant` the roll's rows recording empty flats (`reconcile.prepare.Prepared`);
     `policy` the evidence that verifies a lone record without a visit (`reconcile.verification.verify`).
+    Pass the records as Parquet scans (`pl.scan_parquet`) to hold only what each step reads (`reconcile.frames`).
     """
+    register, roll = register.lazy(), roll.lazy()
     on_side = {side: duplicates.filter(pl.col("side") == side.value).drop("side") for side in Side}
     statuses = classify(register, roll, links, on_side[Side.REGISTER], on_side[Side.ROLL])
     statuses = statuses.join(evidence(statuses, register, roll, links, vacant), on=["side", "idx"], how="left")
     outcomes = record_outcomes(decisions, register, roll)
-    statuses = (
-        verify(statuses, links, outcomes, policy=policy)
-        .join(_issues(register, roll), on=["side", "idx"], how="left")
-        .join(_places(register, roll), on=["side", "idx"], how="left")
+    statuses = collect(
+        verified(statuses, links, outcomes, policy=policy)
+        .join(_issues(register, roll), on=["side", "idx"], how="left", maintain_order="left")
+        .join(_places(register, roll), on=["side", "idx"], how="left", maintain_order="left")
         .with_columns(pl.col("issues").list.join(",").alias("issues"))
     )
     changed = changed_pairs(pair_outcomes, decisions, register, roll)

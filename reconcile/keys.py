@@ -226,7 +226,7 @@ def _legacy_key(side: Side) -> pl.Expr:
     )
 
 
-def key_migration(records: pl.DataFrame, *, side: Side) -> pl.DataFrame:
+def key_migration(records: pl.LazyFrame, *, side: Side) -> pl.LazyFrame:
     """Where decisions stored under the earlier scheme's keys go: old_key, old_fingerprint, new_key, new_fingerprint.
 
     `records` are tonight's keyed records of one side. Records that shared an old key map as the

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    import polars as pl
+import polars as pl
+
+F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
 
 
-def most_common(frame: pl.DataFrame, by: str, column: str) -> pl.DataFrame:
+def most_common(frame: F, by: str, column: str) -> F:
     """Per value of `by`, the non-null value of `column` most of its rows give (groups without one are left out).
 
     Of equally common values the first in sort order, so the answer follows from the rows, not from their order.

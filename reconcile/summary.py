@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from reconcile.frames import Frame, collect
 from schemas.codes import Side, Status
 
 S = Status
@@ -17,21 +18,24 @@ def _count(status: Status, extra: pl.Expr | None = None) -> pl.Expr:
 
 
 def community_summary(
-    statuses: pl.DataFrame,
-    register: pl.DataFrame,
-    roll: pl.DataFrame,
-    communities: pl.DataFrame,
-    review_pairs: pl.DataFrame,
+    statuses: Frame,
+    register: Frame,
+    roll: Frame,
+    communities: Frame,
+    review_pairs: Frame,
 ) -> pl.DataFrame:
     """One row per community.
 
     `statuses` from `classify`; `communities` has community_code, community_name,
     street, police_station; `review_pairs` has register_community, roll_community.
     """
+    statuses, communities = statuses.lazy(), communities.lazy()
     reg = statuses.filter(pl.col("side") == Side.REGISTER.value).join(
-        register.select("idx", "household_key"), on="idx", how="left"
+        register.lazy().select("idx", "household_key"), on="idx", how="left"
     )
-    rol = statuses.filter(pl.col("side") == Side.ROLL.value).join(roll.select("idx", "flat"), on="idx", how="left")
+    rol = statuses.filter(pl.col("side") == Side.ROLL.value).join(
+        roll.lazy().select("idx", "flat"), on="idx", how="left"
+    )
     live = [S.CONSISTENT.value, S.MOVED_WITHIN.value, S.ABSENT.value, S.REVIEW.value]
     elsewhere = pl.col("other_community_code").is_not_null()
 
@@ -92,7 +96,7 @@ def community_summary(
         _count(S.DUPLICATE).alias("duplicate_roll_records"),
     )
     unregistered_households = _unregistered_households(rol, resident, elsewhere)
-    pending = _review_pending(review_pairs)
+    pending = _review_pending(review_pairs.lazy())
 
     codes = pl.concat(
         [communities.select("community_code"), reg.select("community_code"), rol.select("community_code")]
@@ -105,11 +109,11 @@ def community_summary(
         .join(unregistered_households, on="community_code", how="left")
         .join(pending, on="community_code", how="left")
     )
-    numeric = [c for c, t in out.schema.items() if t == pl.Int64]
-    return out.with_columns(pl.col(numeric).fill_null(0)).select(SUMMARY_COLUMNS).sort("community_code")
+    numeric = [c for c, t in out.collect_schema().items() if t == pl.Int64]
+    return collect(out.with_columns(pl.col(numeric).fill_null(0)).select(SUMMARY_COLUMNS).sort("community_code"))
 
 
-def _unregistered_households(rol: pl.DataFrame, resident: list[str], elsewhere: pl.Expr) -> pl.DataFrame:
+def _unregistered_households(rol: pl.LazyFrame, resident: list[str], elsewhere: pl.Expr) -> pl.LazyFrame:
     """人在户不在 households per community: occupied flats where nobody is registered in this community."""
     return (
         rol.filter(pl.col("status").is_in(resident) & pl.col("flat").is_not_null())
@@ -133,7 +137,7 @@ def _unregistered_households(rol: pl.DataFrame, resident: list[str], elsewhere: 
     )
 
 
-def _review_pending(review_pairs: pl.DataFrame) -> pl.DataFrame:
+def _review_pending(review_pairs: pl.LazyFrame) -> pl.LazyFrame:
     """Review-band pairs per community; a pair across two communities counts in both."""
     return (
         pl.concat(

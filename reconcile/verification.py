@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from reconcile.frames import Frame, collect
+
 if TYPE_CHECKING:
     from collections.abc import Collection
 
@@ -57,12 +59,23 @@ def _decided(pairs: dict[Status, tuple[DecisionKind, ...]]) -> pl.Expr:
 
 
 def verify(
-    statuses: pl.DataFrame,
-    links: pl.DataFrame,
-    record_outcomes: pl.DataFrame,
+    statuses: Frame,
+    links: Frame,
+    record_outcomes: Frame,
     *,
     policy: Collection[Evidence] = (),
 ) -> pl.DataFrame:
+    """`verified`, run: the statuses with `verified_by`, `decision`, `decision_outcome` and `pending`."""
+    return collect(verified(statuses, links, record_outcomes, policy=policy))
+
+
+def verified(
+    statuses: Frame,
+    links: Frame,
+    record_outcomes: Frame,
+    *,
+    policy: Collection[Evidence] = (),
+) -> pl.LazyFrame:
     """Add `verified_by`, `decision`, `decision_outcome` and `pending` to the statuses.
 
     `verified_by` is auto / operator / policy, or null (not verified). `record_outcomes` is
@@ -71,18 +84,24 @@ def verify(
     must then carry `evidence` (`reconcile.evidence`). A record is `pending` while it waits for an
     operator: every review-band record, and a lone one neither verified nor settled.
     """
+    links = links.lazy()
     by_link = pl.concat(
         [
             links.select(pl.lit(Side.REGISTER.value).alias("side"), pl.col("rid").alias("idx"), "decided_by"),
             links.select(pl.lit(Side.ROLL.value).alias("side"), pl.col("lid").alias("idx"), "decided_by"),
         ]
     )
-    statuses = statuses.join(by_link, on=["side", "idx"], how="left").join(
-        record_outcomes.select(
-            "side", "idx", pl.col("kind").alias("decision"), pl.col("outcome").alias("decision_outcome")
-        ),
-        on=["side", "idx"],
-        how="left",
+    joined = (
+        statuses.lazy()
+        .join(by_link, on=["side", "idx"], how="left", maintain_order="left")
+        .join(
+            record_outcomes.lazy().select(
+                "side", "idx", pl.col("kind").alias("decision"), pl.col("outcome").alias("decision_outcome")
+            ),
+            on=["side", "idx"],
+            how="left",
+            maintain_order="left",
+        )
     )
     confirmed = _decided(CONFIRMS)
     overturned = _decided({status: (kind,) for status, (kind, _) in OVERTURNS.items()})
@@ -111,7 +130,7 @@ def verify(
             .then(pl.lit(after.value))
             .otherwise(status)
         )
-    out = statuses.with_columns(verified.alias("verified_by"), status.alias("status")).drop("decided_by")
+    out = joined.with_columns(verified.alias("verified_by"), status.alias("status")).drop("decided_by")
     settled = _decided(SETTLES)
     waiting = pl.col("status").is_in([s.value for s in REVIEW_BAND]) | (
         pl.col("status").is_in([s.value for s in AWAITING_CONFIRMATION]) & pl.col("verified_by").is_null() & ~settled

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from reconcile.frames import Frame, collect
 from schemas.codes import DecidedBy, QueueKind, Side, Status
 
 QUEUE_SCHEMA: dict[str, pl.DataType] = {
@@ -40,26 +41,27 @@ EVIDENCE_COLUMNS = ("evidence", "others_at_flat", "hint_community")
 
 
 def build_queue(
-    links: pl.DataFrame,
-    statuses: pl.DataFrame,
-    register: pl.DataFrame,
-    roll: pl.DataFrame,
-    changed_pairs: pl.DataFrame,
-    changed_records: pl.DataFrame,
+    links: Frame,
+    statuses: Frame,
+    register: Frame,
+    roll: Frame,
+    changed_pairs: Frame,
+    changed_records: Frame,
 ) -> pl.DataFrame:
     """One row per queue item.
 
     `changed_pairs` (rid, lid) and `changed_records` (side, idx) hold items whose
     earlier decision was set aside because the records changed.
     """
-    reg = register.select(
+    statuses = statuses.lazy()
+    reg = register.lazy().select(
         pl.col("idx").alias("register_idx"),
         pl.col("community_code").alias("register_community"),
         "household_key",
         pl.col("record_key").alias("register_key"),
         pl.col("fingerprint").alias("register_fingerprint"),
     )
-    rol = roll.select(
+    rol = roll.lazy().select(
         pl.col("idx").alias("roll_idx"),
         pl.col("community_code").alias("roll_community"),
         pl.col("flat").alias("dwelling"),  # lone records are grouped by the flat they name
@@ -67,7 +69,7 @@ def build_queue(
         pl.col("record_key").alias("roll_key"),
         pl.col("fingerprint").alias("roll_fingerprint"),
     )
-    pairs = _pair_items(links, reg, rol, changed_pairs)
+    pairs = _pair_items(links.lazy(), reg, rol, changed_pairs.lazy())
     lone = statuses.filter(
         pl.col("status").is_in([Status.ABSENT.value, Status.UNREGISTERED.value]) & pl.col("linked_row").is_null()
     )
@@ -78,16 +80,16 @@ def build_queue(
             on="register_idx",
             how="left",
         )
-        if "grid" in statuses.columns
+        if "grid" in statuses.collect_schema()
         else reg,
-        changed_records,
+        changed_records.lazy(),
         kind=QueueKind.ABSENT,
         sort=pl.format("2|{}", pl.col("household_key")),
     )
     unregistered = _lone_items(
         lone,
         rol,
-        changed_records,
+        changed_records.lazy(),
         kind=QueueKind.UNREGISTERED,
         sort=pl.format("1|{}", pl.col("dwelling").fill_null("")),
     )
@@ -98,12 +100,12 @@ def build_queue(
         descending=[False, True, False, False, False],
         nulls_last=True,
     )
-    return (
+    return collect(
         items.with_row_index("item_id", offset=1).with_columns(pl.col("item_id").cast(pl.Int64)).select(QUEUE_COLUMNS)
     )
 
 
-def _pair_items(links: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame, changed_pairs: pl.DataFrame) -> pl.DataFrame:
+def _pair_items(links: pl.LazyFrame, reg: pl.LazyFrame, rol: pl.LazyFrame, changed_pairs: pl.LazyFrame) -> pl.LazyFrame:
     """Queue rows for review-band pairs, nearest the auto threshold first."""
     return (
         links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value)
@@ -148,8 +150,8 @@ def _pair_items(links: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame, chang
 
 
 def _lone_items(
-    lone: pl.DataFrame, records: pl.DataFrame, changed: pl.DataFrame, *, kind: QueueKind, sort: pl.Expr
-) -> pl.DataFrame:
+    lone: pl.LazyFrame, records: pl.LazyFrame, changed: pl.LazyFrame, *, kind: QueueKind, sort: pl.Expr
+) -> pl.LazyFrame:
     """Queue rows for lone mismatches of one kind (on its side); the other side's columns stay empty."""
     side = kind.side
     if side is None:
@@ -157,7 +159,7 @@ def _lone_items(
     idx = f"{side}_idx"
     rows = (
         lone.filter(pl.col("side") == side.value)
-        .select(pl.col("idx").alias(idx), *[c for c in EVIDENCE_COLUMNS if c in lone.columns])
+        .select(pl.col("idx").alias(idx), *[c for c in EVIDENCE_COLUMNS if c in lone.collect_schema()])
         .join(records, on=idx)
         .join(
             changed.filter(pl.col("side") == side.value).select(
@@ -173,7 +175,6 @@ def _lone_items(
             sort.alias("sort_key"),
         )
     )
-    missing = [
-        pl.lit(None, dtype=dtype).alias(name) for name, dtype in QUEUE_SCHEMA.items() if name not in rows.columns
-    ]
+    columns = rows.collect_schema()
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in QUEUE_SCHEMA.items() if name not in columns]
     return rows.with_columns(missing).select(QUEUE_COLUMNS[1:]).cast(_NUMBERED_LATER)  # type: ignore[arg-type]

@@ -199,8 +199,8 @@ def test_key_migration_maps_the_earlier_keys_to_tonights() -> None:
     r, lr = register.row(0, named=True), roll.row(0, named=True)
     old_register = "R:" + _old_digest(r["id18"])
     old_roll = f"L:{CODE}:" + _old_digest(lr["name"], lr["dwelling"])
-    register_moves = key_migration(register, side=Side.REGISTER)
-    roll_moves = key_migration(roll, side=Side.ROLL)
+    register_moves = key_migration(register.lazy(), side=Side.REGISTER).collect()
+    roll_moves = key_migration(roll.lazy(), side=Side.ROLL).collect()
     assert register_moves.row(0) == (old_register, _old_fingerprint(r), r["record_key"], r["fingerprint"])
     assert roll_moves.row(0) == (old_roll, _old_fingerprint(lr), lr["record_key"], lr["fingerprint"])
     assert register_moves.height == register.height
