@@ -41,6 +41,7 @@ from reconcile.model import (
     score,
 )
 from schemas.codes import DecidedBy, Side
+from schemas.inputs import LINEAGE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -133,11 +134,17 @@ def link(
     """
     settings = settings or LinkSettings()
     decisions = decisions or Decisions()
-    reg_dups = find_duplicates(register.filter(pl.col("active")), within_file_keys=[])
+    active = register.filter(pl.col("active"))
+    reg_dups = find_duplicates(active, within_file_keys=[])
     roll_dups = find_duplicates(roll, within_file_keys=[["name", "birth"], ["name", "flat"]])
-    reg = register.filter(pl.col("active")).join(reg_dups, on="idx", how="anti")
-    rol = roll.join(roll_dups, on="idx", how="anti")
-    del register, roll  # the linked records are copies: a caller that lets go of its frames gets the memory back
+    # Lineage tells duplicates within a file apart; linking never reads it.
+    reg = active.drop(LINEAGE, strict=False).join(reg_dups, on="idx", how="anti")
+    rol = roll.drop(LINEAGE, strict=False).join(roll_dups, on="idx", how="anti")
+    del (
+        register,
+        roll,
+        active,
+    )  # the linked records are copies: a caller that lets go of its frames gets the memory back
 
     candidates = candidate_pairs(reg, rol, settings.rules, partitions=settings.partitions)
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
