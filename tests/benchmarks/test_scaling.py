@@ -1,15 +1,20 @@
-"""The scaling benchmark's own pieces: the edited delivery and the chart."""
+"""The scaling benchmark's own pieces: the edited delivery, the chart, and a scale that fails."""
 
 from __future__ import annotations
 
+import json
+import sys
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
+from benchmarks import scaling
 from benchmarks.pipeline_child import whole_run_peak
 from benchmarks.scaling import STAGES, _edit_register, chart
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 
 def _run(scale: int, factor: float) -> dict[str, object]:
@@ -52,3 +57,35 @@ def test_a_whole_run_peaks_at_its_largest_stage() -> None:
     # Each stage resets the high-water mark that getrusage reads: the process's figure is the last stage's only.
     assert whole_run_peak({"normalise": 5406.0, "link": 5135.0, "publish": 2825.0}, 2908.0) == 5406.0
     assert whole_run_peak({}, 700.0) == 700.0
+
+
+def test_a_scale_that_fails_is_reported_and_the_others_still_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[int, Path | None]] = []
+
+    def full_run(scale: int, seed: int, source: Path | None = None) -> dict[str, object]:
+        asked.append((scale, source))
+        if scale == 50:
+            raise SystemExit("benchmark child failed (exit -9; -9 is killed, e.g. for memory)")
+        run = _run(scale, 1.0)
+        pipeline = run["pipeline"]
+        assert isinstance(pipeline, dict)
+        pipeline |= {"counts": {"register_rows": 10, "roll_rows": 9}, "wall_seconds": 1.0, "peak_rss_mib": 100.0}
+        accuracy = {"auto": {"precision": 1.0, "f1": 1.0}, "statuses": {"status_accuracy": 1.0}}
+        return run | {"accuracy": accuracy}
+
+    monkeypatch.setattr(scaling, "full_run", full_run)
+    monkeypatch.setattr(scaling, "WORK", tmp_path)
+    monkeypatch.setattr(scaling, "CHART", tmp_path / "scaling.svg")
+    city = tmp_path / "city-s50"
+    argv = ["scaling", "--scales", "1", "50", "--city", f"50={city}", "--incremental-scale", "0"]
+    monkeypatch.setattr(sys, "argv", argv)
+    scaling.main()
+    assert asked == [(1, None), (50, city)]
+    record = json.loads((tmp_path / "scaling.json").read_text())
+    assert [r["scale"] for r in record["runs"]] == [1]
+    assert record["failed"] == [
+        {"scale": 50, "failure": "benchmark child failed (exit -9; -9 is killed, e.g. for memory)"}
+    ]
+    assert (tmp_path / "scaling.svg").exists()
