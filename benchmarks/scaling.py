@@ -204,6 +204,17 @@ def report(runs: list[dict[str, Any]], night: dict[str, Any] | None) -> None:
             console.print(f"  {s}: {a['timings'][s]:.1f} s against {f['timings'][s]:.1f} s")
 
 
+def _cities(parser: argparse.ArgumentParser, given: list[str]) -> dict[int, Path]:
+    """`--city SCALE=DIR` values as {scale: folder}, each checked before any scale runs."""
+    cities = {}
+    for value in given:
+        scale, sep, folder = value.partition("=")
+        if not sep or not scale.isdigit() or not Path(folder).is_dir():
+            parser.error(f"--city {value}: expected SCALE=DIR with DIR a generated city's folder")
+        cities[int(scale)] = Path(folder)
+    return cities
+
+
 def main() -> None:
     """Run the scales given, the incremental night, print and draw."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -218,24 +229,32 @@ def main() -> None:
         help="a city already generated for SCALE (scale 50 takes an hour to generate)",
     )
     args = parser.parse_args()
-    cities = {int(scale): Path(folder) for scale, folder in (c.split("=", 1) for c in args.city)}
+    cities = _cities(parser, args.city)
     WORK.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d %H:%M %Z")
-    runs, failed = [], []
-    for scale in args.scales:
+    runs: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+
+    def attempt(scale: int) -> dict[str, Any] | None:
         try:
-            runs.append(full_run(scale, args.seed, cities.get(scale)))
-        except SystemExit as failure:  # e.g. killed for memory: the scales that ran are still reported
+            return full_run(scale, args.seed, cities.get(scale))
+        except (SystemExit, Exception) as failure:  # e.g. killed for memory: the other scales still count
             console.print(f"[red]scale {scale}: {failure}[/red]")
             failed.append({"scale": scale, "failure": str(failure)})
+            return None
+
+    runs = [run for run in map(attempt, args.scales) if run is not None]
     night = None
     if args.incremental_scale:
         base = next((r for r in runs if r["scale"] == args.incremental_scale), None)
-        base = base or full_run(args.incremental_scale, args.seed)
-        night = incremental(base, register_share=0.005, roll_share=0.01)
+        if base is None and args.incremental_scale not in args.scales:
+            base = attempt(args.incremental_scale)
+        if base is not None:
+            night = incremental(base, register_share=0.005, roll_share=0.01)
     report(runs, night)
-    CHART.write_text(chart(runs, f"hukou-recon whole run by scale — make bench-scale, {stamp}"), encoding="utf-8")
-    console.print(f"chart: {CHART}")
+    if runs:
+        CHART.write_text(chart(runs, f"hukou-recon whole run by scale — make bench-scale, {stamp}"), encoding="utf-8")
+        console.print(f"chart: {CHART}")
     (WORK / "scaling.json").write_text(
         json.dumps({"runs": runs, "failed": failed, "incremental": night}, indent=1, default=str)
     )

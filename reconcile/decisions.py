@@ -31,7 +31,7 @@ def _match(decisions: pl.DataFrame, records: Frame, key: str, fingerprint: str, 
             pl.col("fingerprint").alias(f"_{fingerprint}"),
             pl.col("idx").alias(idx_name),
         )
-        .join(decisions.lazy().select(key).unique(), on=key, how="semi")  # only what the decisions name: few
+        .join(decisions.lazy().select(key).unique(), on=key, how="semi", maintain_order="left")  # few: what they name
         .unique(key, keep="first")
     )
     return decisions.join(collect(current), on=key, how="left")

@@ -152,7 +152,8 @@ def findings(
     register, roll = register.lazy(), roll.lazy()
     on_side = {side: duplicates.filter(pl.col("side") == side.value).drop("side") for side in Side}
     statuses = classify(register, roll, links, on_side[Side.REGISTER], on_side[Side.ROLL])
-    statuses = statuses.join(evidence(statuses, register, roll, links, vacant), on=["side", "idx"], how="left")
+    lone = evidence(statuses, register, roll, links, vacant)
+    statuses = statuses.join(lone, on=["side", "idx"], how="left", maintain_order="left")
     outcomes = record_outcomes(decisions, register, roll)
     statuses = collect(
         verified(statuses, links, outcomes, policy=policy)

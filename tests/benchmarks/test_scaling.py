@@ -7,14 +7,14 @@ import sys
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
+import pytest
+
 from benchmarks import scaling
 from benchmarks.pipeline_child import whole_run_peak
 from benchmarks.scaling import STAGES, _edit_register, chart
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
 
 def _run(scale: int, factor: float) -> dict[str, object]:
@@ -79,6 +79,7 @@ def test_a_scale_that_fails_is_reported_and_the_others_still_are(
     monkeypatch.setattr(scaling, "WORK", tmp_path)
     monkeypatch.setattr(scaling, "CHART", tmp_path / "scaling.svg")
     city = tmp_path / "city-s50"
+    city.mkdir()
     argv = ["scaling", "--scales", "1", "50", "--city", f"50={city}", "--incremental-scale", "0"]
     monkeypatch.setattr(sys, "argv", argv)
     scaling.main()
@@ -89,3 +90,14 @@ def test_a_scale_that_fails_is_reported_and_the_others_still_are(
         {"scale": 50, "failure": "benchmark child failed (exit -9; -9 is killed, e.g. for memory)"}
     ]
     assert (tmp_path / "scaling.svg").exists()
+
+
+@pytest.mark.parametrize("value", ["50", "x=.", "50=/no/such/city"])
+def test_a_city_that_is_not_there_is_refused_before_anything_runs(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(scaling, "full_run", lambda *_: pytest.fail("a scale ran"))
+    monkeypatch.setattr(sys, "argv", ["scaling", "--scales", "50", "--city", value])
+    with pytest.raises(SystemExit):
+        scaling.main()
+    assert "expected SCALE=DIR" in capsys.readouterr().err
