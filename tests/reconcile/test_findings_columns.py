@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconcile.decisions import pair_decisions
 from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, Findings, findings
@@ -88,3 +90,21 @@ def test_every_listed_column_is_read(night: tuple[pl.DataFrame, pl.DataFrame, Ru
     assert not all(a.sort(a.columns).equals(b.sort(b.columns)) for a, b in zip(run(reg, rol), without, strict=True)), (
         column
     )
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), lazy=st.booleans())
+def test_findings_do_not_depend_on_the_order_rows_come_in(
+    night: tuple[pl.DataFrame, pl.DataFrame, Run], seed: int, lazy: bool
+) -> None:
+    """Offices hand rows in in any order: each record's status, the queue, summary and coverage stay the same."""
+    register, roll, run = night
+    reg, rol = register.select(REGISTER_COLUMNS), roll.select(ROLL_COLUMNS)
+    shuffled = [
+        reg.sample(fraction=1.0, shuffle=True, seed=seed),
+        rol.sample(fraction=1.0, shuffle=True, seed=seed + 1),
+    ]
+    framed = run(reg, rol)
+    found = run(*(f.lazy() for f in shuffled)) if lazy else run(*shuffled)
+    assert found[0].sort("side", "idx").equals(framed[0])  # statuses: one row per record, whatever the order
+    assert all(a.equals(b) for a, b in zip(found[1:], framed[1:], strict=True))  # sorted outputs: the same rows
