@@ -17,7 +17,7 @@ from reconcile.evidence import building_grids, building_key, building_label, cov
 from reconcile.frames import Frame, collect
 from reconcile.most_common import most_common
 from reconcile.summary import community_summary
-from reconcile.verification import verified
+from reconcile.verification import verify
 from reconcile.work_queue import build_queue
 from schemas.codes import DecidedBy, Evidence, Outcome, Side
 
@@ -156,7 +156,7 @@ def findings(
     statuses = statuses.join(lone, on=["side", "idx"], how="left", maintain_order="left")
     outcomes = record_outcomes(decisions, register, roll)
     statuses = collect(
-        verified(statuses, links, outcomes, policy=policy)
+        verify(statuses, links, outcomes, policy=policy)
         .join(_issues(register, roll), on=["side", "idx"], how="left", maintain_order="left")
         .join(_places(register, roll), on=["side", "idx"], how="left", maintain_order="left")
         .with_columns(pl.col("issues").list.join(",").alias("issues"))

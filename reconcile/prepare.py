@@ -380,10 +380,8 @@ def place(register_rows: pl.DataFrame, roll_rows: pl.DataFrame) -> Placed:
     """
     register = settle(register_rows, Side.REGISTER)
     roll = settle(roll_rows, Side.ROLL)
-    del (
-        register_rows,
-        roll_rows,
-    )  # the rows as given are let go once the valid ones are chosen (when the caller keeps none)
+    # The rows as given are let go once the valid ones are chosen (when the caller keeps none).
+    del register_rows, roll_rows
     places = gazetteer(register.valid)
     located = locate_register(register.valid, places)
     flats = registered_flats(located)

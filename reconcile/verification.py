@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from reconcile.frames import Frame, collect
-
 if TYPE_CHECKING:
     from collections.abc import Collection
+
+    from reconcile.frames import Frame
 
 from schemas.codes import DecidedBy, DecisionKind, Evidence, Outcome, Side, Status
 
@@ -64,17 +64,6 @@ def verify(
     record_outcomes: Frame,
     *,
     policy: Collection[Evidence] = (),
-) -> pl.DataFrame:
-    """`verified`, run: the statuses with `verified_by`, `decision`, `decision_outcome` and `pending`."""
-    return collect(verified(statuses, links, record_outcomes, policy=policy))
-
-
-def verified(
-    statuses: Frame,
-    links: Frame,
-    record_outcomes: Frame,
-    *,
-    policy: Collection[Evidence] = (),
 ) -> pl.LazyFrame:
     """Add `verified_by`, `decision`, `decision_outcome` and `pending` to the statuses.
 
@@ -82,7 +71,8 @@ def verified(
     `reconcile.decisions.record_outcomes`: tonight's outcome of each operator's decision on a lone record.
     `policy` lists the evidence that verifies a lone record without a visit (default: none); the statuses
     must then carry `evidence` (`reconcile.evidence`). A record is `pending` while it waits for an
-    operator: every review-band record, and a lone one neither verified nor settled.
+    operator: every review-band record, and a lone one neither verified nor settled. A query: `findings` joins
+    more onto it before it runs.
     """
     links = links.lazy()
     by_link = pl.concat(
