@@ -329,14 +329,12 @@ def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> 
         standing.write_parquet(run / "decisions.parquet")
         decisions, outcomes = pair_decisions(standing, *scans)
         outcomes.write_parquet(run / "pair_decisions.parquet")
-        frames = {
-            Side.REGISTER: pl.read_parquet(
-                run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]
-            ),
-            Side.ROLL: pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS),
-        }
-        # Handed over, not kept: `link` copies what it links and lets these go.
-        result = link(frames.pop(Side.REGISTER), frames.pop(Side.ROLL), settings=settings, decisions=decisions)
+        register = pl.read_parquet(
+            run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]
+        )
+        roll = pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS)
+        # Consumed: `link` takes the columns out of these frames as it copies the rows it links.
+        result = link(register, roll, settings=settings, decisions=decisions, consume_inputs=True)
         result.links.write_parquet(run / "links.parquet")
         result.candidates.write_parquet(run / "candidates.parquet")
         result.duplicates().write_parquet(run / "duplicates.parquet")

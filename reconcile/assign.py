@@ -25,12 +25,15 @@ def assign_one_to_one(scored: pl.DataFrame, *, min_probability: float) -> pl.Dat
     odds / (1 + odds + Σ competitor odds). Two equally good register records
     for one roll record thus each get at most one half.
     """
-    cand = (
-        scored.filter(pl.col("match_probability") >= min_probability)
+    # Ranked on the few columns the ranking needs; only the chosen rows are copied whole.
+    ranked = (
+        scored.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "rid", "lid", "match_weight")
+        .filter(scored["match_probability"] >= min_probability)
         .sort(["match_weight", "rid", "lid"], descending=[True, False, False])
         .with_row_index("_order")
     )
-    chosen = cand.filter(greedy_matching(cand.select("_order", "rid", "lid"))).drop("_order")
+    rows = ranked.filter(greedy_matching(ranked.select("_order", "rid", "lid")))["_row"]
+    chosen = scored.select(pl.all().gather(rows))
     odds = 2.0 ** pl.col("match_weight").clip(-60, 60)
     all_odds = scored.select("rid", "lid", odds.alias("_odds"))
     by_r = all_odds.group_by("rid").agg(pl.col("_odds").sum().alias("_sum_r"))

@@ -121,7 +121,7 @@ def candidate_pairs(
     fixes_needed = any(c == "id_fix" for rule in rules for pair in rule.on for c in pair)
     reg_fix = id_fixes(register) if fixes_needed else None
     roll_fix = id_fixes(roll) if fixes_needed else None
-    found = []
+    merged: pl.DataFrame | None = None
     bits = rule_bits(rules)
     for rule in rules:
         cols = {c for pair in rule.on for c in pair}
@@ -133,8 +133,12 @@ def candidate_pairs(
         pairs = _rule_pairs(reg, rol, rule, partitions=partitions)
         if reg is not register or rol is not roll:
             pairs = pairs.unique()  # a record may have several candidate corrections
-        found.append(pairs.with_columns(pl.lit(bits[rule.name], dtype=pl.UInt32).alias("rule")))
-    return merge_sources(pl.concat(found).rename({"rule": "rules"}))
+        pairs = pairs.with_columns(pl.lit(bits[rule.name], dtype=pl.UInt32).alias("rules"))
+        # Merged rule by rule: the pairs found by several rules are held once, not once per rule.
+        merged = merge_sources(pairs if merged is None else pl.concat([merged, pairs]))
+    if merged is None:
+        return pl.DataFrame(schema={"rid": register["idx"].dtype, "lid": roll["idx"].dtype, "rules": pl.UInt32})
+    return merged
 
 
 def pair_key(rid: str = "rid", lid: str = "lid") -> pl.Expr:
@@ -143,7 +147,7 @@ def pair_key(rid: str = "rid", lid: str = "lid") -> pl.Expr:
 
 
 def merge_sources(pairs: pl.DataFrame) -> pl.DataFrame:
-    """One row per (rid, lid) with the `rules` masks of its rows or-ed together.
+    """One row per (rid, lid) with the `rules` masks of its rows or-ed together; ids keep their type.
 
     No bit may occur twice for one pair (each source lists a pair once): the
     masks are then added, which polars groups several times faster than `or`.
@@ -159,8 +163,8 @@ def merge_sources(pairs: pl.DataFrame) -> pl.DataFrame:
         .group_by("_pair", maintain_order=True)
         .agg(pl.col("rules").cast(pl.Int64).sum())
         .select(
-            (pl.col("_pair") // (1 << 32)).cast(pl.Int64).alias("rid"),
-            (pl.col("_pair") % (1 << 32)).cast(pl.Int64).alias("lid"),
+            (pl.col("_pair") // (1 << 32)).cast(pairs.schema["rid"]).alias("rid"),
+            (pl.col("_pair") % (1 << 32)).cast(pairs.schema["lid"]).alias("lid"),
             pl.col("rules").cast(pl.UInt32),
         )
     )

@@ -10,7 +10,7 @@ one side: the field then says nothing either way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
 from rapidfuzz import process
@@ -39,17 +39,26 @@ REGISTER_COLUMNS = (
 ROLL_COLUMNS = tuple(c for c in REGISTER_COLUMNS if c != "former_name")
 
 
-def lookup(frame: pl.DataFrame, ids: pl.Series, wanted: pl.Series) -> pl.DataFrame:
-    """Rows of `frame` (whose record ids are `ids`) for each id in `wanted`, in order.
+def row_positions(ids: pl.Series) -> pl.Series:
+    """The row of each record id in `ids` (null for an id no row has), for `lookup`.
 
-    A positional gather, much cheaper than a join on ids.
+    >>> row_positions(pl.Series([3, 1])).to_list()
+    [None, 1, None, 0]
     """
     if ids.len() == 0:
-        return frame.clear(wanted.len())
+        return pl.Series(dtype=pl.Int64)
     size = int(ids.cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
-    positions = pl.repeat(None, size, dtype=pl.Int64, eager=True).scatter(ids, pl.int_range(ids.len(), eager=True))
-    rows = positions.gather(wanted)
-    return frame.select(pl.all().gather(rows))
+    return pl.repeat(None, size, dtype=pl.Int64, eager=True).scatter(ids, pl.int_range(ids.len(), eager=True))
+
+
+def lookup(frame: pl.DataFrame, positions: pl.Series, wanted: pl.Series) -> pl.DataFrame:
+    """Rows of `frame` for each record id in `wanted`, in order; `positions` = `row_positions` of the frame's ids.
+
+    A positional gather, much cheaper than a join on ids; `positions` is computed once for many lookups.
+    """
+    if positions.len() == 0:
+        return frame.clear(wanted.len())
+    return frame.select(pl.all().gather(positions.gather(wanted)))
 
 
 def address_level(grade: pl.Expr, same_community: pl.Expr) -> pl.Expr:
@@ -338,25 +347,41 @@ COMPARISONS = ComparisonSet((ID, NAME, BIRTH, SEX, ADDRESS, HOUSEHOLD))
 
 
 def compare(
-    pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame, *, chunk_size: int = 500_000
+    pairs: pl.DataFrame,
+    register: pl.DataFrame,
+    roll: pl.DataFrame,
+    *,
+    chunk_size: int = 500_000,
+    register_names: bool = True,
 ) -> pl.DataFrame:
     """Add one level column (`<name>_lvl`) per comparison of `COMPARISONS` to (rid, lid) pairs.
 
+    With `register_names`, also `reg_name` (for the name's term frequency in `reconcile.model.score`).
     Pairs are compared `chunk_size` at a time: each chunk gathers both records'
     strings, which is what takes memory, and keeps only small level columns.
     Chunks are independent, so they could as well run on different workers.
     """
+    reg = _Side(register.select(REGISTER_COLUMNS[1:]), row_positions(register["idx"]))
+    rol = _Side(roll.select(ROLL_COLUMNS[1:]), row_positions(roll["idx"]))
     if pairs.height <= chunk_size:
-        return _compare_chunk(pairs, register, roll)
-    return pl.concat([_compare_chunk(chunk, register, roll) for chunk in pairs.iter_slices(chunk_size)], rechunk=True)
+        return _compare_chunk(pairs, reg, rol, register_names=register_names)
+    return pl.concat(
+        [_compare_chunk(chunk, reg, rol, register_names=register_names) for chunk in pairs.iter_slices(chunk_size)],
+        rechunk=True,
+    )
 
 
-def _compare_chunk(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame) -> pl.DataFrame:
+class _Side(NamedTuple):
+    records: pl.DataFrame
+    positions: pl.Series
+
+
+def _compare_chunk(pairs: pl.DataFrame, register: _Side, roll: _Side, *, register_names: bool) -> pl.DataFrame:
     joined = pl.concat(
         [
             pairs.select("rid", "lid"),
-            lookup(register.select(REGISTER_COLUMNS[1:]), register["idx"], pairs["rid"]).rename(lambda c: f"r_{c}"),
-            lookup(roll.select(ROLL_COLUMNS[1:]), roll["idx"], pairs["lid"]).rename(lambda c: f"l_{c}"),
+            lookup(*register, pairs["rid"]).rename(lambda c: f"r_{c}"),
+            lookup(*roll, pairs["lid"]).rename(lambda c: f"l_{c}"),
         ],
         how="horizontal",
     )
@@ -364,5 +389,5 @@ def _compare_chunk(pairs: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFra
         "rid",
         "lid",
         *(c.compute(joined).cast(pl.Int8).alias(c.column) for c in COMPARISONS),
-        pl.col("r_name").alias("reg_name"),
+        *([pl.col("r_name").alias("reg_name")] if register_names else []),
     )

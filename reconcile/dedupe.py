@@ -11,7 +11,9 @@ import polars as pl
 
 def _edges(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """(idx, other) for records sharing every key, each tied to its group's first record."""
-    sub = frame.select(list(dict.fromkeys(["idx", "id18", "_order", *keys]))).drop_nulls(keys)
+    # Only the records whose keys another record shares: a sort and a grouping of every record would each copy them.
+    shared = pl.all_horizontal(pl.col(keys).is_not_null()) & pl.struct(keys).is_duplicated()
+    sub = frame.select(list(dict.fromkeys(["idx", "id18", "_order", *keys]))).filter(shared)
     grouped = (
         sub.sort("_order")
         .group_by(keys, maintain_order=True)

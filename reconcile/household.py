@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from reconcile.compare import HOUSEHOLD, lookup
+from reconcile.compare import HOUSEHOLD, lookup, row_positions
 from reconcile.comparison import MISSING
 from reconcile.dwelling import PARTS, Grade, grade_expr
 from reconcile.model import M_FLOOR
@@ -40,15 +40,16 @@ def household_levels(
     `chunk_size` at a time (each pair meets every linked member of its household:
     several rows of dwelling strings per pair); pairs are independent, so chunks are too.
     """
-    hh = register.select(pl.col("idx").alias("rid"), _hashed("household_key"))
+    keys = register.select(_hashed("household_key"))
+    by_register_id = row_positions(register["idx"])
     members = (
-        confident.select("rid", pl.col("lid").alias("m_lid"))
-        .join(hh, on="rid")
-        .select("household_key", pl.col("rid").alias("m_rid"), "m_lid")
+        confident.select(pl.col("rid").alias("m_rid"), pl.col("lid").alias("m_lid"))
+        .with_columns(lookup(keys, by_register_id, confident["rid"]).to_series())
+        .drop_nulls("household_key")
     )
-    parts = roll.select("community_code", *PARTS)
+    roll_parts = roll.select("community_code", *PARTS), row_positions(roll["idx"])
     chunks = [
-        _household_chunk(chunk, hh, members, parts, roll["idx"])
+        _household_chunk(chunk, lookup(keys, by_register_id, chunk["rid"]).to_series(), members, roll_parts)
         for chunk in pairs.select("rid", "lid").iter_slices(chunk_size)
     ]
     if not chunks:
@@ -57,15 +58,18 @@ def household_levels(
 
 
 def _household_chunk(
-    pairs: pl.DataFrame, hh: pl.DataFrame, members: pl.DataFrame, parts: pl.DataFrame, roll_ids: pl.Series
+    pairs: pl.DataFrame, keys: pl.Series, members: pl.DataFrame, roll_parts: tuple[pl.DataFrame, pl.Series]
 ) -> pl.Series:
-    keyed = pairs.with_row_index("_i").join(hh, on="rid", how="left")
-    others = keyed.join(members, on="household_key").filter(pl.col("m_rid") != pl.col("rid"))
+    """`household_levels` of `pairs`, whose register records' household keys are `keys`."""
+    keyed = pairs.with_row_index("_i").with_columns(keys)
+    # The members of these households only: a join would build its table on every linked member, chunk after chunk.
+    near = members.filter(pl.col("household_key").is_in(keys.drop_nulls().implode()))
+    others = keyed.join(near, on="household_key").filter(pl.col("m_rid") != pl.col("rid"))
     together = pl.concat(
         [
             others.select("_i"),
-            lookup(parts, roll_ids, others["m_lid"]).rename(lambda c: f"m_{c}"),
-            lookup(parts, roll_ids, others["lid"]).rename(lambda c: f"x_{c}"),
+            lookup(*roll_parts, others["m_lid"]).rename(lambda c: f"m_{c}"),
+            lookup(*roll_parts, others["lid"]).rename(lambda c: f"x_{c}"),
         ],
         how="horizontal",
     ).select(

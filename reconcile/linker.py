@@ -38,6 +38,7 @@ from reconcile.model import (
     name_frequencies,
     pattern_counts,
     random_pairs,
+    register_name_tf,
     score,
 )
 from schemas.codes import DecidedBy, Side
@@ -45,6 +46,11 @@ from schemas.inputs import LINEAGE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+
+PAIR_ID = pl.UInt32
+"""Record ids inside linking: every candidate pair holds two, and half the bytes of Int64 is ~1 GiB at scale 50.
+Ids are below 2**32 (`reconcile.block.pair_key` packs them so); `link` gives Int64 back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,37 +131,36 @@ def link(
     *,
     settings: LinkSettings | None = None,
     decisions: Decisions | None = None,
+    consume_inputs: bool = False,
 ) -> LinkResult:
     """Link prepared register records to prepared roll records, city-wide.
 
     Both frames carry `idx` (unique per side) and the prepared columns
     (`reconcile.prepare`, `reconcile.dwelling.with_dwelling`, and `flat` from
-    `reconcile.dwelling.resolve_flats` / `with_flat`).
+    `reconcile.dwelling.resolve_flats` / `with_flat`). With `consume_inputs`,
+    `link` takes the columns out of `register` and `roll` as it copies the rows
+    it links, leaving both frames empty: the records are never held twice.
     """
     settings = settings or LinkSettings()
     decisions = decisions or Decisions()
-    active = register.filter(pl.col("active"))
-    reg_dups = find_duplicates(active, within_file_keys=[])
-    roll_dups = find_duplicates(roll, within_file_keys=[["name", "birth"], ["name", "flat"]])
-    # Lineage tells duplicates within a file apart; linking never reads it.
-    reg = active.drop(LINEAGE, strict=False).join(reg_dups, on="idx", how="anti")
-    rol = roll.drop(LINEAGE, strict=False).join(roll_dups, on="idx", how="anti")
-    del (
-        register,
-        roll,
-        active,
-    )  # the linked records are copies: a caller that lets go of its frames gets the memory back
+    reg_dups = find_duplicates(_for_dedupe(register, []).filter(register["active"]), within_file_keys=[])
+    roll_keys = [["name", "birth"], ["name", "flat"]]
+    roll_dups = find_duplicates(_for_dedupe(roll, roll_keys), within_file_keys=roll_keys)
+    reg = _rows(register, pl.col("active") & ~pl.col("idx").is_in(reg_dups["idx"].implode()), consume=consume_inputs)
+    rol = _rows(roll, ~pl.col("idx").is_in(roll_dups["idx"].implode()), consume=consume_inputs)
+    del register, roll
+    decisions = Decisions(*(_as_pair_ids(pairs) for pairs in (decisions.accepted, decisions.rejected)))
 
     candidates = candidate_pairs(reg, rol, settings.rules, partitions=settings.partitions)
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )
     bits = rule_bits(settings.rules)
-    forced = forced.join(candidates, on=["rid", "lid"], how="anti").with_columns(
+    forced = _not_among(forced, candidates, settings.chunk_rows).with_columns(
         pl.lit(bits["operator"], dtype=pl.UInt32).alias("rules")
     )
     candidates = pl.concat([candidates, forced])
-    levels = compare(candidates, reg, rol, chunk_size=settings.chunk_rows)
+    levels = compare(candidates, reg, rol, chunk_size=settings.chunk_rows, register_names=False)
     randoms = random_pairs(reg, rol, size=settings.u_sample, seed=settings.seed)
     u = estimate_u(reg, rol, randoms)
     patterns = add_patterns(
@@ -167,24 +172,25 @@ def link(
     model = estimate_patterns(
         patterns, u, rule_bits=bits, name_tf=name_frequencies(reg, rol), comparisons=reg.height * rol.height
     )
-    scored = _apply_decisions(_score(levels, model, settings), decisions)
+    tf = register_name_tf(reg, model)
+    scored = _apply_decisions(_score(levels, model, tf, settings), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     # Pass 2: relatives who moved together vouch for each other.
     confident = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.auto))
     m_hh, u_hh = household_parameters(confident, reg, rol, randoms)
     model.m[HOUSEHOLD.name], model.u[HOUSEHOLD.name] = m_hh, u_hh
-    extra = household_candidates(confident, reg, rol).join(levels.select("rid", "lid"), on=["rid", "lid"], how="anti")
-    levels = pl.concat([levels, compare(extra, reg, rol, chunk_size=settings.chunk_rows)])
+    extra = _not_among(household_candidates(confident, reg, rol), levels, settings.chunk_rows)
+    levels = pl.concat([levels, compare(extra, reg, rol, chunk_size=settings.chunk_rows, register_names=False)])
     candidates = pl.concat([candidates, extra.with_columns(pl.lit(bits["household"], dtype=pl.UInt32).alias("rules"))])
     together = household_levels(levels, confident, reg, rol, chunk_size=settings.chunk_rows)
     levels = levels.with_columns(together.alias(HOUSEHOLD.column))
-    scored = _apply_decisions(_score(levels, model, settings), decisions)
+    scored = _apply_decisions(_score(levels, model, tf, settings), decisions)
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     # Pass 3: among the records nothing explains yet, the namesakes already
     # explained elsewhere stop competing; what is left is offered for review.
     settled = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.review))
     unexplained, considered = _unexplained_pass(
-        settled, bands, scored, reg, rol, confident, model, decisions, settings=settings
+        settled, bands, scored, reg, rol, confident, model, tf, decisions, settings=settings
     )
     candidates = merge_sources(
         pl.concat([candidates, considered.with_columns(pl.lit(bits["unexplained"], dtype=pl.UInt32).alias("rules"))])
@@ -193,7 +199,7 @@ def link(
         [settled.with_columns(pl.lit(False).alias("_unexplained"), pl.lit(False).alias("_offered")), unexplained],
         how="diagonal_relaxed",
     )
-    assigned = _with_weights(assigned, model, settings)
+    assigned = _with_weights(assigned, model, tf, settings)
     p = pl.col("match_probability")
     links = (
         assigned.with_columns(
@@ -213,14 +219,14 @@ def link(
         .drop("_accepted", "_offered")
     )
     return LinkResult(
-        assigned=assigned.drop("_accepted", "_unexplained", "_offered"),
-        links=links,
+        assigned=_as_record_ids(assigned.drop("_accepted", "_unexplained", "_offered")),
+        links=_as_record_ids(links),
         model=model,
         bands=bands,
         candidate_count=candidates.height,
         register_duplicates=reg_dups,
         roll_duplicates=roll_dups,
-        candidates=candidates,
+        candidates=_as_record_ids(candidates),
     )
 
 
@@ -232,6 +238,7 @@ def _unexplained_pass(
     rol: pl.DataFrame,
     confident: pl.DataFrame,
     model: Model,
+    tf: pl.Series,
     decisions: Decisions,
     *,
     settings: LinkSettings,
@@ -257,18 +264,16 @@ def _unexplained_pass(
     """
     free_reg = reg.join(settled.select(pl.col("rid").alias("idx")), on="idx", how="anti")
     free_rol = rol.join(settled.select(pl.col("lid").alias("idx")), on="idx", how="anti")
-    found = (
-        candidate_pairs(free_reg, free_rol, UNEXPLAINED_RULES)
-        .select("rid", "lid")
-        .join(scored.select("rid", "lid"), on=["rid", "lid"], how="anti")
+    found = _not_among(
+        candidate_pairs(free_reg, free_rol, UNEXPLAINED_RULES).select("rid", "lid"), scored, settings.chunk_rows
     )
-    fresh = compare(found, reg, rol, chunk_size=settings.chunk_rows)
+    fresh = compare(found, reg, rol, chunk_size=settings.chunk_rows, register_names=False)
     together = household_levels(fresh, confident, reg, rol, chunk_size=settings.chunk_rows)
     fresh = fresh.with_columns(together.alias(HOUSEHOLD.column))
     known = scored.join(free_reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         free_rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )
-    considered = pl.concat([known, _apply_decisions(_score(fresh, model, settings), decisions)])
+    considered = pl.concat([known, _apply_decisions(_score(fresh, model, tf, settings), decisions)])
     pairs = assign_one_to_one(considered, min_probability=settings.min_probability)
     in_review = settled.filter(~pl.col("_accepted") & (pl.col("match_probability") < bands.auto)).height
     room = max(0, int(settings.review_capacity * rol.height) - in_review)
@@ -279,31 +284,92 @@ def _unexplained_pass(
     return flagged, considered.select("rid", "lid")
 
 
+def _for_dedupe(records: pl.DataFrame, within_file_keys: list[list[str]]) -> pl.DataFrame:
+    """The columns `find_duplicates` reads with these keys (shared with `records`, not copied)."""
+    wanted = dict.fromkeys(["idx", *LINEAGE, "id18", *(c for keys in within_file_keys for c in keys)])
+    return records.select(c for c in wanted if c in records.columns)
+
+
+def _rows(records: pl.DataFrame, keep: pl.Expr, *, consume: bool) -> pl.DataFrame:
+    """The rows of `records` where `keep` holds, as linking holds them.
+
+    Without lineage (linking never reads it), ids as `PAIR_ID`, the `_FEW_VALUES` columns as categories.
+    With `consume`, each column is taken out of `records` as it is copied, so that
+    the frame and its copy never both exist whole (at scale 50 each is ~4 GiB).
+    """
+    mask = records.select(keep).to_series()
+    names = [c for c in records.columns if c not in LINEAGE]
+    if not consume:
+        kept = records.select(names).filter(mask)
+    else:
+        kept = pl.DataFrame({name: records.drop_in_place(name).filter(mask) for name in names})
+        for name in records.columns:
+            records.drop_in_place(name)
+    return kept.with_columns(
+        pl.col("idx").cast(PAIR_ID), pl.col(c for c in _FEW_VALUES if c in kept.columns).cast(pl.Categorical)
+    )
+
+
+_FEW_VALUES = ("community_code", "sex", "surname_py", "dw_class", "dw_place", "dw_building", "dw_unit", "dw_room")
+"""Columns linking only tests for equality and nulls, with few distinct values: held as categories, 4 bytes a
+row instead of a 16-byte string view (by count, 1.6 GiB less at scale 50's 18.6 M records)."""
+
+
+def _as_pair_ids(pairs: pl.DataFrame) -> pl.DataFrame:
+    return pairs.with_columns(pl.col("rid", "lid").cast(PAIR_ID))
+
+
+def _as_record_ids(pairs: pl.DataFrame) -> pl.DataFrame:
+    return pairs.with_columns(pl.col("rid", "lid").cast(pl.Int64))
+
+
+def _not_among(pairs: pl.DataFrame, known: pl.DataFrame, chunk_rows: int) -> pl.DataFrame:
+    """The rows of `pairs` whose (rid, lid) is no pair of `known`.
+
+    For a few pairs against the many compared: the many are probed, a chunk at a time, against the
+    few. An anti join would build its hash table on the many (+2 GiB for 20 M pairs, measured).
+    """
+    few = pairs.select(pair_key().alias("_pair"))["_pair"].implode()
+    seen = [
+        chunk.select(pair_key().alias("_pair")).filter(pl.col("_pair").is_in(few))["_pair"]
+        for chunk in known.select("rid", "lid").iter_slices(chunk_rows)
+    ]
+    if not seen:
+        return pairs
+    return pairs.filter(~pair_key().is_in(pl.concat(seen).implode()))
+
+
 def _by_chunks(frame: pl.DataFrame, rows: int, step: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
     """`step` over `frame`, `rows` rows at a time (for a step whose rows come out independently of each other)."""
     if frame.height <= rows:
         return step(frame)
-    return pl.concat([step(chunk) for chunk in frame.iter_slices(rows)], rechunk=True)
+    # Not rechunked: one contiguous copy would hold every pair twice for a moment.
+    return pl.concat([step(chunk) for chunk in frame.iter_slices(rows)], rechunk=False)
 
 
-def _score(levels: pl.DataFrame, model: Model, settings: LinkSettings) -> pl.DataFrame:
+def _score(levels: pl.DataFrame, model: Model, tf: pl.Series, settings: LinkSettings) -> pl.DataFrame:
     """`score` by chunks, without the per-field weights: every candidate pair is scored, few are kept.
 
-    `_with_weights` gives the weights back to those kept.
+    `tf`: the register's name frequencies by record id (`register_name_tf`). `_with_weights` gives
+    the weights back to the pairs kept.
     """
-    return _by_chunks(levels, settings.chunk_rows, lambda chunk: score(chunk, model).drop(WEIGHT_COLUMNS))
+    return _by_chunks(
+        levels,
+        settings.chunk_rows,
+        lambda chunk: score(chunk, model, name_tf=tf.gather(chunk["rid"])).drop(WEIGHT_COLUMNS),
+    )
 
 
-def _with_weights(pairs: pl.DataFrame, model: Model, settings: LinkSettings) -> pl.DataFrame:
+def _with_weights(pairs: pl.DataFrame, model: Model, tf: pl.Series, settings: LinkSettings) -> pl.DataFrame:
     """Scored pairs (`_score`) with their per-field weights `w_<field>` again, before `match_weight`.
 
     From the same levels and model, so the same weights `score` gave them; `match_weight` and the
     probabilities are kept as they are (decisions and the one-to-one assignment changed them).
     """
     weights = _by_chunks(
-        pairs.select(*COMPARISONS.columns, "reg_name"),
+        pairs.select("rid", *COMPARISONS.columns),
         settings.chunk_rows,
-        lambda chunk: score(chunk, model).select(WEIGHT_COLUMNS),
+        lambda chunk: score(chunk, model, name_tf=tf.gather(chunk["rid"])).select(WEIGHT_COLUMNS),
     )
     at = pairs.columns.index("match_weight")
     return pairs.with_columns(weights).select(*pairs.columns[:at], *WEIGHT_COLUMNS, *pairs.columns[at:])
@@ -311,10 +377,12 @@ def _with_weights(pairs: pl.DataFrame, model: Model, settings: LinkSettings) -> 
 
 def _apply_decisions(scored: pl.DataFrame, decisions: Decisions) -> pl.DataFrame:
     """Drop rejected pairs; make accepted pairs outrank any score."""
-    accepted = pair_key().is_in(decisions.accepted.select(pair_key())["rid"].implode())
-    rejected = pair_key().is_in(decisions.rejected.select(pair_key())["rid"].implode())
     # Membership tests on packed keys rather than joins: the scored frame is large, the decisions few.
-    return scored.filter(~rejected).with_columns(
+    accepted = pair_key().is_in(decisions.accepted.select(pair_key())["rid"].implode())
+    rejected = scored.select(pair_key().is_in(decisions.rejected.select(pair_key())["rid"].implode())).to_series()
+    if rejected.any():  # else no copy of every pair
+        scored = scored.filter(~rejected)
+    return scored.with_columns(
         accepted.alias("_accepted"),
         pl.when(accepted).then(pl.lit(1e6)).otherwise(pl.col("match_weight")).alias("match_weight"),
         pl.when(accepted).then(pl.lit(1.0)).otherwise(pl.col("match_probability")).alias("match_probability"),

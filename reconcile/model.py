@@ -124,6 +124,20 @@ def name_frequencies(*frames: pl.DataFrame) -> pl.DataFrame:
     return names.group_by("name").len().select("name", (pl.col("len") / total).alias("tf"))
 
 
+def register_name_tf(register: pl.DataFrame, model: Model) -> pl.Series:
+    """Each register record's name frequency, at position `idx` (null: no name or not counted).
+
+    Pairs then take their tf by a gather on `rid` (`score(..., name_tf=...)`) instead of carrying the name.
+
+    >>> reg = pl.DataFrame({"idx": [0, 2], "name": ["张伟", None]})
+    >>> register_name_tf(reg, Model(m={}, u={}, prior=0.1, name_tf=name_frequencies(reg))).to_list()
+    [1.0, None, None]
+    """
+    size = int(register["idx"].max() or 0) + 1 if register.height else 0  # type: ignore[arg-type]
+    tf = register.select("name").join(model.name_tf, on="name", how="left", maintain_order="left")["tf"]
+    return pl.repeat(None, size, dtype=pl.Float64, eager=True).scatter(register["idx"], tf)
+
+
 def _log2_ratio(m: dict[str, dict[int, float]], u: dict[str, dict[int, float]], fields: list[str]) -> pl.Expr:
     terms = []
     for f in fields:
@@ -348,11 +362,14 @@ def _prior(
 WEIGHT_COLUMNS = COMPARISONS.weight_columns
 
 
-def score(levels: pl.DataFrame, model: Model, *, prior: float | None = None) -> pl.DataFrame:
+def score(
+    levels: pl.DataFrame, model: Model, *, prior: float | None = None, name_tf: pl.Series | None = None
+) -> pl.DataFrame:
     """Add per-field weights `w_<field>`, `match_weight` and `match_probability`.
 
     match_weight = log2(prior odds of two random records) + Σ log2(m/u); exact
-    names use u = the name's frequency. `prior` overrides the model's prior
+    names use u = the name's frequency: `name_tf` per pair if given (`register_name_tf`),
+    else looked up by `levels["reg_name"]`. `prior` overrides the model's prior
     (e.g. one re-estimated among records still unlinked).
     """
     exprs = []
@@ -363,9 +380,15 @@ def score(levels: pl.DataFrame, model: Model, *, prior: float | None = None) -> 
     scored = levels.with_columns(exprs)
     if model.name_tf.height:
         floor = float(model.name_tf["tf"].min())  # type: ignore[arg-type]
-        scored = scored.join(
-            model.name_tf.rename({"name": "reg_name", "tf": "_tf"}), on="reg_name", how="left", maintain_order="left"
-        )
+        if name_tf is not None:
+            scored = scored.with_columns(name_tf.alias("_tf"))
+        else:
+            scored = scored.join(
+                model.name_tf.rename({"name": "reg_name", "tf": "_tf"}),
+                on="reg_name",
+                how="left",
+                maintain_order="left",
+            )
         tf = pl.col("_tf").fill_null(floor)
         # Never let a very common name count for more than average agreement, nor a rare one for unbounded weight.
         exact = NAME.level("exact").value

@@ -108,6 +108,15 @@ def test_output_columns_and_types() -> None:
     assert pairs.schema == pl.Schema({"rid": pl.Int64, "lid": pl.Int64, "rules": pl.UInt32})
 
 
+def test_record_ids_keep_their_type() -> None:
+    register = _register([("张伟", "1")] * 2).with_columns(pl.col("idx").cast(pl.UInt32))
+    roll = _roll([("张伟", "1")]).with_columns(pl.col("idx").cast(pl.UInt32))
+    pairs = candidate_pairs(register, roll, RULES)
+    assert pairs.height == 2
+    assert pairs.schema == pl.Schema({"rid": pl.UInt32, "lid": pl.UInt32, "rules": pl.UInt32})
+    assert candidate_pairs(register.clear(), roll, RULES).schema == pairs.schema
+
+
 _key = st.sampled_from(["甲", "乙", "丙", None])
 _rows = st.lists(st.tuples(_key, _key), max_size=8)
 

@@ -8,8 +8,20 @@ import random
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from reconcile.model import Model, estimate, estimate_prior, estimate_u, name_frequencies, random_pairs, score
+from reconcile.model import (
+    Model,
+    estimate,
+    estimate_prior,
+    estimate_u,
+    name_frequencies,
+    random_pairs,
+    register_name_tf,
+    score,
+)
 from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
 from tests.reconcile.helpers import SECRET, raw_frame, valid_id
@@ -226,6 +238,26 @@ def test_a_rare_exact_name_counts_for_more_than_a_common_one() -> None:
     assert rare == pytest.approx(math.log2(M["name"][4] / 1e-5))
     assert unseen == pytest.approx(rare)  # a name no record holds is as rare as the rarest seen
     assert common < rare
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["张伟", "李强", "欧阳修远", None]), st.sampled_from([4, 3, 0, -1])), max_size=12
+    )
+)
+def test_name_frequencies_by_record_id_score_as_names_do(records: list[tuple[str | None, int]]) -> None:
+    """Pairs carry no names inside linking: the tf gathered by register record id gives the same weights."""
+    register = pl.DataFrame(
+        {"idx": [3 * i for i in range(len(records))], "name": [name for name, _ in records]},
+        schema={"idx": pl.UInt32, "name": pl.String},
+    )
+    model = _model(name_tf=name_frequencies(register.head(len(records) // 2 + 1)))  # some names uncounted
+    levels = _levels([{"id": 0, "name": level} for _, level in records]).with_columns(
+        register["idx"].alias("rid"), register["name"].alias("reg_name")
+    )
+    by_name = score(levels, model)
+    by_id = score(levels.drop("reg_name"), model, name_tf=register_name_tf(register, model).gather(levels["rid"]))
+    assert_frame_equal(by_id, by_name.drop("reg_name"))
 
 
 def test_term_frequencies_only_touch_exact_name_agreement() -> None:

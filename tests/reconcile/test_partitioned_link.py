@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -18,8 +19,6 @@ from tests.reconcile.helpers import prepared
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import polars as pl
 
 WHOLE = LinkSettings(partitions=1, chunk_rows=10**9)
 IN_PARTS = replace(WHOLE, partitions=7, chunk_rows=997)
@@ -65,3 +64,14 @@ def test_nothing_to_compare_links_nothing_in_parts_or_whole(small_city: dict[str
         result = link(register, roll.clear(), settings=settings)
         assert result.links.is_empty()
         assert result.candidate_count == 0
+
+
+def test_a_link_that_consumes_its_inputs_finds_the_same_and_empties_them(
+    small_city: dict[str, Path], both: tuple[LinkResult, LinkResult]
+) -> None:
+    register, roll = prepared(small_city)
+    consumed = link(register, roll, settings=WHOLE, consume_inputs=True)
+    assert register.width == roll.width == 0
+    assert_frame_equal(_sorted(consumed.links), _sorted(both[0].links))
+    assert_frame_equal(_sorted(consumed.candidates), _sorted(both[0].candidates))
+    assert consumed.links.schema["rid"] == consumed.candidates.schema["lid"] == pl.Int64
