@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from reconcile.block import rule_bits
 from schemas.codes import DecidedBy, Side, Status
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 PAIR_KEY = ["roll_file", "roll_row", "register_row"]
 
@@ -164,3 +164,16 @@ def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
         "statuses": status_accuracy(run, truth_dir),
         "consistent": consistent_by_community(run, truth_dir),
     }
+
+
+def main() -> None:
+    """`python -m benchmarks.evaluate RUN_DIR TRUTH_DIR`: print `evaluate_run` as one JSON line.
+
+    A child of its own, so that a city too large to evaluate in memory fails only its accuracy figures.
+    """
+    run, truth = (Path(a) for a in sys.argv[1:3])
+    print(json.dumps(evaluate_run(run, truth), default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -121,7 +121,7 @@ def candidate_pairs(
     fixes_needed = any(c == "id_fix" for rule in rules for pair in rule.on for c in pair)
     reg_fix = id_fixes(register) if fixes_needed else None
     roll_fix = id_fixes(roll) if fixes_needed else None
-    merged: pl.DataFrame | None = None
+    merged = pl.DataFrame(schema={"_pair": pl.UInt64, "rules": pl.UInt32})
     bits = rule_bits(rules)
     for rule in rules:
         cols = {c for pair in rule.on for c in pair}
@@ -133,12 +133,28 @@ def candidate_pairs(
         pairs = _rule_pairs(reg, rol, rule, partitions=partitions)
         if reg is not register or rol is not roll:
             pairs = pairs.unique()  # a record may have several candidate corrections
-        pairs = pairs.with_columns(pl.lit(bits[rule.name], dtype=pl.UInt32).alias("rules"))
         # Merged rule by rule: the pairs found by several rules are held once, not once per rule.
-        merged = merge_sources(pairs if merged is None else pl.concat([merged, pairs]))
-    if merged is None:
-        return pl.DataFrame(schema={"rid": register["idx"].dtype, "lid": roll["idx"].dtype, "rules": pl.UInt32})
-    return merged
+        merged = _merge_rule(merged, pairs.select(pair_key().alias("_pair")), bits[rule.name])
+    return merged.select(
+        (pl.col("_pair") // (1 << 32)).cast(register["idx"].dtype).alias("rid"),
+        (pl.col("_pair") % (1 << 32)).cast(roll["idx"].dtype).alias("lid"),
+        "rules",
+    )
+
+
+def _merge_rule(merged: pl.DataFrame, found: pl.DataFrame, bit: int) -> pl.DataFrame:
+    """`merged` (_pair, rules; sorted, one row per pair) with one more rule's pairs (`found`, unique) and its bit.
+
+    Both sorted, the union is a linear merge in which a pair both hold sits in two adjacent rows:
+    the first takes the second's bit, the second goes. No hashing, no second sort of the union.
+    """
+    new = found.sort("_pair").with_columns(pl.lit(bit, dtype=pl.UInt32).alias("rules"))
+    union = merged.merge_sorted(new, key="_pair")
+    pair, rules = pl.col("_pair"), pl.col("rules")
+    twice = pair == pair.shift(-1)
+    return union.with_columns(pl.when(twice).then(rules + rules.shift(-1)).otherwise(rules).alias("rules")).filter(
+        (pair != pair.shift(1)).fill_null(True)
+    )
 
 
 def pair_key(rid: str = "rid", lid: str = "lid") -> pl.Expr:

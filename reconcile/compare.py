@@ -46,19 +46,35 @@ def row_positions(ids: pl.Series) -> pl.Series:
     [None, 1, None, 0]
     """
     if ids.len() == 0:
-        return pl.Series(dtype=pl.Int64)
+        return pl.Series(dtype=pl.UInt32)
     size = int(ids.cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
-    return pl.repeat(None, size, dtype=pl.Int64, eager=True).scatter(ids, pl.int_range(ids.len(), eager=True))
+    rows = pl.int_range(ids.len(), dtype=pl.UInt32, eager=True)
+    return pl.repeat(None, size, dtype=pl.UInt32, eager=True).scatter(ids, rows)
 
 
-def lookup(frame: pl.DataFrame, positions: pl.Series, wanted: pl.Series) -> pl.DataFrame:
-    """Rows of `frame` for each record id in `wanted`, in order; `positions` = `row_positions` of the frame's ids.
+class Indexed(NamedTuple):
+    """Records and the row of each record id (`row_positions`): what `lookup` reads, computed once."""
 
-    A positional gather, much cheaper than a join on ids; `positions` is computed once for many lookups.
+    records: pl.DataFrame
+    positions: pl.Series
+
+
+def indexed(records: pl.DataFrame, *exprs: str | pl.Expr) -> Indexed:
+    """`exprs` of `records` (all but `idx` if none), indexed by the records' `idx`."""
+    return Indexed(records.select(exprs or pl.exclude("idx")), row_positions(records["idx"]))
+
+
+def lookup(side: Indexed, wanted: pl.Series) -> pl.DataFrame:
+    """The row of `side` for each record id in `wanted`, in order.
+
+    A positional gather, much cheaper than a join on ids.
+
+    >>> lookup(indexed(pl.DataFrame({"idx": [7, 3], "name": ["张伟", "李强"]})), pl.Series([3, 7, 3])).rows()
+    [('李强',), ('张伟',), ('李强',)]
     """
-    if positions.len() == 0:
-        return frame.clear(wanted.len())
-    return frame.select(pl.all().gather(positions.gather(wanted)))
+    if side.positions.len() == 0:
+        return side.records.clear(wanted.len())
+    return side.records.select(pl.all().gather(side.positions.gather(wanted)))
 
 
 def address_level(grade: pl.Expr, same_community: pl.Expr) -> pl.Expr:
@@ -361,27 +377,21 @@ def compare(
     strings, which is what takes memory, and keeps only small level columns.
     Chunks are independent, so they could as well run on different workers.
     """
-    reg = _Side(register.select(REGISTER_COLUMNS[1:]), row_positions(register["idx"]))
-    rol = _Side(roll.select(ROLL_COLUMNS[1:]), row_positions(roll["idx"]))
+    reg, rol = indexed(register, *REGISTER_COLUMNS[1:]), indexed(roll, *ROLL_COLUMNS[1:])
     if pairs.height <= chunk_size:
         return _compare_chunk(pairs, reg, rol, register_names=register_names)
     return pl.concat(
         [_compare_chunk(chunk, reg, rol, register_names=register_names) for chunk in pairs.iter_slices(chunk_size)],
-        rechunk=True,
+        rechunk=False,  # a contiguous copy would hold every pair's levels twice for a moment
     )
 
 
-class _Side(NamedTuple):
-    records: pl.DataFrame
-    positions: pl.Series
-
-
-def _compare_chunk(pairs: pl.DataFrame, register: _Side, roll: _Side, *, register_names: bool) -> pl.DataFrame:
+def _compare_chunk(pairs: pl.DataFrame, register: Indexed, roll: Indexed, *, register_names: bool) -> pl.DataFrame:
     joined = pl.concat(
         [
             pairs.select("rid", "lid"),
-            lookup(*register, pairs["rid"]).rename(lambda c: f"r_{c}"),
-            lookup(*roll, pairs["lid"]).rename(lambda c: f"l_{c}"),
+            lookup(register, pairs["rid"]).rename(lambda c: f"r_{c}"),
+            lookup(roll, pairs["lid"]).rename(lambda c: f"l_{c}"),
         ],
         how="horizontal",
     )

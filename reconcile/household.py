@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from reconcile.compare import HOUSEHOLD, lookup, row_positions
+from reconcile.compare import HOUSEHOLD, Indexed, indexed, lookup
 from reconcile.comparison import MISSING
 from reconcile.dwelling import PARTS, Grade, grade_expr
 from reconcile.model import M_FLOOR
@@ -40,16 +40,15 @@ def household_levels(
     `chunk_size` at a time (each pair meets every linked member of its household:
     several rows of dwelling strings per pair); pairs are independent, so chunks are too.
     """
-    keys = register.select(_hashed("household_key"))
-    by_register_id = row_positions(register["idx"])
+    households = indexed(register, _hashed("household_key"))
     members = (
         confident.select(pl.col("rid").alias("m_rid"), pl.col("lid").alias("m_lid"))
-        .with_columns(lookup(keys, by_register_id, confident["rid"]).to_series())
+        .with_columns(lookup(households, confident["rid"]).to_series())
         .drop_nulls("household_key")
     )
-    roll_parts = roll.select("community_code", *PARTS), row_positions(roll["idx"])
+    dwellings = indexed(roll, "community_code", *PARTS)
     chunks = [
-        _household_chunk(chunk, lookup(keys, by_register_id, chunk["rid"]).to_series(), members, roll_parts)
+        _household_chunk(chunk, lookup(households, chunk["rid"]).to_series(), members, dwellings)
         for chunk in pairs.select("rid", "lid").iter_slices(chunk_size)
     ]
     if not chunks:
@@ -57,9 +56,7 @@ def household_levels(
     return pl.concat(chunks, rechunk=True)
 
 
-def _household_chunk(
-    pairs: pl.DataFrame, keys: pl.Series, members: pl.DataFrame, roll_parts: tuple[pl.DataFrame, pl.Series]
-) -> pl.Series:
+def _household_chunk(pairs: pl.DataFrame, keys: pl.Series, members: pl.DataFrame, dwellings: Indexed) -> pl.Series:
     """`household_levels` of `pairs`, whose register records' household keys are `keys`."""
     keyed = pairs.with_row_index("_i").with_columns(keys)
     # The members of these households only: a join would build its table on every linked member, chunk after chunk.
@@ -68,8 +65,8 @@ def _household_chunk(
     together = pl.concat(
         [
             others.select("_i"),
-            lookup(*roll_parts, others["m_lid"]).rename(lambda c: f"m_{c}"),
-            lookup(*roll_parts, others["lid"]).rename(lambda c: f"x_{c}"),
+            lookup(dwellings, others["m_lid"]).rename(lambda c: f"m_{c}"),
+            lookup(dwellings, others["lid"]).rename(lambda c: f"x_{c}"),
         ],
         how="horizontal",
     ).select(

@@ -48,9 +48,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-PAIR_ID = pl.UInt32
+RECORD_ID = pl.UInt32
 """Record ids inside linking: every candidate pair holds two, and half the bytes of Int64 is ~1 GiB at scale 50.
-Ids are below 2**32 (`reconcile.block.pair_key` packs them so); `link` gives Int64 back."""
+The strict cast refuses ids of 2**32 or more (`reconcile.block.pair_key` packs two ids in 64 bits); `link`
+gives Int64 back."""
+
+_FEW_VALUES = ("community_code", "sex", "surname_py", "dw_class", "dw_place", "dw_building", "dw_unit", "dw_room")
+"""Columns linking only tests for equality and nulls or hashes as blocking keys, with few distinct values: held
+as categories (one global set, so equal across the two sides), 4 bytes a row instead of a 16-byte string view
+(by count, 1.6 GiB less at scale 50's 18.6 M records)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +145,8 @@ def link(
     (`reconcile.prepare`, `reconcile.dwelling.with_dwelling`, and `flat` from
     `reconcile.dwelling.resolve_flats` / `with_flat`). With `consume_inputs`,
     `link` takes the columns out of `register` and `roll` as it copies the rows
-    it links, leaving both frames empty: the records are never held twice.
+    it links, leaving both frames empty (partly, if it fails on the way): the
+    records are never held twice.
     """
     settings = settings or LinkSettings()
     decisions = decisions or Decisions()
@@ -149,7 +156,7 @@ def link(
     reg = _rows(register, pl.col("active") & ~pl.col("idx").is_in(reg_dups["idx"].implode()), consume=consume_inputs)
     rol = _rows(roll, ~pl.col("idx").is_in(roll_dups["idx"].implode()), consume=consume_inputs)
     del register, roll
-    decisions = Decisions(*(_as_pair_ids(pairs) for pairs in (decisions.accepted, decisions.rejected)))
+    decisions = Decisions(*(_as_linking_ids(pairs) for pairs in (decisions.accepted, decisions.rejected)))
 
     candidates = candidate_pairs(reg, rol, settings.rules, partitions=settings.partitions)
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
@@ -177,6 +184,7 @@ def link(
     assigned, bands = _assign_and_band(scored, rol.height, settings)
     # Pass 2: relatives who moved together vouch for each other.
     confident = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.auto))
+    del scored, assigned  # pass 2 scores every pair again
     m_hh, u_hh = household_parameters(confident, reg, rol, randoms)
     model.m[HOUSEHOLD.name], model.u[HOUSEHOLD.name] = m_hh, u_hh
     extra = _not_among(household_candidates(confident, reg, rol), levels, settings.chunk_rows)
@@ -262,8 +270,9 @@ def _unexplained_pass(
     model's probability is a poor guide (on the benchmark city, a quarter of
     the pairs it put between 0.001 and 0.02 were true).
     """
-    free_reg = reg.join(settled.select(pl.col("rid").alias("idx")), on="idx", how="anti")
-    free_rol = rol.join(settled.select(pl.col("lid").alias("idx")), on="idx", how="anti")
+    read = ["idx", *{c for rule in UNEXPLAINED_RULES for pair in rule.on for c in pair}]
+    free_reg = reg.select(read).join(settled.select(pl.col("rid").alias("idx")), on="idx", how="anti")
+    free_rol = rol.select(read).join(settled.select(pl.col("lid").alias("idx")), on="idx", how="anti")
     found = _not_among(
         candidate_pairs(free_reg, free_rol, UNEXPLAINED_RULES).select("rid", "lid"), scored, settings.chunk_rows
     )
@@ -293,30 +302,29 @@ def _for_dedupe(records: pl.DataFrame, within_file_keys: list[list[str]]) -> pl.
 def _rows(records: pl.DataFrame, keep: pl.Expr, *, consume: bool) -> pl.DataFrame:
     """The rows of `records` where `keep` holds, as linking holds them.
 
-    Without lineage (linking never reads it), ids as `PAIR_ID`, the `_FEW_VALUES` columns as categories.
+    Without lineage (linking never reads it), ids as `RECORD_ID`, the `_FEW_VALUES` columns as categories.
     With `consume`, each column is taken out of `records` as it is copied, so that
-    the frame and its copy never both exist whole (at scale 50 each is ~4 GiB).
+    the frame and its copy never both exist whole (at scale 50 each is ~4 GiB), provided
+    nobody else holds the frame's columns.
     """
     mask = records.select(keep).to_series()
+
+    def held(column: pl.Series) -> pl.Series:
+        if column.name == "idx":
+            return column.cast(RECORD_ID, strict=True)
+        return column.cast(pl.Categorical) if column.name in _FEW_VALUES else column
+
     names = [c for c in records.columns if c not in LINEAGE]
     if not consume:
-        kept = records.select(names).filter(mask)
-    else:
-        kept = pl.DataFrame({name: records.drop_in_place(name).filter(mask) for name in names})
-        for name in records.columns:
-            records.drop_in_place(name)
-    return kept.with_columns(
-        pl.col("idx").cast(PAIR_ID), pl.col(c for c in _FEW_VALUES if c in kept.columns).cast(pl.Categorical)
-    )
+        return pl.DataFrame([held(records[name].filter(mask)) for name in names])
+    kept = pl.DataFrame([held(records.drop_in_place(name).filter(mask)) for name in names])
+    for name in records.columns:
+        records.drop_in_place(name)
+    return kept
 
 
-_FEW_VALUES = ("community_code", "sex", "surname_py", "dw_class", "dw_place", "dw_building", "dw_unit", "dw_room")
-"""Columns linking only tests for equality and nulls, with few distinct values: held as categories, 4 bytes a
-row instead of a 16-byte string view (by count, 1.6 GiB less at scale 50's 18.6 M records)."""
-
-
-def _as_pair_ids(pairs: pl.DataFrame) -> pl.DataFrame:
-    return pairs.with_columns(pl.col("rid", "lid").cast(PAIR_ID))
+def _as_linking_ids(pairs: pl.DataFrame) -> pl.DataFrame:
+    return pairs.with_columns(pl.col("rid", "lid").cast(RECORD_ID))
 
 
 def _as_record_ids(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -329,6 +337,8 @@ def _not_among(pairs: pl.DataFrame, known: pl.DataFrame, chunk_rows: int) -> pl.
     For a few pairs against the many compared: the many are probed, a chunk at a time, against the
     few. An anti join would build its hash table on the many (+2 GiB for 20 M pairs, measured).
     """
+    if pairs.is_empty():
+        return pairs
     few = pairs.select(pair_key().alias("_pair"))["_pair"].implode()
     seen = [
         chunk.select(pair_key().alias("_pair")).filter(pl.col("_pair").is_in(few))["_pair"]
@@ -377,11 +387,14 @@ def _with_weights(pairs: pl.DataFrame, model: Model, tf: pl.Series, settings: Li
 
 def _apply_decisions(scored: pl.DataFrame, decisions: Decisions) -> pl.DataFrame:
     """Drop rejected pairs; make accepted pairs outrank any score."""
+    if decisions.accepted.is_empty() and decisions.rejected.is_empty():
+        return scored.with_columns(pl.lit(False).alias("_accepted"))
     # Membership tests on packed keys rather than joins: the scored frame is large, the decisions few.
-    accepted = pair_key().is_in(decisions.accepted.select(pair_key())["rid"].implode())
-    rejected = scored.select(pair_key().is_in(decisions.rejected.select(pair_key())["rid"].implode())).to_series()
+    keys = scored.select(pair_key().alias("_pair"))["_pair"]
+    rejected = keys.is_in(decisions.rejected.select(pair_key())["rid"].implode())
     if rejected.any():  # else no copy of every pair
-        scored = scored.filter(~rejected)
+        scored, keys = scored.filter(~rejected), keys.filter(~rejected)
+    accepted = pl.lit(keys.is_in(decisions.accepted.select(pair_key())["rid"].implode()))
     return scored.with_columns(
         accepted.alias("_accepted"),
         pl.when(accepted).then(pl.lit(1e6)).otherwise(pl.col("match_weight")).alias("match_weight"),

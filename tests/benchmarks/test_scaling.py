@@ -101,3 +101,38 @@ def test_a_city_that_is_not_there_is_refused_before_anything_runs(
     with pytest.raises(SystemExit):
         scaling.main()
     assert "expected SCALE=DIR" in capsys.readouterr().err
+
+
+def test_a_run_whose_evaluation_is_killed_keeps_its_time_and_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    city = tmp_path / "city"
+    (city / "register").mkdir(parents=True)
+    (city / "register" / "户籍人口_330282.csv").write_text("")
+    pipeline: dict[str, object] = {"run_dir": str(tmp_path / "run"), "timings": dict.fromkeys(scaling.STAGES, 1.0)}
+
+    def child(*args: str) -> dict[str, object]:
+        if args[0] == "benchmarks.pipeline_child":
+            return pipeline
+        raise SystemExit("benchmark child failed (exit -9; -9 is killed, e.g. for memory): benchmarks.evaluate")
+
+    monkeypatch.setattr(scaling, "child", child)
+    monkeypatch.setattr(scaling, "WORK", tmp_path)
+    run = scaling.full_run(50, 0, city)
+    assert run["pipeline"] == pipeline
+    assert run["accuracy"] is None
+    assert "no accuracy figures" in capsys.readouterr().out
+
+
+def test_each_scale_is_saved_before_the_next_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_run(scale: int, seed: int, source: Path | None = None) -> dict[str, object]:
+        if scale == 5:
+            raise KeyboardInterrupt  # or the benchmark itself killed: nothing after this point runs
+        return _run(scale, 1.0)
+
+    monkeypatch.setattr(scaling, "full_run", full_run)
+    monkeypatch.setattr(scaling, "WORK", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["scaling", "--scales", "1", "5", "--incremental-scale", "0"])
+    with pytest.raises(KeyboardInterrupt):
+        scaling.main()
+    assert [r["scale"] for r in json.loads((tmp_path / "scaling.json").read_text())["runs"]] == [1]
