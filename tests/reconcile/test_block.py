@@ -295,3 +295,20 @@ def test_a_slipped_id_number_is_paired_by_the_correction_rule() -> None:
 
 def _rules_found(pairs: pl.DataFrame, bits: dict[str, int]) -> dict[tuple[int, int], list[str]]:
     return {(rid, lid): rules_of(mask, bits) for rid, lid, mask in pairs.iter_rows()}
+
+
+# Keys as offices write them: spaces, full-width digits, traditional characters, empty cells.
+_written = st.sampled_from(["浒山", "浒山 ", " 浒山", "滸山", "３３０２８２", "330282", "", None])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    register_rows=st.lists(st.tuples(_written, _written), max_size=8),
+    roll_rows=st.lists(st.tuples(_written, _written), max_size=8),
+)
+def test_keys_held_as_categories_pair_exactly_as_strings(register_rows: list[Row], roll_rows: list[Row]) -> None:
+    """Linking holds few-valued key columns as categories and ids as UInt32: any spelling pairs as the string does."""
+    register, roll = _register(register_rows), _roll(roll_rows)
+    as_held = [pl.col("idx").cast(pl.UInt32), pl.col("k1", "k2", "m2").cast(pl.Categorical)]
+    found = _found(candidate_pairs(register.with_columns(as_held), roll.with_columns(as_held), RULES))
+    assert found == _found(candidate_pairs(register, roll, RULES)) == _expected(register, roll, RULES)
