@@ -15,65 +15,89 @@ from schemas.codes import DecidedBy, Side, Status
 PAIR_KEY = ["roll_file", "roll_row", "register_row"]
 
 
+def _collect(query: pl.LazyFrame) -> pl.DataFrame:
+    return query.collect(engine="streaming")
+
+
 def true_pairs(truth_dir: Path) -> pl.DataFrame:
     """The true links: (roll_file, roll_row, register_row) of each registered person's first roll record.
 
     Second records are duplicates, not links.
     """
-    truth = pl.read_parquet(truth_dir / "roll_truth.parquet")
+    return _collect(_true_pairs(truth_dir))
+
+
+def _true_pairs(truth_dir: Path) -> pl.LazyFrame:
+    truth = pl.scan_parquet(truth_dir / "roll_truth.parquet")
     return truth.filter(pl.col("register_row").is_not_null() & (pl.col("status") != "duplicate")).select(PAIR_KEY)
 
 
-def pair_metrics(found: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
+def pair_metrics(found: pl.DataFrame | pl.LazyFrame, truth: pl.DataFrame | pl.LazyFrame) -> dict[str, float]:
     """Precision, recall and F1 of `found` pairs (PAIR_KEY columns) against `truth`."""
-    correct = found.join(truth, on=PAIR_KEY, how="semi").height
-    precision = correct / found.height if found.height else 1.0
-    recall = correct / truth.height if truth.height else 1.0
+    found, truth = found.lazy(), truth.lazy()
+    counts = _collect(
+        pl.concat(
+            [
+                found.join(truth, on=PAIR_KEY, how="semi").select(pl.len().alias("n")),
+                found.select(pl.len().alias("n")),
+                truth.select(pl.len().alias("n")),
+            ]
+        )
+    )["n"].to_list()
+    correct, found_n, truth_n = counts
+    precision = correct / found_n if found_n else 1.0
+    recall = correct / truth_n if truth_n else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "pairs": float(found.height)}
+    return {"precision": precision, "recall": recall, "f1": f1, "pairs": float(found_n)}
 
 
-def lineage(run: Path, *, rid: str = "rid", lid: str = "lid") -> tuple[pl.DataFrame, pl.DataFrame]:
+def lineage(run: Path, *, rid: str = "rid", lid: str = "lid") -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(register ids → register_row, roll ids → roll_file/roll_row) of a run, to key pairs by lineage."""
-    register = pl.read_parquet(run / "register.parquet", columns=["idx", "source_row"])
-    roll = pl.read_parquet(run / "roll.parquet", columns=["idx", "source_file", "source_row"])
-    return (
-        register.select(pl.col("idx").alias(rid), pl.col("source_row").alias("register_row")),
-        roll.select(
-            pl.col("idx").alias(lid), pl.col("source_file").alias("roll_file"), pl.col("source_row").alias("roll_row")
-        ),
+    register = pl.scan_parquet(run / "register.parquet").select(
+        pl.col("idx").alias(rid), pl.col("source_row").alias("register_row")
     )
+    roll = pl.scan_parquet(run / "roll.parquet").select(
+        pl.col("idx").alias(lid), pl.col("source_file").alias("roll_file"), pl.col("source_row").alias("roll_row")
+    )
+    return register, roll
 
 
-def _keyed_links(run: Path) -> pl.DataFrame:
+def _keyed_links(run: Path) -> pl.LazyFrame:
     register, roll = lineage(run)
-    links = pl.read_parquet(run / "links.parquet", columns=["rid", "lid", "decided_by"])
+    links = pl.scan_parquet(run / "links.parquet").select("rid", "lid", "decided_by")
     return links.join(register, on="rid").join(roll, on="lid")
 
 
-def blocking_recall(run: Path, truth: pl.DataFrame) -> dict[str, float]:
+def blocking_recall(run: Path, truth: pl.DataFrame | pl.LazyFrame) -> dict[str, float]:
     """Share of true pairs among the candidates, overall and per blocking rule."""
     register, roll = lineage(run)
-    keyed = truth.join(register, on="register_row").join(roll, on=["roll_file", "roll_row"])
-    candidates = pl.read_parquet(run / "candidates.parquet")
-    found = keyed.join(candidates, on=["rid", "lid"], how="left")
-    out = {"all rules": float(found["rules"].is_not_null().sum()) / max(1, truth.height)}
-    for rule, bit in rule_bits().items():
-        out[rule] = float(((found["rules"] & bit) != 0).fill_null(False).sum()) / max(1, truth.height)
-    return out
+    keyed = truth.lazy().join(register, on="register_row").join(roll, on=["roll_file", "roll_row"])
+    candidates = pl.scan_parquet(run / "candidates.parquet").select("rid", "lid", "rules")
+    found = keyed.select("rid", "lid").join(candidates, on=["rid", "lid"], how="left")
+    bits = rule_bits()
+    counts = _collect(
+        found.select(
+            pl.col("rules").is_not_null().sum().alias("all rules"),
+            *[((pl.col("rules") & bit) != 0).fill_null(False).sum().alias(rule) for rule, bit in bits.items()],
+        )
+    ).row(0, named=True)
+    true_n = max(1, int(_collect(truth.lazy().select(pl.len())).item()))
+    return {rule: float(n) / true_n for rule, n in counts.items()}
 
 
-def status_accuracy(run: Path, truth_dir: Path) -> dict[str, float]:
-    """Share of decided records (not in review) whose status and other community are right."""
-    statuses = pl.read_parquet(run / "record_status.parquet")
-    reg_truth = pl.read_parquet(truth_dir / "register_truth.parquet").select(
+def _decided_statuses(run: Path, truth_dir: Path) -> pl.LazyFrame:
+    """Each decided record (not in review) with its published and its true status and other community."""
+    statuses = pl.scan_parquet(run / "record_status.parquet").select(
+        "side", "source_file", "source_row", "status", "other_community_code"
+    )
+    reg_truth = pl.scan_parquet(truth_dir / "register_truth.parquet").select(
         pl.lit(Side.REGISTER.value).alias("side"),
         pl.col("register_file").alias("source_file"),
         pl.col("register_row").alias("source_row"),
         pl.col("status").alias("true_status"),
         pl.col("other_community_code").alias("true_other"),
     )
-    roll_truth = pl.read_parquet(truth_dir / "roll_truth.parquet").select(
+    roll_truth = pl.scan_parquet(truth_dir / "roll_truth.parquet").select(
         pl.lit(Side.ROLL.value).alias("side"),
         pl.col("roll_file").alias("source_file"),
         pl.col("roll_row").alias("source_row"),
@@ -81,29 +105,29 @@ def status_accuracy(run: Path, truth_dir: Path) -> dict[str, float]:
         pl.col("other_community_code").alias("true_other"),
     )
     joined = statuses.join(pl.concat([reg_truth, roll_truth]), on=["side", "source_file", "source_row"])
-    decided = joined.filter(pl.col("status") != Status.REVIEW.value)
-    right = (decided["status"] == decided["true_status"]).sum()
-    right_other = (
-        decided.filter(pl.col("status").is_in([Status.ABSENT.value, Status.UNREGISTERED.value]))
-        .select((pl.col("other_community_code").eq_missing(pl.col("true_other"))).mean())
-        .item()
-    )
+    return joined.filter(pl.col("status") != Status.REVIEW.value)
+
+
+def status_accuracy(run: Path, truth_dir: Path) -> dict[str, float]:
+    """Share of decided records (not in review) whose status and other community are right."""
+    right = pl.col("status") == pl.col("true_status")
+    lone = pl.col("status").is_in([Status.ABSENT.value, Status.UNREGISTERED.value])
+    on_side = {side: pl.col("side") == side.value for side in Side}
+    row = _collect(
+        _decided_statuses(run, truth_dir).select(
+            pl.len().alias("decided"),
+            right.sum().alias("right"),
+            pl.col("other_community_code").eq_missing(pl.col("true_other")).filter(lone).mean().alias("other"),
+            right.filter(on_side[Side.REGISTER]).mean().alias("register"),
+            right.filter(on_side[Side.ROLL]).mean().alias("roll"),
+        )
+    ).row(0, named=True)
     return {
-        "decided_records": float(decided.height),
-        "status_accuracy": float(right) / max(1, decided.height),
-        "other_community_accuracy": float(right_other or 0.0),
-        "register_accuracy": float(
-            decided.filter(pl.col("side") == Side.REGISTER.value)
-            .select((pl.col("status") == pl.col("true_status")).mean())
-            .item()
-            or 0
-        ),
-        "roll_accuracy": float(
-            decided.filter(pl.col("side") == Side.ROLL.value)
-            .select((pl.col("status") == pl.col("true_status")).mean())
-            .item()
-            or 0
-        ),
+        "decided_records": float(row["decided"]),
+        "status_accuracy": float(row["right"]) / max(1, row["decided"]),
+        "other_community_accuracy": float(row["other"] or 0.0),
+        "register_accuracy": float(row["register"] or 0),
+        "roll_accuracy": float(row["roll"] or 0),
     }
 
 
@@ -113,14 +137,14 @@ def consistent_by_community(run: Path, truth_dir: Path) -> dict[str, float]:
     Returns the worst relative error (signed: negative is too few), the community
     it is in, and the share of records flagged `address_incomplete`.
     """
-    statuses = pl.read_parquet(run / "record_status.parquet")
-    published = (
+    statuses = pl.scan_parquet(run / "record_status.parquet")
+    published = _collect(
         statuses.filter((pl.col("side") == Side.REGISTER.value) & (pl.col("status") == Status.CONSISTENT.value))
         .group_by("community_code")
         .len("published")
     )
-    true = (
-        pl.read_parquet(truth_dir / "register_truth.parquet")
+    true = _collect(
+        pl.scan_parquet(truth_dir / "register_truth.parquet")
         .filter(pl.col("status") == Status.CONSISTENT.value)
         .group_by("community_code")
         .len("true")
@@ -132,28 +156,33 @@ def consistent_by_community(run: Path, truth_dir: Path) -> dict[str, float]:
     )
     both = both.with_columns(((pl.col("published") - pl.col("true")) / pl.col("true").clip(lower_bound=1)).alias("err"))
     worst = both.sort(pl.col("err").abs(), descending=True).row(0, named=True) if both.height else {"err": 0.0}
+    incomplete = (  # runs before the flag existed have none
+        _collect(statuses.select(pl.col("address_incomplete").mean())).item()
+        if "address_incomplete" in statuses.collect_schema()
+        else 0.0
+    )
     return {
         "worst_relative_error": float(worst["err"]),
         "worst_community": worst.get("community_code"),  # type: ignore[dict-item]
         "communities_within_1pct": float(both.select((pl.col("err").abs() <= 0.01).mean()).item() or 0.0),
-        "address_incomplete_share": float(statuses.select(pl.col("address_incomplete").mean()).item() or 0.0)
-        if "address_incomplete" in statuses.columns  # runs before the flag existed
-        else 0.0,
+        "address_incomplete_share": float(incomplete or 0.0),
         "published_consistent": float(both.select(pl.col("published").sum()).item()),
         "true_consistent": float(both.select(pl.col("true").sum()).item()),
     }
 
 
 def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
-    """Every accuracy figure of issue #3 for one published run."""
-    truth = true_pairs(truth_dir)
+    """Every accuracy figure of issue #3 for one published run, each from a streaming query over its files."""
+    truth = _collect(_true_pairs(truth_dir))
     links = _keyed_links(run)
     auto = links.filter(pl.col("decided_by") == "auto").select(PAIR_KEY)
     with_review = links.filter(pl.col("decided_by").is_in([DecidedBy.AUTO.value, DecidedBy.REVIEW.value])).select(
         PAIR_KEY
     )
-    roll_rows = pl.read_parquet(truth_dir / "roll_truth.parquet").height
-    review = links.filter(pl.col("decided_by") == DecidedBy.REVIEW.value).height
+    roll_rows = _collect(pl.scan_parquet(truth_dir / "roll_truth.parquet").select(pl.len())).item()
+    review = _collect(
+        pl.scan_parquet(run / "links.parquet").filter(pl.col("decided_by") == DecidedBy.REVIEW.value).select(pl.len())
+    ).item()
     return {
         "true_pairs": truth.height,
         "auto": pair_metrics(auto, truth),

@@ -18,6 +18,7 @@ import polars as pl
 
 from flows import progress
 from flows.io.sources import FileError, RawTable, read_table, table_to_parquet
+from flows.spill import parquet_keep
 from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
 from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, findings
@@ -374,7 +375,8 @@ def classify_stage(run: Path, policy: Collection[Evidence] = (), previous: Path 
     `previous`: the last published run's directory, for the change since then (`reconcile.progress`).
     """
     vacant = run / "vacant.parquet"
-    with progress.stage("判定 classify", 1):
+    statuses = run / "record_status.parquet"
+    with progress.stage("判定 classify", 1), parquet_keep(run / "classify-work", {"record_status": statuses}) as keep:
         found = findings(  # scanned: each of its queries reads only the columns it uses (`reconcile.frames`)
             pl.scan_parquet(run / "register.parquet").select(REGISTER_COLUMNS),
             pl.scan_parquet(run / "roll.parquet").select(ROLL_COLUMNS),
@@ -385,14 +387,14 @@ def classify_stage(run: Path, policy: Collection[Evidence] = (), previous: Path 
             roll_files=_roll_files(run),
             vacant=pl.read_parquet(vacant) if vacant.exists() else None,
             policy=policy,
+            keep=keep,
         )
-        found.statuses.write_parquet(run / "record_status.parquet")
         found.coverage.write_parquet(run / "coverage.parquet")
         last_queue = previous / "queue.parquet" if previous is not None else None
         known = last_queue is not None and last_queue.exists()
         progress_since(
             found.queue,
-            found.statuses,
+            pl.read_parquet(statuses, columns=["side", "idx", "pending"]),
             pl.read_parquet(last_queue) if known and last_queue is not None else None,
             previous_run_id=previous.name if known and previous is not None else None,
         ).write_parquet(run / "progress.parquet")
@@ -400,7 +402,7 @@ def classify_stage(run: Path, policy: Collection[Evidence] = (), previous: Path 
         found.summary.write_parquet(run / "community_summary.parquet")
         (run / "community_summary.svg").write_text(summary_svg(found.summary.to_dicts()), encoding="utf-8")
         progress.advance("判定 classify")
-    counts = found.statuses.group_by("side", "status").len()
+    counts = pl.scan_parquet(statuses).group_by("side", "status").len().collect()
     return {f"{side}_{status}": int(n) for side, status, n in counts.iter_rows()} | {
         "communities": found.summary.height
     }

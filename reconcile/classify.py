@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.dwelling import PARTS, Grade, grade_expr
-from reconcile.frames import Frame, collect
+from reconcile.frames import Frame, Keep, collect, in_memory
 from schemas.codes import DecidedBy, Side, Status
 from schemas.inputs import LINEAGE
 
@@ -47,19 +47,33 @@ def classify(
     register_duplicates: Frame,
     roll_duplicates: Frame,
 ) -> pl.DataFrame:
-    """One status row per record of either side.
+    """One status row per record of either side (`STATUS_SCHEMA`): `classify_query`, collected."""
+    return collect(classify_query(register, roll, links, register_duplicates, roll_duplicates))
+
+
+def classify_query(
+    register: Frame,
+    roll: Frame,
+    links: Frame,
+    register_duplicates: Frame,
+    roll_duplicates: Frame,
+    *,
+    keep: Keep = in_memory,
+) -> pl.LazyFrame:
+    """The statuses as a query, one row per record of either side: register records first, each side in its order.
 
     `links` has rid, lid, decided_by; duplicates have idx, primary. A linked
     person lives at the registered flat (人户一致) when the roll address may name
     it (`reconcile.dwelling.Grade.lives_there`), however incompletely written;
     `address_incomplete` marks such records where the address fits another
-    registered flat just as well (see `_incomplete`).
+    registered flat just as well (see `_incomplete`). `keep` holds the graded links, which three parts of the
+    query read (`reconcile.frames.Keep`).
     """
     own_key = pl.col("person_key").alias("own_key")  # keyed in `reconcile.prepare` (`reconcile.keys`)
     register, roll = register.lazy(), roll.lazy()
     reg = register.select("idx", *LINEAGE, "community_code", "flat", *PARTS, "active", own_key)
     rol = roll.select("idx", *LINEAGE, "community_code", "flat_fits", *PARTS, own_key)
-    pair = _linked_pairs(links.lazy(), reg, rol)
+    pair = keep("graded_links", _linked_pairs(links.lazy(), reg, rol))
     reg_out = _register_statuses(reg, pair, register_duplicates.lazy())
     roll_out = _roll_statuses(rol, pair, roll_duplicates.lazy())
     flagged = _incomplete(pair, reg_out, register, roll)
@@ -69,8 +83,7 @@ def classify(
         how="left",
         maintain_order="left",
     )
-    statuses = out.with_columns(pl.col("address_incomplete").fill_null(False)).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
-    return collect(statuses)
+    return out.with_columns(pl.col("address_incomplete").fill_null(False)).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
 
 
 def _linked_pairs(links: pl.LazyFrame, reg: pl.LazyFrame, rol: pl.LazyFrame) -> pl.LazyFrame:
@@ -116,7 +129,7 @@ def _linked_pairs(links: pl.LazyFrame, reg: pl.LazyFrame, rol: pl.LazyFrame) -> 
         .otherwise(None)
         .alias("_linked_status"),
     )
-    return pair
+    return pair.drop(*[f"{side}_{p}" for side in ("r", "l") for p in PARTS])
 
 
 def _register_statuses(reg: pl.LazyFrame, pair: pl.LazyFrame, duplicates: pl.LazyFrame) -> pl.LazyFrame:

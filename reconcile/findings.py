@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from reconcile.classify import classify
+from reconcile.classify import classify_query
 from reconcile.decisions import changed_pairs, record_outcomes
 from reconcile.evidence import building_grids, building_key, building_label, coverage, evidence
-from reconcile.frames import Frame, collect
+from reconcile.frames import Frame, Keep, collect, in_memory
 from reconcile.most_common import most_common
 from reconcile.summary import community_summary
 from reconcile.verification import verify
@@ -41,8 +41,9 @@ ROLL_COLUMNS = (*_BOTH, "grid", "recorded_raw", "flat_candidates", "community_na
 class Findings:
     """One night's findings."""
 
-    statuses: pl.DataFrame
-    """One row per record of either side: status, verification, decision outcome, issues (`classify.STATUS_SCHEMA`+)."""
+    statuses: pl.LazyFrame
+    """One row per record of either side: status, verification, decision outcome, issues (`classify.STATUS_SCHEMA`+),
+    as `keep` kept them (`findings`)."""
     queue: pl.DataFrame
     """What operators are asked to settle (`work_queue.QUEUE_SCHEMA`)."""
     summary: pl.DataFrame
@@ -140,6 +141,7 @@ def findings(
     roll_files: pl.DataFrame,
     vacant: pl.DataFrame | None = None,
     policy: Collection[Evidence] = (),
+    keep: Keep = in_memory,
 ) -> Findings:
     """Statuses, queue and summary from prepared records, tonight's links and the operators' standing decisions.
 
@@ -147,19 +149,27 @@ def findings(
     `pair_outcomes` what became of the pair decisions in linking (`reconcile.decisions.pair_decisions`);
     `roll_files` as in `communities`; `vacant` the roll's rows recording empty flats (`reconcile.prepare.Prepared`);
     `policy` the evidence that verifies a lone record without a visit (`reconcile.verification.verify`).
-    Pass the records as Parquet scans (`pl.scan_parquet`) to hold only what each step reads (`reconcile.frames`).
+    Pass the records as Parquet scans (`pl.scan_parquet`) to hold only what each step reads (`reconcile.frames`),
+    and a `keep` that writes what several queries read (the statuses first of all) to disk, to hold no whole side.
     """
     register, roll = register.lazy(), roll.lazy()
     on_side = {side: duplicates.filter(pl.col("side") == side.value).drop("side") for side in Side}
-    statuses = classify(register, roll, links, on_side[Side.REGISTER], on_side[Side.ROLL])
-    lone = evidence(statuses, register, roll, links, vacant)
-    statuses = statuses.join(lone, on=["side", "idx"], how="left", maintain_order="left")
+    classified = keep(
+        "classified", classify_query(register, roll, links, on_side[Side.REGISTER], on_side[Side.ROLL], keep=keep)
+    )
+    lone = evidence(classified, register, roll, links, vacant)
     outcomes = record_outcomes(decisions, register, roll)
-    statuses = collect(
-        verify(statuses, links, outcomes, policy=policy)
+    statuses = keep(
+        "record_status",
+        verify(
+            classified.join(lone.lazy(), on=["side", "idx"], how="left", maintain_order="left"),
+            links,
+            outcomes,
+            policy=policy,
+        )
         .join(_issues(register, roll), on=["side", "idx"], how="left", maintain_order="left")
         .join(_places(register, roll), on=["side", "idx"], how="left", maintain_order="left")
-        .with_columns(pl.col("issues").list.join(",").alias("issues"))
+        .with_columns(pl.col("issues").list.join(",").alias("issues")),
     )
     changed = changed_pairs(pair_outcomes, decisions, register, roll)
     changed_records = outcomes.filter(pl.col("outcome") == Outcome.CHANGED.value).select("side", "idx")

@@ -9,12 +9,34 @@ Tests and callers that hold frames pass them eagerly: the queries are the same.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import polars as pl
 
 Frame: TypeAlias = pl.DataFrame | pl.LazyFrame
 """A frame a step reads: a `pl.DataFrame`, or a `pl.LazyFrame` such as a Parquet scan."""
+
+
+class Keep(Protocol):
+    """Where a step keeps a result that later queries read more than once: `name` names it, the query computes it.
+
+    It returns a frame to read the result from. `in_memory` collects it; the nightly stage writes it to a Parquet
+    file and returns a scan of that file (`flows.spill`), so a whole city's statuses are never held at once.
+    """
+
+    def __call__(self, name: str, query: pl.LazyFrame, /) -> pl.LazyFrame:
+        """Run `query` once and return a frame of its result."""
+        ...
+
+
+def in_memory(name: str, query: pl.LazyFrame, /) -> pl.LazyFrame:
+    """Keep `query`'s result in memory (tests, small cities).
+
+    >>> in_memory("doubled", pl.LazyFrame({"a": [1, 2]}).select(pl.col("a") * 2)).collect()["a"].to_list()
+    [2, 4]
+    """
+    del name
+    return collect(query).lazy()
 
 
 def collect(query: pl.LazyFrame) -> pl.DataFrame:

@@ -7,17 +7,17 @@ the records as Parquet scans: what they find is what the frames find, row for ro
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flows.spill import parquet_keep
 from reconcile.decisions import pair_decisions
 from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, Findings, findings
-from reconcile.frames import Frame
+from reconcile.frames import Frame, Keep, in_memory
 from reconcile.linker import LinkSettings, link
 from services.decisions import active_decisions
 from tests.reconcile.helpers import prepared
@@ -25,7 +25,9 @@ from tests.reconcile.helpers import prepared
 if TYPE_CHECKING:
     from pathlib import Path
 
-Run = Callable[[Frame, Frame], list[pl.DataFrame]]
+
+class Run(Protocol):
+    def __call__(self, reg: Frame, rol: Frame, *, keep: Keep = ...) -> list[pl.DataFrame]: ...
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def night(small_city: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame, Run]
     result = link(register, roll, settings=LinkSettings())
     roll_files = roll.select("community_code", "community_name").unique()
 
-    def run(reg: Frame, rol: Frame) -> list[pl.DataFrame]:
+    def run(reg: Frame, rol: Frame, *, keep: Keep = in_memory) -> list[pl.DataFrame]:
         found: Findings = findings(
             reg,
             rol,
@@ -49,8 +51,9 @@ def night(small_city: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame, Run]
             decisions=standing,
             pair_outcomes=outcomes,
             roll_files=roll_files,
+            keep=keep,
         )
-        return [found.statuses, found.queue, found.summary, found.coverage]
+        return [found.statuses.collect(), found.queue, found.summary, found.coverage]
 
     return register, roll, run
 
@@ -77,6 +80,21 @@ def test_findings_from_parquet_scans_equal_findings_from_frames(
     statuses = scanned[0]
     assert statuses.height == register.height + roll.height
     assert statuses.select("side", "idx").equals(statuses.select("side", "idx").sort("side", "idx"))
+
+
+def test_findings_kept_on_disk_equal_findings_kept_in_memory(
+    night: tuple[pl.DataFrame, pl.DataFrame, Run], tmp_path: Path
+) -> None:
+    """The stage keeps the statuses and their intermediates in Parquet files: the same rows, in the same order."""
+    register, roll, run = night
+    reg, rol = register.select(REGISTER_COLUMNS), roll.select(ROLL_COLUMNS)
+    statuses = tmp_path / "record_status.parquet"
+    with parquet_keep(tmp_path / "work", {"record_status": statuses}) as keep:
+        on_disk = run(reg.lazy(), rol.lazy(), keep=keep)
+        assert {p.name for p in (tmp_path / "work").iterdir()} == {"classified.parquet", "graded_links.parquet"}
+    assert not (tmp_path / "work").exists()  # scratch results go with the block; the named output stays
+    assert pl.read_parquet(statuses).equals(on_disk[0])
+    assert all(a.equals(b) for a, b in zip(on_disk, run(reg, rol), strict=True))
 
 
 @pytest.mark.parametrize("column", sorted(set(REGISTER_COLUMNS) | set(ROLL_COLUMNS)))
