@@ -118,9 +118,12 @@ EXPORT_COLUMNS: dict[str, str] = {
     "community_name": "社区",
     "name": "姓名",
     "id_number": "公民身份号码",
+    "id_source": "身份号码来源",
+    "id_check": "身份号码校验",
     "sex": "性别",
     "birth": "出生日期",
     "household_no": "户号",
+    "household_no_source": "户号来源",
     "address": "地址",
     "other_community_code": "另一方社区代码",
     "other_community_name": "另一方社区",
@@ -149,6 +152,17 @@ EXPORT_LABELS: dict[str, str] = {
     "no": "否",
 }
 """The export's words beside the status labels: its household list, what a pending count counts, yes and no."""
+
+
+SOURCE_LABELS: dict[str, str] = {"register": "户籍", "roll": "社区名册"}
+"""Which side an exported value came from: the record's own, or the register record it is linked to."""
+
+ID_CHECK_LABELS: dict[str, str] = {
+    "bad_check": "校验位不符",
+    "bad_format": "格式不符",
+    "bad_birth_date": "出生日期不符",
+}
+"""What an exported ID number fails (`reconcile.idnumber.parse_column`'s `id_problem`); a valid one is not marked."""
 
 
 def two_lines(label: str) -> str:

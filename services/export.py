@@ -36,9 +36,17 @@ from typing import IO, TYPE_CHECKING, Any
 import polars as pl
 import xlsxwriter
 
+from reconcile import idnumber
 from reconcile.verification import REVIEW_BAND, pending_sql, verified_sql
 from schemas.codes import Evidence, Outcome, Side, Status
-from schemas.labels import DECISION_LABELS, EVIDENCE_LABELS, EXPORT_COLUMNS, EXPORT_LABELS
+from schemas.labels import (
+    DECISION_LABELS,
+    EVIDENCE_LABELS,
+    EXPORT_COLUMNS,
+    EXPORT_LABELS,
+    ID_CHECK_LABELS,
+    SOURCE_LABELS,
+)
 from services import reader
 from services.audit import audit
 from services.paths import DataPaths, sha256_file
@@ -58,9 +66,12 @@ _PERSON_COLUMNS: list[tuple[str, str]] = [
     ("community_name", "text"),
     ("name", "text"),
     ("id_number", "id"),
+    ("id_source", "text"),
+    ("id_check", "text"),
     ("sex", "text"),
     ("birth", "date"),
     ("household_no", "id"),
+    ("household_no_source", "text"),
     ("address", "text"),
     ("other_community_code", "id"),
     ("other_community_name", "text"),
@@ -134,45 +145,85 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[st
     return pl.DataFrame(con.sql(sql, params=params).to_arrow_table())
 
 
-def _people(
-    con: duckdb.DuckDBPyConnection, codes: list[str], *, side: Side, status: Status, household: str, order: str
-) -> pl.DataFrame:
+_NO_HOUSEHOLD_NUMBER = "~"
+"""How `reconcile.prepare` keys a register row written without a household number (a household of its own): such
+a key is no 户号 and is never exported as one."""
+
+
+def household_number(column: str) -> str:
+    """SQL for a register record's 户号 from its household key: null where the row had no household number.
+
+    >>> household_number("x.household_key")
+    "CASE WHEN starts_with(x.household_key, '~') THEN NULL ELSE x.household_key END"
+    """
+    return f"CASE WHEN starts_with({column}, '{_NO_HOUSEHOLD_NUMBER}') THEN NULL ELSE {column} END"
+
+
+def _people(con: duckdb.DuckDBPyConnection, codes: list[str], *, side: Side, status: Status) -> pl.DataFrame:
     """Verified records of one side and status, with community names on both ends.
 
-    `household` and `order` are column expressions of this module, never user input.
+    A roll record's missing ID number comes from the register record it is linked to (a 人在户不在 person is
+    registered in another community), as does its 户号, which a roll does not hold; `id_source` and
+    `household_no_source` say which side each came from. `id_check` marks an ID number that fails validation.
     """
-    return _frame(
+    if side is Side.ROLL:  # the linked register record, if any: where the person is registered
+        linked = f"""LEFT JOIN {reader.record_table(Side.REGISTER)} r ON r.source_file = s.linked_file
+                 AND r.source_row = s.linked_row AND r.source_sheet IS NOT DISTINCT FROM s.linked_sheet"""
+        household, order = household_number("r.household_key"), "x.dwelling"
+    else:
+        linked = "LEFT JOIN (SELECT NULL::VARCHAR AS id18, NULL::VARCHAR AS id_clean) r ON false"
+        household, order = household_number("x.household_key"), "x.household_key"
+    own, register = side.value, Side.REGISTER.value
+    people = _frame(
         con,
-        f"""SELECT s.community_code, c.community_name, x.name, coalesce(x.id18, x.id_clean) AS id_number, x.sex, x.birth,
-                   {household} AS household_no, x.address_raw AS address, s.other_community_code,
+        f"""SELECT s.community_code, c.community_name, x.name,
+                   coalesce(x.id18, r.id18, x.id_clean, r.id_clean) AS id_number,
+                   CASE WHEN x.id18 IS NOT NULL THEN '{own}' WHEN r.id18 IS NOT NULL THEN '{register}'
+                        WHEN x.id_clean IS NOT NULL THEN '{own}' WHEN r.id_clean IS NOT NULL THEN '{register}'
+                   END AS id_source,
+                   x.sex, x.birth, {household} AS household_no, x.address_raw AS address, s.other_community_code,
                    oc.community_name AS other_community_name, s.verified_by,
                    CASE WHEN s.decision_outcome = $applied THEN s.decision END AS decision, s.evidence,
                    s.source_file, s.source_sheet, s.source_row
             FROM record_status s
             JOIN {reader.record_table(side)} x ON x.source_file = s.source_file AND x.source_row = s.source_row
                  AND x.source_sheet IS NOT DISTINCT FROM s.source_sheet
+            {linked}
             LEFT JOIN community_summary c ON c.community_code = s.community_code
             LEFT JOIN community_summary oc ON oc.community_code = s.other_community_code
             WHERE s.side = $side AND s.status = $status AND {VERIFIED} AND s.community_code IN (SELECT unnest($codes))
-            ORDER BY s.community_code, {order}, s.source_row""",  # noqa: S608  table from services.reader, fragments fixed here
+            ORDER BY s.community_code, {order}, s.source_row""",  # noqa: S608  tables from services.reader, fragments fixed here
         {"side": side.value, "status": status.value, "codes": codes, "applied": Outcome.APPLIED.value},
-    ).with_columns(
+    )
+    return people.with_columns(
         pl.col("decision").replace_strict(DECISION_LABELS, default=None, return_dtype=pl.String),
         pl.col("evidence").replace_strict(EVIDENCE_LABELS, default=None, return_dtype=pl.String),
-    )
+        pl.col("id_source").replace_strict(SOURCE_LABELS, default=None, return_dtype=pl.String),
+        pl.when(pl.col("household_no").is_not_null())
+        .then(pl.lit(SOURCE_LABELS[Side.REGISTER.value]))  # 户号 is the register's, whichever side the row is
+        .alias("household_no_source"),
+        id_check(people["id_number"]).alias("id_check"),
+    ).select(name for name, _ in _PERSON_COLUMNS)
+
+
+def id_check(ids: pl.Series) -> pl.Series:
+    """What is wrong with each ID number as written (`ID_CHECK_LABELS`), null where it is valid or missing.
+
+    >>> id_check(pl.Series(["11010519491231002X", "110105194912310021", "1101051949", None])).to_list()
+    [None, '校验位不符', '格式不符', None]
+    """
+    problem = idnumber.parse_column(ids)["id_problem"]
+    return problem.replace_strict(ID_CHECK_LABELS, default=None, return_dtype=pl.String)
 
 
 def category_frames(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, pl.DataFrame]:
     """The three verified lists for these communities."""
-    unregistered = _people(
-        con, codes, side=Side.ROLL, status=Status.UNREGISTERED, household="NULL::VARCHAR", order="x.dwelling"
-    )
-    absent = _people(
-        con, codes, side=Side.REGISTER, status=Status.ABSENT, household="x.household_key", order="x.household_key"
-    )
+    unregistered = _people(con, codes, side=Side.ROLL, status=Status.UNREGISTERED)
+    absent = _people(con, codes, side=Side.REGISTER, status=Status.ABSENT)
     households = _frame(
         con,
-        f"""SELECT r.community_code, any_value(c.community_name) AS community_name, r.household_key AS household_no,
+        f"""SELECT r.community_code, any_value(c.community_name) AS community_name,
+                  {household_number("r.household_key")} AS household_no,
                   any_value(r.address_raw) AS household_address, count(*) AS members,
                   count(*) FILTER (WHERE s.status = $absent AND {VERIFIED}) AS absent_members,
                   CASE WHEN count(*) FILTER (WHERE s.status = $absent AND {VERIFIED}) = count(*)

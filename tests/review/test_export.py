@@ -25,8 +25,10 @@ import services.export as exporting
 from cli.main import app as cli
 from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
+from reconcile import idnumber
 from schemas.codes import Evidence
 from schemas.labels import EXPORT_COLUMNS
+from services import reader
 from services.audit import audit_log
 from services.export import ABSENT, UNREGISTERED, ExportScope, export
 from services.paths import DataPaths, sha256_file
@@ -53,10 +55,13 @@ def test_xlsx_export_keeps_ids_and_counts(world: World, tmp_path: Path) -> None:
     assert sha256_file(workbook) == manifest["files"][0]["sha256"]
     codes = manifest["scope"]["communities"]
     expected = world.sql(
-        """SELECT s.side, coalesce(r.id18, r.id_clean, o.id18, o.id_clean)
+        # A roll row without an ID takes the one of the register record it is linked to (g).
+        """SELECT s.side, coalesce(r.id18, r.id_clean, o.id18, g.id18, o.id_clean, g.id_clean)
            FROM record_status s
            LEFT JOIN run.register_records r ON s.side = 'register' AND r.source_file = s.source_file AND r.source_row = s.source_row
            LEFT JOIN run.roll_records o ON s.side = 'roll' AND o.source_file = s.source_file AND o.source_row = s.source_row
+           LEFT JOIN run.register_records g ON s.side = 'roll' AND g.source_file = s.linked_file
+                AND g.source_row = s.linked_row AND g.source_sheet IS NOT DISTINCT FROM s.linked_sheet
            WHERE s.community_code IN (SELECT unnest(?)) AND s.verified_by IN ('auto', 'operator')
              AND ((s.side = 'roll' AND s.status = 'unregistered') OR (s.side = 'register' AND s.status = 'absent'))""",
         [codes],
@@ -131,9 +136,12 @@ def _people_frame(names: list[str]) -> pl.DataFrame:
             "community_name": ["青少年宫路社区"] * n,
             "name": names,
             "id_number": [ID] * n,
+            "id_source": ["社区名册"] * n,
+            "id_check": [None] * n,
             "sex": ["男"] * n,
             "birth": [dt.date(1980, 7, 24)] * n,
             "household_no": ["330282001"] * n,
+            "household_no_source": ["户籍"] * n,
             "address": ["慈溪市阳光名都9幢"] * n,
             "other_community_code": [None] * n,
             "other_community_name": [None] * n,
@@ -297,3 +305,59 @@ def test_manifest_states_the_verification_policy_and_rows_carry_their_grounds(wo
     grounds = absent.filter(pl.col(EXPORT_COLUMNS["verified_by"]) == "policy")[EXPORT_COLUMNS["evidence"]]
     assert grounds.len() > 0
     assert set(grounds) == {Evidence.OTHERS_AT_FLAT.label}
+
+
+def _every_community(world: World) -> dict[str, pl.DataFrame]:
+    with reader.published(world.data) as con:
+        codes = [code for (code,) in con.execute("SELECT community_code FROM community_summary").fetchall()]
+        return exporting.category_frames(con, codes)
+
+
+def test_unregistered_rows_carry_the_linked_register_records_id_and_household_number(
+    world: World,
+) -> None:
+    """A 人在户不在 person is registered elsewhere: the liaison gets that record's ID and 户号 when the roll lacks them."""
+    frames = _every_community(world)
+    sheet = frames[UNREGISTERED]
+    linked = {
+        (f, s, r): (reg_id, hh)
+        for f, s, r, reg_id, hh in world.sql(
+            """SELECT s.source_file, s.source_sheet, s.source_row, coalesce(g.id18, g.id_clean), g.household_key
+               FROM record_status s JOIN run.register_records g ON g.source_file = s.linked_file
+                    AND g.source_row = s.linked_row AND g.source_sheet IS NOT DISTINCT FROM s.linked_sheet
+               WHERE s.side = 'roll' AND s.status = 'unregistered'"""
+        )
+    }
+    own = {
+        (f, s, r): roll_id
+        for f, s, r, roll_id in world.sql(
+            "SELECT source_file, source_sheet, source_row, coalesce(id18, id_clean) FROM run.roll_records"
+        )
+    }
+    from_register = 0
+    for row in sheet.iter_rows(named=True):
+        key = (row["source_file"], row["source_sheet"], row["source_row"])
+        register_id, household = linked.get(key, (None, None))
+        if own[key] is None and register_id is not None:
+            assert row["id_number"] == register_id
+            assert row["id_source"] == "户籍"
+            from_register += 1
+        elif own[key] is not None:
+            assert row["id_source"] == "社区名册" or row["id_number"] == register_id
+        if isinstance(household, str) and not household.startswith("~"):
+            assert row["household_no"] == household
+            assert row["household_no_source"] == "户籍"
+        else:
+            assert row["household_no"] is None
+    assert from_register > 0  # the city has roll rows without an ID that are linked elsewhere
+    assert sheet["household_no"].drop_nulls().len() > 0
+
+
+def test_exported_ids_that_fail_validation_are_marked(world: World) -> None:
+    frames = _every_community(world)
+    for category in (UNREGISTERED, ABSENT):
+        for id_number, check in frames[category].select("id_number", "id_check").iter_rows():
+            problem = idnumber.parse(id_number).problem if id_number else None
+            assert (check is None) == (problem in (None, "missing")), (category, check, problem)
+    for frame in frames.values():
+        assert not frame["household_no"].drop_nulls().str.starts_with("~").any()  # no made-up household keys
