@@ -7,19 +7,32 @@ names or ID numbers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows import stages
 from flows.normalise import normalise
-from flows.pipeline import Steps, guarded, run_pipeline
+from flows.pipeline import StageFailed, Steps, guarded, run_pipeline
 from flows.publish import publish
 from flows.settings import Settings
 
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
+
+
+def may_pass(task: object, task_run: object, state: State[Any]) -> bool:
+    """Whether a failed stage is worth retrying: only when waiting may help (`StageFailed.may_pass`).
+
+    A register still being copied may be ready 30 s later; a missing or unreadable one will not be.
+    """
+    del task, task_run
+    return isinstance(state.data, StageFailed) and state.data.may_pass
+
+
 PREFECT_STEPS = Steps(
-    ingest=task(name="ingest", retries=2, retry_delay_seconds=30)(guarded(stages.ingest)),
+    ingest=task(name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass)(guarded(stages.ingest)),
     normalise=task(name="normalise")(guarded(normalise)),
     link=task(name="link")(guarded(stages.link_stage)),
     classify=task(name="classify")(guarded(stages.classify_stage)),

@@ -84,6 +84,11 @@ def _inputs(run_dir: Path) -> list[dict[str, Any]]:
 class StageFailed(RuntimeError):
     """A stage failed; the message is `safe_error` of what it raised (see `guarded`)."""
 
+    def __init__(self, message: str, *, may_pass: bool = False) -> None:
+        super().__init__(message)
+        self.may_pass = may_pass
+        """Whether trying again later may succeed (a register still being copied), not a certain failure."""
+
 
 class RunRefused(RuntimeError):
     """A sanity gate failed: the delivery looks incomplete, so the run is not published."""
@@ -141,8 +146,8 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except Exception as exc:  # every error is sanitised, then raised again
             _debug_log(exc)
-            message = safe_error(exc)
-        raise StageFailed(message)  # outside the handler: no chained context to log
+            message, may_pass = safe_error(exc), isinstance(exc, stages.RegisterNotReady)
+        raise StageFailed(message, may_pass=may_pass)  # outside the handler: no chained context to log
 
     return wrapper
 

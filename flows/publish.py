@@ -6,6 +6,7 @@ file being built is never the published one, so a failed run changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -171,7 +172,7 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
         model = json.loads((run_dir / "model.json").read_text())
         con.register("model_df", pl.DataFrame(model["parameters"]).to_arrow())
         con.execute(f"CREATE TABLE {RunTable.MODEL_PARAMETERS.qualified} AS SELECT * FROM model_df")  # noqa: S608  RunTable
-        runs_df = pl.DataFrame(runs, infer_schema_length=None) if runs else pl.DataFrame({"run_id": [run_id]})
+        runs_df = pl.DataFrame(_finished(runs, run_id), infer_schema_length=None)
         con.register("runs_df", runs_df.to_arrow())
         con.execute(f"CREATE TABLE {RunTable.RUNS.qualified} AS SELECT * FROM runs_df")  # noqa: S608  RunTable
         for view in View:
@@ -183,6 +184,17 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
         con.execute("CHECKPOINT")
     finally:
         con.close()
+
+
+def _finished(runs: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
+    """The run history with this run finished now, as its database is published.
+
+    The state database records the run's end a moment later, after the swap: the published history is complete.
+    """
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    this = {"run_id": run_id, "finished_at": now}
+    rows = [{**r, "finished_at": r.get("finished_at") or now} if r.get("run_id") == run_id else r for r in runs]
+    return rows if any(r.get("run_id") == run_id for r in rows) else [*rows, this]
 
 
 def publish(run_dir: Path, paths: DataPaths, *, run_id: str, runs: list[dict[str, Any]], keep_runs: int) -> Path:

@@ -64,6 +64,10 @@ class RegisterUnreadable(RuntimeError):
     """The police extract cannot be read: the run stops and the published results stay."""
 
 
+class RegisterNotReady(RegisterUnreadable):
+    """The police extract is still being copied: unlike a missing or broken file, waiting may let it pass."""
+
+
 @dataclass(slots=True)
 class FileReport:
     """What happened to one input file (no record values)."""
@@ -135,7 +139,7 @@ def resolve_register(path: Path, *, quiet_seconds: float = 0) -> tuple[Path, lis
     if not path.is_dir():
         reason = skip_reason(path, quiet_seconds=quiet_seconds) if path.exists() else None
         if reason and reason[0] == "still_copying":
-            raise RegisterUnreadable(reason[1].removesuffix(", skipped"))
+            raise RegisterNotReady(reason[1].removesuffix(", skipped"))
         return path, []
     skipped: list[FileReport] = []
     candidates: list[Path] = []
@@ -149,7 +153,10 @@ def resolve_register(path: Path, *, quiet_seconds: float = 0) -> tuple[Path, lis
             candidates.append(p)
     if not candidates:
         why = "".join(f"; {r.message}" for r in skipped)
-        raise RegisterUnreadable(f"{path}: no .csv or .xlsx register file ready in this directory{why}")
+        copying = any(r.problem == "still_copying" for r in skipped)
+        raise (RegisterNotReady if copying else RegisterUnreadable)(
+            f"{path}: no .csv or .xlsx register file ready in this directory{why}"
+        )
     return max(candidates, key=lambda p: (p.stat().st_mtime, p.name)), skipped
 
 

@@ -4,6 +4,7 @@ the published views and that no input row is lost."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import shutil
 from typing import TYPE_CHECKING
 
@@ -104,7 +105,16 @@ def test_runs_are_recorded(published: Path) -> None:
     assert '"sha256"' in history[-1]["inputs"]
     con = duckdb.connect(str(published / "hukou.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM runs").fetchone() == (len(history),)
+    # The published history is complete: the run just published has ended too (it ends as it publishes).
+    unfinished = con.execute("SELECT count(*) FROM runs WHERE finished_at IS NULL").fetchone()
+    published_at, finished_at = con.execute(
+        "SELECT p.published_at, r.finished_at FROM published p JOIN runs r USING (run_id)"
+    ).fetchone() or (None, None)
     con.close()
+    assert unfinished == (0,)
+    assert isinstance(published_at, dt.datetime)
+    assert abs(dt.datetime.fromisoformat(str(finished_at)) - published_at) < dt.timedelta(minutes=1)
+    assert abs(dt.datetime.fromisoformat(history[-1]["finished_at"]) - published_at) < dt.timedelta(minutes=1)
 
 
 def test_failed_run_leaves_published_results(published: Path, small_city: dict[str, Path], tmp_path: Path) -> None:

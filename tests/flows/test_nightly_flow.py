@@ -56,3 +56,33 @@ def test_flow_publishes_and_its_artifact_carries_counts_only(
     for text in [*markdown, *other]:
         assert not any(s in text for s in secrets if len(s) >= 2)
     assert {"ingest", "normalise", "link", "classify", "publish"} <= {n.split("-")[0] for n in other}
+
+
+def test_a_missing_register_fails_at_once_without_retries(tmp_path: Path) -> None:
+    """Retries are for what waiting can mend (a register still being copied), not for a file that is not there."""
+    from prefect import get_client
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    from flows.nightly import nightly
+
+    rolls = tmp_path / "rolls"
+    rolls.mkdir()
+    state = nightly(
+        register_file=str(tmp_path / "drop" / "户籍人口.csv"),
+        rolls_dir=str(rolls),
+        data_dir=str(tmp_path / "data"),
+        return_state=True,
+    )
+    assert state.is_failed()
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+
+    async def ingest_runs() -> list[int]:
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        async with get_client() as client:
+            flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            tasks = await client.read_task_runs(flow_run_filter=flow_runs)
+            return [t.run_count for t in tasks if t.name.startswith("ingest")]
+
+    assert run_coro_as_sync(ingest_runs()) == [1]

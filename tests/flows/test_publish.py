@@ -130,6 +130,8 @@ def test_runs_table_lists_the_history_given(run_dir: Path, tmp_path: Path) -> No
     runs = [{"run_id": "a", "outcome": "failed"}, {"run_id": "b", "outcome": "published"}]
     build_database(run_dir, target, run_id="b", runs=runs)
     assert _query(target, "SELECT run_id, outcome FROM runs ORDER BY run_id") == [("a", "failed"), ("b", "published")]
+    # The run being published ends with it; an older one keeps what the history says.
+    assert _query(target, "SELECT run_id FROM runs WHERE finished_at IS NOT NULL") == [("b",)]
 
 
 def _runs_home(run_dir: Path, root: Path, *names: str) -> DataPaths:
