@@ -241,5 +241,31 @@ def summary(
         console.print(f"chart written to {chart}")
 
 
+@app.command()
+def places(
+    data: DataOption = Path("data"),
+    station: Annotated[str | None, typer.Option(help="Only this police station's communities.")] = None,
+    street: Annotated[str | None, typer.Option(help="Only this street's (or town's) communities.")] = None,
+) -> None:
+    """List the police stations, streets and communities of the published results: what a user's scope may name."""
+    from services.places import known_places
+
+    found = known_places(data)
+    if found is None:
+        console.print(f"[red]nothing published yet in {data}[/red]: run `hukou run` first")
+        raise typer.Exit(1)
+    shown = [
+        c
+        for c in found.communities
+        if (station is None or c.station == station) and (street is None or c.street == street)
+    ]
+    table = Table("police station (liaison)", "street (supervisor)", "community code (operator)", "community")
+    for c in sorted(shown, key=lambda c: (c.station or "", c.street or "", c.code)):
+        table.add_row(c.station or "", c.street or "", c.code, c.name or "")
+    console.print(table)
+    stations, streets = len({c.station for c in shown}), len({c.street for c in shown})
+    console.print(f"{stations} police station(s), {streets} street(s), {len(shown)} communities")
+
+
 if __name__ == "__main__":
     app()

@@ -24,14 +24,24 @@ def users_add(
         ),
     ] = None,
     password_stdin: PasswordStdinOption = False,
+    unchecked_scope: Annotated[
+        bool,
+        typer.Option("--unchecked-scope", help="Store the scope without checking it against the published results."),
+    ] = False,
     data: DataOption = Path("data"),
 ) -> None:
-    """Add a user. The first admin is created this way."""
+    """Add a user. The first admin is created this way.
+
+    A scope must name a community, street or police station of the published results (`hukou places`).
+    """
     from schemas.codes import Role
     from services.accounts import AccountError, add_user
     from services.paths import DataPaths
+    from services.places import check_published_scope
 
     with fail_on(AccountError, ValueError):
+        if not unchecked_scope:
+            check_published_scope(data, Role(role), scope)
         user = add_user(DataPaths(data).state, username, read_password(password_stdin), Role(role), scope)
     console.print(f"added {user.username} ({user.role.value}{', ' + user.scope if user.scope else ''})")
 

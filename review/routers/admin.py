@@ -12,6 +12,7 @@ from review.deps import Checked, Context, Session, render, require_role
 from schemas.codes import Role
 from services import accounts
 from services.access import ADMIN_ROLES
+from services.places import check_published_scope
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -44,6 +45,7 @@ def users_add(
 ) -> Response:
     """Add a user; a bad request shows the page again with the reason (422)."""
     try:
+        check_published_scope(ctx.paths.root, Role(role), scope.strip() or None)
         accounts.add_user(
             ctx.paths.state, username.strip(), password, Role(role), scope.strip() or None, by=sess.user.username
         )
