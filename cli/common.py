@@ -15,7 +15,29 @@ if TYPE_CHECKING:
 
 console = Console(width=max(Console().width, 160))
 
-DataOption = Annotated[Path, typer.Option("--data", help="Data directory (published database, runs, operator state).")]
+
+def _data_dir(ctx: typer.Context, value: Path) -> Path:
+    """The data directory: `--data` if given, else HUKOU_DATA_DIR, else the configuration file, else ./data."""
+    from services.config import ConfigError, data_dir
+
+    source = ctx.get_parameter_source("data")
+    try:
+        return data_dir(value if source is not None and source.name == "COMMANDLINE" else None).path
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+DataOption = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        callback=_data_dir,
+        help="Data directory (published database, runs, operator state). "
+        "Default: HUKOU_DATA_DIR, else data_dir in the configuration file (HUKOU_CONFIG, ./hukou.toml or "
+        "/etc/hukou-recon/hukou.toml), else ./data.",
+        show_default=False,
+    ),
+]
 PasswordStdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
 
 

@@ -51,14 +51,15 @@ def summary_markdown(run_id: str, counts: dict[str, Any], timings: dict[str, flo
 
 
 @flow(name="hukou-nightly", log_prints=False)
-def nightly(register_file: str, rolls_dir: str, data_dir: str = "data", accept_shrink: bool = False) -> str:
+def nightly(register_file: str, rolls_dir: str, data_dir: str | None = None, accept_shrink: bool = False) -> str:
     """Reconcile the police extract `register_file` with the rolls in `rolls_dir`.
 
-    Publishes into `data_dir`; returns the run id. `accept_shrink` publishes a
+    Publishes into `data_dir`, by default the configured one (HUKOU_DATA_DIR or the configuration file, as every
+    `hukou` command finds it: `services.config`); returns the run id. `accept_shrink` publishes a
     delivery that fails the sanity gates (`flows.pipeline.sanity_problems`).
     """
     logger = get_run_logger()
-    settings = Settings(data_dir=Path(data_dir))
+    settings = Settings(data_dir=Path(data_dir)) if data_dir else Settings()
     outcome = run_pipeline(Path(register_file), Path(rolls_dir), settings, PREFECT_STEPS, accept_shrink=accept_shrink)
     logger.info("run %s published: %s", outcome.run_id, {k: v for k, v in outcome.counts.items() if isinstance(v, int)})
     create_markdown_artifact(

@@ -1,4 +1,4 @@
-"""Settings: where data lives and what the linker aims for (env prefix HUKOU_)."""
+"""Settings: where data lives and what the linker aims for (`services.config`: --data, HUKOU_<FIELD>, the file)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,28 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import PositiveInt, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PositiveInt, field_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from flows.normalise import BATCH_ROWS
 from reconcile.linker import LinkSettings
 from schemas.codes import Evidence  # noqa: TC001  pydantic reads the annotation at runtime
+from services.config import config_values, data_dir
 
 _LINKER = LinkSettings()
 """The linker's own defaults: the settings below override them, never restate them."""
 
 
 class Settings(BaseSettings):
-    """Run settings; every field can be set as HUKOU_<FIELD> in the environment."""
+    """Run settings: given, else HUKOU_<FIELD> in the environment, else the configuration file, else the default.
+
+    The configuration file (`services.config`) holds the fields by name; `data_dir` is found as every command
+    finds it (`services.config.data_dir`).
+    """
 
     model_config = SettingsConfigDict(env_prefix="HUKOU_")
 
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(default_factory=lambda: data_dir().path)
     target_precision: float = _LINKER.target_precision
     target_recall: float = _LINKER.target_recall
     review_capacity: float = _LINKER.review_capacity
@@ -53,6 +58,20 @@ class Settings(BaseSettings):
                 "missed, an address nobody could place or a namesake is no finding (Evidence.may_verify)"
             )
         return policy
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Given, then the environment, then the configuration file (its `data_dir` is read by `data_dir`)."""
+        del dotenv_settings, file_secret_settings
+        from_file = {k: v for k, v in config_values().items() if k != "data_dir"}
+        return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=from_file)
 
     def link_settings(self) -> LinkSettings:
         """What the linker aims for, from these settings."""

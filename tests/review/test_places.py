@@ -100,3 +100,27 @@ def test_the_admin_page_refuses_an_unknown_scope(world: World) -> None:
     assert "某某派出所" in refused.text
     assert client.post("/admin/users", data={**form, "scope": world.station}, follow_redirects=False).status_code == 303
     assert "li" in {u.username for u in list_users(world.state)}
+
+
+@pytest.mark.parametrize("how", ["environment", "file"])
+def test_commands_find_the_configured_data_directory(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """Without --data, every command reads the directory the nightly run publishes into, not ./data."""
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("HUKOU_DATA_DIR", raising=False)
+    if how == "environment":
+        monkeypatch.setenv("HUKOU_DATA_DIR", str(world.data))
+    else:
+        (cwd / "hukou.toml").write_text(f"data_dir = {str(world.data)!r}\n", encoding="utf-8")
+        monkeypatch.delenv("HUKOU_CONFIG", raising=False)
+    for command in (["places"], ["summary"], ["users", "list"]):
+        done = runner.invoke(cli, command)
+        assert done.exit_code == 0, (command, done.output)
+    assert world.community in runner.invoke(cli, ["places"]).output
+    assert "police" in runner.invoke(cli, ["users", "list"]).output
+    assert not (cwd / "data").exists()
+    elsewhere = runner.invoke(cli, ["places", "--data", str(cwd / "empty")])  # --data still wins
+    assert elsewhere.exit_code == 1
