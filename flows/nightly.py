@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows import stages
 from flows.normalise import normalise
+from flows.notify import on_failure
 from flows.pipeline import StageFailed, Steps, guarded, run_pipeline
 from flows.publish import publish
 from flows.settings import Settings
@@ -50,17 +51,24 @@ def summary_markdown(run_id: str, counts: dict[str, Any], timings: dict[str, flo
     return "\n".join(lines)
 
 
-@flow(name="hukou-nightly", log_prints=False)
-def nightly(register_file: str, rolls_dir: str, data_dir: str | None = None, accept_shrink: bool = False) -> str:
-    """Reconcile the police extract `register_file` with the rolls in `rolls_dir`.
+@flow(name="hukou-nightly", log_prints=False, on_failure=[on_failure], on_crashed=[on_failure])
+def nightly(
+    register_file: str | None = None,
+    rolls_dir: str | None = None,
+    data_dir: str | None = None,
+    accept_shrink: bool = False,
+) -> str:
+    """Reconcile the police extract `register_file` with the rolls in `rolls_dir`; returns the run id.
 
-    Publishes into `data_dir`, by default the configured one (HUKOU_DATA_DIR or the configuration file, as every
-    `hukou` command finds it: `services.config`); returns the run id. `accept_shrink` publishes a
-    delivery that fails the sanity gates (`flows.pipeline.sanity_problems`).
+    What is not given is configured where the flow runs, as every `hukou` command finds it (`services.config`:
+    HUKOU_<SETTING> or the configuration file): the deliveries under the drop directory (`register/`, `rolls/`),
+    the data directory it publishes into. `accept_shrink` publishes a delivery that fails the sanity gates
+    (`flows.pipeline.sanity_problems`).
     """
     logger = get_run_logger()
     settings = Settings(data_dir=Path(data_dir)) if data_dir else Settings()
-    outcome = run_pipeline(Path(register_file), Path(rolls_dir), settings, PREFECT_STEPS, accept_shrink=accept_shrink)
+    register, rolls = settings.deliveries(register_file, rolls_dir)
+    outcome = run_pipeline(register, rolls, settings, PREFECT_STEPS, accept_shrink=accept_shrink)
     logger.info("run %s published: %s", outcome.run_id, {k: v for k, v in outcome.counts.items() if isinstance(v, int)})
     create_markdown_artifact(
         key="hukou-run-summary",

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUKOU_")
 
     data_dir: Path = Field(default_factory=lambda: data_dir().path)
+    drop_dir: Path | None = None
+    """Where the deliveries arrive, for a scheduled run: the police extract in `register/` (the newest file is
+    read), the community rolls in `rolls/`."""
+    notify_webhook: str | None = None
+    """Told when a scheduled run fails or crashes (`flows.notify`): a WeCom or DingTalk group robot's URL, or any
+    endpoint taking their JSON text message."""
     target_precision: float = _LINKER.target_precision
     target_recall: float = _LINKER.target_recall
     review_capacity: float = _LINKER.review_capacity
@@ -72,6 +78,20 @@ class Settings(BaseSettings):
         del dotenv_settings, file_secret_settings
         from_file = {k: v for k, v in config_values().items() if k != "data_dir"}
         return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=from_file)
+
+    def deliveries(self, register_file: str | None, rolls_dir: str | None) -> tuple[Path, Path]:
+        """The register and rolls to read: as given, else under `drop_dir` (a `ValueError` when neither says)."""
+        if register_file and rolls_dir:
+            return Path(register_file), Path(rolls_dir)
+        if self.drop_dir is None:
+            raise ValueError(
+                "no register or rolls given and no drop directory configured: set HUKOU_DROP_DIR (or drop_dir in "
+                "the configuration file) to the folder holding register/ and rolls/"
+            )
+        return (
+            Path(register_file) if register_file else self.drop_dir / "register",
+            Path(rolls_dir) if rolls_dir else self.drop_dir / "rolls",
+        )
 
     def link_settings(self) -> LinkSettings:
         """What the linker aims for, from these settings."""

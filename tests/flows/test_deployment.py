@@ -1,4 +1,4 @@
-"""prefect.yaml declares the nightly deployment the flow can actually run."""
+"""prefect.yaml declares a nightly deployment that works as shipped: no machine's paths, the flow it names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import importlib
 import inspect
 from pathlib import Path
 
+import pytest
 import yaml
+
+from flows.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,5 +23,39 @@ def test_nightly_deployment() -> None:
     module_path, func_name = nightly["entrypoint"].split(":")
     module = importlib.import_module(module_path.removesuffix(".py").replace("/", "."))
     flow = getattr(module, func_name)
-    params = set(inspect.signature(flow.fn).parameters)
-    assert set(nightly["parameters"]) <= params
+    params = inspect.signature(flow.fn).parameters
+    assert set(nightly["parameters"]) <= set(params)
+    # Nothing machine-specific: no pull step pointing at a directory, every parameter configurable on the worker.
+    assert "pull" not in config
+    assert "/" not in yaml.safe_dump(nightly["parameters"])
+    assert all(p.default is not inspect.Parameter.empty for p in params.values())
+
+
+def test_deliveries_come_from_the_drop_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("HUKOU_DROP_DIR", raising=False)
+    monkeypatch.delenv("HUKOU_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="HUKOU_DROP_DIR"):
+        Settings().deliveries(None, None)
+    assert Settings().deliveries("a.csv", "rolls") == (Path("a.csv"), Path("rolls"))
+    monkeypatch.setenv("HUKOU_DROP_DIR", "/srv/hukou/drop")
+    assert Settings().deliveries(None, None) == (Path("/srv/hukou/drop/register"), Path("/srv/hukou/drop/rolls"))
+    assert Settings().deliveries("x.csv", None) == (Path("x.csv"), Path("/srv/hukou/drop/rolls"))
+
+
+def test_the_shipped_configuration_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/hukou.toml and deploy/hukou.env name settings that exist, with values they accept."""
+    monkeypatch.setenv("HUKOU_CONFIG", str(ROOT / "deploy" / "hukou.toml"))
+    monkeypatch.delenv("HUKOU_DATA_DIR", raising=False)
+    assert Settings().data_dir == Path("/srv/hukou/data")
+    assert Settings().drop_dir == Path("/srv/hukou/drop")
+    fields = set(Settings.model_fields)
+    for line in (ROOT / "deploy" / "hukou.env").read_text().splitlines():
+        name = line.split("=", 1)[0]
+        if name.startswith("HUKOU_") and name != "HUKOU_CONFIG":
+            assert name.removeprefix("HUKOU_").lower() in fields, name
+    for unit in (ROOT / "deploy").glob("*.service"):
+        text = unit.read_text()
+        assert "EnvironmentFile=/etc/hukou-recon/hukou.env" in text, unit.name
+        assert "Restart=on-failure" in text, unit.name
+        assert "User=hukou" in text, unit.name

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import http.server
+import json
+import threading
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
@@ -58,13 +61,30 @@ def test_flow_publishes_and_its_artifact_carries_counts_only(
     assert {"ingest", "normalise", "link", "classify", "publish"} <= {n.split("-")[0] for n in other}
 
 
-def test_a_missing_register_fails_at_once_without_retries(tmp_path: Path) -> None:
-    """Retries are for what waiting can mend (a register still being copied), not for a file that is not there."""
+def test_a_missing_register_fails_at_once_without_retries_and_someone_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retries are for what waiting can mend (a register still being copied), not for a file that is not there;
+    the configured webhook hears of the failure, without any record value."""
     from prefect import get_client
     from prefect.utilities.asyncutils import run_coro_as_sync
 
     from flows.nightly import nightly
 
+    received: list[dict[str, Any]] = []
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            del args
+
+    sink = http.server.HTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HUKOU_NOTIFY_WEBHOOK", f"http://127.0.0.1:{sink.server_port}/robot/send?key=k")
     rolls = tmp_path / "rolls"
     rolls.mkdir()
     state = nightly(
@@ -86,3 +106,8 @@ def test_a_missing_register_fails_at_once_without_retries(tmp_path: Path) -> Non
             return [t.run_count for t in tasks if t.name.startswith("ingest")]
 
     assert run_coro_as_sync(ingest_runs()) == [1]
+    sink.shutdown()
+    (message,) = received
+    assert message["msgtype"] == "text"
+    assert "ingest failed: register unreadable" in message["text"]["content"]
+    assert "户籍人口.csv" in message["text"]["content"]  # the file named, so someone knows what to fix
