@@ -13,7 +13,8 @@ from rich.console import Console
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-console = Console(width=max(Console().width, 160))
+console = Console()
+"""The terminal as it is: its width (COLUMNS when not a terminal, else 80); tables fit it (`cli.main._print_summary`)."""
 
 
 def _data_dir(ctx: typer.Context, value: Path) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -182,20 +182,50 @@ def _print_input_problems(data: Path) -> None:
         console.print(f"[yellow]quarantined[/yellow] {n} row(s): {reason}")
 
 
+COMPACT_SUMMARY: dict[str, tuple[str, ...]] = {
+    "community_name": ("community_name",),
+    "registered_persons": ("registered_persons",),
+    "consistent_persons": ("consistent_persons",),
+    "absent": ("absent_elsewhere_persons", "absent_outside_persons"),
+    "unregistered": ("unregistered_elsewhere_persons", "unregistered_outside_persons"),
+    "review_pending": ("review_pending",),
+}
+"""The summary for a narrow terminal: each column and the summary columns it adds up."""
+
+
+def _summary_table(rows: list[dict[str, Any]], columns: dict[str, tuple[str, ...]]) -> Table:
+    """The community summary with `columns` (each the sum of its summary columns), and a total row."""
+    from schemas.labels import STATUS_LABELS, SUMMARY_LABELS, TOTAL, two_lines
+
+    table = Table(title="社区人户核查汇总 community summary", show_lines=False)
+    labels = {**STATUS_LABELS, **SUMMARY_LABELS}
+    text = [c for c in columns if c in ("community_code", "community_name")]
+    for column in columns:
+        table.add_column(two_lines(labels[column]), justify="left" if column in text else "right", no_wrap=True)
+    counted = [c for c in columns if c not in text]
+    totals = dict.fromkeys(counted, 0)
+    for row in rows:
+        values = {c: sum(row[part] or 0 for part in columns[c]) for c in counted}
+        totals = {c: totals[c] + values[c] for c in counted}
+        table.add_row(*[str(row[c] or "") for c in text], *[f"{values[c]:,}" for c in counted])
+    table.add_row(TOTAL, *[""] * (len(text) - 1), *[f"{totals[c]:,}" for c in counted], style="bold")
+    return table
+
+
 def _print_summary(data: Path) -> None:
-    from schemas.labels import SUMMARY_LABELS, TOTAL, two_lines
+    """The published community summary, as wide as the terminal allows: every column, else the main ones."""
+    from rich.measure import Measurement
+
     from services.reader import community_rows, published
 
     with published(data) as con:
-        rows = [[r[c] for c in SUMMARY_COLUMNS] for r in community_rows(con)]
-    table = Table(title="社区人户核查汇总 community summary", show_lines=False)
-    for i, column in enumerate(SUMMARY_COLUMNS):
-        table.add_column(two_lines(SUMMARY_LABELS[column]), justify="right" if i >= 2 else "left", no_wrap=True)
-    totals = [0] * (len(SUMMARY_COLUMNS) - 2)
-    for row in rows:
-        table.add_row(*[str(v) if v is not None else "" for v in row[:2]], *[f"{v:,}" for v in row[2:]])
-        totals = [t + (v or 0) for t, v in zip(totals, row[2:], strict=True)]
-    table.add_row(TOTAL, "", *[f"{t:,}" for t in totals], style="bold")
+        rows = community_rows(con)
+    every: dict[str, tuple[str, ...]] = {c: (c,) for c in SUMMARY_COLUMNS}
+    for columns in (every, COMPACT_SUMMARY):
+        table = _summary_table(rows, columns)
+        unbounded = console.options.update(max_width=10_000)  # its natural width, not squeezed to the terminal
+        if Measurement.get(console, unbounded, table).maximum <= console.width:
+            break
     console.print(table)
 
 
@@ -239,6 +269,35 @@ def summary(
             rows = community_rows(con)
         chart.write_text(summary_svg(rows), encoding="utf-8")
         console.print(f"chart written to {chart}")
+
+
+@app.command()
+def doctor(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Check this data directory rather than the configured one.")
+    ] = None,
+) -> None:
+    """Check the set-up (configuration, data and state, published results, drop directory, Prefect, schedule)."""
+    from pydantic import ValidationError
+
+    from flows.settings import Settings
+    from services.doctor import Level, diagnose
+
+    try:
+        drop = Settings().drop_dir
+    except (ValidationError, ValueError) as exc:
+        console.print(f"[red]the settings are not valid[/red]: {exc}")
+        raise typer.Exit(1) from exc
+    checks = diagnose(data, drop=drop)
+    style = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "red"}
+    table = Table("check", "", "found", "to do", show_lines=False)
+    for c in checks:
+        table.add_row(c.name, f"[{style[c.level]}]{c.level.value}[/]", c.found, c.fix)
+    console.print(table)
+    failed = [c.name for c in checks if c.level is Level.FAIL]
+    if failed:
+        console.print(f"[red]{len(failed)} check(s) failed[/red]: {', '.join(failed)}")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
 from pathlib import Path
 
 from pydantic import Field, PositiveInt, field_validator
@@ -13,7 +11,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 from flows.normalise import BATCH_ROWS
 from reconcile.linker import LinkSettings
 from schemas.codes import Evidence  # noqa: TC001  pydantic reads the annotation at runtime
-from services.config import config_values, data_dir
+from services.config import config_values, data_dir, prefect_api_url
 
 _LINKER = LinkSettings()
 """The linker's own defaults: the settings below override them, never restate them."""
@@ -106,18 +104,9 @@ class Settings(BaseSettings):
 
 
 def prefect_api_configured() -> bool:
-    """Whether a Prefect server is configured (PREFECT_API_URL in the environment or the active profile).
+    """Whether a Prefect server is configured (`services.config.prefect_api_url`).
 
     Read without importing Prefect (5 s here): an ad-hoc run without a server runs the stages directly
     rather than pay some 30 s for an ephemeral server that leaves nothing anyone looks at.
     """
-    if os.environ.get("PREFECT_API_URL"):
-        return True
-    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
-    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
-    try:
-        config = tomllib.loads(profiles.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
-    active = os.environ.get("PREFECT_PROFILE") or config.get("active", "ephemeral")
-    return bool(config.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
+    return prefect_api_url() is not None

@@ -72,3 +72,21 @@ def data_dir(explicit: Path | None = None) -> DataDir:
             raise ConfigError(f"{path}: data_dir must be a path written as a string")
         return DataDir(path.parent / value, str(path))  # a relative path is read from the file's folder
     return DataDir(DEFAULT_DATA, "default")
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect server's API URL: PREFECT_API_URL in the environment, else in Prefect's active profile.
+
+    Read without importing Prefect (seconds of imports for one setting).
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
+    try:
+        config = tomllib.loads(profiles.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or config.get("active", "ephemeral")
+    url = config.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return str(url) if url else None

@@ -124,3 +124,22 @@ def test_commands_find_the_configured_data_directory(
     assert not (cwd / "data").exists()
     elsewhere = runner.invoke(cli, ["places", "--data", str(cwd / "empty")])  # --data still wins
     assert elsewhere.exit_code == 1
+
+
+@pytest.mark.parametrize(("width", "shown", "left_out"), [(80, "户在人不在", "社区代码"), (250, "社区代码", None)])
+def test_the_summary_fits_the_terminal(
+    world: World, monkeypatch: pytest.MonkeyPatch, width: int, shown: str, left_out: str | None
+) -> None:
+    """An 80-column terminal gets the main columns, unwrapped; a wide one every column."""
+    from rich.cells import cell_len
+
+    from cli.common import console
+
+    monkeypatch.setattr(console, "width", width)
+    done = runner.invoke(cli, ["summary", "--data", str(world.data)])
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert max(cell_len(line) for line in lines) <= width
+    assert shown in done.output
+    assert left_out is None or left_out not in done.output
+    assert not any("…" in line for line in lines)  # nothing cut short
