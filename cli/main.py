@@ -262,12 +262,12 @@ def summary(
         raise typer.Exit(1)
     _print_summary(data)
     if chart is not None:
-        from services.charts import summary_svg
-        from services.reader import community_rows, published
+        from services.charts import summary_svg, summary_title
+        from services.reader import community_rows, published, run_id
 
         with published(data) as con:
-            rows = community_rows(con)
-        chart.write_text(summary_svg(rows), encoding="utf-8")
+            rows, title = community_rows(con), summary_title(run_id(con))
+        chart.write_text(summary_svg(rows, title=title), encoding="utf-8")
         console.print(f"chart written to {chart}")
 
 

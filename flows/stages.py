@@ -27,7 +27,7 @@ from reconcile.progress import progress as progress_since
 from schemas.codes import DecidedBy, Evidence, Outcome, Side
 from schemas.inputs import FILE_COMMUNITY, REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
-from services.charts import summary_svg
+from services.charts import summary_svg, summary_title
 from services.decisions import active_decisions, rekey_decisions
 from services.paths import sha256_file
 
@@ -407,7 +407,9 @@ def classify_stage(run: Path, policy: Collection[Evidence] = (), previous: Path 
         ).write_parquet(run / "progress.parquet")
         found.queue.write_parquet(run / "queue.parquet")
         found.summary.write_parquet(run / "community_summary.parquet")
-        (run / "community_summary.svg").write_text(summary_svg(found.summary.to_dicts()), encoding="utf-8")
+        (run / "community_summary.svg").write_text(
+            summary_svg(found.summary.to_dicts(), title=summary_title(run.name)), encoding="utf-8"
+        )
         progress.advance("判定 classify")
     counts = pl.scan_parquet(statuses).group_by("side", "status").len().collect()
     return {f"{side}_{status}": int(n) for side, status, n in counts.iter_rows()} | {

@@ -96,6 +96,7 @@ SUMMARY_LABELS: dict[str, str] = {
     "unregistered_elsewhere_persons": "人在户不在·市内户籍",
     "unregistered_outside_persons": "人在户不在·外地户籍",
     "review_register_records": "待核实",
+    "review_roll_records": "待核实",
     "review_pending": "待核实",
 }
 """Community-summary columns, as the terminal table and the chart title them."""

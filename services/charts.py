@@ -2,62 +2,112 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from html import escape
 from typing import Any
 
 from schemas.labels import SUMMARY_LABELS
 
-_COLOURS = {
+_REGISTER_SIDE = {
     "consistent_persons": "#2e7d32",
     "moved_within_persons": "#9ccc65",
     "absent_elsewhere_persons": "#ffb74d",
     "absent_outside_persons": "#e65100",
-    "unregistered_elsewhere_persons": "#64b5f6",
-    "unregistered_outside_persons": "#1565c0",
     "review_register_records": "#9e9e9e",
 }
-SEGMENTS = tuple((column, SUMMARY_LABELS[column], colour) for column, colour in _COLOURS.items())
+_ROLL_SIDE = {
+    "consistent_persons": "#2e7d32",
+    "moved_within_persons": "#9ccc65",
+    "unregistered_elsewhere_persons": "#64b5f6",
+    "unregistered_outside_persons": "#1565c0",
+    "review_roll_records": "#9e9e9e",
+}
+PANELS = (
+    ("户籍人口 registered here, by where they live", _REGISTER_SIDE),
+    ("实有人口 living here, by where they are registered", _ROLL_SIDE),
+)
+"""The chart's two panels: the register side (户在人不在 among them) and the roll side (人在户不在), each a bar per
+community; one bar never adds the two sides up."""
+SEGMENTS = tuple(
+    dict.fromkeys((column, SUMMARY_LABELS[column], colour) for _, side in PANELS for column, colour in side.items())
+)
 """(summary column, label from the catalogue, colour) of each bar segment, in drawing order."""
 
 
-def summary_svg(rows: list[dict[str, Any]], *, bar: int = 16, width: int = 980) -> str:
-    """One stacked bar per community: registered people by status, then residents registered elsewhere.
+def summary_title(run_id: str) -> str:
+    """The summary chart's title: what it shows, the run and when the run started (from its id).
+
+    >>> summary_title("20261127T020000Z-3f9a")
+    '社区人户核查汇总 community summary — run 20261127T020000Z-3f9a, 2026-11-27 02:00 UTC'
+    """
+    try:
+        started = dt.datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return f"社区人户核查汇总 community summary — run {run_id}"
+    return f"社区人户核查汇总 community summary — run {run_id}, {started:%Y-%m-%d %H:%M} UTC"
+
+
+def summary_svg(rows: list[dict[str, Any]], *, title: str = "", bar: int = 16, width: int = 1180) -> str:
+    """Two panels of one stacked bar per community: registered people by status, residents by registration.
+
+    `title` names what is drawn (the run and its date); each panel has its axis, and each bar its total.
 
     >>> svg = summary_svg([{"community_code": "330282001001", "community_name": "某社区", "consistent_persons": 3,
-    ...                     "absent_outside_persons": 1}])
-    >>> svg.startswith("<svg") and "某社区" in svg
+    ...                     "absent_outside_persons": 1}], title="run 20261127T020000Z-3f9a, 2026-11-27")
+    >>> svg.startswith("<svg") and "某社区" in svg and "20261127T020000Z-3f9a" in svg
     True
     """
-    label_w, legend_h = 190, 28
-    biggest = max((sum(int(r.get(k) or 0) for k, _, _ in SEGMENTS) for r in rows), default=1) or 1
-    scale = (width - label_w - 60) / biggest
-    parts = []
-    for i, (_, label, color) in enumerate(SEGMENTS):
-        legend_x = 10 + i * 138
-        parts.append(f'<rect x="{legend_x}" y="6" width="12" height="12" fill="{color}"/>')
-        parts.append(f'<text x="{legend_x + 16}" y="16" font-size="11">{escape(label)}</text>')
+    label_w, head_h, legend_h, gap = 190, 26, 36, 40
+    panel_w = (width - label_w - gap - 20) / len(PANELS)
+    top = head_h + legend_h + 22
+    plot_h = len(rows) * (bar + 4)
+    parts = [
+        f'<text x="10" y="18" font-size="14" font-weight="bold">{escape(title or "社区人户核查汇总 community summary")}'
+        "</text>"
+    ]
+    legend = list(dict.fromkeys((label, colour) for _, label, colour in SEGMENTS))
+    for i, (label, colour) in enumerate(legend):
+        key_x, key_y = 10 + (i % 4) * 250, head_h + 6 + (i // 4) * 16
+        parts.append(f'<rect x="{key_x}" y="{key_y}" width="12" height="12" fill="{colour}"/>')
+        parts.append(f'<text x="{key_x + 16}" y="{key_y + 10}" font-size="11">{escape(label)}</text>')
     for i, row in enumerate(rows):
-        y = legend_h + i * (bar + 4)
         name = f"{row.get('community_code', '')} {row.get('community_name') or ''}"
+        row_y = top + i * (bar + 4) + bar - 4
+        parts.append(f'<text x="{label_w - 6}" y="{row_y}" text-anchor="end" font-size="11">{escape(name)}</text>')
+    for p, (heading, side) in enumerate(PANELS):
+        left = label_w + p * (panel_w + gap)
+        biggest = max((sum(int(r.get(k) or 0) for k in side) for r in rows), default=0)
+        ticks = nice_ticks(biggest)
+        scale = (panel_w - 50) / ticks[-1]
+        parts.append(f'<text x="{left:.1f}" y="{top - 8}" font-size="12" font-weight="bold">{escape(heading)}</text>')
+        for tick in ticks:
+            tick_x = left + tick * scale
+            parts.append(
+                f'<line x1="{tick_x:.1f}" y1="{top - 2}" x2="{tick_x:.1f}" y2="{top + plot_h}" stroke="#e0e0e0"/>'
+            )
+            parts.append(
+                f'<text x="{tick_x:.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="10">{tick:,}</text>'
+            )
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end" font-size="11">{escape(name)}</text>'
+            f'<text x="{left + (panel_w - 50) / 2:.1f}" y="{top + plot_h + 30}" text-anchor="middle" '
+            'font-size="11">人 persons</text>'
         )
-        x = float(label_w)
-        for key, label, color in SEGMENTS:
-            value = int(row.get(key) or 0)
-            if value:
-                w = value * scale
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}">'
-                    f"<title>{escape(name)} {escape(label)}: {value:,}</title></rect>"
-                )
-                x += w
-    height = legend_h + len(rows) * (bar + 4) + 8
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'font-family="sans-serif" role="img" aria-label="community summary">{"".join(parts)}</svg>'
-    )
+        for i, row in enumerate(rows):
+            y, x = top + i * (bar + 4), float(left)
+            name = f"{row.get('community_code', '')} {row.get('community_name') or ''}"
+            for key, colour in side.items():
+                value = int(row.get(key) or 0)
+                if value:
+                    w = value * scale
+                    parts.append(
+                        f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}">'
+                        f"<title>{escape(name)} {escape(SUMMARY_LABELS[key])}: {value:,}</title></rect>"
+                    )
+                    x += w
+            total = sum(int(row.get(k) or 0) for k in side)
+            parts.append(f'<text x="{x + 4:.1f}" y="{y + bar - 4}" font-size="10">{total:,}</text>')
+    return _svg(width, top + plot_h + 40, title or "community summary", parts)
 
 
 SETTLED_COLOUR, PENDING_COLOUR = "#2e7d32", "#ef6c00"

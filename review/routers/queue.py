@@ -47,7 +47,7 @@ from schemas.codes import DecisionKind, Evidence, ItemState, QueueKind, Side
 from schemas.labels import RECORDED, UNKNOWN_GRID, UNVISITED
 from services.access import DECIDING_ROLES, FULL_VIEW_ROLES
 from services.audit import log_event
-from services.charts import summary_svg
+from services.charts import summary_svg, summary_title
 from services.decisions import ItemKeys, decide, item_label, undo_last
 
 router = APIRouter(tags=["queue"])
@@ -159,7 +159,8 @@ def chart(ctx: Context, sess: AnyUser) -> Response:
     """The summary of the user's communities as a stacked bar chart."""
     with data.database(ctx.data_dir) as con:
         rows = data.communities(con, sess.user)
-    return Response(summary_svg(rows), media_type="image/svg+xml")
+        title = summary_title(data.run_id(con))
+    return Response(summary_svg(rows, title=title), media_type="image/svg+xml")
 
 
 def _compared_rows(reg: dict[str, Any] | None, rol: dict[str, Any] | None, *, full: bool) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from defusedxml import ElementTree
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.charts import nice_ticks, origin_destination_svg, progress_svg, summary_svg
+from services.charts import nice_ticks, origin_destination_svg, progress_svg, summary_svg, summary_title
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -116,3 +116,30 @@ def test_ticks_cover_the_biggest_value_in_round_steps(biggest: int) -> None:
     assert 2 <= len(ticks) <= 7
     assert str(step).strip("0") in ("1", "2", "5")
     assert ticks == [i * step for i in range(len(ticks))]
+
+
+def test_summary_chart_keeps_the_two_sides_apart_and_says_what_it_shows() -> None:
+    """Register-side (户在人不在) and roll-side (人在户不在) counts are separate bars; title, axes and totals shown."""
+    row = {
+        "community_code": "330282001001",
+        "community_name": "青少年宫路社区",
+        "consistent_persons": 100,
+        "moved_within_persons": 5,
+        "absent_elsewhere_persons": 20,
+        "absent_outside_persons": 30,
+        "review_register_records": 2,
+        "unregistered_elsewhere_persons": 7,
+        "unregistered_outside_persons": 11,
+        "review_roll_records": 2,
+    }
+    root = parse(summary_svg([row], title=summary_title("20261127T020000Z-3f9a")))
+    shown = texts(root)
+    assert shown[0] == "社区人户核查汇总 community summary — run 20261127T020000Z-3f9a, 2026-11-27 02:00 UTC"
+    assert "157" in shown  # register side: 100 + 5 + 20 + 30 + 2
+    assert "125" in shown  # roll side: 100 + 5 + 7 + 11 + 2, never 户在人不在 and 人在户不在 in one bar
+    assert shown.count("人 persons") == 2  # an axis per panel
+    assert "0" in shown
+    bars = titles(root)
+    assert sum(1 for t in bars if "户在人不在" in t) == 2
+    assert sum(1 for t in bars if "人在户不在" in t) == 2
+    assert summary_title("not-a-stamp") == "社区人户核查汇总 community summary — run not-a-stamp"
