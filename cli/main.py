@@ -276,19 +276,29 @@ def doctor(
     data: Annotated[
         Path | None, typer.Option("--data", help="Check this data directory rather than the configured one.")
     ] = None,
+    notify: Annotated[
+        bool,
+        typer.Option(
+            help="Post failed checks to the configured webhook (HUKOU_NOTIFY_WEBHOOK): a morning timer's job."
+        ),
+    ] = False,
 ) -> None:
-    """Check the set-up (configuration, data and state, published results, drop directory, Prefect, schedule)."""
+    """Check the set-up (configuration, data and state, last run, published results, drop directory, Prefect)."""
     from pydantic import ValidationError
 
     from flows.settings import Settings
-    from services.doctor import Level, diagnose
+    from services.doctor import Level, diagnose, report
+    from services.notify import post
 
     try:
-        drop = Settings().drop_dir
+        settings = Settings()
     except (ValidationError, ValueError) as exc:
         console.print(f"[red]the settings are not valid[/red]: {exc}")
         raise typer.Exit(1) from exc
-    checks = diagnose(data, drop=drop)
+    checks = diagnose(data, drop=settings.drop_dir)
+    message = report(checks)
+    if notify and message and settings.notify_webhook:
+        post(settings.notify_webhook, message)
     style = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "red"}
     table = Table("check", "", "found", "to do", show_lines=False)
     for c in checks:

@@ -1,18 +1,16 @@
-"""Telling someone that the nightly run failed: a JSON POST to the configured webhook.
+"""Telling someone that the nightly run failed (`services.notify`), from a Prefect flow hook.
 
 The message carries the run's name, its state and the flow's failure message, which names stages, files and
-counts only (`flows.pipeline.safe_error`): never a name or an ID number. The body is the text message of WeCom
-(企业微信) and DingTalk group robots, `{"msgtype": "text", "text": {"content": ...}}`.
+counts only (`flows.pipeline.safe_error`): never a name or an ID number.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 from typing import TYPE_CHECKING
 
 from flows.settings import Settings
+from services.notify import post
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -28,18 +26,6 @@ def failure_message(run_name: str, state_name: str, message: str | None) -> str:
     'hukou-recon 夜间核查失败 (nightly run failed): quiet-fox Failed — ingest failed: register unreadable: drop/register: no file'
     """
     return f"hukou-recon 夜间核查失败 (nightly run failed): {run_name} {state_name} — {message or 'no message'}"
-
-
-def post(url: str, text: str, *, timeout: float = 10.0) -> None:
-    """POST `text` as a robot text message to `url`."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"notify_webhook must be an http(s) URL, not {url.split(':', 1)[0]}:")
-    body = json.dumps({"msgtype": "text", "text": {"content": text}}, ensure_ascii=False).encode()
-    request = urllib.request.Request(  # noqa: S310  an http(s) URL, checked above
-        url, data=body, headers={"Content-Type": "application/json; charset=utf-8"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  an http(s) URL, checked above
-        response.read()
 
 
 def on_failure(flow: Flow[..., object], flow_run: FlowRun, state: State[object]) -> None:

@@ -136,7 +136,7 @@ def published_database(root: Path, *, now: dt.datetime | None = None) -> Check:
     age = (now or dt.datetime.now(dt.UTC)) - published_at
     found = f"run {run_id}, published {published_at:%Y-%m-%d %H:%M %Z} ({age.total_seconds() / 3600:.1f} h ago)"
     if age > STALE_AFTER:
-        return Check("published results", Level.WARN, found, "last night's run did not publish: see `last run`")
+        return Check("published results", Level.FAIL, found, "last night's run did not publish: see `last run`")
     return _ok("published results", found)
 
 
@@ -206,3 +206,16 @@ def diagnose(explicit: Path | None, *, drop: Path | None, api: str | None = None
     checks.append(drop_directory(drop))
     checks += prefect(api if api is not None else prefect_api_url())
     return checks
+
+
+def report(checks: list[Check]) -> str | None:
+    """The failed checks as one message for `services.notify`, or None when nothing failed.
+
+    >>> report([Check("last run", Level.FAIL, "r1 failed: ingest failed", "fix it"), Check("admin", Level.OK, "1")])
+    'hukou doctor: 1 check(s) failed — last run: r1 failed: ingest failed (fix it)'
+    """
+    failed = [c for c in checks if c.level is Level.FAIL]
+    if not failed:
+        return None
+    listed = "; ".join(f"{c.name}: {c.found} ({c.fix})" for c in failed)
+    return f"hukou doctor: {len(failed)} check(s) failed — {listed}"

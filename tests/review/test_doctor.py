@@ -32,7 +32,7 @@ SCHEDULED = {
 @pytest.fixture
 def prefect_api() -> Iterator[tuple[str, dict[str, Any]]]:
     """A stand-in Prefect API on loopback: /health, and the deployment as `answers["deployment"]` says."""
-    answers: dict[str, Any] = {"deployment": SCHEDULED}
+    answers: dict[str, Any] = {"deployment": SCHEDULED, "posted": []}
 
     class Api(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -49,6 +49,11 @@ def prefect_api() -> Iterator[tuple[str, dict[str, Any]]]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            answers["posted"].append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
 
         def log_message(self, *args: object) -> None:
             del args
@@ -102,6 +107,12 @@ def test_a_broken_set_up_names_each_problem(
     done = runner.invoke(cli, ["doctor"])
     assert done.exit_code == 1
     assert "failed" in done.output
+    assert not answers["posted"]  # told only when asked to (--notify: the morning timer)
+    monkeypatch.setenv("HUKOU_NOTIFY_WEBHOOK", api.removesuffix("/api") + "/robot")
+    assert runner.invoke(cli, ["doctor", "--notify"]).exit_code == 1
+    (message,) = answers["posted"]
+    assert "digest key" in message["text"]["content"]
+    assert "last run" in message["text"]["content"]
 
 
 def test_nothing_there_yet(tmp_path: Path) -> None:
@@ -120,5 +131,5 @@ def test_results_from_before_last_night_are_stale(world: World) -> None:
     assert published_database(world.data).level is Level.OK
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
     stale = published_database(world.data, now=later)
-    assert stale.level is Level.WARN
+    assert stale.level is Level.FAIL
     assert "did not publish" in stale.fix
