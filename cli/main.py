@@ -283,22 +283,31 @@ def doctor(
         ),
     ] = False,
 ) -> None:
-    """Check the set-up (configuration, data and state, last run, published results, drop directory, Prefect)."""
+    """Check the set-up (configuration, data and state, last run, published results, drop directory, Prefect).
+
+    Exit status 1 when a check failed, 2 when `--notify` could not tell the webhook.
+    """
     from pydantic import ValidationError
 
     from flows.settings import Settings
-    from services.doctor import Level, diagnose, report
-    from services.notify import post
+    from services.doctor import Check, Level, diagnose, report
+    from services.notify import NotifyError, post, webhook
 
     try:
-        settings = Settings()
+        drop, problem = Settings().drop_dir, None
     except (ValidationError, ValueError) as exc:
-        console.print(f"[red]the settings are not valid[/red]: {exc}")
-        raise typer.Exit(1) from exc
-    checks = diagnose(data, drop=settings.drop_dir)
+        drop, problem = (
+            None,
+            Check("settings", Level.FAIL, f"not valid: {exc}".splitlines()[0], "fix hukou.env or the file"),
+        )
+    checks = [*([problem] if problem else []), *diagnose(data, drop=drop)]
     message = report(checks)
-    if notify and message and settings.notify_webhook:
-        post(settings.notify_webhook, message)
+    if notify and message and (url := webhook()):
+        try:
+            post(url, message)
+        except NotifyError as exc:
+            console.print(f"[red]could not tell the webhook[/red]: {exc}")
+            raise typer.Exit(2) from exc
     style = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "red"}
     table = Table("check", "", "found", "to do", show_lines=False)
     for c in checks:

@@ -39,6 +39,7 @@ def users_add(
     from services.paths import DataPaths
     from services.places import check_published_scope
 
+    scope = scope.strip() or None if scope is not None else None  # as the admin page takes it
     with fail_on(AccountError, ValueError):
         if not unchecked_scope:
             check_published_scope(data, Role(role), scope)

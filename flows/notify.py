@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from flows.settings import Settings
-from services.notify import post
+from services.notify import NotifyError, post, webhook
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -29,15 +28,16 @@ def failure_message(run_name: str, state_name: str, message: str | None) -> str:
 
 
 def on_failure(flow: Flow[..., object], flow_run: FlowRun, state: State[object]) -> None:
-    """A Prefect flow hook: notify the configured webhook (`Settings.notify_webhook`) that the run failed.
+    """A Prefect flow hook: tell the configured webhook (`services.notify.webhook`) that the run failed.
 
-    A notification that cannot be sent is logged, never raised: the run's own failure is what matters.
+    A notification that cannot be sent is logged (the webhook's host only), never raised: the run's own failure is
+    what matters.
     """
     del flow
-    url = Settings().notify_webhook
+    url = webhook()
     if not url:
         return
     try:
         post(url, failure_message(flow_run.name, state.name or state.type.value, state.message))
-    except (OSError, ValueError) as exc:
-        logger.warning("could not notify %s of the failed run: %s", url.split("?", 1)[0], type(exc).__name__)
+    except NotifyError as exc:
+        logger.warning("could not tell the webhook of the failed run: %s", exc)

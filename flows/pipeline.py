@@ -114,6 +114,8 @@ def safe_error(exc: BaseException) -> str:
     File problems say which file and what; anything else only its type, since
     messages of data libraries may quote record values.
     """
+    if isinstance(exc, stages.RegisterNotReady):
+        return f"register not ready: {exc}"
     if isinstance(exc, stages.RegisterUnreadable):
         return f"register unreadable: {exc}"
     if isinstance(exc, _SAFE_MESSAGES):

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 from flows.normalise import BATCH_ROWS
 from reconcile.linker import LinkSettings
 from schemas.codes import Evidence  # noqa: TC001  pydantic reads the annotation at runtime
-from services.config import config_values, data_dir, prefect_api_url
+from services.config import data_dir, file_settings, prefect_api_url
 
 _LINKER = LinkSettings()
 """The linker's own defaults: the settings below override them, never restate them."""
@@ -24,15 +24,16 @@ class Settings(BaseSettings):
     finds it (`services.config.data_dir`).
     """
 
-    model_config = SettingsConfigDict(env_prefix="HUKOU_")
+    model_config = SettingsConfigDict(env_prefix="HUKOU_", env_ignore_empty=True)  # NAME= is unset, not "."
 
     data_dir: Path = Field(default_factory=lambda: data_dir().path)
     drop_dir: Path | None = None
     """Where the deliveries arrive, for a scheduled run: the police extract in `register/` (the newest file is
     read), the community rolls in `rolls/`."""
     notify_webhook: str | None = None
-    """Told when a scheduled run fails or crashes (`flows.notify`): a WeCom or DingTalk group robot's URL, or any
-    endpoint taking their JSON text message."""
+    """Told when a scheduled run fails or crashes (`flows.notify`) and by `hukou doctor --notify`: a WeCom or
+    DingTalk group robot's URL, or any endpoint taking their JSON text message (read by `services.notify.webhook`,
+    which does not need the other settings to be valid)."""
     target_precision: float = _LINKER.target_precision
     target_recall: float = _LINKER.target_recall
     review_capacity: float = _LINKER.review_capacity
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Given, then the environment, then the configuration file (its `data_dir` is read by `data_dir`)."""
         del dotenv_settings, file_secret_settings
-        from_file = {k: v for k, v in config_values().items() if k != "data_dir"}
+        from_file = file_settings()
         return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=from_file)
 
     def deliveries(self, register_file: str | None, rolls_dir: str | None) -> tuple[Path, Path]:

@@ -43,7 +43,8 @@ class Findings:
 
     statuses: pl.LazyFrame
     """One row per record of either side: status, verification, decision outcome, issues (`classify.STATUS_SCHEMA`+),
-    as `keep` kept them (`findings`)."""
+    as `keep` kept them under the name "record_status" (`findings`): a keep that writes files must keep that one
+    beyond the step (`flows.spill.parquet_keep`'s `outputs`)."""
     queue: pl.DataFrame
     """What operators are asked to settle (`work_queue.QUEUE_SCHEMA`)."""
     summary: pl.DataFrame

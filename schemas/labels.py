@@ -162,8 +162,10 @@ ID_CHECK_LABELS: dict[str, str] = {
     "bad_check": "校验位不符",
     "bad_format": "格式不符",
     "bad_birth_date": "出生日期不符",
+    "fifteen": "15位号码",
 }
-"""What an exported ID number fails (`reconcile.idnumber.parse_column`'s `id_problem`); a valid one is not marked."""
+"""What an exported ID number fails (`reconcile.idnumber.parse_column`'s `id_problem`), or that it has 15 digits
+(legacy, or cut short: exported as written, never completed); a valid 18-digit one is not marked."""
 
 
 def two_lines(label: str) -> str:

@@ -47,6 +47,24 @@ def config_values(path: Path | None = None) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+PATH_SETTINGS = ("drop_dir",)
+"""Settings besides `data_dir` that are paths: a relative one in the file is read from the file's folder."""
+
+
+def file_settings() -> dict[str, Any]:
+    """The configuration file's settings but `data_dir` (found by `data_dir`), relative paths made the file's.
+
+    What `flows.settings.Settings` reads from the file, below the environment.
+    """
+    path = config_file()
+    values = {k: v for k, v in config_values(path).items() if k != "data_dir"}
+    if path is not None:
+        for name in PATH_SETTINGS:
+            if isinstance(values.get(name), str) and values[name]:
+                values[name] = str(path.parent / values[name])
+    return values
+
+
 @dataclass(frozen=True, slots=True)
 class DataDir:
     """The data directory and where that choice came from (for `hukou doctor`)."""
@@ -63,7 +81,7 @@ def data_dir(explicit: Path | None = None) -> DataDir:
     """
     if explicit is not None:
         return DataDir(explicit, "--data")
-    if os.environ.get(DATA_ENV):
+    if os.environ.get(DATA_ENV):  # set and not empty, as `flows.settings.Settings` reads it
         return DataDir(Path(os.environ[DATA_ENV]), DATA_ENV)
     path = config_file()
     value = config_values(path).get("data_dir")

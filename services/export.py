@@ -162,24 +162,25 @@ def household_number(column: str) -> str:
 def _people(con: duckdb.DuckDBPyConnection, codes: list[str], *, side: Side, status: Status) -> pl.DataFrame:
     """Verified records of one side and status, with community names on both ends.
 
-    A roll record's missing ID number comes from the register record it is linked to (a 人在户不在 person is
-    registered in another community), as does its 户号, which a roll does not hold; `id_source` and
-    `household_no_source` say which side each came from. `id_check` marks an ID number that fails validation.
+    A record's ID number is its own as written (a valid 18-digit one in its standard form). A roll record without
+    one takes the one of the register record it is linked to (a 人在户不在 person is registered in another
+    community), as it takes its 户号, which a roll does not hold; `id_source` and `household_no_source` say which
+    side each came from. `id_check` marks an ID number that fails validation, or has 15 digits (a legacy number,
+    or one cut short: never completed here).
     """
     if side is Side.ROLL:  # the linked register record, if any: where the person is registered
         linked = f"""LEFT JOIN {reader.record_table(Side.REGISTER)} r ON r.source_file = s.linked_file
                  AND r.source_row = s.linked_row AND r.source_sheet IS NOT DISTINCT FROM s.linked_sheet"""
         household, order = household_number("r.household_key"), "x.dwelling"
     else:
-        linked = "LEFT JOIN (SELECT NULL::VARCHAR AS id18, NULL::VARCHAR AS id_clean) r ON false"
+        linked = "LEFT JOIN (SELECT NULL::VARCHAR AS id18, NULL::VARCHAR AS id_clean) r ON false"  # no other side
         household, order = household_number("x.household_key"), "x.household_key"
     own, register = side.value, Side.REGISTER.value
     people = _frame(
         con,
         f"""SELECT s.community_code, c.community_name, x.name,
-                   coalesce(x.id18, r.id18, x.id_clean, r.id_clean) AS id_number,
-                   CASE WHEN x.id18 IS NOT NULL THEN '{own}' WHEN r.id18 IS NOT NULL THEN '{register}'
-                        WHEN x.id_clean IS NOT NULL THEN '{own}' WHEN r.id_clean IS NOT NULL THEN '{register}'
+                   coalesce({_as_written("x")}, {_as_written("r")}) AS id_number,
+                   CASE WHEN x.id_clean IS NOT NULL THEN '{own}' WHEN r.id_clean IS NOT NULL THEN '{register}'
                    END AS id_source,
                    x.sex, x.birth, {household} AS household_no, x.address_raw AS address, s.other_community_code,
                    oc.community_name AS other_community_name, s.verified_by,
@@ -206,14 +207,31 @@ def _people(con: duckdb.DuckDBPyConnection, codes: list[str], *, side: Side, sta
     ).select(name for name, _ in _PERSON_COLUMNS)
 
 
+def _as_written(side: str) -> str:
+    """SQL for a record's ID number as exported: its valid 18-digit form, else as written (15 digits stay 15)."""
+    return (
+        f"CASE WHEN length({side}.id_clean) = 18 THEN coalesce({side}.id18, {side}.id_clean) ELSE {side}.id_clean END"
+    )
+
+
 def id_check(ids: pl.Series) -> pl.Series:
     """What is wrong with each ID number as written (`ID_CHECK_LABELS`), null where it is valid or missing.
 
-    >>> id_check(pl.Series(["11010519491231002X", "110105194912310021", "1101051949", None])).to_list()
-    [None, '校验位不符', '格式不符', None]
+    >>> id_check(pl.Series(["11010519491231002X", "110105194912310021", "1101051949", "110105491231002", None])).to_list()
+    [None, '校验位不符', '格式不符', '15位号码', None]
     """
     problem = idnumber.parse_column(ids)["id_problem"]
-    return problem.replace_strict(ID_CHECK_LABELS, default=None, return_dtype=pl.String)
+    fifteen = ids.str.contains(r"^\d{15}$").fill_null(False) & problem.is_null()
+    return (
+        pl.DataFrame({"problem": problem, "fifteen": fifteen})
+        .select(
+            pl.when(pl.col("fifteen"))
+            .then(pl.lit("fifteen"))
+            .otherwise(pl.col("problem"))
+            .replace_strict(ID_CHECK_LABELS, default=None, return_dtype=pl.String)
+        )
+        .to_series()
+    )
 
 
 def category_frames(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, pl.DataFrame]:

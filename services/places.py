@@ -77,7 +77,7 @@ def check_scope(role: Role, scope: str | None, places: Places) -> None:
         by_code = {c.code: c for c in places.communities}
         if scope in by_code:
             return
-        labels = {f"{c.code} ({c.name})": f"{c.code} {c.name or ''}" for c in places.communities}
+        labels = {f"{c.code} ({c.name})" if c.name else c.code: f"{c.code} {c.name or ''}" for c in places.communities}
         _refuse("community", scope, labels)
     known = places.streets if role is Role.SUPERVISOR else places.stations
     if scope in known:

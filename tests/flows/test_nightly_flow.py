@@ -65,7 +65,7 @@ def test_a_missing_register_fails_at_once_without_retries_and_someone_is_told(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Retries are for what waiting can mend (a register still being copied), not for a file that is not there;
-    the configured webhook hears of the failure, without any record value."""
+    the configured webhook hears of the failure, naming the file."""
     from prefect import get_client
     from prefect.utilities.asyncutils import run_coro_as_sync
 

@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 runner = CliRunner()
 
 
+def _written(t: str) -> str:
+    return f"CASE WHEN length({t}.id_clean) = 18 THEN coalesce({t}.id18, {t}.id_clean) ELSE {t}.id_clean END"
+
+
 def _sheet(path: Path, name: str) -> pl.DataFrame:
     reader = fastexcel.read_excel(str(path))
     frame = reader.load_sheet(name, dtypes="string").to_polars()
@@ -56,14 +60,15 @@ def test_xlsx_export_keeps_ids_and_counts(world: World, tmp_path: Path) -> None:
     codes = manifest["scope"]["communities"]
     expected = world.sql(
         # A roll row without an ID takes the one of the register record it is linked to (g).
-        """SELECT s.side, coalesce(r.id18, r.id_clean, o.id18, g.id18, o.id_clean, g.id_clean)
+        # An ID as written (18 digits in their valid form; 15 digits stay 15).
+        f"""SELECT s.side, coalesce({_written("r")}, {_written("o")}, {_written("g")})
            FROM record_status s
            LEFT JOIN run.register_records r ON s.side = 'register' AND r.source_file = s.source_file AND r.source_row = s.source_row
            LEFT JOIN run.roll_records o ON s.side = 'roll' AND o.source_file = s.source_file AND o.source_row = s.source_row
            LEFT JOIN run.register_records g ON s.side = 'roll' AND g.source_file = s.linked_file
                 AND g.source_row = s.linked_row AND g.source_sheet IS NOT DISTINCT FROM s.linked_sheet
            WHERE s.community_code IN (SELECT unnest(?)) AND s.verified_by IN ('auto', 'operator')
-             AND ((s.side = 'roll' AND s.status = 'unregistered') OR (s.side = 'register' AND s.status = 'absent'))""",
+             AND ((s.side = 'roll' AND s.status = 'unregistered') OR (s.side = 'register' AND s.status = 'absent'))""",  # noqa: S608  fragments of this test
         [codes],
     )
     for category, side in (("人在户不在", "roll"), ("户在人不在", "register")):
@@ -328,12 +333,12 @@ def test_unregistered_rows_carry_the_linked_register_records_id_and_household_nu
                WHERE s.side = 'roll' AND s.status = 'unregistered'"""
         )
     }
-    own = {
-        (f, s, r): roll_id
-        for f, s, r, roll_id in world.sql(
-            "SELECT source_file, source_sheet, source_row, coalesce(id18, id_clean) FROM run.roll_records"
-        )
-    }
+    own, own_written = {}, {}
+    for f, s, r, id18, id_clean in world.sql(
+        "SELECT source_file, source_sheet, source_row, id18, id_clean FROM run.roll_records"
+    ):
+        own[f, s, r] = id_clean
+        own_written[f, s, r] = {id18, id_clean}
     from_register = 0
     for row in sheet.iter_rows(named=True):
         key = (row["source_file"], row["source_sheet"], row["source_row"])
@@ -342,8 +347,9 @@ def test_unregistered_rows_carry_the_linked_register_records_id_and_household_nu
             assert row["id_number"] == register_id
             assert row["id_source"] == "户籍"
             from_register += 1
-        elif own[key] is not None:
-            assert row["id_source"] == "社区名册" or row["id_number"] == register_id
+        elif own[key] is not None:  # the roll's own number, as written, whatever the register says
+            assert row["id_source"] == "社区名册"
+            assert row["id_number"] in own_written[key]
         if isinstance(household, str) and not household.startswith("~"):
             assert row["household_no"] == household
             assert row["household_no_source"] == "户籍"
@@ -354,10 +360,28 @@ def test_unregistered_rows_carry_the_linked_register_records_id_and_household_nu
 
 
 def test_exported_ids_that_fail_validation_are_marked(world: World) -> None:
+    """An ID number that fails its check digit (or has 15 digits) is exported as written and marked as such."""
+    (code, file, row) = world.sql(
+        "SELECT community_code, source_file, source_row FROM record_status "
+        "WHERE side = 'register' AND status = 'absent' AND verified_by IS NOT NULL LIMIT 1"
+    )[0]
+    bad = "330282199001011230"  # a digit off: the check character no longer fits
+    assert idnumber.parse(bad).problem == "bad_check"
+    _rewrite(
+        world,
+        "UPDATE run.register_records SET id18 = NULL, id_clean = ? WHERE source_file = ? AND source_row = ?",
+        [bad, file, row],
+    )
     frames = _every_community(world)
+    marked = 0
     for category in (UNREGISTERED, ABSENT):
         for id_number, check in frames[category].select("id_number", "id_check").iter_rows():
             problem = idnumber.parse(id_number).problem if id_number else None
-            assert (check is None) == (problem in (None, "missing")), (category, check, problem)
+            fifteen = bool(id_number) and len(str(id_number)) == 15 and problem is None
+            assert (check is None) == (problem in (None, "missing") and not fifteen), (category, check, problem)
+            marked += check is not None
+    assert bad in frames[ABSENT].filter(pl.col("id_check") == "校验位不符")["id_number"].to_list()
+    assert marked >= 1
+    assert code
     for frame in frames.values():
         assert not frame["household_no"].drop_nulls().str.starts_with("~").any()  # no made-up household keys

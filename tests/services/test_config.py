@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pydantic
 import pytest
 
 from flows.settings import Settings
+from services import config
 from services.config import ConfigError, config_file, data_dir
 
 
 @pytest.fixture(autouse=True)
 def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in ("HUKOU_CONFIG", "HUKOU_DATA_DIR", "HUKOU_KEEP_RUNS"):
-        monkeypatch.delenv(name, raising=False)
+    """No HUKOU_ variable, no configuration file but what a test writes (not even a machine's /etc one)."""
+    for name in [n for n in os.environ if n.startswith("HUKOU_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(config, "CONFIG_PLACES", (Path("hukou.toml"),))
     monkeypatch.chdir(tmp_path)  # no ./hukou.toml unless a test writes one
     return tmp_path
 
