@@ -35,6 +35,21 @@ SEGMENTS = tuple(
 """(summary column, label from the catalogue, colour) of each bar segment, in drawing order."""
 
 
+def _stacked_bar(
+    parts: list[str], segments: list[tuple[str, str, int]], *, x: float, y: float, height: int, scale: float, name: str
+) -> float:
+    """Append one bar of (label, colour, value) segments from `x`, each titled with its value; returns where it ends."""
+    for label, colour, value in segments:
+        if value:
+            width = value * scale
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{height}" fill="{colour}">'
+                f"<title>{escape(name)} {escape(label)}: {value:,}</title></rect>"
+            )
+            x += width
+    return x
+
+
 def summary_title(run_id: str) -> str:
     """The summary chart's title: what it shows, the run and when the run started (from its id).
 
@@ -94,17 +109,10 @@ def summary_svg(rows: list[dict[str, Any]], *, title: str = "", bar: int = 16, w
             'font-size="11">人 persons</text>'
         )
         for i, row in enumerate(rows):
-            y, x = top + i * (bar + 4), float(left)
+            y = top + i * (bar + 4)
             name = f"{row.get('community_code', '')} {row.get('community_name') or ''}"
-            for key, colour in side.items():
-                value = int(row.get(key) or 0)
-                if value:
-                    w = value * scale
-                    parts.append(
-                        f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}">'
-                        f"<title>{escape(name)} {escape(SUMMARY_LABELS[key])}: {value:,}</title></rect>"
-                    )
-                    x += w
+            segments = [(SUMMARY_LABELS[key], colour, int(row.get(key) or 0)) for key, colour in side.items()]
+            x = _stacked_bar(parts, segments, x=left, y=y, height=bar, scale=scale, name=name)
             total = sum(int(row.get(k) or 0) for k in side)
             parts.append(f'<text x="{x + 4:.1f}" y="{y + bar - 4}" font-size="10">{total:,}</text>')
     return _svg(width, top + plot_h + 40, title or "community summary", parts)
@@ -191,16 +199,8 @@ def progress_svg(
         parts.append(
             f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end" font-size="11">{escape(name)}</text>'
         )
-        x = float(label_w)
-        for key, label, colour in PROGRESS_SEGMENTS:
-            value = int(row.get(key) or 0)
-            if value:
-                w = value * scale
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}">'
-                    f"<title>{escape(name)} {escape(label)}: {value:,}</title></rect>"
-                )
-                x += w
+        segments = [(label, colour, int(row.get(key) or 0)) for key, label, colour in PROGRESS_SEGMENTS]
+        x = _stacked_bar(parts, segments, x=label_w, y=y, height=bar, scale=scale, name=name)
         pending, items = int(row.get("pending") or 0), int(row.get("settled") or 0) + int(row.get("pending") or 0)
         parts.append(
             f'<text x="{x + 4:.1f}" y="{y + bar - 4}" font-size="10" fill="#333">{pending:,} / {items:,}</text>'

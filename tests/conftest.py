@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from synth import build_city, write_city
+from tests.http_stub import http_stub
+
+__all__ = ["http_stub"]  # a fixture every test may ask for
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from tests.http_stub import Stub
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -62,7 +61,7 @@ def test_flow_publishes_and_its_artifact_carries_counts_only(
 
 
 def test_a_missing_register_fails_at_once_without_retries_and_someone_is_told(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http_stub: Stub
 ) -> None:
     """Retries are for what waiting can mend (a register still being copied), not for a file that is not there;
     the configured webhook hears of the failure, naming the file."""
@@ -71,20 +70,7 @@ def test_a_missing_register_fails_at_once_without_retries_and_someone_is_told(
 
     from flows.nightly import nightly
 
-    received: list[dict[str, Any]] = []
-
-    class Sink(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            del args
-
-    sink = http.server.HTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    monkeypatch.setenv("HUKOU_NOTIFY_WEBHOOK", f"http://127.0.0.1:{sink.server_port}/robot/send?key=k")
+    monkeypatch.setenv("HUKOU_NOTIFY_WEBHOOK", f"{http_stub.url}/robot/send?key=k")
     rolls = tmp_path / "rolls"
     rolls.mkdir()
     state = nightly(
@@ -106,8 +92,7 @@ def test_a_missing_register_fails_at_once_without_retries_and_someone_is_told(
             return [t.run_count for t in tasks if t.name.startswith("ingest")]
 
     assert run_coro_as_sync(ingest_runs()) == [1]
-    sink.shutdown()
-    (message,) = received
+    (message,) = http_stub.posted
     assert message["msgtype"] == "text"
     assert "ingest failed: register unreadable" in message["text"]["content"]
     assert "户籍人口.csv" in message["text"]["content"]  # the file named, so someone knows what to fix
