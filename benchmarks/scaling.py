@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import time
 from html import escape
@@ -141,13 +142,14 @@ def _panel(
         f'<text x="{x0 + 14}" y="{40 + height / 2}" transform="rotate(-90 {x0 + 14} {40 + height / 2})" '
         f'text-anchor="middle">{escape(unit)}</text>'
     )
-    span = max(scales[-1] - scales[0], 1)
+    low, span = math.log(scales[0]), max(math.log(scales[-1]) - math.log(scales[0]), 1e-9)
 
-    def x(scale: int) -> float:
-        return left + plot_w * (scale - scales[0]) / span
+    def x(scale: int) -> float:  # scales spread by ratio: 1, 5, 10 do not crowd against 50
+        return left + plot_w * (math.log(scale) - low) / span
 
     for s in scales:
         parts.append(f'<text x="{x(s):.1f}" y="{bottom + 18}" text-anchor="middle">scale {s}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{bottom + 34}" text-anchor="middle">scale (log)</text>')
     for stage, colour in zip(STAGES, COLOURS, strict=True):
         points = " ".join(
             f"{x(s):.1f},{bottom - plot_h * v / top:.1f}" for s, v in zip(scales, values[stage], strict=True)
@@ -163,15 +165,15 @@ def _panel(
 def chart(runs: list[dict[str, Any]], title: str) -> str:
     """Peak memory and time per stage against scale, two panels side by side, one line per stage."""
     width, height = 460, 300
-    parts = [f'<text x="{width}" y="{height + 100}" text-anchor="middle">{escape(title)}</text>']
+    parts = [f'<text x="{width}" y="{height + 112}" text-anchor="middle">{escape(title)}</text>']
     parts += _panel(runs, "stage_peaks_mib", "peak resident memory (MiB)", "Peak memory per stage", 0, width, height)
     parts += _panel(runs, "timings", "seconds", "Time per stage", width, width, height)
     for i, (stage, colour) in enumerate(zip(STAGES, COLOURS, strict=True)):
-        parts.append(f'<rect x="{120 + i * 140}" y="{height + 60}" width="12" height="12" fill="{colour}"/>')
-        parts.append(f'<text x="{136 + i * 140}" y="{height + 71}">{stage}</text>')
+        parts.append(f'<rect x="{120 + i * 140}" y="{height + 80}" width="12" height="12" fill="{colour}"/>')
+        parts.append(f'<text x="{136 + i * 140}" y="{height + 91}">{stage}</text>')
     body = "\n".join(parts)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * width}" height="{height + 110}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * width}" height="{height + 122}" '
         f'font-family="sans-serif" font-size="12" role="img" aria-label="{escape(title)}">\n{body}\n</svg>\n'
     )
 
