@@ -259,8 +259,14 @@ def test_a_secret_others_can_read_or_a_truncated_one_is_refused(tmp_path: Path) 
         load_or_create(path)
 
 
+# Characters this Python's Unicode database assigns: polars normalises with a newer Unicode than Python 3.11's
+# (14.0), so a character assigned since (U+1E030, Unicode 15) folds in one form and not the other. No roll or
+# register writes one; the two forms agree on everything Python knows.
+ASSIGNED = st.characters(exclude_categories=["Cn", "Cs"])  # and no lone surrogates, as st.text()
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.text()), min_size=1, max_size=20))
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=ASSIGNED)), min_size=1, max_size=20))
 def test_the_column_form_of_written_is_the_scalar_form(values: list[str | None]) -> None:
     column = pl.DataFrame({"v": values}, schema={"v": pl.String}).select(keys._written("v")).to_series().to_list()
     assert [c or "" for c in column] == [keys.written(v) for v in values]
