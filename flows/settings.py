@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     """Told when a scheduled run fails or crashes (`flows.notify`) and by `hukou doctor --notify`: a WeCom or
     DingTalk group robot's URL, or any endpoint taking their JSON text message (read by `services.notify.webhook`,
     which does not need the other settings to be valid)."""
+    trusted_proxies: str | list[str] = ""
+    """The proxies in front of the review app whose X-Forwarded-For the login throttle believes: a comma list, or
+    a list in the file (read by `review.deps.trusted_proxies`)."""
     target_precision: float = _LINKER.target_precision
     target_recall: float = _LINKER.target_recall
     review_capacity: float = _LINKER.review_capacity

@@ -8,7 +8,6 @@ No `from __future__ import annotations` here: FastAPI reads these signatures.
 """
 
 import ipaddress
-import os
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from schemas.codes import Role
-from services import accounts
+from services import accounts, config
 from services.access import DECIDING_ROLES
 from services.accounts import User
 from services.paths import DataPaths
@@ -64,12 +63,14 @@ class Session:
 
 
 def trusted_proxies(setting: str | None = None) -> tuple[Network, ...]:
-    """The proxies of a comma list of addresses or networks (default: the `HUKOU_TRUSTED_PROXIES` variable).
+    """The proxies of a comma list of addresses or networks (default: the `trusted_proxies` setting).
+
+    The setting is HUKOU_TRUSTED_PROXIES, else the configuration file's (`services.config.setting`).
 
     Raises:
         ValueError: an entry is not an address or network.
     """
-    text = os.environ.get(TRUSTED_PROXIES_ENV, "") if setting is None else setting
+    text = (config.setting("trusted_proxies") or "") if setting is None else setting
     networks = []
     for entry in filter(None, (e.strip() for e in text.split(","))):
         try:

@@ -65,6 +65,17 @@ def file_settings() -> dict[str, Any]:
     return values
 
 
+def setting(name: str) -> str | None:
+    """One setting as text, for readers that do not validate the others: HUKOU_<NAME>, else the file, else None.
+
+    A list in the file reads as its items joined by commas.
+    """
+    value: Any = os.environ.get(f"HUKOU_{name.upper()}") or config_values().get(name)
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    return str(value) if value not in (None, "") else None
+
+
 @dataclass(frozen=True, slots=True)
 class DataDir:
     """The data directory and where that choice came from (for `hukou doctor`)."""

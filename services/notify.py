@@ -11,7 +11,7 @@ import os
 import urllib.parse
 import urllib.request
 
-from services.config import ConfigError, config_values
+from services.config import ConfigError, setting
 
 
 class NotifyError(RuntimeError):
@@ -23,14 +23,10 @@ def webhook() -> str | None:
 
     Read without validating the other settings: a broken configuration is itself worth telling someone about.
     """
-    url = os.environ.get("HUKOU_NOTIFY_WEBHOOK")
-    if url:
-        return url
     try:
-        value = config_values().get("notify_webhook")
-    except ConfigError:
-        return None
-    return str(value) if value else None
+        return setting("notify_webhook")
+    except ConfigError:  # a broken file: the environment may still say
+        return os.environ.get("HUKOU_NOTIFY_WEBHOOK") or None
 
 
 def where(url: str) -> str:

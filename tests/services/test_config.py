@@ -88,3 +88,22 @@ def test_a_misspelt_setting_in_the_file_is_refused(tmp_path: Path, monkeypatch: 
     _config(tmp_path / "hukou.toml", "keep_run = 3\n", monkeypatch)
     with pytest.raises(pydantic.ValidationError, match="keep_run"):
         Settings()
+
+
+def test_the_review_apps_settings_come_from_the_same_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxies the login throttle trusts, and the webhook, read as the run's settings are (environment, file)."""
+    from review.deps import trusted_proxies
+    from services.notify import webhook
+
+    _config(
+        tmp_path / "hukou.toml",
+        'trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]\nnotify_webhook = "https://robot.example/k"\n',
+        monkeypatch,
+    )
+    assert [str(n) for n in trusted_proxies()] == ["127.0.0.1/32", "10.0.0.0/8"]
+    assert webhook() == "https://robot.example/k"
+    assert Settings().trusted_proxies == ["127.0.0.1", "10.0.0.0/8"]  # a setting the run's settings accept too
+    monkeypatch.setenv("HUKOU_TRUSTED_PROXIES", "192.168.1.1")
+    assert [str(n) for n in trusted_proxies()] == ["192.168.1.1/32"]
+    monkeypatch.setenv("HUKOU_TRUSTED_PROXIES", "")  # empty: unset, the file's again
+    assert len(trusted_proxies()) == 2
