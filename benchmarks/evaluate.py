@@ -174,7 +174,7 @@ def consistent_by_community(run: Path, truth_dir: Path) -> dict[str, float]:
 def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
     """Every accuracy figure of issue #3 for one published run, each from a streaming query over its files."""
     truth = _collect(_true_pairs(truth_dir))
-    links = _keyed_links(run)
+    links = _collect(_keyed_links(run)).lazy()  # keyed by lineage once, read by both metrics
     auto = links.filter(pl.col("decided_by") == "auto").select(PAIR_KEY)
     with_review = links.filter(pl.col("decided_by").is_in([DecidedBy.AUTO.value, DecidedBy.REVIEW.value])).select(
         PAIR_KEY
