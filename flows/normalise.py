@@ -15,18 +15,16 @@ equals `reconcile.prepare.prepare` of all rows at once (tests/flows/test_normali
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import shutil
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from flows import normalised_cache, progress
+from flows.io.appender import Appender
 from reconcile.dwelling import PARTS, gazetteer, locate_register, locate_roll, registered_flats
 from reconcile.keys import RECORD_KEY_COLUMNS, record_keys, with_keys
 from reconcile.lookups import Lookups
@@ -92,27 +90,31 @@ def _settle(
     known = normalised_cache.open_rows(cache, side, context.digest()) if cache is not None else None
     multi_sheet = multi_sheet_files(pl.scan_parquet(raw_path)) if side is Side.REGISTER else None
     out = _Side(side)
-    keep: list[Path] = []
-    for i, (start, n) in enumerate(batches):
-        raw = pl.scan_parquet(raw_path).slice(start, n).collect()
-        done = reuse(raw, known.rows_for(raw.select(*row_digest(raw))) if known else None, rows_of)
-        del raw
-        out.reused += done.reused
-        if cache is not None:
-            keep.append(work / f"{side.value}-cache-{i}.parquet")
-            done.cache.write_parquet(keep[-1], compression=_WORK_COMPRESSION)
-        rows = done.frame if multi_sheet is None else with_household_key(done.frame, multi_sheet=multi_sheet)
-        del done
-        settled = settle(rows, side)
-        del rows
-        out.settled.append(work / f"{side.value}-settled-{i}.parquet")
-        settled.valid.write_parquet(out.settled[-1], compression=_WORK_COMPRESSION)
-        if settled.vacant.height:
-            out.vacant.append(work / f"{side.value}-vacant-{i}.parquet")
-            settled.vacant.write_parquet(out.vacant[-1], compression=_WORK_COMPRESSION)
-        out.quarantine.append(settled.quarantine)
-    if cache is not None:
-        normalised_cache.save(cache, side, context.digest(), keep)
+    keeper = normalised_cache.Keeper(cache, side, context.digest()) if cache is not None else None
+    try:
+        for i, (start, n) in enumerate(batches):
+            raw = pl.scan_parquet(raw_path).slice(start, n).collect()
+            done = reuse(raw, known.rows_for(raw.select(*row_digest(raw))) if known else None, rows_of)
+            del raw
+            out.reused += done.reused
+            if keeper is not None:
+                keeper.append(done.cache)
+            rows = done.frame if multi_sheet is None else with_household_key(done.frame, multi_sheet=multi_sheet)
+            del done
+            settled = settle(rows, side)
+            del rows
+            out.settled.append(work / f"{side.value}-settled-{i}.parquet")
+            settled.valid.write_parquet(out.settled[-1], compression=_WORK_COMPRESSION)
+            if settled.vacant.height:
+                out.vacant.append(work / f"{side.value}-vacant-{i}.parquet")
+                settled.vacant.write_parquet(out.vacant[-1], compression=_WORK_COMPRESSION)
+            out.quarantine.append(settled.quarantine)
+    except BaseException:
+        if keeper is not None:
+            keeper.discard()
+        raise
+    if keeper is not None:
+        keeper.commit()
     return out
 
 
@@ -135,10 +137,7 @@ def _finish(
     schema = pl.concat([pl.scan_parquet(p) for p in parts.settled], how="vertical_relaxed").collect_schema()
     start, with_issues = 0, 0
     partial = out.with_suffix(".partial")
-    # pyarrow appends a part on one core and lets go of the GIL meanwhile: the next part is made beside it.
-    with contextlib.ExitStack() as stack, ThreadPoolExecutor(1) as pool:
-        writer: pq.ParquetWriter | None = None
-        written: Future[None] | None = None
+    with Appender(partial) as written:  # a part is written while the next is made
         for part in parts.settled:
             records = locate(pl.read_parquet(part).cast(schema))
             records = numbered(
@@ -147,19 +146,9 @@ def _finish(
             )
             start += records.height
             with_issues += int(records["issues"].list.len().gt(0).sum())
-            table = records.to_arrow()
+            written.append(records.to_arrow())
             del records
-            if writer is None:
-                writer = stack.enter_context(
-                    pq.ParquetWriter(partial, table.schema, compression="zstd", compression_level=1)
-                )
-            if written is not None:
-                written.result()  # parts are appended in order, one in flight at a time
-            written = pool.submit(writer.write_table, table)
-            del table
             progress.advance(_STAGE)
-        if written is not None:
-            written.result()
     os.replace(partial, out)
     return start, with_issues
 

@@ -6,7 +6,8 @@ file and normalises every row. Files are replaced atomically; stale ones are rem
 The cache holds normalised personal data, like the run directories: same directory, same care.
 
 A night reads the cache in batches (`flows.normalise`): the row digests are held whole (two integers
-a row), and a batch reads only the row groups holding the rows it knows.
+a row), and a batch reads only the row groups holding the rows it knows. It writes tonight's cache as it
+goes (`Keeper`), a batch at a time, beside the file it reads.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from flows.io.appender import Appender
 from reconcile.row_cache import DIGEST
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from pathlib import Path
 
     from schemas.codes import Side
@@ -73,18 +74,51 @@ def open_rows(cache: Path, side: Side, context: str) -> CachedRows | None:
         return None
 
 
-def save(cache: Path, side: Side, context: str, parts: Sequence[Path]) -> None:
-    """Keep the rows of `parts` (Parquet files, in order) for the next night and drop files of other contexts.
+class Keeper:
+    """Tonight's rows of one side, appended a batch at a time to the next night's cache file.
 
-    The file is replaced atomically; `parts` are left where they are.
+    The file is written beside the cache and swapped in by `commit` (atomically), dropping the files of other
+    contexts. A batch whose columns do not fit the first one's abandons the file: the next night then
+    normalises every row, slower but never wrong.
     """
-    cache.mkdir(parents=True, exist_ok=True)
-    path = _path(cache, side, context)
-    partial = path.with_suffix(".partial")
-    pl.concat([pl.scan_parquet(p) for p in parts], how="vertical_relaxed").sink_parquet(
-        partial, row_group_size=GROUP_ROWS
-    )
-    os.replace(partial, path)
-    for stale in cache.glob(f"normalised-{side.value}-*.parquet"):
-        if stale != path:
-            stale.unlink(missing_ok=True)
+
+    def __init__(self, cache: Path, side: Side, context: str) -> None:
+        cache.mkdir(parents=True, exist_ok=True)
+        self._cache, self._side = cache, side
+        self._path = _path(cache, side, context)
+        # lz4: read a row group at a time every night, written once; quicker both ways than zstd, a little larger.
+        self._out = Appender(
+            self._path.with_suffix(".partial"), compression="lz4", compression_level=None, row_group_size=GROUP_ROWS
+        )
+        self._schema: pl.Schema | None = None
+        self._abandoned = False
+
+    def append(self, rows: pl.DataFrame) -> None:
+        """Keep `rows` (`reconcile.row_cache.Reused.cache` of a batch), after the rows kept before."""
+        if self._abandoned:
+            return
+        if self._schema is None:
+            self._schema = rows.schema
+        elif rows.schema != self._schema:
+            try:
+                rows = rows.select(self._schema.names()).cast(self._schema)
+            except (pl.exceptions.PolarsError, KeyError):
+                self.discard()
+                return
+        self._out.append(rows.to_arrow())
+
+    def commit(self) -> None:
+        """Make the rows kept the side's cache (nothing, if abandoned), dropping files of other contexts."""
+        if self._schema is None or self._abandoned:
+            self.discard()
+            return
+        self._out.close()
+        os.replace(self._out.path, self._path)
+        for stale in self._cache.glob(f"normalised-{self._side.value}-*.parquet"):
+            if stale != self._path:
+                stale.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Give up tonight's file; last night's cache stays as it was."""
+        self._abandoned = True
+        self._out.abort()

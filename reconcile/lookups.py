@@ -1,7 +1,7 @@
 """Values already normalised tonight, kept while the rows are normalised a batch at a time.
 
-Names and addresses repeat: across the batches of one side and between the sides (a person's name is
-on the register and on the roll). Mapping each distinct value once per night rather than once per
+Names repeat: across the batches of one side and between the sides (a person's name is on the register
+and on the roll). Mapping each distinct value once per night rather than once per
 batch keeps batches as cheap as normalising all rows at once. Only pure mappings of one value belong
 here; a table stops growing at `limit` values, so its memory stays bounded on a province.
 """
@@ -44,8 +44,27 @@ class Lookups:
         distinct = values.drop_nulls().unique()
         known = self._tables.get(name)
         new = distinct if known is None else distinct.filter(~distinct.is_in(known[KEY].implode()))
-        fresh = pl.concat([new.alias(KEY).to_frame(), compute(new)], how="horizontal")
+        fresh = _table(new, compute)
         table = fresh if known is None else pl.concat([known, fresh], how="vertical_relaxed")
         if table.height <= self.limit:
             self._tables[name] = table
-        return values.alias(KEY).to_frame().join(table, on=KEY, how="left", maintain_order="left").drop(KEY)
+        return _looked_up(values, table)
+
+
+def mapped_once(values: pl.Series, compute: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
+    """What `compute` gives for each of `values`, computing each distinct value once, remembering nothing.
+
+    For values that seldom repeat from one batch to the next, where a night-long table would cost more than it saves.
+
+    >>> mapped_once(pl.Series(["a", "b", "a", None]), lambda v: pl.DataFrame({"up": v.str.to_uppercase()}))["up"].to_list()
+    ['A', 'B', 'A', None]
+    """
+    return _looked_up(values, _table(values.drop_nulls().unique(), compute))
+
+
+def _table(distinct: pl.Series, compute: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat([distinct.alias(KEY).to_frame(), compute(distinct)], how="horizontal")
+
+
+def _looked_up(values: pl.Series, table: pl.DataFrame) -> pl.DataFrame:
+    return values.alias(KEY).to_frame().join(table, on=KEY, how="left", maintain_order="left").drop(KEY)

@@ -12,6 +12,7 @@ import unicodedata
 from functools import lru_cache
 
 import opencc
+import polars as pl
 from pypinyin import Style, lazy_pinyin
 
 _DOTS = re.compile(r"[·•‧・∙⋅．.。･︒ᐧ\u00b7\u2022\u30fb]+")
@@ -135,3 +136,51 @@ def pinyin_key(name: str) -> str:
 def shape_key(name: str) -> str:
     """The name with look-alike characters folded together (候 → 侯)."""
     return "".join(LOOKALIKES.get(c, c) for c in name)
+
+
+# The same keys for a whole column, in polars: a batch's names read each distinct character once, not each name
+# in Python. Equal to the scalar forms above, which stay the reference (tests/reconcile/test_names.py).
+
+
+def pinyin_keys(names: pl.Series) -> pl.Series:
+    """`pinyin_key` of every name (nulls stay null).
+
+    >>> pinyin_keys(pl.Series(["单伟", "阿依古丽·买买提", None])).to_list()
+    ['shan wei', 'a yi gu li mai mai ti', None]
+    """
+    chars = names.str.replace_all("·", "", literal=True).str.split("")
+    readings = {c: _char_pinyin(c) for c in chars.explode().drop_nulls().unique().to_list()}
+    first = readings | SURNAME_READINGS  # extra keys are harmless: only the first character is looked up here
+    c = pl.col("c")
+    keys = pl.concat_list(
+        c.list.first().replace_strict(first, return_dtype=pl.String),
+        c.list.slice(1).list.eval(pl.element().replace_strict(readings, return_dtype=pl.String)),
+    ).list.join(" ")
+    return chars.to_frame("c").select(pl.when(c.is_not_null()).then(keys).alias(names.name)).to_series()
+
+
+def surnames(names: pl.Series) -> pl.Series:
+    """`surname_of` every name (nulls stay null).
+
+    >>> surnames(pl.Series(["欧阳娜娜", "张伟", "阿依古丽·买买提", None])).to_list()
+    ['欧阳', '张', '阿依古丽', None]
+    """
+    n = pl.col("n")
+    first_two = n.str.slice(0, 2)
+    surname = (
+        pl.when(n.str.contains("·", literal=True))
+        .then(n.str.split("·").list.first())
+        .when(first_two.is_in(sorted(COMPOUND_SURNAMES)))
+        .then(first_two)
+        .otherwise(n.str.slice(0, 1))
+    )
+    return names.to_frame("n").select(surname.alias(names.name)).to_series()
+
+
+def shape_keys(names: pl.Series) -> pl.Series:
+    """`shape_key` of every name (nulls stay null).
+
+    >>> shape_keys(pl.Series(["候伟", None])).to_list()
+    ['侯伟', None]
+    """
+    return names.str.replace_many(LOOKALIKES)

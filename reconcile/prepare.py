@@ -21,7 +21,7 @@ from reconcile.dates import parse_date_column
 from reconcile.dwelling import PARTS, gazetteer, locate_register, locate_roll, registered_flats
 from reconcile.evidence import is_vacancy
 from reconcile.keys import record_keys, with_keys
-from reconcile.lookups import Lookups
+from reconcile.lookups import Lookups, mapped_once
 from reconcile.most_common import most_common
 from schemas.codes import Issue, Quarantine, Side
 from schemas.inputs import COMMUNITY_CODE, LINEAGE, REGISTER, ROLL
@@ -33,34 +33,28 @@ if TYPE_CHECKING:
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
 
 
-def _map_unique(
-    series: pl.Series, fns: Mapping[str, Callable[[str], object]], *, lookups: Lookups, name: str
-) -> pl.DataFrame:
-    """String functions of one column (a column each), applied once per distinct value (names repeat a lot)."""
-
-    def compute(values: pl.Series) -> pl.DataFrame:
-        listed = values.to_list()
-        return pl.DataFrame({out: pl.Series([fn(v) for v in listed], dtype=pl.String) for out, fn in fns.items()})
-
-    return lookups.mapped(name, series, compute)
-
-
 def _names(frame: pl.DataFrame, raw: str, out: str, lookups: Lookups) -> pl.DataFrame:
-    def norm(text: str) -> str | None:
-        folded = names.fold(text)
-        return names.simplified(folded) if folded else None
+    def norm(values: pl.Series) -> pl.DataFrame:
+        folded = (names.fold(v) for v in values.to_list())
+        return pl.DataFrame({"name": pl.Series([names.simplified(f) if f else None for f in folded], dtype=pl.String)})
 
-    return frame.with_columns(_map_unique(frame[raw], {"name": norm}, lookups=lookups, name="name")["name"].alias(out))
+    # Once per distinct name a night (`Lookups`): names repeat across batches and between the sides.
+    return frame.with_columns(lookups.mapped("name", frame[raw], norm)["name"].alias(out))
 
 
 def _pinyin(frame: pl.DataFrame, lookups: Lookups) -> pl.DataFrame:
-    keys: dict[str, Callable[[str], object]] = {
-        "name_py": names.pinyin_key,
-        "surname": names.surname_of,
-        "name_shape": names.shape_key,
-        "surname_py": lambda n: names.pinyin_key(names.surname_of(n)),
-    }
-    return pl.concat([frame, _map_unique(frame["name"], keys, lookups=lookups, name="pinyin")], how="horizontal")
+    def keys(values: pl.Series) -> pl.DataFrame:
+        surname = names.surnames(values)
+        return pl.DataFrame(
+            {
+                "name_py": names.pinyin_keys(values),
+                "surname": surname,
+                "name_shape": names.shape_keys(values),
+                "surname_py": names.pinyin_keys(surname),
+            }
+        )
+
+    return pl.concat([frame, lookups.mapped("pinyin", frame["name"], keys)], how="horizontal")
 
 
 def _ids(frame: pl.DataFrame) -> pl.DataFrame:
@@ -73,9 +67,11 @@ def _dates(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     return parse_date_column(series)
 
 
-def _addresses(frame: pl.DataFrame, prefixes: list[str], lookups: Lookups) -> pl.DataFrame:
+def _addresses(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
     # Mapped on the address column alone and put beside the rows: joining the rows would copy every column.
-    parsed = lookups.mapped("address", frame["address_raw"], lambda values: address.parse_column(values, prefixes))
+    # Not kept for later batches (`Lookups`): an address seldom repeats outside its batch (a household's rows are
+    # together), and searching a prefecture's addresses costs each batch more than parsing its own again.
+    parsed = mapped_once(frame["address_raw"], lambda values: address.parse_column(values, prefixes))
     return frame.with_columns(parsed)
 
 
@@ -96,7 +92,7 @@ def _common(frame: pl.DataFrame, prefixes: list[str], lookups: Lookups) -> pl.Da
         pl.coalesce("id_birth", "birth_written").alias("birth"),
         pl.col("sex_raw").str.strip_chars().replace_strict(_SEX_CODES, default=None).alias("sex_written"),
     ).with_columns(pl.coalesce("id_sex", "sex_written").alias("sex"))
-    frame = _addresses(frame, prefixes, lookups)
+    frame = _addresses(frame, prefixes)
     id_issue = {
         "missing": Issue.ID_MISSING,
         "bad_format": Issue.ID_BAD_FORMAT,

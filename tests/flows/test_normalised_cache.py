@@ -32,10 +32,12 @@ def test_rows_for_a_batch_are_the_cache_rows_it_knows(
         schema={DIGEST[0]: pl.UInt64, DIGEST[1]: pl.UInt64},
     )
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
-        part = Path(tmp) / "part.parquet"
-        cache.write_parquet(part)
         patch.setattr(normalised_cache, "GROUP_ROWS", group_rows)
-        normalised_cache.save(Path(tmp), Side.ROLL, "ctx", [part])
+        keeper = normalised_cache.Keeper(Path(tmp), Side.ROLL, "ctx")
+        # Batches of other sizes than the row groups; a night always appends one batch, if empty.
+        for part in list(cache.iter_slices(max(1, group_rows - 1))) or [cache]:
+            keeper.append(part)
+        keeper.commit()
         rows = normalised_cache.open_rows(Path(tmp), Side.ROLL, "ctx")
         assert rows is not None
         got = rows.rows_for(batch)
@@ -43,3 +45,21 @@ def test_rows_for_a_batch_are_the_cache_rows_it_knows(
     first = cache.unique(list(DIGEST), keep="first", maintain_order=True)
     expected = first.join(batch.unique(), on=list(DIGEST), how="semi", maintain_order="left")
     assert_frame_equal(got, expected, check_dtypes=False)
+
+
+def test_a_batch_that_does_not_fit_abandons_tonights_file_and_keeps_last_nights(tmp_path: Path) -> None:
+    rows = pl.DataFrame(
+        {DIGEST[0]: [1], DIGEST[1]: [2], "name": ["a"]}, schema_overrides={d: pl.UInt64 for d in DIGEST}
+    )
+    last = normalised_cache.Keeper(tmp_path, Side.ROLL, "last")
+    last.append(rows)
+    last.commit()
+    tonight = normalised_cache.Keeper(tmp_path, Side.ROLL, "tonight")
+    tonight.append(rows)
+    tonight.append(rows.with_columns(pl.lit([1]).alias("name")))  # a list where text was: cannot be kept as text
+    tonight.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["normalised-roll-last.parquet"]
+    assert normalised_cache.open_rows(tmp_path, Side.ROLL, "tonight") is None
+    kept = normalised_cache.open_rows(tmp_path, Side.ROLL, "last")
+    assert kept is not None
+    assert_frame_equal(kept.rows_for(rows.select(DIGEST)), rows)

@@ -1,4 +1,7 @@
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconcile import names
 from reconcile.compare import name_level
@@ -32,3 +35,21 @@ def test_name_levels_order_evidence() -> None:
     assert lookalike == homophone
     assert name_level("张小伟", "张伟") == 2
     assert name_level(None, "张伟") == -1
+
+
+_NAMES = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("张单曾欧阳司马诸葛候侯已巳阿依古丽买买提·伟玮娜"),
+        st.characters(exclude_categories=("Cs",)),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), _NAMES), max_size=20))
+def test_column_keys_equal_the_scalar_keys(values: list[str | None]) -> None:
+    column = pl.Series(values, dtype=pl.String)
+    assert names.pinyin_keys(column).to_list() == [None if v is None else names.pinyin_key(v) for v in values]
+    assert names.surnames(column).to_list() == [None if v is None else names.surname_of(v) for v in values]
+    assert names.shape_keys(column).to_list() == [None if v is None else names.shape_key(v) for v in values]
