@@ -111,6 +111,14 @@ def run(
             "HUKOU_MAX_SHRINK (default 20%) since the last published run.",
         ),
     ] = False,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            help="Run the stages on this Dask scheduler's workers (tcp://HOST:8786; else HUKOU_DASK_ADDRESS): "
+            "as a Prefect flow. Every worker must see the inputs and the data directory at the same paths.",
+        ),
+    ] = None,
 ) -> None:
     """Run the nightly reconciliation on these inputs and publish into the data directory.
 
@@ -128,7 +136,10 @@ def run(
     if not rolls.is_dir():
         raise typer.BadParameter(f"no such directory: {rolls}", param_hint="--rolls")
     settings = Settings(data_dir=data)
-    local = not (prefect_api_configured() if prefect is None else prefect)
+    dask_address = dask_address or settings.dask_address
+    if dask_address and prefect is False:
+        raise typer.BadParameter("a run on a Dask cluster is a Prefect flow: drop --local", param_hint="--dask-address")
+    local = not dask_address and not (prefect_api_configured() if prefect is None else prefect)
     if local and prefect is None:
         console.print("[dim]no Prefect server configured (PREFECT_API_URL): running the stages directly[/dim]")
     try:
@@ -140,7 +151,11 @@ def run(
                 from flows.nightly import nightly
 
                 run_id = nightly(
-                    register_file=str(register), rolls_dir=str(rolls), data_dir=str(data), accept_shrink=accept_shrink
+                    register_file=str(register),
+                    rolls_dir=str(rolls),
+                    data_dir=str(data),
+                    accept_shrink=accept_shrink,
+                    dask_address=dask_address,
                 )
                 counts = {}
     except RunLocked as exc:

@@ -1,7 +1,11 @@
-"""The Prefect flow: the nightly run with one task per stage.
+"""The Prefect flow: the nightly run with one task per stage, in this process or on a Dask cluster.
 
 Parameters are paths only; logs and the run artifact carry counts only, never
 names or ID numbers.
+
+On a cluster (`dask_address`) the stages that read and write the run's files (ingest, normalise, link,
+classify) run on the workers; what touches the state database and the published one (the operators'
+standing decisions, publishing) stays in the flow's process. Tasks take and return paths and counts.
 """
 
 from __future__ import annotations
@@ -11,15 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect_dask.task_runners import DaskTaskRunner
 
 from flows import stages
 from flows.normalise import normalise
 from flows.notify import on_failure
-from flows.pipeline import StageFailed, Steps, guarded, run_pipeline
+from flows.pipeline import RunOutcome, StageFailed, Steps, guarded, run_pipeline
 from flows.publish import publish
 from flows.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from prefect import Task
     from prefect.client.schemas.objects import State
 
 
@@ -32,14 +40,45 @@ def may_pass(task: object, task_run: object, state: State[Any]) -> bool:
     return isinstance(state.data, StageFailed) and state.data.may_pass
 
 
+_INGEST = task(name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass)(guarded(stages.ingest))
+_NORMALISE = task(name="normalise")(guarded(normalise))
+_LINK = task(name="link")(guarded(stages.link_stage))
+_CLASSIFY = task(name="classify")(guarded(stages.classify_stage))
+
 PREFECT_STEPS = Steps(
-    ingest=task(name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass)(guarded(stages.ingest)),
-    normalise=task(name="normalise")(guarded(normalise)),
-    link=task(name="link")(guarded(stages.link_stage)),
-    classify=task(name="classify")(guarded(stages.classify_stage)),
+    ingest=_INGEST,
+    normalise=_NORMALISE,
+    link=_LINK,
+    classify=_CLASSIFY,
     publish=task(name="publish")(guarded(publish)),
 )
 """The stages as tasks, `guarded`: Prefect logs and stores a failed task's exception, so it only ever sees safe ones."""
+
+
+def _on_runner(stage: Task[..., Any]) -> Callable[..., Any]:
+    """`stage` submitted to the flow's task runner (a cluster's workers), waited for: its result, or its failure."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return stage.submit(*args, **kwargs).result()
+
+    return run
+
+
+CLUSTER_STEPS = Steps(
+    ingest=_on_runner(_INGEST),
+    normalise=_on_runner(_NORMALISE),
+    link=_on_runner(_LINK),
+    classify=_on_runner(_CLASSIFY),
+    publish=PREFECT_STEPS.publish,  # here: it swaps the database the review app reads
+)
+"""The stages on a cluster's workers (`on_cluster`), publishing in the flow's process."""
+
+
+@flow(name="hukou-nightly-on-cluster", log_prints=False)
+def on_cluster(register_file: str, rolls_dir: str, data_dir: str, accept_shrink: bool = False) -> RunOutcome:
+    """The run with its stages on the workers of the flow's task runner (given by `nightly`: a `DaskTaskRunner`)."""
+    settings = Settings(data_dir=Path(data_dir))
+    return run_pipeline(Path(register_file), Path(rolls_dir), settings, CLUSTER_STEPS, accept_shrink=accept_shrink)
 
 
 def summary_markdown(run_id: str, counts: dict[str, Any], timings: dict[str, float]) -> str:
@@ -57,18 +96,25 @@ def nightly(
     rolls_dir: str | None = None,
     data_dir: str | None = None,
     accept_shrink: bool = False,
+    dask_address: str | None = None,
 ) -> str:
     """Reconcile the police extract `register_file` with the rolls in `rolls_dir`; returns the run id.
 
     What is not given is configured where the flow runs, as every `hukou` command finds it (`services.config`:
     HUKOU_<SETTING> or the configuration file): the deliveries under the drop directory (`register/`, `rolls/`),
     the data directory it publishes into. `accept_shrink` publishes a delivery that fails the sanity gates
-    (`flows.pipeline.sanity_problems`).
+    (`flows.pipeline.sanity_problems`). `dask_address` (else the `dask_address` setting) runs the stages on
+    that Dask scheduler's workers (`on_cluster`).
     """
     logger = get_run_logger()
     settings = Settings(data_dir=Path(data_dir)) if data_dir else Settings()
     register, rolls = settings.deliveries(register_file, rolls_dir)
-    outcome = run_pipeline(register, rolls, settings, PREFECT_STEPS, accept_shrink=accept_shrink)
+    if address := dask_address or settings.dask_address:
+        # DaskTaskRunner is a TaskRunner of its own futures; Prefect's annotation expects the base future type.
+        runner = on_cluster.with_options(task_runner=DaskTaskRunner(address=address))  # type: ignore[arg-type]
+        outcome = runner(str(register), str(rolls), str(settings.data_dir), accept_shrink)
+    else:
+        outcome = run_pipeline(register, rolls, settings, PREFECT_STEPS, accept_shrink=accept_shrink)
     logger.info("run %s published: %s", outcome.run_id, {k: v for k, v in outcome.counts.items() if isinstance(v, int)})
     create_markdown_artifact(
         key="hukou-run-summary",

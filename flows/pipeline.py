@@ -276,7 +276,12 @@ def _locked_run(
             paths.cache,
             batch_rows=settings.normalise_batch_rows,
         )
-        counts |= timed("link", steps.link, run_dir, settings.link_settings(), paths.state)
+
+        def link() -> dict[str, Any]:
+            stages.standing_decisions(run_dir, paths.state)  # here, where the state database is; not on a worker
+            return steps.link(run_dir, settings.link_settings())
+
+        counts |= timed("link", link)
         previous = paths.run(last["run_id"]) if last else None
         counts |= timed("classify", steps.classify, run_dir, policy=settings.verify_without_visit, previous=previous)
         counts["verification_policy"] = [e.value for e in settings.verify_without_visit]

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     trusted_proxies: str | list[str] = ""
     """The proxies in front of the review app whose X-Forwarded-For the login throttle believes: a comma list, or
     a list in the file (read by `review.deps.trusted_proxies`)."""
+    dask_address: str | None = None
+    """A Dask scheduler (tcp://HOST:8786) whose workers run the stages (`flows.nightly`); none: this machine runs
+    them. Every worker must see the data directory and the deliveries at the same paths."""
     target_precision: float = _LINKER.target_precision
     target_recall: float = _LINKER.target_recall
     review_capacity: float = _LINKER.review_capacity

@@ -322,20 +322,30 @@ def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) 
     }
 
 
-def link_stage(run: Path, settings: LinkSettings, state: Path | None = None) -> dict[str, Any]:
-    """Link the two sides under the operators' standing decisions (from the `state` database).
+def standing_decisions(run: Path, state: Path | None) -> None:
+    """Write the operators' standing decisions from the `state` database to decisions.parquet, for `link_stage`.
+
+    Decisions stored under the earlier, unkeyed record keys are moved to tonight's keys first. Called where the
+    state database lives (the flow's own process): SQLite is not to be shared over a network filesystem, so a
+    cluster's workers read only the file.
+    """
+    scans = pl.scan_parquet(run / "register.parquet"), pl.scan_parquet(run / "roll.parquet")
+    standing = active_decisions(state)
+    moved = rekeyed(standing, *scans)
+    if state is not None and not moved.is_empty():
+        rekey_decisions(state, moved)
+        standing = active_decisions(state)
+    standing.write_parquet(run / "decisions.parquet")
+
+
+def link_stage(run: Path, settings: LinkSettings) -> dict[str, Any]:
+    """Link the two sides under the operators' standing decisions (decisions.parquet: `standing_decisions`).
 
     Writes links.parquet, candidates.parquet, duplicates.parquet, pair_decisions.parquet and model.json.
     """
     with progress.stage("匹配 link", 1):
         scans = pl.scan_parquet(run / "register.parquet"), pl.scan_parquet(run / "roll.parquet")
-        standing = active_decisions(state)
-        moved = rekeyed(standing, *scans)
-        if state is not None and not moved.is_empty():  # decisions stored under the earlier, unkeyed record keys
-            rekey_decisions(state, moved)
-            standing = active_decisions(state)
-        standing.write_parquet(run / "decisions.parquet")
-        decisions, outcomes = pair_decisions(standing, *scans)
+        decisions, outcomes = pair_decisions(pl.read_parquet(run / "decisions.parquet"), *scans)
         outcomes.write_parquet(run / "pair_decisions.parquet")
         register = pl.read_parquet(
             run / "register.parquet", columns=[*LINK_COLUMNS, "active", "former_name", "household_key"]

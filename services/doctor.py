@@ -1,7 +1,8 @@
 """`hukou doctor`: is this machine set up to run the nightly reconciliation, and if not, what to fix.
 
 Each check returns a `Check`: what was looked at, ok / warn / fail, what was found and, unless ok, what to do.
-A check reads only: files, the state and published databases (read-only), the Prefect API over HTTP.
+A check reads only: files, the state and published databases (read-only), the Prefect API over HTTP, and a
+configured Dask scheduler (how many workers it has).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from services import reader
-from services.config import ConfigError, DataDir, config_file, data_dir, prefect_api_url
+from services.config import ConfigError, DataDir, config_file, data_dir, prefect_api_url, setting
 from services.paths import DataPaths
 
 if TYPE_CHECKING:
@@ -195,6 +196,27 @@ def prefect(api: str | None, *, get: Callable[[str], Any] = _get_json) -> list[C
     return [*checks, _ok("schedule", f"{DEPLOYMENT}: {crons}")]
 
 
+def _dask_workers(address: str) -> int:
+    from distributed import Client  # only when a cluster is configured: it takes a second to import
+
+    # distributed is partly typed
+    with Client(address, timeout="5s") as client:  # type: ignore[no-untyped-call]
+        return len(client.scheduler_info()["workers"])
+
+
+def dask_cluster(address: str | None, *, workers: Callable[[str], int] = _dask_workers) -> list[Check]:
+    """The Dask scheduler the stages run on (HUKOU_DASK_ADDRESS), if one is configured, answers and has workers."""
+    if address is None:
+        return []
+    try:
+        found = workers(address)
+    except (OSError, ValueError) as exc:  # distributed raises OSError (and its subclass TimeoutError) when unreachable
+        return [Check("Dask cluster", Level.FAIL, f"{address} does not answer ({type(exc).__name__})", "start it")]
+    if found == 0:
+        return [Check("Dask cluster", Level.FAIL, f"{address} has no workers", "start dask worker on each machine")]
+    return [_ok("Dask cluster", f"{address}: {found} worker(s)")]
+
+
 def diagnose(explicit: Path | None, *, drop: Path | None, api: str | None = None) -> list[Check]:
     """Every check, in the order one would fix them."""
     first, where = configuration(explicit)
@@ -205,6 +227,7 @@ def diagnose(explicit: Path | None, *, drop: Path | None, api: str | None = None
         checks.append(published_database(where.path))
     checks.append(drop_directory(drop))
     checks += prefect(api if api is not None else prefect_api_url())
+    checks += dask_cluster(setting("dask_address"))
     return checks
 
 

@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.flows.machine import city_machine
+
+__all__ = ["city_machine"]  # a fixture the tests of this folder may ask for
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 

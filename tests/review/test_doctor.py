@@ -10,7 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app as cli
-from services.doctor import Level, data_directory, diagnose, prefect, published_database, state_database
+from services.doctor import (
+    Level,
+    dask_cluster,
+    data_directory,
+    diagnose,
+    prefect,
+    published_database,
+    state_database,
+)
 from services.paths import DataPaths
 
 if TYPE_CHECKING:
@@ -105,3 +113,26 @@ def test_results_from_before_last_night_are_stale(world: World) -> None:
     stale = published_database(world.data, now=later)
     assert stale.level is Level.FAIL
     assert "did not publish" in stale.fix
+
+
+def test_a_configured_dask_cluster_must_answer_and_have_workers() -> None:
+    def unreachable(address: str) -> int:
+        raise TimeoutError(address)
+
+    assert dask_cluster(None) == []
+    (down,) = dask_cluster("tcp://10.0.0.5:8786", workers=unreachable)
+    (idle,) = dask_cluster("tcp://10.0.0.5:8786", workers=lambda _: 0)
+    (up,) = dask_cluster("tcp://10.0.0.5:8786", workers=lambda _: 3)
+    assert (down.level, idle.level, up.level) == (Level.FAIL, Level.FAIL, Level.OK)
+    assert "does not answer" in down.found
+    assert "no workers" in idle.found
+    assert "3 worker(s)" in up.found
+
+
+def test_the_doctor_asks_a_real_scheduler_for_its_workers() -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        (check,) = dask_cluster(cluster.scheduler_address)
+    assert check.level is Level.OK, check
+    assert "1 worker(s)" in check.found
