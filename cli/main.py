@@ -128,7 +128,7 @@ def run(
     from flows.pipeline import LOCAL, RunFailed, run_pipeline
     from flows.progress import RichReporter, use
     from flows.run_lock import RunLocked
-    from flows.settings import Settings, prefect_api_configured
+    from flows.settings import Settings, prefect_api_configured, run_mode
     from services.paths import DataPaths
 
     if not register.exists():
@@ -136,10 +136,21 @@ def run(
     if not rolls.is_dir():
         raise typer.BadParameter(f"no such directory: {rolls}", param_hint="--rolls")
     settings = Settings(data_dir=data)
-    dask_address = dask_address or settings.dask_address
-    if dask_address and prefect is False:
-        raise typer.BadParameter("a run on a Dask cluster is a Prefect flow: drop --local", param_hint="--dask-address")
-    local = not dask_address and not (prefect_api_configured() if prefect is None else prefect)
+    try:
+        mode = run_mode(
+            prefect=prefect,
+            dask_address=dask_address,
+            configured_dask=settings.dask_address,
+            server=prefect_api_configured,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dask-address") from exc
+    local, dask_address = mode.local, mode.dask_address
+    if dask_address and not prefect_api_configured():
+        console.print(
+            "[yellow]no Prefect server configured (PREFECT_API_URL): the run's own server listens on loopback, "
+            "so only workers on this machine can report to it[/yellow]"
+        )
     if local and prefect is None:
         console.print("[dim]no Prefect server configured (PREFECT_API_URL): running the stages directly[/dim]")
     try:

@@ -20,14 +20,21 @@ from prefect_dask.task_runners import DaskTaskRunner
 from flows import stages
 from flows.normalise import normalise
 from flows.notify import on_failure
-from flows.pipeline import RunOutcome, StageFailed, Steps, guarded, run_pipeline
+from flows.pipeline import (
+    CarryingDebugLog,
+    RunOutcome,
+    StageFailed,
+    Steps,
+    current_debug_log,
+    guarded,
+    run_pipeline,
+)
 from flows.publish import publish
 from flows.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from prefect import Task
     from prefect.client.schemas.objects import State
 
 
@@ -40,35 +47,35 @@ def may_pass(task: object, task_run: object, state: State[Any]) -> bool:
     return isinstance(state.data, StageFailed) and state.data.may_pass
 
 
-_INGEST = task(name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass)(guarded(stages.ingest))
-_NORMALISE = task(name="normalise")(guarded(normalise))
-_LINK = task(name="link")(guarded(stages.link_stage))
-_CLASSIFY = task(name="classify")(guarded(stages.classify_stage))
-
 PREFECT_STEPS = Steps(
-    ingest=_INGEST,
-    normalise=_NORMALISE,
-    link=_LINK,
-    classify=_CLASSIFY,
+    ingest=task(name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass)(guarded(stages.ingest)),
+    normalise=task(name="normalise")(guarded(normalise)),
+    link=task(name="link")(guarded(stages.link_stage)),
+    classify=task(name="classify")(guarded(stages.classify_stage)),
     publish=task(name="publish")(guarded(publish)),
 )
 """The stages as tasks, `guarded`: Prefect logs and stores a failed task's exception, so it only ever sees safe ones."""
 
 
-def _on_runner(stage: Task[..., Any]) -> Callable[..., Any]:
-    """`stage` submitted to the flow's task runner (a cluster's workers), waited for: its result, or its failure."""
+def _on_workers(stage: Callable[..., dict[str, Any]], **options: Any) -> Callable[..., dict[str, Any]]:
+    """`stage` as a task submitted to the flow's task runner (a cluster's workers) and waited for.
 
-    def run(*args: Any, **kwargs: Any) -> Any:
-        return stage.submit(*args, **kwargs).result()
+    The run's debug log goes with each call (`CarryingDebugLog`): a worker keeps a failed stage's traceback there.
+    """
+    on_worker = task(**options)(CarryingDebugLog(guarded(stage)))
+
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = on_worker.submit(current_debug_log(), *args, **kwargs).result()
+        return result
 
     return run
 
 
 CLUSTER_STEPS = Steps(
-    ingest=_on_runner(_INGEST),
-    normalise=_on_runner(_NORMALISE),
-    link=_on_runner(_LINK),
-    classify=_on_runner(_CLASSIFY),
+    ingest=_on_workers(stages.ingest, name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass),
+    normalise=_on_workers(normalise, name="normalise"),
+    link=_on_workers(stages.link_stage, name="link"),
+    classify=_on_workers(stages.classify_stage, name="classify"),
     publish=PREFECT_STEPS.publish,  # here: it swaps the database the review app reads
 )
 """The stages on a cluster's workers (`on_cluster`), publishing in the flow's process."""
@@ -112,7 +119,8 @@ def nightly(
     if address := dask_address or settings.dask_address:
         # DaskTaskRunner is a TaskRunner of its own futures; Prefect's annotation expects the base future type.
         runner = on_cluster.with_options(task_runner=DaskTaskRunner(address=address))  # type: ignore[arg-type]
-        outcome = runner(str(register), str(rolls), str(settings.data_dir), accept_shrink)
+        # Absolute: a worker's working directory is its own.
+        outcome = runner(str(register.resolve()), str(rolls.resolve()), str(settings.data_dir.resolve()), accept_shrink)
     else:
         outcome = run_pipeline(register, rolls, settings, PREFECT_STEPS, accept_shrink=accept_shrink)
     logger.info("run %s published: %s", outcome.run_id, {k: v for k, v in outcome.counts.items() if isinstance(v, int)})

@@ -109,12 +109,12 @@ def _settle(
                 out.vacant.append(work / f"{side.value}-vacant-{i}.parquet")
                 settled.vacant.write_parquet(out.vacant[-1], compression=_WORK_COMPRESSION)
             out.quarantine.append(settled.quarantine)
+        if keeper is not None:
+            keeper.commit()
     except BaseException:
         if keeper is not None:
             keeper.discard()
         raise
-    if keeper is not None:
-        keeper.commit()
     return out
 
 
@@ -172,7 +172,7 @@ def normalise(
         context = context_of(
             pl.read_parquet(raw[Side.REGISTER], columns=[c for c in CONTEXT_COLUMNS if c in available])
         )
-        sides, lookups = {}, Lookups()  # names and addresses mapped once for both sides
+        sides, lookups = {}, Lookups()  # names mapped once for both sides
         for side, path in raw.items():
             sides[side] = _settle(path, side, batches[side], context=context, lookups=lookups, cache=cache, work=work)
             progress.advance(_STAGE, len(batches[side]))

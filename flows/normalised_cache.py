@@ -78,8 +78,8 @@ class Keeper:
     """Tonight's rows of one side, appended a batch at a time to the next night's cache file.
 
     The file is written beside the cache and swapped in by `commit` (atomically), dropping the files of other
-    contexts. A batch whose columns do not fit the first one's abandons the file: the next night then
-    normalises every row, slower but never wrong.
+    contexts. A batch whose columns differ from the first one's (other than a column left all empty) abandons the
+    file: the next night then normalises every row, slower but never wrong.
     """
 
     def __init__(self, cache: Path, side: Side, context: str) -> None:
@@ -100,11 +100,13 @@ class Keeper:
         if self._schema is None:
             self._schema = rows.schema
         elif rows.schema != self._schema:
-            try:
-                rows = rows.select(self._schema.names()).cast(self._schema)
-            except (pl.exceptions.PolarsError, KeyError):
+            # Only a column left all empty (typed Null) may differ, and it takes the first batch's type.
+            if rows.columns != self._schema.names() or any(
+                kind != self._schema[name] and kind != pl.Null for name, kind in rows.schema.items()
+            ):
                 self.discard()
                 return
+            rows = rows.cast(self._schema)
         self._out.append(rows.to_arrow())
 
     def commit(self) -> None:
@@ -112,9 +114,13 @@ class Keeper:
         if self._schema is None or self._abandoned:
             self.discard()
             return
-        self._out.close()
+        try:
+            self._out.close()
+        except BaseException:
+            self.discard()
+            raise
         os.replace(self._out.path, self._path)
-        for stale in self._cache.glob(f"normalised-{self._side.value}-*.parquet"):
+        for stale in self._cache.glob(f"normalised-{self._side.value}-*"):  # other contexts', and partials left
             if stale != self._path:
                 stale.unlink(missing_ok=True)
 

@@ -19,7 +19,7 @@ import traceback
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from flows import memory, stages
 from flows.normalise import normalise
@@ -152,6 +152,32 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
         raise StageFailed(message, may_pass=may_pass)  # outside the handler: no chained context to log
 
     return wrapper
+
+
+def current_debug_log() -> Path | None:
+    """The running run's debug log (`guarded` writes tracebacks there), if a run is running here."""
+    return _DEBUG_LOG.get()
+
+
+class CarryingDebugLog(Generic[R]):
+    """A stage taking the run's debug log as a first argument, set where it runs (for `guarded` inside it).
+
+    A stage run on a cluster's worker has none of the flow process's context: the log's path travels with the
+    call. A class, not a closure: pickled by reference to it, it never tries to carry the context variable.
+    """
+
+    def __init__(self, stage: Callable[..., R]) -> None:
+        self.stage = stage
+        self.__name__ = stage.__name__  # Dask names its tasks after their function
+        self.__doc__ = stage.__doc__
+
+    def __call__(self, debug_log: Path | None, *args: Any, **kwargs: Any) -> R:
+        """Run the stage with `debug_log` as the run's debug log."""
+        token = _DEBUG_LOG.set(debug_log)
+        try:
+            return self.stage(*args, **kwargs)
+        finally:
+            _DEBUG_LOG.reset(token)
 
 
 def _last_published(state: Path) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -12,6 +13,9 @@ from flows.normalise import BATCH_ROWS
 from reconcile.linker import LinkSettings
 from schemas.codes import Evidence  # noqa: TC001  pydantic reads the annotation at runtime
 from services.config import data_dir, file_settings, prefect_api_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _LINKER = LinkSettings()
 """The linker's own defaults: the settings below override them, never restate them."""
@@ -117,3 +121,32 @@ def prefect_api_configured() -> bool:
     rather than pay some 30 s for an ephemeral server that leaves nothing anyone looks at.
     """
     return prefect_api_url() is not None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunMode:
+    """How `hukou run` runs: the stages directly (`local`), or as a Prefect flow, on a Dask cluster if `dask_address`."""
+
+    local: bool
+    dask_address: str | None = None
+
+
+def run_mode(
+    *, prefect: bool | None, dask_address: str | None, configured_dask: str | None, server: Callable[[], bool]
+) -> RunMode:
+    """`hukou run`'s choice: --prefect/--local (`prefect`), --dask-address, the configured cluster, a configured server.
+
+    A cluster means a Prefect flow; --local runs here even when a cluster is configured, but refuses --dask-address.
+
+    >>> run_mode(prefect=None, dask_address=None, configured_dask="tcp://h:8786", server=lambda: False)
+    RunMode(local=False, dask_address='tcp://h:8786')
+    >>> run_mode(prefect=False, dask_address=None, configured_dask="tcp://h:8786", server=lambda: True)
+    RunMode(local=True, dask_address=None)
+    """
+    if prefect is False:
+        if dask_address:
+            raise ValueError("a run on a Dask cluster is a Prefect flow: drop --local")
+        return RunMode(local=True)
+    if address := dask_address or configured_dask:
+        return RunMode(local=False, dask_address=address)
+    return RunMode(local=not (server() if prefect is None else prefect))

@@ -253,8 +253,8 @@ def _name(joined: pl.DataFrame) -> pl.Series:
         joined["l_name_shape"],
     )
     if joined["r_former_name"].is_not_null().any():
-        former_py = joined["r_former_name"].map_elements(names.pinyin_key, return_dtype=pl.String)
-        former_shape = joined["r_former_name"].map_elements(names.shape_key, return_dtype=pl.String)
+        former_py = names.pinyin_keys(joined["r_former_name"])
+        former_shape = names.shape_keys(joined["r_former_name"])
         former = name_levels(
             joined["r_former_name"],
             joined["l_name"],

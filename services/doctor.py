@@ -227,7 +227,11 @@ def diagnose(explicit: Path | None, *, drop: Path | None, api: str | None = None
         checks.append(published_database(where.path))
     checks.append(drop_directory(drop))
     checks += prefect(api if api is not None else prefect_api_url())
-    checks += dask_cluster(setting("dask_address"))
+    try:
+        address = setting("dask_address")
+    except ConfigError:  # a broken configuration file is reported above, by `configuration`
+        address = None
+    checks += dask_cluster(address)
     return checks
 
 

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 class Appender:
     """Appends tables to `path` in order, one in flight at a time; the file has the first table's schema.
 
-    Use as a context manager: leaving it normally closes the file, leaving it by an exception removes it.
+    Use as a context manager: leaving it normally closes the file; leaving it by an exception, or a write that
+    failed, removes it.
 
     >>> import pyarrow as pa, pyarrow.parquet as pq, tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
@@ -81,7 +82,11 @@ class Appender:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        if kind is None:
-            self.close()
-        else:
+        if kind is not None:
             self.abort()
+            return
+        try:
+            self.close()
+        except BaseException:
+            self.abort()
+            raise

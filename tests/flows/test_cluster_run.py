@@ -214,3 +214,33 @@ def test_hukou_run_on_a_scheduler_and_workers_started_from_the_command_line(
     finally:
         con.close()
     assert records > 0
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_stage_that_fails_on_a_worker_keeps_its_traceback_in_the_run_directory(
+    small_city: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run record and Prefect get the safe message; the worker writes the full traceback to the run's error.log."""
+    from distributed import LocalCluster
+
+    from flows.nightly import nightly
+
+    monkeypatch.setenv("HUKOU_QUIET_SECONDS", "0")
+    register = tmp_path / "户籍人口.csv"
+    register.write_text("姓名,公民身份号码\n", encoding="utf-8")  # a header and no rows: unreadable
+    data = tmp_path / "data"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        state = nightly(
+            register_file=str(register),
+            rolls_dir=str(small_city["rolls"]),
+            data_dir=str(data),
+            dask_address=cluster.scheduler_address,
+            return_state=True,
+        )
+    assert state.is_failed()
+    night = runs(DataPaths(data).state)[-1]
+    assert night["outcome"] == "failed"
+    assert "register unreadable" in night["error"]
+    log = DataPaths(data).run(night["run_id"]) / "error.log"
+    assert "RegisterUnreadable" in log.read_text()
+    assert not (data / "hukou.duckdb").exists()

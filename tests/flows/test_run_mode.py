@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from flows.settings import prefect_api_configured
+from flows.settings import RunMode, prefect_api_configured, run_mode
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,3 +41,26 @@ def test_server_in_the_active_profile(home: Path, monkeypatch: pytest.MonkeyPatc
 def test_a_broken_profiles_file_means_none(home: Path) -> None:
     (home / "profiles.toml").write_text("active = [unclosed")
     assert not prefect_api_configured()
+
+
+@pytest.mark.parametrize(
+    ("prefect", "given", "configured", "server", "expected"),
+    [
+        (None, None, None, False, RunMode(local=True)),
+        (None, None, None, True, RunMode(local=False)),
+        (True, None, None, False, RunMode(local=False)),
+        (None, "tcp://a:8786", None, False, RunMode(local=False, dask_address="tcp://a:8786")),
+        (None, "tcp://a:8786", "tcp://b:8786", True, RunMode(local=False, dask_address="tcp://a:8786")),
+        (None, None, "tcp://b:8786", False, RunMode(local=False, dask_address="tcp://b:8786")),
+        (False, None, "tcp://b:8786", True, RunMode(local=True)),  # --local: the cluster may be down
+    ],
+)
+def test_how_a_run_is_run(
+    prefect: bool | None, given: str | None, configured: str | None, server: bool, expected: RunMode
+) -> None:
+    assert run_mode(prefect=prefect, dask_address=given, configured_dask=configured, server=lambda: server) == expected
+
+
+def test_local_and_a_cluster_named_on_the_command_line_conflict() -> None:
+    with pytest.raises(ValueError, match="drop --local"):
+        run_mode(prefect=False, dask_address="tcp://a:8786", configured_dask=None, server=lambda: True)
