@@ -62,7 +62,8 @@ class RunOutcome:
     counts: dict[str, Any]
     timings: dict[str, float]
     peaks: dict[str, float]
-    """Each stage's peak resident memory in MiB (`flows.memory`; empty where it cannot be measured)."""
+    """Each stage's peak resident memory in MiB (`flows.memory`; empty where it cannot be measured), of this
+    process: a stage run on a cluster's worker is not in it."""
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
