@@ -15,6 +15,7 @@ equals `reconcile.prepare.prepare` of all rows at once (tests/flows/test_normali
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -90,8 +91,8 @@ def _settle(
     known = normalised_cache.open_rows(cache, side, context.digest()) if cache is not None else None
     multi_sheet = multi_sheet_files(pl.scan_parquet(raw_path)) if side is Side.REGISTER else None
     out = _Side(side)
-    keeper = normalised_cache.Keeper(cache, side, context.digest()) if cache is not None else None
-    try:
+    keeping = normalised_cache.Keeper(cache, side, context.digest()) if cache is not None else contextlib.nullcontext()
+    with keeping as keeper:
         for i, (start, n) in enumerate(batches):
             raw = pl.scan_parquet(raw_path).slice(start, n).collect()
             done = reuse(raw, known.rows_for(raw.select(*row_digest(raw))) if known else None, rows_of)
@@ -109,12 +110,6 @@ def _settle(
                 out.vacant.append(work / f"{side.value}-vacant-{i}.parquet")
                 settled.vacant.write_parquet(out.vacant[-1], compression=_WORK_COMPRESSION)
             out.quarantine.append(settled.quarantine)
-        if keeper is not None:
-            keeper.commit()
-    except BaseException:
-        if keeper is not None:
-            keeper.discard()
-        raise
     return out
 
 

@@ -13,7 +13,7 @@ goes (`Keeper`), a batch at a time, beside the file it reads.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import polars as pl
@@ -24,6 +24,7 @@ from reconcile.row_cache import DIGEST
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from types import TracebackType
 
     from schemas.codes import Side
 
@@ -79,7 +80,8 @@ class Keeper:
 
     The file is written beside the cache and swapped in by `commit` (atomically), dropping the files of other
     contexts. A batch whose columns differ from the first one's (other than a column left all empty) abandons the
-    file: the next night then normalises every row, slower but never wrong.
+    file: the next night then normalises every row, slower but never wrong. As a context manager it commits on a
+    normal exit and discards on an exception.
     """
 
     def __init__(self, cache: Path, side: Side, context: str) -> None:
@@ -128,3 +130,14 @@ class Keeper:
         """Give up tonight's file; last night's cache stays as it was."""
         self._abandoned = True
         self._out.abort()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()

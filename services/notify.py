@@ -7,7 +7,6 @@ The body is the text message of WeCom (企业微信) and DingTalk group robots, 
 from __future__ import annotations
 
 import json
-import os
 import urllib.parse
 import urllib.request
 
@@ -25,8 +24,8 @@ def webhook() -> str | None:
     """
     try:
         return setting("notify_webhook")
-    except ConfigError:  # a broken file: the environment may still say
-        return os.environ.get("HUKOU_NOTIFY_WEBHOOK") or None
+    except ConfigError:  # `setting` read the environment first: only an unset one sends it to a broken file
+        return None
 
 
 def where(url: str) -> str:

@@ -63,3 +63,15 @@ def test_a_batch_that_does_not_fit_abandons_tonights_file_and_keeps_last_nights(
     kept = normalised_cache.open_rows(tmp_path, Side.ROLL, "last")
     assert kept is not None
     assert_frame_equal(kept.rows_for(rows.select(DIGEST)), rows)
+
+
+def test_a_night_that_fails_midway_keeps_last_nights_cache(tmp_path: Path) -> None:
+    rows = pl.DataFrame(
+        {DIGEST[0]: [1], DIGEST[1]: [2], "name": ["a"]}, schema_overrides={d: pl.UInt64 for d in DIGEST}
+    )
+    with normalised_cache.Keeper(tmp_path, Side.ROLL, "last") as last:
+        last.append(rows)
+    with pytest.raises(RuntimeError), normalised_cache.Keeper(tmp_path, Side.ROLL, "tonight") as tonight:  # noqa: PT012
+        tonight.append(rows)
+        raise RuntimeError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["normalised-roll-last.parquet"]
