@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: setup demo test check lint typecheck unit fast bench bench-fieldwork bench-scale format clean
+.PHONY: setup demo test check lint typecheck unit fast bench bench-fieldwork bench-scale bench-units format clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv \
@@ -57,6 +57,10 @@ bench: setup
 ## Time and peak memory per stage at scales 1, 5 and 10, and a night after a night at scale 5 (chart: benchmarks/scaling.svg).
 bench-scale: setup
 	$(UV) run python -m benchmarks.scaling $(if $(SCALES),--scales $(SCALES))
+
+## Each work unit's time and memory at two scales, and a 65 M province projected on 8, 32 and 128 workers.
+bench-units: setup
+	$(UV) run python -m benchmarks.units $(if $(SCALES),--scales $(SCALES))
 
 ## Desk actions that settle one community's lone records: worksheets and household decisions against one click each.
 bench-fieldwork: setup

@@ -211,7 +211,7 @@ def report(runs: list[dict[str, Any]], night: dict[str, Any] | None) -> None:
             console.print(f"  {s}: {a['timings'][s]:.1f} s against {f['timings'][s]:.1f} s")
 
 
-def _cities(parser: argparse.ArgumentParser, given: list[str]) -> dict[int, Path]:
+def cities_given(parser: argparse.ArgumentParser, given: list[str]) -> dict[int, Path]:
     """`--city SCALE=DIR` values as {scale: folder}, each checked before any scale runs."""
     cities = {}
     for value in given:
@@ -236,7 +236,7 @@ def main() -> None:
         help="a city already generated for SCALE (scale 50 takes an hour to generate)",
     )
     args = parser.parse_args()
-    cities = _cities(parser, args.city)
+    cities = cities_given(parser, args.city)
     WORK.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d %H:%M %Z")
     runs: list[dict[str, Any]] = []

@@ -22,9 +22,18 @@ def reset_peak() -> None:
 
 def peak_mib() -> float | None:
     """The resident high-water mark since the last `reset_peak`, in MiB; None where /proc has none."""
+    return _status_mib("VmHWM:")
+
+
+def resident_mib() -> float | None:
+    """The resident set now, in MiB (what a step starts from); None where /proc has none."""
+    return _status_mib("VmRSS:")
+
+
+def _status_mib(field: str) -> float | None:
     try:
         for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None

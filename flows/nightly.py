@@ -1,11 +1,13 @@
-"""The Prefect flow: the nightly run with one task per stage, in this process or on a Dask cluster.
+"""The Prefect flow: the nightly run, its stages as tasks, in this process or on a Dask cluster.
 
 Parameters are paths only; logs and the run artifact carry counts only, never
 names or ID numbers.
 
-On a cluster (`dask_address`) the stages that read and write the run's files (ingest, normalise, link,
-classify) run on the workers; what touches the state database and the published one (the operators'
-standing decisions, publishing) stays in the flow's process. Tasks take and return paths and counts.
+On a cluster (`dask_address`) the stages that read and write the run's files run on the workers: ingest,
+link and classify as one task each, normalisation as units mapped over them (a batch of rows, a part of a
+side: `flows.normalise`). What needs a whole side in normalisation (record keys, places and flats, joining the
+parts), the operators' standing decisions (the state database) and publishing stay in the flow's process.
+Tasks take and return paths, counts and small plans, never records.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect_dask.task_runners import DaskTaskRunner
 
+from flows import normalise as normalising
 from flows import stages
-from flows.normalise import normalise
+from flows.normalise import BATCH_ROWS, normalise
 from flows.notify import on_failure
 from flows.pipeline import (
     CarryingDebugLog,
@@ -71,9 +74,51 @@ def _on_workers(stage: Callable[..., dict[str, Any]], **options: Any) -> Callabl
     return run
 
 
+@task(name="normalise-plan")
+def normalise_plan(debug_log: Path | None, run: Path, cache: Path | None, batch_rows: int) -> normalising.Plan:
+    """`flows.normalise.plan` on a worker."""
+    return CarryingDebugLog(guarded(normalising.plan))(debug_log, run, cache, batch_rows=batch_rows)
+
+
+@task(name="normalise-batch")
+def normalise_batch(debug_log: Path | None, work: normalising.Plan, batch: normalising.Batch) -> normalising.BatchParts:
+    """`flows.normalise.settle_batch` on a worker: one unit, writing parts of its own, returning their paths."""
+    return CarryingDebugLog(guarded(normalising.settle_batch))(debug_log, work, batch)
+
+
+@task(name="normalise-part")
+def normalise_part(
+    debug_log: Path | None, facts: normalising.SideFacts, index: int, digest_key: Path
+) -> normalising.Located:
+    """`flows.normalise.locate_part_apart` on a worker: one settled part located, keyed and numbered."""
+    return CarryingDebugLog(guarded(normalising.locate_part_apart))(debug_log, facts, index, digest_key)
+
+
+def _normalise_mapped(
+    run: Path, digest_key: Path, cache: Path | None = None, *, batch_rows: int = BATCH_ROWS
+) -> dict[str, Any]:
+    """`flows.normalise.normalise` with its units mapped over the workers: every batch, then every part of a side.
+
+    The plan runs on a worker; what needs a whole side (its record keys, places and flats, the joined file)
+    runs here, in `flows.normalise.finish`. A unit run again (its worker lost) writes files of its own; only
+    those of the attempt returned are read. Explicit task signatures: Prefect maps over a task's parameters
+    by name, and would take `*args` for one.
+    """
+    log = current_debug_log()
+    work = normalise_plan.submit(log, run, cache, batch_rows).result()
+    settled = [b.result() for b in normalise_batch.map(unmapped(log), unmapped(work), list(work.batches))]
+
+    def write(facts: normalising.SideFacts, out: Path) -> tuple[int, int]:
+        indices = list(range(len(facts.parts)))
+        parts = normalise_part.map(unmapped(log), unmapped(facts), indices, unmapped(digest_key))
+        return normalising.join_side([p.result() for p in parts], out)
+
+    return normalising.finish(work, settled, digest_key, write=write)
+
+
 CLUSTER_STEPS = Steps(
     ingest=_on_workers(stages.ingest, name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass),
-    normalise=_on_workers(normalise, name="normalise"),
+    normalise=_normalise_mapped,
     link=_on_workers(stages.link_stage, name="link"),
     classify=_on_workers(stages.classify_stage, name="classify"),
     publish=PREFECT_STEPS.publish,  # here: it swaps the database the review app reads

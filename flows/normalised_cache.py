@@ -75,6 +75,27 @@ def open_rows(cache: Path, side: Side, context: str) -> CachedRows | None:
         return None
 
 
+_OPENED: dict[Side, tuple[tuple[int, int, int], CachedRows | None]] = {}
+
+
+def open_rows_once(cache: Path, side: Side, context: str) -> CachedRows | None:
+    """`open_rows`, kept by this process while the file stays the same.
+
+    A cluster's worker running many of a night's batches reads the side's digests (two integers a row of the
+    whole side) once, not once a batch.
+    """
+    path = _path(cache, side, context)
+    try:
+        seen = path.stat()
+    except OSError:
+        return None
+    version = (seen.st_ino, seen.st_mtime_ns, seen.st_size)
+    kept = _OPENED.get(side)
+    if kept is None or kept[0] != version:
+        _OPENED[side] = kept = (version, open_rows(cache, side, context))
+    return kept[1]
+
+
 class Keeper:
     """Tonight's rows of one side, appended a batch at a time to the next night's cache file.
 

@@ -32,7 +32,7 @@ from services.decisions import active_decisions, rekey_decisions
 from services.paths import sha256_file
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection
     from pathlib import Path
 
 ROLL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
@@ -338,10 +338,11 @@ def standing_decisions(run: Path, state: Path | None) -> None:
     standing.write_parquet(run / "decisions.parquet")
 
 
-def link_stage(run: Path, settings: LinkSettings) -> dict[str, Any]:
+def link_stage(run: Path, settings: LinkSettings, *, on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Link the two sides under the operators' standing decisions (decisions.parquet: `standing_decisions`).
 
     Writes links.parquet, candidates.parquet, duplicates.parquet, pair_decisions.parquet and model.json.
+    `on_step`: told each step of `reconcile.linker.link` as it begins.
     """
     with progress.stage("匹配 link", 1):
         scans = pl.scan_parquet(run / "register.parquet"), pl.scan_parquet(run / "roll.parquet")
@@ -352,7 +353,7 @@ def link_stage(run: Path, settings: LinkSettings) -> dict[str, Any]:
         )
         roll = pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS)
         # Consumed: `link` takes the columns out of these frames as it copies the rows it links.
-        result = link(register, roll, settings=settings, decisions=decisions, consume_inputs=True)
+        result = link(register, roll, settings=settings, decisions=decisions, consume_inputs=True, on_step=on_step)
         result.links.write_parquet(run / "links.parquet")
         result.candidates.write_parquet(run / "candidates.parquet")
         result.duplicates().write_parquet(run / "duplicates.parquet")

@@ -59,6 +59,20 @@ as categories (one global set, so equal across the two sides), 4 bytes a row ins
 (by count, 1.6 GiB less at scale 50's 18.6 M records)."""
 
 
+STEPS: dict[str, str] = {
+    "dedupe": "whole side: duplicates found and set aside",
+    "block": "by blocking-key partition (hash of the key)",
+    "compare": "by chunk of candidate pairs",
+    "estimate": "whole city: u from random pairs, pattern counts summed by chunk, then EM on the counts",
+    "score": "by chunk of compared pairs (twice: before and after household evidence)",
+    "assign": "whole city: the one-to-one assignment and the bands (twice)",
+    "household": "relatives found together: new pairs compared and every pair's household level, by chunk",
+    "unexplained": "records nothing explains yet: blocked, compared and assigned again among themselves",
+    "weights": "by chunk of kept pairs: per-field weights",
+}
+"""The steps of `link` (as `on_step` names them), and what each works on: a partition or chunk, or the whole."""
+
+
 @dataclass(frozen=True, slots=True)
 class LinkSettings:
     """Targets from which the bands are derived, and a few safety valves."""
@@ -138,6 +152,7 @@ def link(
     settings: LinkSettings | None = None,
     decisions: Decisions | None = None,
     consume_inputs: bool = False,
+    on_step: Callable[[str], None] | None = None,
 ) -> LinkResult:
     """Link prepared register records to prepared roll records, city-wide.
 
@@ -146,8 +161,10 @@ def link(
     `reconcile.dwelling.resolve_flats` / `with_flat`). With `consume_inputs`,
     `link` takes the columns out of `register` and `roll` as it copies the rows
     it links, leaving both frames empty (partly, if it fails on the way): the
-    records are never held twice.
+    records are never held twice. `on_step` is told the name of each step (`STEPS`) as it begins.
     """
+    step = on_step or (lambda name: None)
+    step("dedupe")
     settings = settings or LinkSettings()
     decisions = decisions or Decisions()
     reg_dups = find_duplicates(_for_dedupe(register, []).filter(register["active"]), within_file_keys=[])
@@ -158,6 +175,7 @@ def link(
     del register, roll
     decisions = Decisions(*(_as_linking_ids(pairs) for pairs in (decisions.accepted, decisions.rejected)))
 
+    step("block")
     candidates = candidate_pairs(reg, rol, settings.rules, partitions=settings.partitions)
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
@@ -167,7 +185,9 @@ def link(
         pl.lit(bits["operator"], dtype=pl.UInt32).alias("rules")
     )
     candidates = pl.concat([candidates, forced])
+    step("compare")
     levels = compare(candidates, reg, rol, chunk_size=settings.chunk_rows, register_names=False)
+    step("estimate")
     randoms = random_pairs(reg, rol, size=settings.u_sample, seed=settings.seed)
     u = estimate_u(reg, rol, randoms)
     patterns = add_patterns(
@@ -180,8 +200,11 @@ def link(
         patterns, u, rule_bits=bits, name_tf=name_frequencies(reg, rol), comparisons=reg.height * rol.height
     )
     tf = register_name_tf(reg, model)
+    step("score")
     scored = _apply_decisions(_score(levels, model, tf, settings), decisions)
+    step("assign")
     assigned, bands = _assign_and_band(scored, rol.height, settings)
+    step("household")
     # Pass 2: relatives who moved together vouch for each other.
     confident = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.auto))
     del scored, assigned  # pass 2 scores every pair again
@@ -192,8 +215,11 @@ def link(
     candidates = pl.concat([candidates, extra.with_columns(pl.lit(bits["household"], dtype=pl.UInt32).alias("rules"))])
     together = household_levels(levels, confident, reg, rol, chunk_size=settings.chunk_rows)
     levels = levels.with_columns(together.alias(HOUSEHOLD.column))
+    step("score")
     scored = _apply_decisions(_score(levels, model, tf, settings), decisions)
+    step("assign")
     assigned, bands = _assign_and_band(scored, rol.height, settings)
+    step("unexplained")
     # Pass 3: among the records nothing explains yet, the namesakes already
     # explained elsewhere stop competing; what is left is offered for review.
     settled = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.review))
@@ -207,6 +233,7 @@ def link(
         [settled.with_columns(pl.lit(False).alias("_unexplained"), pl.lit(False).alias("_offered")), unexplained],
         how="diagonal_relaxed",
     )
+    step("weights")
     assigned = _with_weights(assigned, model, tf, settings)
     p = pl.col("match_probability")
     links = (

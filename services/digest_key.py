@@ -25,7 +25,7 @@ class DigestKeyError(RuntimeError):
 def load_or_create(path: Path) -> bytes:
     """The digest secret at `path`, made (0600, atomically) if there is none yet."""
     try:
-        return _load(path)
+        return load(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,10 +40,11 @@ def load_or_create(path: Path) -> bytes:
             os.link(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    return _load(path)
+    return load(path)
 
 
-def _load(path: Path) -> bytes:
+def load(path: Path) -> bytes:
+    """The digest secret at `path`, which must exist: for a worker, which must use the key the night was keyed by."""
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise DigestKeyError(f"{path} is open to other users ({stat.filemode(mode)}): chmod 600 it")

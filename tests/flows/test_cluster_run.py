@@ -29,8 +29,10 @@ from tests.flows.machine import ROOT
 if TYPE_CHECKING:
     from distributed import Client
 
-STAGES_ON_WORKERS = {"ingest", "normalise", "link_stage", "classify_stage"}
+STAGES_ON_WORKERS = {"ingest", "normalise_plan", "normalise_batch", "normalise_part", "link_stage", "classify_stage"}
 """The functions the scheduler ran (Dask names a task by its function); publishing stays in the flow's process."""
+BATCH_ROWS = "700"
+"""Raw rows a normalisation unit takes: the small city's sides in several batches, mapped over the workers."""
 COMPARED = ("links", "candidates", "record_status", "community_summary", "queue", "coverage", "progress")
 
 
@@ -59,6 +61,7 @@ def test_a_run_on_a_local_cluster_publishes_what_a_run_here_publishes(
     here, there = tmp_path / "here", tmp_path / "cluster"
     _same_key(here, there)
     local = run_pipeline(small_city["register"], small_city["rolls"], Settings(data_dir=here), LOCAL)
+    monkeypatch.setenv("HUKOU_NORMALISE_BATCH_ROWS", BATCH_ROWS)
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         Client(cluster) as client,
@@ -70,7 +73,11 @@ def test_a_run_on_a_local_cluster_publishes_what_a_run_here_publishes(
             dask_address=cluster.scheduler_address,
         )
         ran = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+        batches = client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.task_prefixes["normalise_batch"].state_counts["memory"]
+        )
     assert set(STAGES_ON_WORKERS) <= set(ran), ran
+    assert batches > 2, batches
     assert not any(prefix.startswith("publish") for prefix in ran)
     assert (there / "hukou.duckdb").exists()
     for name in COMPARED:
@@ -106,12 +113,15 @@ def test_a_worker_killed_mid_stage_finishes_the_night_or_fails_it_cleanly(
     data = tmp_path / "data"
     before = run_pipeline(small_city["register"], small_city["rolls"], Settings(data_dir=data), LOCAL)
     published = hashlib.sha256((data / "hukou.duckdb").read_bytes()).hexdigest()
+    monkeypatch.setenv("HUKOU_NORMALISE_BATCH_ROWS", BATCH_ROWS)
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
         done, killed = threading.Event(), []
-        killer = threading.Thread(target=lambda: killed.append(_kill_the_worker_running("normalise", client, done)))
+        killer = threading.Thread(
+            target=lambda: killed.append(_kill_the_worker_running("normalise_batch", client, done))
+        )
         killer.start()
         try:
             state = nightly(
@@ -124,7 +134,7 @@ def test_a_worker_killed_mid_stage_finishes_the_night_or_fails_it_cleanly(
         finally:
             done.set()
             killer.join()
-    assert killed[0] is not None, "no worker ran the normalise stage"
+    assert killed[0] is not None, "no worker ran a batch of the normalise stage"
     night = runs(DataPaths(data).state)[-1]
     assert night["run_id"] != before.run_id
     if state.is_completed():

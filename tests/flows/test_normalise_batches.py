@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from flows import stages
-from flows.normalise import normalise
+from flows.normalise import SideFacts, finish, join_side, locate_part_apart, normalise, plan, settle_batch
 from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
 from reconcile.prepare import prepare
@@ -147,6 +147,64 @@ def test_a_city_in_batches_equals_it_at_once(ingested: Path, tmp_path: Path, bat
     prepared = prepare(raw_register, raw_rolls, secret=load_or_create(key))
     assert_frame_equal(whole["register"], prepared.register)
     assert_frame_equal(whole["roll"], prepared.roll)
+
+
+# The units as a cluster's workers run them (`flows.nightly`): apart, in any order, a batch perhaps twice.
+
+
+def _copy_raw(ingested: Path, run: Path) -> Path:
+    run.mkdir()
+    for name in ("raw_register.parquet", "raw_rolls.parquet", "malformed.parquet"):
+        shutil.copy(ingested / name, run / name)
+    return run
+
+
+def test_units_run_apart_in_any_order_equal_the_stage(ingested: Path, tmp_path: Path) -> None:
+    """Batches and parts as workers run them: each writes files of its own attempt, and a stale one is never read.
+
+    A batch opens the cache itself and writes tonight's cache rows as a part of its own.
+    """
+    key = tmp_path / "digest.key"
+    here, apart = _copy_raw(ingested, tmp_path / "here"), _copy_raw(ingested, tmp_path / "apart")
+    normalise(here, key, tmp_path / "cache-here", batch_rows=300)
+    work = plan(apart, tmp_path / "cache-apart", batch_rows=300)
+    units = list(reversed(work.batches))
+    cut_off = settle_batch(work, units[0])  # a worker lost after writing: the batch runs again
+    settled = [settle_batch(work, unit) for unit in units]
+    shutil.copy(settled[1].valid, cut_off.valid)  # what a reader of the wrong attempt would take: another's rows
+    assert len(units) > 4
+    assert settled[0].valid != cut_off.valid
+    with pytest.raises(ValueError, match="1 batches were not settled"):
+        finish(work, settled[1:], key)
+
+    def parts_apart(facts: SideFacts, out: Path) -> tuple[int, int]:
+        """Each part located on its own, last first; part 0 twice, its first attempt cut off and left wrong."""
+        stale = locate_part_apart(facts, 0, key)
+        located = [locate_part_apart(facts, i, key) for i in reversed(range(len(facts.parts)))][::-1]
+        shutil.copy(located[1].path, stale.path)
+        assert len(located) > 2
+        assert located[0].path != stale.path
+        return join_side(located, out)
+
+    counts = finish(work, settled, key, write=parts_apart)
+    assert counts == normalise(_copy_raw(ingested, tmp_path / "again"), key, batch_rows=10**9) | {
+        "register_rows_reused": 0,
+        "roll_rows_reused": 0,
+    }
+    for name, frame in _outputs(here).items():
+        assert_frame_equal(_outputs(apart)[name], frame)
+    assert not work.folder.exists()
+    for side in ("register", "roll"):
+        kept = [
+            sorted((tmp_path / cache).glob(f"normalised-{side}-*.parquet")) for cache in ("cache-here", "cache-apart")
+        ]
+        assert [p.name for p in kept[0]] == [p.name for p in kept[1]] != []
+        assert_frame_equal(pl.read_parquet(kept[1][0]), pl.read_parquet(kept[0][0]))
+    # The next night's units take every row from the cache the units kept.
+    night = plan(_copy_raw(ingested, tmp_path / "next"), tmp_path / "cache-apart", batch_rows=300)
+    reused = finish(night, [settle_batch(night, unit) for unit in night.batches], key)
+    assert reused["register_rows_reused"] == pl.read_parquet(ingested / "raw_register.parquet").height
+    assert reused["roll_rows_reused"] == pl.read_parquet(ingested / "raw_rolls.parquet").height
 
 
 # The batch size is a setting.

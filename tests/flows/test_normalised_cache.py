@@ -75,3 +75,27 @@ def test_a_night_that_fails_midway_keeps_last_nights_cache(tmp_path: Path) -> No
         tonight.append(rows)
         raise RuntimeError
     assert sorted(p.name for p in tmp_path.iterdir()) == ["normalised-roll-last.parquet"]
+
+
+def _kept(cache: Path, rows: list[int]) -> None:
+    with normalised_cache.Keeper(cache, Side.REGISTER, "ctx") as keeper:
+        keeper.append(
+            pl.DataFrame(
+                {DIGEST[0]: rows, DIGEST[1]: rows, "row": rows},
+                schema={**dict.fromkeys(DIGEST, pl.UInt64), "row": pl.Int64},
+            )
+        )
+
+
+def test_a_worker_opens_a_side_of_the_cache_once_until_it_is_replaced(tmp_path: Path) -> None:
+    assert normalised_cache.open_rows_once(tmp_path, Side.REGISTER, "ctx") is None
+    _kept(tmp_path, [1, 2])
+    first = normalised_cache.open_rows_once(tmp_path, Side.REGISTER, "ctx")
+    assert first is not None
+    assert normalised_cache.open_rows_once(tmp_path, Side.REGISTER, "ctx") is first
+    _kept(tmp_path, [3, 4, 5])  # the next night's cache, swapped in
+    again = normalised_cache.open_rows_once(tmp_path, Side.REGISTER, "ctx")
+    assert again is not None
+    assert again is not first
+    asked = pl.DataFrame({DIGEST[0]: [5], DIGEST[1]: [5]}, schema=dict.fromkeys(DIGEST, pl.UInt64))
+    assert again.rows_for(asked)["row"].to_list() == [5]

@@ -20,7 +20,7 @@ from reconcile.prepare import prepare
 from schemas.codes import Outcome, Side
 from schemas.inputs import REGISTER, ROLL
 from schemas.records import lineage_text
-from services.digest_key import DigestKeyError, load_or_create
+from services.digest_key import DigestKeyError, load, load_or_create
 from services.paths import DataPaths
 from tests.reconcile.helpers import SECRET, raw_frame, valid_id
 
@@ -355,3 +355,11 @@ def test_key_texts_number_repeats_in_lineage_order(rows: list[tuple[Any, ...]]) 
     )
     base, tiebreak = [pl.col("name"), pl.col("address")], pl.col("tie")
     assert keys._key_text(frame, base, tiebreak).to_list() == _key_text_by_sorting(frame, base, tiebreak)
+
+
+def test_a_worker_loads_the_nights_digest_key_and_never_makes_one(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "digest.key")
+    assert not (tmp_path / "digest.key").exists()
+    made = load_or_create(tmp_path / "digest.key")
+    assert load(tmp_path / "digest.key") == made
