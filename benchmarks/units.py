@@ -7,7 +7,8 @@ the workers), and what needs a whole side (keys, places, joining the parts); eve
 (`reconcile.linker.STEPS`); classify; publish. Each unit's wall time and peak resident memory is recorded (the
 process's high-water mark, reset as the unit begins). The parent prints the units per scale, then projects a
 province (`--people`, 65 M) on 8, 32 and 128 workers (`project`): the mapped units divided among the workers, the
-whole-city work (the critical path) grown as it grew between the two scales. Writes work/units.json.
+whole-city work (the critical path) grown as it grew between the two scales, each mapped task costing what
+`benchmarks.task_overhead` measures on a local cluster. Writes work/units.json.
 
     python -m benchmarks.units --scales 5 50 --city 5=/tmp/city5 --city 50=/tmp/city-s50
 """
@@ -185,18 +186,24 @@ def linear(small: float, large: float, small_rows: int, large_rows: int, rows: f
 
 
 def project(
-    small: dict[str, Any], large: dict[str, Any], *, people: float, workers: tuple[int, ...] = WORKERS
+    small: dict[str, Any],
+    large: dict[str, Any],
+    *,
+    people: float,
+    workers: tuple[int, ...] = WORKERS,
+    task_seconds: float = 0.0,
 ) -> dict[str, Any]:
     """A province of `people` registered, from two scales: the critical path and the wall on each worker count.
 
     Time: every unit's total grows by its measured exponent between the scales (at least linearly). The
-    `MAPPED` units divide among the workers, perfectly (a lower bound on their share, no task overhead), but
+    `MAPPED` units divide among the workers, perfectly (a lower bound on their share), but
     each kind is a wave of its own lasting at least its longest unit: a unit's own time and memory (how far it
     raised the resident set), carried on along the line through the two scales, never below the larger scale's
     (a batch keeps its rows; what it reads of the whole side grows). Everything else is the critical path, run
     where the whole city is, its process's peak carried on the same way.
     Two walls: as built (the link whole in one process), and with the link's `CHUNKED` steps mapped too, a
-    chunk lasting its step's time over the province's chunks of pairs (a design, not code).
+    chunk lasting its step's time over the province's chunks of pairs (a design, not code). Each mapped task
+    adds `task_seconds` (`benchmarks.task_overhead`), counted as if the flow's process paid them one by one.
     """
     rows_s, rows_l = small["register_rows"], large["register_rows"]
     factor = people / rows_l
@@ -218,14 +225,19 @@ def project(
             row["peak_mib"] = max(measured["peak_mib"], linear(before["peak_mib"], measured["peak_mib"], *along))
         rows.append(row)
 
+    def tasks(row: dict[str, Any]) -> float:
+        return float(by_l[row["key"]]["count"] * factor if row["key"] in MAPPED else chunks)
+
     def wall(w: int, split: set[tuple[str, str]]) -> float:
-        return float(sum(max(r["seconds"] / w, r["longest"]) if r["key"] in split else r["seconds"] for r in rows))
+        work = sum(max(r["seconds"] / w, r["longest"]) if r["key"] in split else r["seconds"] for r in rows)
+        return float(work + task_seconds * sum(tasks(r) for r in rows if r["key"] in split))
 
     return {
         "people": people,
         "factor": factor,
         "units": sorted(rows, key=lambda r: (r["key"] in MAPPED or r["key"] in CHUNKED, -r["seconds"])),
         "one_machine": sum(r["seconds"] for r in rows),
+        "task_seconds": task_seconds,
         "as_built": {w: wall(w, set(MAPPED)) for w in workers},
         "link_mapped": {w: wall(w, set(MAPPED) | set(CHUNKED)) for w in workers},
     }
@@ -253,7 +265,7 @@ def _scale_table(scales: dict[int, dict[str, Any]]) -> Table:
     return table
 
 
-def report(scales: dict[int, dict[str, Any]], people: float) -> None:
+def report(scales: dict[int, dict[str, Any]], people: float, task_seconds: float = 0.0) -> None:
     """Print the units per scale and the province's projection from the smallest and largest scale."""
     console.print(_scale_table(scales))
     console.print("* mapped over a cluster's workers: " + "; ".join(f"{'/'.join(k)}: {v}" for k, v in MAPPED.items()))
@@ -261,7 +273,7 @@ def report(scales: dict[int, dict[str, Any]], people: float) -> None:
     ordered = sorted(scales)
     if len(ordered) < 2:
         return
-    p = project(scales[ordered[0]], scales[ordered[-1]], people=people)
+    p = project(scales[ordered[0]], scales[ordered[-1]], people=people, task_seconds=task_seconds)
     table = Table(title=f"{people / 1e6:.0f} M registered = {p['factor']:.2f} × scale {ordered[-1]}")
     for column in ("unit", f"scale {ordered[-1]} s", "growth k", "projected s", "a unit's s", "GiB"):
         table.add_column(column, justify="left" if column == "unit" else "right")
@@ -274,7 +286,7 @@ def report(scales: dict[int, dict[str, Any]], people: float) -> None:
     console.print(
         "GiB: the process's peak for the critical path; for a mapped unit, its own growth (* a worker's need)"
     )
-    console.print(f"one machine: {p['one_machine'] / 60:.1f} min")
+    console.print(f"one machine: {p['one_machine'] / 60:.1f} min; a mapped task costs {task_seconds * 1000:.0f} ms")
     for w in p["as_built"]:
         console.print(
             f"{w:>4} workers: {p['as_built'][w] / 60:.1f} min as built; "
@@ -295,7 +307,9 @@ def main() -> None:
     parser.add_argument("--measured", type=Path, help="only report what an earlier run saved (work/units.json)")
     args = parser.parse_args()
     if args.measured:
-        report({int(k): v for k, v in json.loads(args.measured.read_text()).items()}, args.people)
+        saved = json.loads(args.measured.read_text())
+        measured = saved.get("scales", saved)  # an earlier file held only the scales
+        report({int(k): v for k, v in measured.items()}, args.people, saved.get("task_seconds", 0.0))
         return
     given = cities_given(parser, args.city)
     scales: dict[int, dict[str, Any]] = {}
@@ -307,8 +321,11 @@ def main() -> None:
         register = next((source / "register").iterdir())
         scales[scale] = child("benchmarks.units", "measure", str(register), str(source / "rolls"), str(data))
         shutil.rmtree(data, ignore_errors=True)
-    (WORK / "units.json").write_text(json.dumps({str(k): v for k, v in scales.items()}, indent=1))
-    report(scales, args.people)
+    console.print("what a mapped task costs on a local cluster …")
+    task_seconds = child("benchmarks.task_overhead")["seconds_per_task"]
+    saved = {"scales": {str(k): v for k, v in scales.items()}, "task_seconds": task_seconds}
+    (WORK / "units.json").write_text(json.dumps(saved, indent=1))
+    report(scales, args.people, task_seconds)
 
 
 if __name__ == "__main__":
