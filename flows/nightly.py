@@ -21,7 +21,6 @@ from prefect_dask.task_runners import DaskTaskRunner
 
 from flows import normalise as normalising
 from flows import stages
-from flows.normalise import BATCH_ROWS, normalise
 from flows.notify import on_failure
 from flows.pipeline import (
     CarryingDebugLog,
@@ -52,7 +51,7 @@ def may_pass(task: object, task_run: object, state: State[Any]) -> bool:
 
 PREFECT_STEPS = Steps(
     ingest=task(name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass)(guarded(stages.ingest)),
-    normalise=task(name="normalise")(guarded(normalise)),
+    normalise=task(name="normalise")(guarded(normalising.normalise)),
     link=task(name="link")(guarded(stages.link_stage)),
     classify=task(name="classify")(guarded(stages.classify_stage)),
     publish=task(name="publish")(guarded(publish)),
@@ -95,7 +94,7 @@ def normalise_part(
 
 
 def _normalise_mapped(
-    run: Path, digest_key: Path, cache: Path | None = None, *, batch_rows: int = BATCH_ROWS
+    run: Path, digest_key: Path, cache: Path | None = None, *, batch_rows: int = normalising.BATCH_ROWS
 ) -> dict[str, Any]:
     """`flows.normalise.normalise` with its units mapped over the workers: every batch, then every part of a side.
 

@@ -76,6 +76,17 @@ def setting(name: str) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def setting_if_readable(name: str) -> str | None:
+    """`setting`, or None when the configuration file cannot be read (for a caller that reports that elsewhere).
+
+    The environment is read first, so HUKOU_<NAME> still counts beside a broken file.
+    """
+    try:
+        return setting(name)
+    except ConfigError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class DataDir:
     """The data directory and where that choice came from (for `hukou doctor`)."""

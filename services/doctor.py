@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from services import reader
-from services.config import ConfigError, DataDir, config_file, data_dir, prefect_api_url, setting
+from services.config import ConfigError, DataDir, config_file, data_dir, prefect_api_url, setting_if_readable
 from services.paths import DataPaths
 
 if TYPE_CHECKING:
@@ -227,11 +227,7 @@ def diagnose(explicit: Path | None, *, drop: Path | None, api: str | None = None
         checks.append(published_database(where.path))
     checks.append(drop_directory(drop))
     checks += prefect(api if api is not None else prefect_api_url())
-    try:
-        address = setting("dask_address")
-    except ConfigError:  # a broken configuration file is reported above, by `configuration`
-        address = None
-    checks += dask_cluster(address)
+    checks += dask_cluster(setting_if_readable("dask_address"))  # a broken file is reported by `configuration`
     return checks
 
 

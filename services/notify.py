@@ -10,7 +10,7 @@ import json
 import urllib.parse
 import urllib.request
 
-from services.config import ConfigError, setting
+from services.config import setting_if_readable
 
 
 class NotifyError(RuntimeError):
@@ -22,10 +22,7 @@ def webhook() -> str | None:
 
     Read without validating the other settings: a broken configuration is itself worth telling someone about.
     """
-    try:
-        return setting("notify_webhook")
-    except ConfigError:  # `setting` read the environment first: only an unset one sends it to a broken file
-        return None
+    return setting_if_readable("notify_webhook")
 
 
 def where(url: str) -> str:

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from reconcile.linker import LinkResult, LinkSettings, link
+from reconcile.linker import STEPS, LinkResult, LinkSettings, link
 from tests.reconcile.helpers import prepared
 
 if TYPE_CHECKING:
@@ -75,3 +75,14 @@ def test_a_link_that_consumes_its_inputs_finds_the_same_and_empties_them(
     assert_frame_equal(_sorted(consumed.links), _sorted(both[0].links))
     assert_frame_equal(_sorted(consumed.candidates), _sorted(both[0].candidates))
     assert consumed.links.schema["rid"] == consumed.candidates.schema["lid"] == pl.Int64
+
+
+def test_watching_the_steps_names_each_in_order_and_changes_nothing(
+    small_city: dict[str, Path], both: tuple[LinkResult, LinkResult]
+) -> None:
+    register, roll = prepared(small_city)
+    seen: list[str] = []
+    watched = link(register, roll, settings=WHOLE, on_step=seen.append)
+    assert list(dict.fromkeys(seen)) == list(STEPS)
+    assert seen.count("score") == seen.count("assign") == 2  # before and after household evidence
+    assert_frame_equal(_sorted(watched.links), _sorted(both[0].links))
