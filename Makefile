@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: setup demo test check lint typecheck unit fast bench bench-fieldwork bench-scale bench-units format clean
+.PHONY: setup demo test check lint typecheck unit fast bench bench-fieldwork bench-scale bench-units bench-review format clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv \
@@ -61,6 +61,10 @@ bench-scale: setup
 ## Each work unit's time and memory at two scales, and a 65 M province projected on 8, 32 and 128 workers.
 bench-units: setup
 	$(UV) run python -m benchmarks.units $(if $(SCALES),--scales $(SCALES))
+
+## The review app at a city's load: 20 operators deciding, a nightly run publishing meanwhile; every decision checked.
+bench-review: setup
+	$(UV) run python -m benchmarks.review_load $(if $(OPERATORS),--operators $(OPERATORS))
 
 ## Desk actions that settle one community's lone records: worksheets and household decisions against one click each.
 bench-fieldwork: setup

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from reconcile.compare import COMPARISONS
-from schemas.codes import Side
+from schemas.codes import QueueKind, Side
 from services.reader import PUBLISHED, RUN_SCHEMA, RunTable, View, key_table, record_table
 
 if TYPE_CHECKING:
@@ -127,6 +127,62 @@ _KEY_COLUMNS = ("idx", "source_file", "source_sheet", "source_row", "community_c
 """A side's record keys: the columns of `record_status` the link view joins on and shows."""
 
 
+_QUEUE_SHOWN = f"""
+    SELECT q.*, r.name AS register_name, r.id_clean AS register_id, r.address_raw AS register_address,
+           o.name AS roll_name, o.id_clean AS roll_id, o.address_raw AS roll_address
+    FROM {RunTable.QUEUE.qualified} q
+    LEFT JOIN {record_table(Side.REGISTER)} r ON r.idx = q.register_idx
+    LEFT JOIN {record_table(Side.ROLL)} o ON o.idx = q.roll_idx
+"""  # noqa: S608  names from services.reader
+_QUEUE_PAGES = f"""
+    WITH shown AS ({_QUEUE_SHOWN})
+    SELECT community_code AS page_community, false AS elsewhere, * FROM shown
+    UNION ALL
+    SELECT other_community_code, true, * FROM shown
+    WHERE other_community_code IS NOT NULL AND other_community_code <> community_code
+    ORDER BY page_community, elsewhere, item_id
+"""  # noqa: S608  names from services.reader
+"""`RunTable.QUEUE_PAGES`: sorted by community, so a page's lookup reads the row groups of its community only."""
+_MEMBERS: dict[Side, tuple[RunTable, str, QueueKind]] = {
+    Side.REGISTER: (RunTable.HOUSEHOLD_MEMBERS, "household_key", QueueKind.ABSENT),
+    Side.ROLL: (RunTable.FLAT_OCCUPANTS, "flat", QueueKind.UNREGISTERED),
+}
+"""Per side: the table of its people by group, the column grouping them, and the kind of a lone record's item."""
+LOOKUP_INDEXES: tuple[tuple[str, str], ...] = (
+    (record_table(Side.REGISTER), "idx"),
+    (record_table(Side.ROLL), "idx"),
+    (RunTable.QUEUE.qualified, "item_id"),
+    (RunTable.RECORD_STATUS.qualified, "idx"),
+    *((table.qualified, column) for table, column, _ in _MEMBERS.values()),
+)
+"""(table, column) the review app looks single rows or groups up by: an index each, made once a publish.
+
+DuckDB looks a row up by an index only when the query's filter is that one equality: the readers filter the rest.
+"""
+
+
+def _for_pages(con: duckdb.DuckDBPyConnection) -> None:
+    """What the review app would otherwise compute on every page, made once a publish.
+
+    The queue per community, the people of each household and flat with their statuses and lone items, and
+    lookup indexes.
+    """
+    con.execute(f"CREATE TABLE {RunTable.QUEUE_PAGES.qualified} AS {_QUEUE_PAGES}")
+    for side, (table, _, kind) in _MEMBERS.items():  # looked up by their index
+        con.execute(
+            f"""CREATE TABLE {table.qualified} AS
+                SELECT x.*, s.status, s.evidence, s.other_community_code, s.verified_by,
+                       q.item_id, q.kind, q.community_code AS item_community, q.register_key, q.roll_key,
+                       q.register_fingerprint, q.roll_fingerprint, q.changed
+                FROM {record_table(side)} x
+                LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
+                LEFT JOIN {RunTable.QUEUE.qualified} q ON q.{side}_idx = x.idx AND q.kind = ?""",  # noqa: S608  names from this module
+            [side.value, kind.value],
+        )
+    for i, (indexed, column) in enumerate(LOOKUP_INDEXES):
+        con.execute(f"CREATE INDEX lookup_{i} ON {indexed} ({column})")
+
+
 def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[str, Any]]) -> None:
     """Write a complete database for one run at `target` (which must not exist)."""
     # One thread: DuckDB then writes each table's row groups once, in order; more threads write them
@@ -175,6 +231,7 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
         runs_df = pl.DataFrame(_finished(runs, run_id), infer_schema_length=None)
         con.register("runs_df", runs_df.to_arrow())
         con.execute(f"CREATE TABLE {RunTable.RUNS.qualified} AS SELECT * FROM runs_df")  # noqa: S608  RunTable
+        _for_pages(con)
         for view in View:
             con.execute(f"CREATE VIEW main.{view} AS {VIEWS[view]}")
         con.execute(

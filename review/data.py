@@ -6,19 +6,19 @@ import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import duckdb
+
 from reconcile import idnumber, names
 from reconcile.classify import status_if_same_person
 from reconcile.compare import ADDRESS, COMPARISONS
 from schemas.codes import QueueKind, Side
 from services.access import may_see
-from services.reader import RunTable, View, community_rows, dict_rows, has_view, published, record_table
+from services.reader import RunTable, View, community_rows, dict_rows, has_view, once_a_publish, published, record_table
 from services.reader import run_id as run_id  # the routers read the published run here
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
-
-    import duckdb
 
     from services.accounts import User
 
@@ -40,27 +40,98 @@ def database(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def communities(con: duckdb.DuckDBPyConnection, user: User) -> list[dict[str, Any]]:
     """The communities this user may see, with their summary rows."""
-    return [r for r in community_rows(con) if may_see(user, r)]
+    return [r for r in _summary_rows(con) if may_see(user, r)]
+
+
+def per_publish(
+    con: duckdb.DuckDBPyConnection, what: tuple[str, ...], read: Callable[[], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """`read()` once a publish (`what` names it); each call gets copies of its rows (pages annotate the rows they get).
+
+    For what the pages read of a published database that no decision changes.
+    """
+    return [dict(r) for r in once_a_publish(con, what, read)]
+
+
+def _summary_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return per_publish(con, ("summary",), lambda: community_rows(con))
 
 
 def queue_items(con: duckdb.DuckDBPyConnection, community: str) -> list[dict[str, Any]]:
-    """Every queue item touching a community, in queue order, with display fields."""
-    return dict_rows(
-        con,
-        f"""SELECT q.*, r.name AS register_name, r.id_clean AS register_id, r.address_raw AS register_address,
+    """Every queue item touching a community, in queue order (its own items first), as its queue page lists them.
+
+    With `QUEUE_LINE` (more when read from an older database); read once a publish. The names and ID numbers of
+    the items a page shows: `queue_shown`.
+    """
+    return [dict(r) for r in _queue_lines(con, community)]
+
+
+def _queue_lines(con: duckdb.DuckDBPyConnection, community: str) -> list[dict[str, Any]]:
+    def read() -> list[dict[str, Any]]:
+        try:
+            return dict_rows(
+                con,
+                f"""SELECT {", ".join(QUEUE_LINE)} FROM {RunTable.QUEUE_PAGES.qualified}
+                    WHERE page_community = ? ORDER BY elsewhere, item_id""",  # noqa: S608  table and columns from here
+                [community],
+            )
+        except duckdb.CatalogException:  # published before the queue's pages were made there
+            return dict_rows(con, f"{_QUEUE_SHOWN} ORDER BY (q.community_code <> ?), q.item_id", [community] * 3)
+
+    return once_a_publish(con, ("queue", community), read)
+
+
+def queue_shown(con: duckdb.DuckDBPyConnection, community: str, item_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What a queue page shows of these items of a community's queue besides `QUEUE_LINE`, by item id."""
+    if not item_ids:
+        return {}
+    try:
+        rows = dict_rows(
+            con,
+            f"""SELECT item_id, {", ".join(QUEUE_SHOWN)} FROM {RunTable.QUEUE_PAGES.qualified}
+                WHERE page_community = ? AND list_contains(?, item_id)""",  # noqa: S608  table and columns from here
+            [community, item_ids],
+        )
+    except duckdb.CatalogException:  # published before the queue's pages were made there: queue_items has them
+        return {}
+    return {int(r.pop("item_id")): r for r in rows}
+
+
+QUEUE_LINE = (
+    "item_id",
+    "kind",
+    "community_code",
+    "other_community_code",
+    "grid",
+    "evidence",
+    "changed",
+    "register_key",
+    "roll_key",
+    "register_fingerprint",
+    "roll_fingerprint",
+)
+"""What a queue page counts and filters every item by, and tells whether it is open by."""
+QUEUE_SHOWN = ("match_probability", "others_at_flat", "register_name", "register_id", "roll_name", "roll_id")
+"""What a queue page shows of the items on it besides `QUEUE_LINE`."""
+
+
+def items_after(con: duckdb.DuckDBPyConnection, community: str, item_id: int) -> Iterator[dict[str, Any]]:
+    """The queue items of a community's own after `item_id`, in queue order, as `queue_items` (read, never change)."""
+    return (it for it in _queue_lines(con, community) if it["community_code"] == community and it["item_id"] > item_id)
+
+
+_QUEUE_SHOWN = f"""SELECT q.*, r.name AS register_name, r.id_clean AS register_id, r.address_raw AS register_address,
                   o.name AS roll_name, o.id_clean AS roll_id, o.address_raw AS roll_address
-           FROM queue q
+           FROM {View.QUEUE} q
            LEFT JOIN {record_table(Side.REGISTER)} r ON r.idx = q.register_idx
            LEFT JOIN {record_table(Side.ROLL)} o ON o.idx = q.roll_idx
-           WHERE q.community_code = ? OR q.other_community_code = ?
-           ORDER BY (q.community_code <> ?), q.item_id""",  # noqa: S608  tables from services.reader
-        [community, community, community],
-    )
+           WHERE q.community_code = ? OR q.other_community_code = ?"""  # noqa: S608  tables from services.reader
+"""The queue's items touching a community, as a database without `RunTable.QUEUE_PAGES` is read."""
 
 
 def item(con: duckdb.DuckDBPyConnection, item_id: int) -> dict[str, Any] | None:
     """One queue item by id, or None."""
-    rows = dict_rows(con, "SELECT * FROM queue WHERE item_id = ?", [item_id])
+    rows = dict_rows(con, f"SELECT * FROM {RunTable.QUEUE.qualified} WHERE item_id = ?", [item_id])  # noqa: S608  table from services.reader
     return rows[0] if rows else None
 
 
@@ -74,13 +145,7 @@ def record(con: duckdb.DuckDBPyConnection, side: Side, idx: int | None) -> dict[
 
 def household(con: duckdb.DuckDBPyConnection, household_key: str, exclude: int | None) -> list[dict[str, Any]]:
     """Other members of a registered household, with their status and the community of the record they are linked to."""
-    return dict_rows(
-        con,
-        f"""SELECT r.*, s.status, s.other_community_code, s.verified_by FROM {record_table(Side.REGISTER)} r
-           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = r.idx
-           WHERE r.household_key = ? AND r.idx IS DISTINCT FROM ? ORDER BY r.source_file, r.source_sheet, r.source_row""",  # noqa: S608  tables from services.reader
-        [Side.REGISTER.value, household_key, exclude],
-    )
+    return _members(con, Side.REGISTER, household_key, exclude)
 
 
 def residents(con: duckdb.DuckDBPyConnection, flat: str | None, exclude: int | None) -> list[dict[str, Any]]:
@@ -89,15 +154,53 @@ def residents(con: duckdb.DuckDBPyConnection, flat: str | None, exclude: int | N
     With their status and the community of the register record they are linked to (`other_community_code`: set
     when that is another community).
     """
-    if not flat:
-        return []
+    return _members(con, Side.ROLL, flat, exclude) if flat else []
+
+
+def _members(
+    con: duckdb.DuckDBPyConnection, side: Side, group: str, exclude: int | None, community: str | None = None
+) -> list[dict[str, Any]]:
+    """One side's people of a household (register) or flat (roll), in source order, but `exclude`.
+
+    With status, evidence, link and lone item (`RunTable.HOUSEHOLD_MEMBERS`, `RunTable.FLAT_OCCUPANTS`, made once
+    a publish); `community`: only that community's.
+    """
+    table, column = _GROUPS[side]
+    try:  # one equality only: a filter with more is not looked up by the index
+        rows = dict_rows(con, f"SELECT * FROM {table.qualified} WHERE {column} = ?", [group])  # noqa: S608  names from here
+    except duckdb.CatalogException:  # published before these tables were made there
+        return members_joined(con, side, group, exclude, community)
+    wanted = [r for r in rows if r["idx"] != exclude and (community is None or r["community_code"] == community)]
+    return sorted(wanted, key=lambda r: tuple((r[c] is None, r[c]) for c in _SOURCE_ORDER))
+
+
+_SOURCE_ORDER = ("source_file", "source_sheet", "source_row")
+"""Where a record stands in the delivery: the order people are listed in (nulls last, as SQL sorts them)."""
+
+
+def members_joined(
+    con: duckdb.DuckDBPyConnection, side: Side, group: str, exclude: int | None, community: str | None = None
+) -> list[dict[str, Any]]:
+    """`_members` joined from the records, statuses and queue, as a database published before its tables is read."""
+    column = _GROUPS[side][1]
+    kind = QueueKind.ABSENT if side is Side.REGISTER else QueueKind.UNREGISTERED
     return dict_rows(
         con,
-        f"""SELECT o.*, s.status, s.other_community_code, s.verified_by FROM {record_table(Side.ROLL)} o
-           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = o.idx
-           WHERE o.flat = ? AND o.idx IS DISTINCT FROM ? ORDER BY o.source_file, o.source_sheet, o.source_row""",  # noqa: S608  tables from services.reader
-        [Side.ROLL.value, flat, exclude],
+        f"""SELECT x.*, s.status, s.evidence, s.other_community_code, s.verified_by, {_ITEM_COLUMNS}
+           FROM {record_table(side)} x
+           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
+           LEFT JOIN {View.QUEUE} q ON q.{side}_idx = x.idx AND q.kind = ?
+           WHERE x.{column} = ? AND x.idx IS DISTINCT FROM ? AND (?::VARCHAR IS NULL OR x.community_code = ?)
+           ORDER BY x.source_file, x.source_sheet, x.source_row""",  # noqa: S608  names from this module
+        [side.value, kind.value, group, exclude, community, community],
     )
+
+
+_GROUPS = {
+    Side.REGISTER: (RunTable.HOUSEHOLD_MEMBERS, "household_key"),
+    Side.ROLL: (RunTable.FLAT_OCCUPANTS, "flat"),
+}
+"""Per side: the table of its people by group and the column grouping them."""
 
 
 def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int) -> dict[str, Any] | None:
@@ -118,19 +221,13 @@ def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int
         for c in COMPARISONS
     ]
     prior = link["match_weight"] - sum(f["weight"] for f in fields)
-    statuses = dict(
-        con.execute(
-            f"""SELECT side, address_incomplete FROM {RunTable.RECORD_STATUS.qualified}
-               WHERE (side = ? AND idx = ?) OR (side = ? AND idx = ?)""",  # noqa: S608  table from services.reader
-            [Side.REGISTER.value, register_idx, Side.ROLL.value, roll_idx],
-        ).fetchall()
-    )
+    roll_status = record_status(con, Side.ROLL, roll_idx) or {}
     address = link[ADDRESS.column]
     return {
         "dwelling": ADDRESS.labels.get(address, "") or f"{ADDRESS.label_zh}不明",
         "dwelling_hint": "一方省略了单元或小区名，其余相符" if address == ADDRESS.level("compatible").value else "",
         "if_same": status_if_same_person(address),
-        "address_incomplete": bool(statuses.get(Side.ROLL)),
+        "address_incomplete": bool(roll_status.get("address_incomplete")),
         "prior": prior,
         "fields": fields,
         "match_weight": link["match_weight"],
@@ -213,14 +310,14 @@ def record_status(con: duckdb.DuckDBPyConnection, side: Side, idx: int | None) -
     """One record's published status row: status, evidence, flat, household and grid (None without one)."""
     if idx is None:
         return None
-    sql = f"SELECT * FROM {RunTable.RECORD_STATUS.qualified} WHERE side = ? AND idx = ?"  # noqa: S608  table from services.reader
-    rows = dict_rows(con, sql, [str(side), idx])
-    return rows[0] if rows else None
+    # By `idx` alone, so that its index is used; both sides' records share numbers.
+    sql = f"SELECT * FROM {RunTable.RECORD_STATUS.qualified} WHERE idx = ?"  # noqa: S608  table from services.reader
+    return next((r for r in dict_rows(con, sql, [idx]) if r["side"] == side), None)
 
 
 def community_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Every community's name by its code (names are no personal data: any user may read another's)."""
-    return {r["community_code"]: r["community_name"] or r["community_code"] for r in community_rows(con)}
+    return {r["community_code"]: r["community_name"] or r["community_code"] for r in _summary_rows(con)}
 
 
 _ITEM_COLUMNS = """q.item_id, q.kind, q.community_code AS item_community, q.register_key, q.roll_key,
@@ -228,34 +325,14 @@ _ITEM_COLUMNS = """q.item_id, q.kind, q.community_code AS item_community, q.regi
 """A lone record's queue item, as `household_members` and `flat_occupants` add it (null columns without one)."""
 
 
-def _with_items(
-    con: duckdb.DuckDBPyConnection, side: Side, community: str, column: str, value: str
-) -> list[dict[str, Any]]:
-    """One side's records of a community sharing `column` (a household or a flat), with status, link and lone item.
-
-    `column` is a name of this module, never user input.
-    """
-    kind = QueueKind.ABSENT if side is Side.REGISTER else QueueKind.UNREGISTERED
-    return dict_rows(
-        con,
-        f"""SELECT x.*, s.status, s.evidence, s.other_community_code, s.verified_by, {_ITEM_COLUMNS}
-           FROM {record_table(side)} x
-           LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
-           LEFT JOIN {View.QUEUE} q ON q.{side}_idx = x.idx AND q.kind = ?
-           WHERE x.community_code = ? AND x.{column} = ?
-           ORDER BY x.source_file, x.source_sheet, x.source_row""",  # noqa: S608  tables from services.reader, names from here
-        [side.value, kind.value, community, value],
-    )
-
-
 def household_members(con: duckdb.DuckDBPyConnection, community: str, household_key: str) -> list[dict[str, Any]]:
     """Every member of a registered household, with their status, link and their 户在人不在 item (if they have one)."""
-    return _with_items(con, Side.REGISTER, community, "household_key", household_key)
+    return _members(con, Side.REGISTER, household_key, None, community)
 
 
 def flat_occupants(con: duckdb.DuckDBPyConnection, community: str, flat: str) -> list[dict[str, Any]]:
     """Everyone a community's roll records at one flat, with their status, link and their 人在户不在 item (if any)."""
-    return _with_items(con, Side.ROLL, community, "flat", flat)
+    return _members(con, Side.ROLL, flat, None, community)
 
 
 def coverage(con: duckdb.DuckDBPyConnection, codes: list[str]) -> list[dict[str, Any]]:

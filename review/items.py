@@ -65,9 +65,9 @@ def other_side(item: dict[str, Any]) -> Side:
     return side.other
 
 
-def decision_index(ctx: AppContext) -> DecisionIndex:
-    """Every active decision, by the (register_key, roll_key) of its item."""
-    frame = active_decisions(ctx.paths.state)
+def decision_index(ctx: AppContext, communities: Collection[str]) -> DecisionIndex:
+    """The active decisions on items of these communities, by the (register_key, roll_key) of their item."""
+    frame = active_decisions(ctx.paths.state, communities=communities)
     return {(r["register_key"], r["roll_key"]): r for r in frame.iter_rows(named=True)}
 
 
@@ -81,14 +81,8 @@ def next_pending(
     con: duckdb.DuckDBPyConnection, item: dict[str, Any], index: DecisionIndex, skip: Collection[int] = ()
 ) -> int | None:
     """The next open item of the same community after this one (not one of `skip`, just decided)."""
-    for other in data.queue_items(con, item["community_code"]):
-        if (
-            other["community_code"] != item["community_code"]
-            or other["item_id"] == item["item_id"]
-            or other["item_id"] in skip
-        ):
-            continue
-        if other["item_id"] > item["item_id"] and state_of(other, index)[0].open:
+    for other in data.items_after(con, item["community_code"], item["item_id"]):
+        if other["item_id"] not in skip and state_of(other, index)[0].open:
             return int(other["item_id"])
     return None
 

@@ -20,7 +20,7 @@ from services.audit import audit, now
 from services.state import connect
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
     from pathlib import Path
 
     from schemas.codes import DecisionKind
@@ -264,8 +264,11 @@ def rekey_decisions(state: Path, moved: pl.DataFrame) -> int:
     return moved.height
 
 
-def active_decisions(state: Path | None) -> pl.DataFrame:
-    """Every active decision (what the nightly run applies); none without a state database."""
+def active_decisions(state: Path | None, *, communities: Collection[str] | None = None) -> pl.DataFrame:
+    """Every active decision (what the nightly run applies); none without a state database.
+
+    `communities`: only the decisions on items of these communities (what a page of theirs needs).
+    """
     schema = {
         "id": pl.Int64,
         "kind": pl.String,
@@ -281,9 +284,8 @@ def active_decisions(state: Path | None) -> pl.DataFrame:
     }
     if state is None or not state.exists():
         return pl.DataFrame(schema=schema)
+    among = "" if communities is None else f" AND community_code IN ({', '.join('?' * len(communities))})"
     with connect(state) as conn:
-        rows = conn.execute(
-            "SELECT id, kind, register_key, roll_key, register_fingerprint, roll_fingerprint, community_code,"
-            " username, decided_at, batch, source FROM decisions WHERE active = 1"
-        ).fetchall()
+        sql = f"SELECT {', '.join(schema)} FROM decisions WHERE active = 1{among}"  # noqa: S608  placeholders only
+        rows = conn.execute(sql, sorted(communities or ())).fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")

@@ -1,4 +1,4 @@
-"""The published database: its shape, and reading it READ_ONLY, one connection per use.
+"""The published database: its shape, and reading it READ_ONLY (attached once a file, a connection per use).
 
 The publisher (`flows.publish`) creates the relations named here and its readers (the review app, the CLI, the
 export) read them by these names, so the database's shape is spelled once.
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
@@ -23,8 +25,10 @@ from schemas.codes import Side
 from services.paths import DataPaths
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
+
+T = TypeVar("T")
 
 RUN_SCHEMA = "run"
 """The schema holding the run's tables, copied from its Parquet."""
@@ -65,6 +69,14 @@ class RunTable(StrEnum):
     RUNS = "runs"
     COVERAGE = "coverage"
     PROGRESS = "progress"
+    HOUSEHOLD_MEMBERS = "household_members"
+    """Each registered person with their status and lone (户在人不在) item, by household: made once a publish."""
+    FLAT_OCCUPANTS = "flat_occupants"
+    """Each person the rolls record with their status and lone (人在户不在) item, by flat: made once a publish."""
+    QUEUE_PAGES = "queue_pages"
+    """Each community's queue as its page lists it, made once a publish (`flows.publish`): an item once for its
+    community (`page_community`) and once more for the other community it touches (`elsewhere`), with the
+    records' display fields, in page order."""
 
     @property
     def qualified(self) -> str:
@@ -100,9 +112,40 @@ def key_table(side: Side) -> str:
     return _KEY_TABLES[Side(side)].qualified
 
 
+@dataclass(frozen=True, slots=True)
+class _Attached:
+    """One published file attached READ_ONLY to a database of its own, with the file's identity when attached."""
+
+    identity: tuple[int, int, int, int]
+    base: duckdb.DuckDBPyConnection
+
+
+_ATTACHED: dict[Path, _Attached] = {}
+_ATTACHING = threading.Lock()
+_CATALOG = "published_db"
+"""The name the published file is attached under; every connection `published` yields uses it."""
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _attach(path: Path) -> duckdb.DuckDBPyConnection:
+    # An in-memory database of its own, with the file attached: `duckdb.connect(path)` would hand back the
+    # database of a file it still holds open under that path, though a publish has since swapped another in.
+    base = duckdb.connect(":memory:")
+    base.execute(f"ATTACH ? AS {_CATALOG} (READ_ONLY)", [str(path)])
+    return base
+
+
 @contextmanager
 def published(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the published database, closed afterwards.
+
+    Opening the file costs more than most pages' queries, so each process attaches each published file once
+    and hands out a connection of its own (a cursor) per use. When a publish swaps in a new file, the next use
+    attaches that one; uses still reading the old file finish on it, and it is let go after them.
 
     Args:
         data_dir: The data directory.
@@ -113,14 +156,63 @@ def published(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     Raises:
         FileNotFoundError: Nothing is published in `data_dir` yet.
     """
-    path = DataPaths(data_dir).published
-    if not path.exists():
-        raise FileNotFoundError(f"nothing published in {data_dir}")
-    con = duckdb.connect(str(path), read_only=True)
+    path = DataPaths(data_dir).published.resolve()
     try:
+        identity = _identity(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"nothing published in {data_dir}") from None
+    with _ATTACHING:
+        attached = _ATTACHED.get(path)
+        if attached is None or attached.identity != identity:
+            attached = _ATTACHED[path] = _Attached(identity, _attach(path))
+        con = attached.base.cursor()
+    try:
+        con.execute(f"USE {_CATALOG}")
         yield con
     finally:
         con.close()
+        del attached  # the last use of a file swapped out lets it go here
+
+
+_ONCE: dict[tuple[Any, ...], Any] = {}
+_ONCE_MOST = 512
+"""Values kept at most (a city's communities, a few kinds each, a run or two)."""
+
+
+def once_a_publish(con: duckdb.DuckDBPyConnection, what: tuple[Any, ...], read: Callable[[], T]) -> T:
+    """`read()` once for each published database in this process (`what` names the value), then remembered.
+
+    For what pages and worksheets read of the published database that no operator's decision changes: a
+    published file is never written, a publish swaps in another. The value is shared: read it, never change it.
+
+    Args:
+        con: A connection to the published database.
+        what: What the value is (and for whom): part of its key, beside the publish.
+        read: Reads the value from `con`.
+
+    Returns:
+        The value.
+    """
+    published_as = con.execute(f"SELECT run_id, published_at FROM {PUBLISHED}").fetchone() or ()  # noqa: S608  a constant
+    key = (*published_as, *what)
+    if key not in _ONCE:
+        if len(_ONCE) >= _ONCE_MOST:
+            _ONCE.pop(next(iter(_ONCE)))  # the oldest read
+        _ONCE[key] = read()
+    value: T = _ONCE[key]
+    return value
+
+
+def release(data_dir: Path) -> None:
+    """Let go of the published file this process holds attached: before writing to it in place, as tests do.
+
+    A publish never does (it swaps a new file in); DuckDB refuses to open a file read-write that this process
+    holds attached.
+    """
+    with _ATTACHING:
+        attached = _ATTACHED.pop(DataPaths(data_dir).published.resolve(), None)
+    if attached is not None:
+        attached.base.close()
 
 
 def dict_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -163,7 +255,9 @@ def has_view(con: duckdb.DuckDBPyConnection, view: View) -> bool:
         True if the database has it.
     """
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [view.value]
+        """SELECT count(*) FROM information_schema.tables
+           WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ?""",
+        [view.value],
     ).fetchone()
     return bool(row and row[0])
 

@@ -113,12 +113,13 @@ def _decide_group(
     not fit) stores nothing either: the page comes back with 422, saying why beside the panel, the ticks
     and the note as they were.
     """
-    index = decision_index(ctx)
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
         if it["kind"].side is not side:
             raise HTTPException(status_code=404, detail="no such household or flat action for this item")
-        members = group_members(con, it, index, visible_codes(con, sess))
+        codes = visible_codes(con, sess)
+        index = decision_index(ctx, {it["community_code"], *codes})
+        members = group_members(con, it, index, codes)
         decided = {int(m["item_id"]) for m in members if m["open"]}
         next_id = next_pending(con, it, index, skip=decided)
     if shown_item != tuple(it[name] or "" for name in SHOWN):

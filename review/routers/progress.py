@@ -135,14 +135,19 @@ def _decided_since(ctx: AppContext, since: dt.datetime | None) -> dict[str, int]
 
 def _flows(con: duckdb.DuckDBPyConnection, codes: list[str]) -> list[dict[str, Any]]:
     """Verified links across communities touching these communities: persons per (registered, living) pair."""
-    return dict_rows(
+    city = data.per_publish(
         con,
-        f"""SELECT register_community, roll_community, count(*) AS persons FROM {View.LINKS}
-            WHERE decided_by IN (SELECT unnest(?::VARCHAR[])) AND register_community <> roll_community
-              AND (list_contains(?::VARCHAR[], register_community) OR list_contains(?::VARCHAR[], roll_community))
-            GROUP BY ALL ORDER BY persons DESC, register_community, roll_community""",  # noqa: S608  the view's name from the View enum
-        [list(FLOW_DECIDERS), codes, codes],
+        ("flows",),
+        lambda: dict_rows(
+            con,
+            f"""SELECT register_community, roll_community, count(*) AS persons FROM {View.LINKS}
+                WHERE decided_by IN (SELECT unnest(?::VARCHAR[])) AND register_community <> roll_community
+                GROUP BY ALL ORDER BY persons DESC, register_community, roll_community""",  # noqa: S608  the view's name from the View enum
+            [list(FLOW_DECIDERS)],
+        ),
     )
+    mine = set(codes)
+    return [f for f in city if f["register_community"] in mine or f["roll_community"] in mine]
 
 
 def _street_total(name: str, rows: list[dict[str, Any]]) -> Street:

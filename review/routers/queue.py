@@ -112,23 +112,27 @@ def queue(
     """One community's queue items, filtered (kind, state, grid, evidence), counted per kind and paged."""
     if not ctx.paths.published.exists():
         return render(request, ctx, "empty.html", sess)
-    with data.database(ctx.data_dir) as con:
+    with data.database(ctx.data_dir) as con:  # one publish's items: item ids are positions in one run
         codes = visible_codes(con, sess)
         if not codes:
             return render(request, ctx, "empty.html", sess)
         community = community if community in codes else next(iter(codes))
         items = data.queue_items(con, community)
         run_id = data.run_id(con)
-    index = decision_index(ctx)
-    counts = {k: {ItemState.PENDING: 0, EVERY_STATE: 0} for k in QueueKind}
-    for it in items:
-        it["kind"] = QueueKind(it["kind"])
-        it["state"], it["decision"] = state_of(it, index)
-        it["evidence"] = Evidence(it["evidence"]) if it.get("evidence") else None
-        counts[it["kind"]][EVERY_STATE] += 1
-        counts[it["kind"]][ItemState.PENDING] += it["state"].open
-    wanted = [it for it in items if _wanted(it, kind, grid, state, evidence)]
-    pages = max(1, (len(wanted) + PAGE_SIZE - 1) // PAGE_SIZE)
+        index = decision_index(ctx, {it["community_code"] for it in items})  # items listed from elsewhere too
+        counts = {k: {ItemState.PENDING: 0, EVERY_STATE: 0} for k in QueueKind}
+        for it in items:
+            it["kind"] = QueueKind(it["kind"])
+            it["state"], it["decision"] = state_of(it, index)
+            it["evidence"] = Evidence(it["evidence"]) if it.get("evidence") else None
+            counts[it["kind"]][EVERY_STATE] += 1
+            counts[it["kind"]][ItemState.PENDING] += it["state"].open
+        wanted = [it for it in items if _wanted(it, kind, grid, state, evidence)]
+        pages = max(1, (len(wanted) + PAGE_SIZE - 1) // PAGE_SIZE)
+        on_page = wanted[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        shown_of = data.queue_shown(con, community, [it["item_id"] for it in on_page])
+    for it in on_page:
+        it.update(shown_of.get(it["item_id"], {}))
     return render(
         request,
         ctx,
@@ -136,7 +140,7 @@ def queue(
         sess,
         communities=list(codes.values()),
         community=codes[community],
-        items=wanted[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        items=on_page,
         counts=counts,
         kind=kind,
         state=state,
@@ -248,10 +252,11 @@ def item_response(
     prefills the search with the record's own name (a namesake hint), for roles that see names in full;
     `group_form` is a refused household or flat form, shown again with why.
     """
-    index = decision_index(ctx)
     full = sess.user.role in FULL_VIEW_ROLES
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
+        codes = visible_codes(con, sess)
+        index = decision_index(ctx, {it["community_code"], *codes})
         reg = data.record(con, Side.REGISTER, it["register_idx"])
         rol = data.record(con, Side.ROLL, it["roll_idx"])
         expl = data.explanation(con, it["register_idx"], it["roll_idx"]) if reg and rol else None
@@ -259,7 +264,7 @@ def item_response(
         family = _annotate(data.household(con, reg["household_key"], reg["idx"]) if reg else [], Side.REGISTER, names)
         at_dwelling = _annotate(data.residents(con, rol["flat"], rol["idx"]) if rol else [], Side.ROLL, names)
         evidence, status = _evidence(con, it, names, full=full)
-        group = group_members(con, it, index, visible_codes(con, sess))
+        group = group_members(con, it, index, codes)
         if it["kind"].side:
             _annotate(group, it["kind"].side, names)
         next_id = next_pending(con, it, index)
@@ -345,7 +350,7 @@ def decide_item(
     """
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
-        next_id = next_pending(con, it, decision_index(ctx), skip={item_id})
+        next_id = next_pending(con, it, decision_index(ctx, {it["community_code"]}), skip={item_id})
     posted = (register_key, roll_key, register_fingerprint, roll_fingerprint)
     if posted != tuple(it[name] or "" for name in SHOWN):
         return item_response(request, ctx, sess, item_id, status_code=409, stale=STALE_ITEM)

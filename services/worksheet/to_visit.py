@@ -15,7 +15,7 @@ from schemas.codes import DecisionKind, Evidence, Side, Status
 from schemas.labels import RECORDED
 from services.decisions import active_decisions
 from services.paths import DataPaths
-from services.reader import dict_rows, published, record_table
+from services.reader import dict_rows, once_a_publish, published, record_table
 from services.worksheet.layout import FLAT, HOUSEHOLD, UNKNOWN_GRID
 
 if TYPE_CHECKING:
@@ -78,7 +78,23 @@ def _decided_today(state: Path) -> set[tuple[str, str]]:
 
 
 def _open_records(con: duckdb.DuckDBPyConnection, side: Side, community: str) -> list[dict[str, Any]]:
-    """The community's open lone records of one side, with what a worker needs to find them."""
+    """The community's open lone records of one side, with what a worker needs to find them (read, never change).
+
+    Read once a publish (`services.reader.once_a_publish`): what operators decided since is skipped afterwards.
+    """
+    return once_a_publish(con, ("open records", side, community), lambda: _read_open_records(con, side, community))
+
+
+def _flat_counts(con: duckdb.DuckDBPyConnection, counted: Side, community: str, of: Side) -> dict[str, int]:
+    """`_counts_at` of every flat the community's open records of side `of` name, once a publish (read only)."""
+    return once_a_publish(
+        con,
+        ("flat counts", counted, community, of),
+        lambda: _counts_at(con, counted, {r["flat"] for r in _open_records(con, of, community)}),
+    )
+
+
+def _read_open_records(con: duckdb.DuckDBPyConnection, side: Side, community: str) -> list[dict[str, Any]]:
     extra = (
         "r.relation_raw, s.household_key" if side is Side.REGISTER else "NULL AS relation_raw, NULL AS household_key"
     )
@@ -154,16 +170,25 @@ def _grid(records: Sequence[dict[str, Any]]) -> str:
     return grids[0] if grids else UNKNOWN_GRID
 
 
-def _households(con: duckdb.DuckDBPyConnection, community: str, skip: set[tuple[str, str]]) -> list[Visit]:
-    """One row per registered household with open 户在人不在 members."""
-    records = [
-        r for r in _open_records(con, Side.REGISTER, community) if (r["record_key"], r["fingerprint"]) not in skip
-    ]
+def _grouped(
+    records: Iterable[dict[str, Any]], side: Side, skip: set[tuple[str, str]]
+) -> dict[str, list[dict[str, Any]]]:
+    """A worksheet's rows: open records (not in `skip`) by registered household (register) or flat (roll).
+
+    A record without one is a row of its own.
+    """
+    by = "household_key" if side is Side.REGISTER else "flat"
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        groups.setdefault(record["household_key"] or f"?{record['record_key']}", []).append(record)
-    flats = {r["flat"] for r in records}
-    at_flat = _counts_at(con, Side.ROLL, [f for f in flats if f])
+        if (record["record_key"], record["fingerprint"]) not in skip:
+            groups.setdefault(record[by] or f"?{record['record_key']}", []).append(record)
+    return groups
+
+
+def _households(con: duckdb.DuckDBPyConnection, community: str, skip: set[tuple[str, str]]) -> list[Visit]:
+    """One row per registered household with open 户在人不在 members."""
+    groups = _grouped(_open_records(con, Side.REGISTER, community), Side.REGISTER, skip)
+    at_flat = _flat_counts(con, Side.ROLL, community, Side.REGISTER)  # of every open record's flat: these among them
     names = community_names(con)
     visits = []
     for household, members in groups.items():
@@ -188,12 +213,9 @@ def _households(con: duckdb.DuckDBPyConnection, community: str, skip: set[tuple[
 
 def _flats(con: duckdb.DuckDBPyConnection, community: str, skip: set[tuple[str, str]]) -> list[Visit]:
     """One row per flat with open 人在户不在 occupants (a flat the register does not know too: its own key)."""
-    records = [r for r in _open_records(con, Side.ROLL, community) if (r["record_key"], r["fingerprint"]) not in skip]
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        groups.setdefault(record["flat"] or f"?{record['record_key']}", []).append(record)
-    at_flat = _counts_at(con, Side.ROLL, groups)
-    registered = _counts_at(con, Side.REGISTER, groups)
+    groups = _grouped(_open_records(con, Side.ROLL, community), Side.ROLL, skip)
+    at_flat = _flat_counts(con, Side.ROLL, community, Side.ROLL)  # of every open record's flat: these among them
+    registered = _flat_counts(con, Side.REGISTER, community, Side.ROLL)
     names = community_names(con)
     visits = []
     for flat, occupants in groups.items():
@@ -242,8 +264,12 @@ def visits(data_dir: Path, community: str, grid: str | None = None) -> list[Visi
 
 
 def grid_counts(data_dir: Path, community: str) -> dict[str, int]:
-    """Rows to visit per grid (`UNKNOWN_GRID` last): what the app offers to print."""
+    """Rows to visit per grid (`UNKNOWN_GRID` last): what the app offers to print (the rows `visits` would make)."""
+    skip = _decided_today(DataPaths(data_dir).state)
     counts: dict[str, int] = {}
-    for visit in visits(data_dir, community):
-        counts[visit.grid] = counts.get(visit.grid, 0) + 1
-    return counts
+    with published(data_dir) as con:
+        for side in Side:
+            for members in _grouped(_open_records(con, side, community), side, skip).values():
+                grid = _grid(members)
+                counts[grid] = counts.get(grid, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (item[0] == UNKNOWN_GRID, item[0])))

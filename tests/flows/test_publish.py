@@ -39,6 +39,9 @@ RUN_TABLES = {
     "register_keys",
     "roll_keys",
     "register_records",
+    "queue_pages",
+    "household_members",
+    "flat_occupants",
     "roll_records",
     "input_files",
     "model_parameters",
@@ -89,6 +92,48 @@ def test_database_holds_the_views_and_run_tables(database: Path) -> None:
     assert views == VIEWS
     assert tables == RUN_TABLES
     assert _published_run(database) == "20260101T000000Z-aaaa"
+
+
+def test_each_communitys_queue_page_lists_what_the_queue_and_records_say(database: Path) -> None:
+    """The queue's pages, made once a publish, hold for every community what a page would join from the tables."""
+    from review.data import _QUEUE_SHOWN, QUEUE_LINE, QUEUE_SHOWN, queue_items, queue_shown
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        communities = [c for (c,) in con.execute("SELECT DISTINCT community_code FROM queue").fetchall()]
+        others = con.execute("SELECT count(*) FROM queue WHERE other_community_code <> community_code").fetchone()
+        assert communities
+        assert others
+        assert others[0] > 0  # items listed on two communities' pages are among them
+        for community in communities:
+            joined = con.execute(f"{_QUEUE_SHOWN} ORDER BY (q.community_code <> ?), q.item_id", [community] * 3)
+            names = [d[0] for d in joined.description]
+            rows = [dict(zip(names, row, strict=True)) for row in joined.fetchall()]
+            assert queue_items(con, community) == [{n: r[n] for n in QUEUE_LINE} for r in rows]
+            shown = queue_shown(con, community, [r["item_id"] for r in rows])
+            assert shown == {r["item_id"]: {n: r[n] for n in QUEUE_SHOWN} for r in rows}
+    finally:
+        con.close()
+
+
+def test_each_household_and_flat_lists_what_the_records_statuses_and_queue_say(database: Path) -> None:
+    """The people of every household and flat, made once a publish, are those a page would join from the tables."""
+    from review.data import _members, members_joined
+    from schemas.codes import Side
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        for side, column in ((Side.REGISTER, "household_key"), (Side.ROLL, "flat")):
+            groups = con.execute(
+                f"SELECT {column}, min(idx), any_value(community_code) FROM run.{side}_records "  # noqa: S608  names from here
+                f"WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            assert len(groups) > 100
+            for group, first, community in groups:
+                assert _members(con, side, group, first) == members_joined(con, side, group, first)
+                assert _members(con, side, group, None, community) == members_joined(con, side, group, None, community)
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize(

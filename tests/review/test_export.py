@@ -196,6 +196,7 @@ def test_csv_ids_stay_text(tmp_path: Path) -> None:
 
 
 def _rewrite(world: World, sql: str, params: list[object]) -> None:
+    reader.release(world.data)  # the app's process holds it attached
     con = duckdb.connect(str(DataPaths(world.data).published))
     try:
         con.execute(sql, params)

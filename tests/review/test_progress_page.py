@@ -11,7 +11,7 @@ from defusedxml import ElementTree
 
 from review.routers.progress import done_share
 from schemas.codes import DecisionKind
-from services import fieldwork
+from services import fieldwork, reader
 from services.decisions import ItemKeys, decide
 from services.paths import DataPaths
 from tests.review.conftest import World, login
@@ -177,6 +177,7 @@ def test_worksheets_out_and_back(client: TestClient, world: World) -> None:
 
 
 def test_without_progress_data_the_page_says_so(client: TestClient, world: World) -> None:
+    reader.release(world.data)  # the app's process holds it attached
     con = duckdb.connect(str(DataPaths(world.data).published))
     con.execute("DROP VIEW progress")
     con.close()

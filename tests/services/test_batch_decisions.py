@@ -182,3 +182,12 @@ def test_where_a_decision_was_made_is_named(tmp_path: Path) -> None:
     assert source_label(SOURCE_HOUSEHOLD) == "户籍户整户操作"
     assert source_label(SOURCE_FLAT) == "居住房屋整处操作"
     assert source_label("app") == source_label(None) == "记录页面"
+
+
+def test_a_page_reads_the_decisions_of_its_communities_only(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    for community, key in (("c1", "r1"), ("c2", "r2"), ("c3", "r3")):
+        decide(state, username="op", kind=ABSENT, keys=ItemKeys(community, key, None, "f"), note=None)
+    assert sorted(active_decisions(state, communities={"c1", "c3"})["register_key"]) == ["r1", "r3"]
+    assert active_decisions(state, communities=set()).is_empty()
+    assert active_decisions(state).height == 3

@@ -285,6 +285,14 @@ def test_rows_are_the_open_records_grouped(town: World, tmp_path: Path) -> None:
     assert out["username"] == "op"
 
 
+def test_grid_counts_are_the_rows_each_grids_worksheet_holds(town: World) -> None:
+    rows = ws.visits(town.data, town.community)
+    expected: dict[str, int] = {}
+    for row in rows:  # in worksheet order: grids sorted, the unknown grid last
+        expected[row.grid] = expected.get(row.grid, 0) + 1
+    assert list(ws.grid_counts(town.data, town.community).items()) == list(expected.items())
+
+
 def test_grid_filter_and_unknown_grid(town: World, tmp_path: Path) -> None:
     counts = ws.grid_counts(town.data, town.community)
     assert ws.UNKNOWN_GRID in counts
