@@ -164,14 +164,15 @@ DuckDB looks a row up by an index only when the query's filter is that one equal
 def _for_pages(con: duckdb.DuckDBPyConnection) -> None:
     """What the review app would otherwise compute on every page, made once a publish.
 
-    The queue per community, the people of each household and flat with their statuses and lone items, and
-    lookup indexes.
+    The queue per community, who is in each household and flat with their statuses and lone items, and lookup
+    indexes.
     """
     con.execute(f"CREATE TABLE {RunTable.QUEUE_PAGES.qualified} AS {_QUEUE_PAGES}")
-    for side, (table, _, kind) in _MEMBERS.items():  # looked up by their index
-        con.execute(
+    for side, (table, column, kind) in _MEMBERS.items():  # looked up by their index
+        con.execute(  # narrow: a page takes the members' records themselves by `idx` (its index)
             f"""CREATE TABLE {table.qualified} AS
-                SELECT x.*, s.status, s.evidence, s.other_community_code, s.verified_by,
+                SELECT x.idx, x.{column}, x.community_code, x.source_file, x.source_sheet, x.source_row,
+                       s.status, s.evidence, s.other_community_code, s.verified_by,
                        q.item_id, q.kind, q.community_code AS item_community, q.register_key, q.roll_key,
                        q.register_fingerprint, q.roll_fingerprint, q.changed
                 FROM {record_table(side)} x

@@ -162,8 +162,8 @@ def _members(
 ) -> list[dict[str, Any]]:
     """One side's people of a household (register) or flat (roll), in source order, but `exclude`.
 
-    With status, evidence, link and lone item (`RunTable.HOUSEHOLD_MEMBERS`, `RunTable.FLAT_OCCUPANTS`, made once
-    a publish); `community`: only that community's.
+    Their records, with status, evidence, link and lone item (who they are: `RunTable.HOUSEHOLD_MEMBERS`,
+    `RunTable.FLAT_OCCUPANTS`, made once a publish; each record by its index); `community`: only that community's.
     """
     table, column = _GROUPS[side]
     try:  # one equality only: a filter with more is not looked up by the index
@@ -171,7 +171,8 @@ def _members(
     except duckdb.CatalogException:  # published before these tables were made there
         return members_joined(con, side, group, exclude, community)
     wanted = [r for r in rows if r["idx"] != exclude and (community is None or r["community_code"] == community)]
-    return sorted(wanted, key=lambda r: tuple((r[c] is None, r[c]) for c in _SOURCE_ORDER))
+    wanted.sort(key=lambda r: tuple((r[c] is None, r[c]) for c in _SOURCE_ORDER))
+    return [{**(record(con, side, r["idx"]) or {}), **r} for r in wanted]
 
 
 _SOURCE_ORDER = ("source_file", "source_sheet", "source_row")

@@ -70,9 +70,9 @@ class RunTable(StrEnum):
     COVERAGE = "coverage"
     PROGRESS = "progress"
     HOUSEHOLD_MEMBERS = "household_members"
-    """Each registered person with their status and lone (户在人不在) item, by household: made once a publish."""
+    """Each registered person's household, status and lone (户在人不在) item, by `idx`: made once a publish."""
     FLAT_OCCUPANTS = "flat_occupants"
-    """Each person the rolls record with their status and lone (人在户不在) item, by flat: made once a publish."""
+    """Each person the rolls record: flat, status and lone (人在户不在) item, by `idx`: made once a publish."""
     QUEUE_PAGES = "queue_pages"
     """Each community's queue as its page lists it, made once a publish (`flows.publish`): an item once for its
     community (`page_community`) and once more for the other community it touches (`elsewhere`), with the
