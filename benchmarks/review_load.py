@@ -1,14 +1,13 @@
 """`make bench-review`: the review app at a city's load, with a nightly run publishing in the middle.
 
 On a published city (scale 1 unless `--city`), it starts `hukou serve`, times every page an operator opens one
-request at a time (`pages_alone`), and drives it with locust (`benchmarks/review_locustfile.py`, headless) in
-three phases: one operator alone; `--operators` operators of
-different communities at once; the same while `hukou run` publishes the next night. Operators work as the pages
-lead (queue → item → decide → next). Then it checks every decision: one the app stored must be stored on the
-records its page showed (else misdirected) and, if it was made before the night started, be applied to those
-records in the next night's database; a stale form must be answered 409. Prints requests, errors and
-p50/p95/p99 per page kind per phase, and the decisions made, landed, stale and misdirected; writes
-review_load.json in its work folder (work/review-load unless `--work`).
+request at a time (`pages_alone`), and drives the app with locust (`benchmarks/review_locustfile.py`, headless) in
+three phases: one operator alone; `--operators` operators of different communities at once; the same while
+`hukou run` publishes the next night. Operators work as the pages lead (queue → item → decide → next). Then it
+checks every decision: one the app stored must be stored on the records its page showed (else misdirected) and,
+if it was made before the night started, be applied to those records by the night; a stale form must be answered
+409. Prints requests, errors and p50/p95/p99 per page kind per phase, and the decisions made, landed, stale and
+misdirected; writes review_load.json in its work folder (work/review-load unless `--work`).
 """
 
 from __future__ import annotations

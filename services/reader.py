@@ -175,6 +175,7 @@ def published(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 _ONCE: dict[tuple[Any, ...], Any] = {}
+_REMEMBERING = threading.Lock()
 _ONCE_MOST = 512
 """Values kept at most (a city's communities, a few kinds each, a run or two)."""
 
@@ -195,11 +196,15 @@ def once_a_publish(con: duckdb.DuckDBPyConnection, what: tuple[Any, ...], read: 
     """
     published_as = con.execute(f"SELECT run_id, published_at FROM {PUBLISHED}").fetchone() or ()  # noqa: S608  a constant
     key = (*published_as, *what)
-    if key not in _ONCE:
-        if len(_ONCE) >= _ONCE_MOST:
+    with _REMEMBERING:
+        if key in _ONCE:
+            known: T = _ONCE[key]
+            return known
+    value = read()  # outside the lock: two first readers may both read, and agree
+    with _REMEMBERING:
+        while len(_ONCE) >= _ONCE_MOST:
             _ONCE.pop(next(iter(_ONCE)))  # the oldest read
-        _ONCE[key] = read()
-    value: T = _ONCE[key]
+        _ONCE[key] = value
     return value
 
 

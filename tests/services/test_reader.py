@@ -74,3 +74,23 @@ def test_a_released_file_may_be_written_in_place(tmp_path: Path) -> None:
 def test_nothing_published_is_said_so(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nothing published"), reader.published(tmp_path):
         pass
+
+
+def test_what_no_decision_changes_is_read_once_a_publish(tmp_path: Path) -> None:
+    reads: list[str] = []
+
+    def page() -> str:
+        with reader.published(tmp_path) as con:
+
+            def read() -> str:
+                reads.append(reader.run_id(con))
+                return reads[-1]
+
+            return reader.once_a_publish(con, ("the run",), read)
+
+    _publish(tmp_path, "night-1")
+    assert [page(), page()] == ["night-1", "night-1"]
+    _publish(tmp_path, "night-2")
+    assert [page(), page()] == ["night-2", "night-2"]
+    assert reads == ["night-1", "night-2"]
+    reader.release(tmp_path)
