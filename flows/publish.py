@@ -17,7 +17,7 @@ import polars as pl
 
 from reconcile.compare import COMPARISONS
 from schemas.codes import QueueKind, Side
-from services.reader import PUBLISHED, RUN_SCHEMA, RunTable, View, key_table, record_table
+from services.reader import PUBLISHED, RUN_SCHEMA, RunTable, View, key_table, queue_with_names, record_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -127,15 +127,8 @@ _KEY_COLUMNS = ("idx", "source_file", "source_sheet", "source_row", "community_c
 """A side's record keys: the columns of `record_status` the link view joins on and shows."""
 
 
-_QUEUE_SHOWN = f"""
-    SELECT q.*, r.name AS register_name, r.id_clean AS register_id, r.address_raw AS register_address,
-           o.name AS roll_name, o.id_clean AS roll_id, o.address_raw AS roll_address
-    FROM {RunTable.QUEUE.qualified} q
-    LEFT JOIN {record_table(Side.REGISTER)} r ON r.idx = q.register_idx
-    LEFT JOIN {record_table(Side.ROLL)} o ON o.idx = q.roll_idx
-"""  # noqa: S608  names from services.reader
 _QUEUE_PAGES = f"""
-    WITH shown AS ({_QUEUE_SHOWN})
+    WITH shown AS ({queue_with_names()})
     SELECT community_code AS page_community, false AS elsewhere, * FROM shown
     UNION ALL
     SELECT other_community_code, true, * FROM shown

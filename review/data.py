@@ -13,7 +13,17 @@ from reconcile.classify import status_if_same_person
 from reconcile.compare import ADDRESS, COMPARISONS
 from schemas.codes import QueueKind, Side
 from services.access import may_see
-from services.reader import RunTable, View, community_rows, dict_rows, has_view, once_a_publish, published, record_table
+from services.reader import (
+    RunTable,
+    View,
+    community_rows,
+    dict_rows,
+    has_view,
+    once_a_publish,
+    published,
+    queue_with_names,
+    record_table,
+)
 from services.reader import run_id as run_id  # the routers read the published run here
 
 if TYPE_CHECKING:
@@ -76,7 +86,7 @@ def _queue_lines(con: duckdb.DuckDBPyConnection, community: str) -> list[dict[st
                 [community],
             )
         except duckdb.CatalogException:  # published before the queue's pages were made there
-            return dict_rows(con, f"{_QUEUE_SHOWN} ORDER BY (q.community_code <> ?), q.item_id", [community] * 3)
+            return dict_rows(con, f"{QUEUE_OF} ORDER BY (q.community_code <> ?), q.item_id", [community] * 3)
 
     return once_a_publish(con, ("queue", community), read)
 
@@ -120,12 +130,7 @@ def items_after(con: duckdb.DuckDBPyConnection, community: str, item_id: int) ->
     return (it for it in _queue_lines(con, community) if it["community_code"] == community and it["item_id"] > item_id)
 
 
-_QUEUE_SHOWN = f"""SELECT q.*, r.name AS register_name, r.id_clean AS register_id, r.address_raw AS register_address,
-                  o.name AS roll_name, o.id_clean AS roll_id, o.address_raw AS roll_address
-           FROM {View.QUEUE} q
-           LEFT JOIN {record_table(Side.REGISTER)} r ON r.idx = q.register_idx
-           LEFT JOIN {record_table(Side.ROLL)} o ON o.idx = q.roll_idx
-           WHERE q.community_code = ? OR q.other_community_code = ?"""  # noqa: S608  tables from services.reader
+QUEUE_OF = f"{queue_with_names()} WHERE q.community_code = ? OR q.other_community_code = ?"
 """The queue's items touching a community, as a database without `RunTable.QUEUE_PAGES` is read."""
 
 

@@ -88,6 +88,18 @@ _RECORD_TABLES: dict[Side, RunTable] = {Side.REGISTER: RunTable.REGISTER_RECORDS
 _KEY_TABLES: dict[Side, RunTable] = {Side.REGISTER: RunTable.REGISTER_KEYS, Side.ROLL: RunTable.ROLL_KEYS}
 
 
+def queue_with_names() -> str:
+    """The queue's items with each record's name, ID number and address (`q`, `r` register, `o` roll): SQL.
+
+    What a queue page shows; the publish writes it per community (`RunTable.QUEUE_PAGES`).
+    """
+    return f"""SELECT q.*, r.name AS register_name, r.id_clean AS register_id, r.address_raw AS register_address,
+                      o.name AS roll_name, o.id_clean AS roll_id, o.address_raw AS roll_address
+               FROM {RunTable.QUEUE.qualified} q
+               LEFT JOIN {record_table(Side.REGISTER)} r ON r.idx = q.register_idx
+               LEFT JOIN {record_table(Side.ROLL)} o ON o.idx = q.roll_idx"""  # noqa: S608  names from this module
+
+
 def record_table(side: Side) -> str:
     """The table holding one side's records, schema-qualified (a whitelist for formatted SQL).
 

@@ -96,7 +96,7 @@ def test_database_holds_the_views_and_run_tables(database: Path) -> None:
 
 def test_each_communitys_queue_page_lists_what_the_queue_and_records_say(database: Path) -> None:
     """The queue's pages, made once a publish, hold for every community what a page would join from the tables."""
-    from review.data import _QUEUE_SHOWN, QUEUE_LINE, QUEUE_SHOWN, queue_items, queue_shown
+    from review.data import QUEUE_LINE, QUEUE_OF, QUEUE_SHOWN, queue_items, queue_shown
 
     con = duckdb.connect(str(database), read_only=True)
     try:
@@ -106,7 +106,7 @@ def test_each_communitys_queue_page_lists_what_the_queue_and_records_say(databas
         assert others
         assert others[0] > 0  # items listed on two communities' pages are among them
         for community in communities:
-            joined = con.execute(f"{_QUEUE_SHOWN} ORDER BY (q.community_code <> ?), q.item_id", [community] * 3)
+            joined = con.execute(f"{QUEUE_OF} ORDER BY (q.community_code <> ?), q.item_id", [community] * 3)
             names = [d[0] for d in joined.description]
             rows = [dict(zip(names, row, strict=True)) for row in joined.fetchall()]
             assert queue_items(con, community) == [{n: r[n] for n in QUEUE_LINE} for r in rows]
