@@ -245,10 +245,13 @@ def pages_alone(host: str, account: dict[str, str], repeats: int = 10) -> dict[s
 def check_decisions(log: Path, data: Path, night: tuple[float, float] | None) -> dict[str, int]:
     """Every decision posted against what the app stored, and against the next night.
 
-    Landed: stored on exactly the records its page showed. Misdirected: a stored decision of these users that no
-    page showed (a post a phase's end cut off before its answer counts as shown). Applied next night: of the
-    decisions stored before the night started and not decided again before it finished, those the night applied
-    to the records they were made on (`_applied`). `night`: when it started and finished (epoch seconds).
+    Landed: stored on exactly the records its form carried back (the keys a page renders from the item it shows,
+    beside the records). Misdirected: a stored decision of these users on records no form carried (a post a
+    phase's end cut off before its answer counts as carried): what an app that stored a stale form on the item's
+    records of the new publish would make. Applied next night: of the decisions stored before the night started and
+    not decided again before it finished, those the night applied to the records they were made on (`_applied`;
+    for a door visit that only says its records are still there). `night`: when it started and finished (epoch
+    seconds).
     """
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
     answered = {p["post"] for p in lines if p["status"] is not None}

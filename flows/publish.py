@@ -16,8 +16,18 @@ import duckdb
 import polars as pl
 
 from reconcile.compare import COMPARISONS
-from schemas.codes import QueueKind, Side
-from services.reader import PUBLISHED, RUN_SCHEMA, RunTable, View, key_table, queue_with_names, record_table
+from schemas.codes import Side
+from services.reader import (
+    GROUPS,
+    LONE_ITEM_COLUMNS,
+    PUBLISHED,
+    RUN_SCHEMA,
+    RunTable,
+    View,
+    key_table,
+    queue_with_names,
+    record_table,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -136,17 +146,12 @@ _QUEUE_PAGES = f"""
     ORDER BY page_community, elsewhere, item_id
 """  # noqa: S608  names from services.reader
 """`RunTable.QUEUE_PAGES`: sorted by community, so a page's lookup reads the row groups of its community only."""
-_MEMBERS: dict[Side, tuple[RunTable, str, QueueKind]] = {
-    Side.REGISTER: (RunTable.HOUSEHOLD_MEMBERS, "household_key", QueueKind.ABSENT),
-    Side.ROLL: (RunTable.FLAT_OCCUPANTS, "flat", QueueKind.UNREGISTERED),
-}
-"""Per side: the table of its people by group, the column grouping them, and the kind of a lone record's item."""
-LOOKUP_INDEXES: tuple[tuple[str, str], ...] = (
+_LOOKUP_INDEXES: tuple[tuple[str, str], ...] = (
     (record_table(Side.REGISTER), "idx"),
     (record_table(Side.ROLL), "idx"),
     (RunTable.QUEUE.qualified, "item_id"),
     (RunTable.RECORD_STATUS.qualified, "idx"),
-    *((table.qualified, column) for table, column, _ in _MEMBERS.values()),
+    *((table.qualified, column) for table, column, _ in GROUPS.values()),
 )
 """(table, column) the review app looks single rows or groups up by: an index each, made once a publish.
 
@@ -161,19 +166,17 @@ def _for_pages(con: duckdb.DuckDBPyConnection) -> None:
     indexes.
     """
     con.execute(f"CREATE TABLE {RunTable.QUEUE_PAGES.qualified} AS {_QUEUE_PAGES}")
-    for side, (table, column, kind) in _MEMBERS.items():  # looked up by their index
+    for side, (table, column, kind) in GROUPS.items():  # looked up by their index
         con.execute(  # narrow: a page takes the members' records themselves by `idx` (its index)
             f"""CREATE TABLE {table.qualified} AS
                 SELECT x.idx, x.{column}, x.community_code, x.source_file, x.source_sheet, x.source_row,
-                       s.status, s.evidence, s.other_community_code, s.verified_by,
-                       q.item_id, q.kind, q.community_code AS item_community, q.register_key, q.roll_key,
-                       q.register_fingerprint, q.roll_fingerprint, q.changed
+                       s.status, s.evidence, s.other_community_code, s.verified_by, {LONE_ITEM_COLUMNS}
                 FROM {record_table(side)} x
                 LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
                 LEFT JOIN {RunTable.QUEUE.qualified} q ON q.{side}_idx = x.idx AND q.kind = ?""",  # noqa: S608  names from this module
             [side.value, kind.value],
         )
-    for i, (indexed, column) in enumerate(LOOKUP_INDEXES):
+    for i, (indexed, column) in enumerate(_LOOKUP_INDEXES):
         con.execute(f"CREATE INDEX lookup_{i} ON {indexed} ({column})")
 
 

@@ -11,9 +11,11 @@ import duckdb
 from reconcile import idnumber, names
 from reconcile.classify import status_if_same_person
 from reconcile.compare import ADDRESS, COMPARISONS
-from schemas.codes import QueueKind, Side
+from schemas.codes import Side
 from services.access import may_see
 from services.reader import (
+    GROUPS,
+    LONE_ITEM_COLUMNS,
     RunTable,
     View,
     community_rows,
@@ -170,7 +172,7 @@ def _members(
     Their records, with status, evidence, link and lone item (who they are: `RunTable.HOUSEHOLD_MEMBERS`,
     `RunTable.FLAT_OCCUPANTS`, made once a publish; each record by its index); `community`: only that community's.
     """
-    table, column = _GROUPS[side]
+    table, column, _ = GROUPS[side]
     try:  # one equality only: a filter with more is not looked up by the index
         rows = dict_rows(con, f"SELECT * FROM {table.qualified} WHERE {column} = ?", [group])  # noqa: S608  names from here
     except duckdb.CatalogException:  # published before these tables were made there
@@ -188,11 +190,10 @@ def members_joined(
     con: duckdb.DuckDBPyConnection, side: Side, group: str, exclude: int | None, community: str | None = None
 ) -> list[dict[str, Any]]:
     """`_members` joined from the records, statuses and queue, as a database published before its tables is read."""
-    column = _GROUPS[side][1]
-    kind = QueueKind.ABSENT if side is Side.REGISTER else QueueKind.UNREGISTERED
+    _, column, kind = GROUPS[side]
     return dict_rows(
         con,
-        f"""SELECT x.*, s.status, s.evidence, s.other_community_code, s.verified_by, {_ITEM_COLUMNS}
+        f"""SELECT x.*, s.status, s.evidence, s.other_community_code, s.verified_by, {LONE_ITEM_COLUMNS}
            FROM {record_table(side)} x
            LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
            LEFT JOIN {View.QUEUE} q ON q.{side}_idx = x.idx AND q.kind = ?
@@ -200,13 +201,6 @@ def members_joined(
            ORDER BY x.source_file, x.source_sheet, x.source_row""",  # noqa: S608  names from this module
         [side.value, kind.value, group, exclude, community, community],
     )
-
-
-_GROUPS = {
-    Side.REGISTER: (RunTable.HOUSEHOLD_MEMBERS, "household_key"),
-    Side.ROLL: (RunTable.FLAT_OCCUPANTS, "flat"),
-}
-"""Per side: the table of its people by group and the column grouping them."""
 
 
 def explanation(con: duckdb.DuckDBPyConnection, register_idx: int, roll_idx: int) -> dict[str, Any] | None:
@@ -324,11 +318,6 @@ def record_status(con: duckdb.DuckDBPyConnection, side: Side, idx: int | None) -
 def community_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Every community's name by its code (names are no personal data: any user may read another's)."""
     return {r["community_code"]: r["community_name"] or r["community_code"] for r in _summary_rows(con)}
-
-
-_ITEM_COLUMNS = """q.item_id, q.kind, q.community_code AS item_community, q.register_key, q.roll_key,
-                   q.register_fingerprint, q.roll_fingerprint, q.changed"""
-"""A lone record's queue item, as `household_members` and `flat_occupants` add it (null columns without one)."""
 
 
 def household_members(con: duckdb.DuckDBPyConnection, community: str, household_key: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ settles with a lone item (and the actions offered on it), and where to go after 
 No `from __future__ import annotations` here: FastAPI reads signatures that use these.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -65,10 +65,25 @@ def other_side(item: dict[str, Any]) -> Side:
     return side.other
 
 
-def decision_index(ctx: AppContext, communities: Collection[str]) -> DecisionIndex:
-    """The active decisions on items of these communities, by the (register_key, roll_key) of their item."""
-    frame = active_decisions(ctx.paths.state, communities=communities)
+def decision_index(ctx: AppContext, items: Iterable[Mapping[str, Any]]) -> DecisionIndex:
+    """The active decisions on these items' records, by the (register_key, roll_key) of their item.
+
+    Found by the records' keys, as the nightly run applies them (a decision's community is where its item was
+    when it was made).
+    """
+    frame = active_decisions(ctx.paths.state, keys=[(it["register_key"], it["roll_key"]) for it in items])
     return {(r["register_key"], r["roll_key"]): r for r in frame.iter_rows(named=True)}
+
+
+def decisions_around(
+    ctx: AppContext, con: duckdb.DuckDBPyConnection, it: dict[str, Any], members: Iterable[Mapping[str, Any]] = ()
+) -> DecisionIndex:
+    """`decision_index` of what an item's page or action needs.
+
+    The item, its community's items (the next open one is among them) and the members of its household or flat
+    (`group_members`).
+    """
+    return decision_index(ctx, [it, *data.items_after(con, it["community_code"], -1), *members])
 
 
 def state_of(item: dict[str, Any], index: DecisionIndex) -> tuple[ItemState, dict[str, Any] | None]:
@@ -116,25 +131,21 @@ def batch_keys(member: dict[str, Any]) -> ItemKeys:
     )
 
 
-def group_members(
-    con: duckdb.DuckDBPyConnection, it: dict[str, Any], index: DecisionIndex, codes: Collection[str]
-) -> list[dict[str, Any]]:
-    """The people one action settles with this item, each with its item's state and whether it is open.
+def group_members(con: duckdb.DuckDBPyConnection, it: dict[str, Any]) -> list[dict[str, Any]]:
+    """The people one action settles with this item (their states: `with_states`).
 
     Its registered household (户在人不在), or the unregistered occupants of its flat (人在户不在): those with an item,
     and those linked to a register record of another community (shown, never open); none for a pair.
     """
     if it["kind"] is QueueKind.ABSENT:
         reg = data.record(con, Side.REGISTER, it["register_idx"])
-        found = data.household_members(con, reg["community_code"], reg["household_key"]) if reg else []
-    elif it["kind"] is QueueKind.UNREGISTERED:
+        return data.household_members(con, reg["community_code"], reg["household_key"]) if reg else []
+    if it["kind"] is QueueKind.UNREGISTERED:
         rol = data.record(con, Side.ROLL, it["roll_idx"])
         flat = rol and rol["flat"]
         found = data.flat_occupants(con, rol["community_code"], flat) if rol and flat else []
-        found = [o for o in found if o["item_id"] is not None or o["status"] == Status.UNREGISTERED.value]
-    else:
-        found = []
-    return with_states(found, index, codes)
+        return [o for o in found if o["item_id"] is not None or o["status"] == Status.UNREGISTERED.value]
+    return []
 
 
 def flashed(target: str, **counts: int) -> str:

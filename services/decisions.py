@@ -8,6 +8,7 @@ undoing hold the write lock from their first read (`BEGIN IMMEDIATE`), so two at
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from services.audit import audit, now
 from services.state import connect
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Iterable, Sequence
     from pathlib import Path
 
     from schemas.codes import DecisionKind
@@ -264,10 +265,13 @@ def rekey_decisions(state: Path, moved: pl.DataFrame) -> int:
     return moved.height
 
 
-def active_decisions(state: Path | None, *, communities: Collection[str] | None = None) -> pl.DataFrame:
+def active_decisions(
+    state: Path | None, *, keys: Iterable[tuple[str | None, str | None]] | None = None
+) -> pl.DataFrame:
     """Every active decision (what the nightly run applies); none without a state database.
 
-    `communities`: only the decisions on items of these communities (what a page of theirs needs).
+    `keys`: only the decisions on a record of these items' (register_key, roll_key), what a page needs (more than
+    the items themselves: a caller looks each item's pair up).
     """
     schema = {
         "id": pl.Int64,
@@ -284,8 +288,13 @@ def active_decisions(state: Path | None, *, communities: Collection[str] | None 
     }
     if state is None or not state.exists():
         return pl.DataFrame(schema=schema)
-    among = "" if communities is None else f" AND community_code IN ({', '.join('?' * len(communities))})"
+    among, params = "", []
+    if keys is not None:
+        pairs = list(keys)
+        among = """ AND (register_key IN (SELECT value FROM json_each(?))
+                         OR roll_key IN (SELECT value FROM json_each(?)))"""
+        params = [json.dumps(sorted({k for k, _ in pairs if k})), json.dumps(sorted({k for _, k in pairs if k}))]
     with connect(state) as conn:
         sql = f"SELECT {', '.join(schema)} FROM decisions WHERE active = 1{among}"  # noqa: S608  placeholders only
-        rows = conn.execute(sql, sorted(communities or ())).fetchall()
+        rows = conn.execute(sql, params).fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")

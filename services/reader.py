@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
-from schemas.codes import Side
+from schemas.codes import QueueKind, Side
 from services.paths import DataPaths
 
 if TYPE_CHECKING:
@@ -86,6 +87,16 @@ class RunTable(StrEnum):
 
 _RECORD_TABLES: dict[Side, RunTable] = {Side.REGISTER: RunTable.REGISTER_RECORDS, Side.ROLL: RunTable.ROLL_RECORDS}
 _KEY_TABLES: dict[Side, RunTable] = {Side.REGISTER: RunTable.REGISTER_KEYS, Side.ROLL: RunTable.ROLL_KEYS}
+
+
+GROUPS: dict[Side, tuple[RunTable, str, QueueKind]] = {
+    Side.REGISTER: (RunTable.HOUSEHOLD_MEMBERS, "household_key", QueueKind.ABSENT),
+    Side.ROLL: (RunTable.FLAT_OCCUPANTS, "flat", QueueKind.UNREGISTERED),
+}
+"""Per side: the table of who is where, the column grouping people (household, flat), the kind of a lone item."""
+LONE_ITEM_COLUMNS = """q.item_id, q.kind, q.community_code AS item_community, q.register_key, q.roll_key,
+                       q.register_fingerprint, q.roll_fingerprint, q.changed"""
+"""A person's lone item (`q`, null columns without one), as `GROUPS`' tables hold it."""
 
 
 def queue_with_names() -> str:
@@ -186,10 +197,12 @@ def published(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         del attached  # the last use of a file swapped out lets it go here
 
 
-_ONCE: dict[tuple[Any, ...], Any] = {}
+_ONCE: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+"""`once_a_publish`'s values by (file, run, publish time, what), least recently read first."""
 _REMEMBERING = threading.Lock()
 _ONCE_MOST = 512
-"""Values kept at most (a city's communities, a few kinds each, a run or two)."""
+"""Values kept at most: a city's 48 communities a few kinds each, and more; past it the least recently read go
+(a community's queue lines are about 1 MB at scale 1)."""
 
 
 def once_a_publish(con: duckdb.DuckDBPyConnection, what: tuple[Any, ...], read: Callable[[], T]) -> T:
@@ -206,30 +219,42 @@ def once_a_publish(con: duckdb.DuckDBPyConnection, what: tuple[Any, ...], read: 
     Returns:
         The value.
     """
-    published_as = con.execute(f"SELECT run_id, published_at FROM {PUBLISHED}").fetchone() or ()  # noqa: S608  a constant
+    published_as = (
+        con.execute(
+            f"""SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()), run_id, published_at
+            FROM {PUBLISHED}"""  # noqa: S608  a constant
+        ).fetchone()
+        or ()
+    )
     key = (*published_as, *what)
     with _REMEMBERING:
         if key in _ONCE:
+            _ONCE.move_to_end(key)
             known: T = _ONCE[key]
             return known
     value = read()  # outside the lock: two first readers may both read, and agree
     with _REMEMBERING:
-        while len(_ONCE) >= _ONCE_MOST:
-            _ONCE.pop(next(iter(_ONCE)))  # the oldest read
         _ONCE[key] = value
+        while len(_ONCE) > _ONCE_MOST:
+            _ONCE.popitem(last=False)  # the least recently read
     return value
 
 
 def release(data_dir: Path) -> None:
-    """Let go of the published file this process holds attached: before writing to it in place, as tests do.
+    """Let go of the published file this process holds attached, and of what was read of it once.
 
-    A publish never does (it swaps a new file in); DuckDB refuses to open a file read-write that this process
-    holds attached.
+    Before writing to it in place, as tests do, while nothing of this process reads it: their connections are
+    closed with it. A publish never writes a published file (it swaps a new one in); DuckDB refuses to open a file read-write that
+    this process holds attached.
     """
+    path = DataPaths(data_dir).published.resolve()
     with _ATTACHING:
-        attached = _ATTACHED.pop(DataPaths(data_dir).published.resolve(), None)
+        attached = _ATTACHED.pop(path, None)
     if attached is not None:
         attached.base.close()
+    with _REMEMBERING:
+        for key in [k for k in _ONCE if k[0] == str(path)]:
+            del _ONCE[key]
 
 
 def dict_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:

@@ -71,7 +71,6 @@ CREATE TABLE IF NOT EXISTS decisions (
 );
 CREATE INDEX IF NOT EXISTS decisions_register ON decisions(register_key) WHERE active = 1;
 CREATE INDEX IF NOT EXISTS decisions_roll ON decisions(roll_key) WHERE active = 1;
-CREATE INDEX IF NOT EXISTS decisions_community ON decisions(community_code) WHERE active = 1;
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -117,10 +116,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """ + "".join(f"{trigger};\n" for trigger in AUDIT_TRIGGERS)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 """1: decisions.supersedes and one active decision per item; audit.prev_hash and audit.hash.
 2: decisions.batch and decisions.source (household, flat and worksheet decisions); worksheets.
-3: active decisions indexed by community (a page reads its communities' only).
 Raise it with any change to `SCHEMA`: a database at this version is taken to have all of it."""
 
 ONE_ACTIVE_DECISION = """CREATE UNIQUE INDEX IF NOT EXISTS decisions_one_active

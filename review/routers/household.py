@@ -23,12 +23,13 @@ from review.items import (
     PARTIAL,
     batch_fields,
     batch_keys,
-    decision_index,
+    decisions_around,
     flashed,
     group_members,
     load_item,
     next_pending,
     visible_codes,
+    with_states,
 )
 from review.routers.queue import SHOWN, STALE_GROUP, STALE_ITEM, GroupForm, item_response
 from schemas.codes import DecisionKind, Side
@@ -117,9 +118,9 @@ def _decide_group(
         it = load_item(con, sess, item_id)
         if it["kind"].side is not side:
             raise HTTPException(status_code=404, detail="no such household or flat action for this item")
-        codes = visible_codes(con, sess)
-        index = decision_index(ctx, {it["community_code"], *codes})
-        members = group_members(con, it, index, codes)
+        members = group_members(con, it)
+        index = decisions_around(ctx, con, it, members)
+        with_states(members, index, visible_codes(con, sess))
         decided = {int(m["item_id"]) for m in members if m["open"]}
         next_id = next_pending(con, it, index, skip=decided)
     if shown_item != tuple(it[name] or "" for name in SHOWN):

@@ -19,7 +19,6 @@ No `from __future__ import annotations` here: FastAPI reads these signatures.
 """
 
 import datetime as dt
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,18 +118,15 @@ class Progress:
         return origin_destination_svg(self.flows, self.names, title=HEATMAP_TITLE, highlight=self.codes)
 
 
-def _decided_since(ctx: AppContext, since: dt.datetime | None, communities: Collection[str]) -> dict[str, int]:
+def _decided_since(ctx: AppContext, since: dt.datetime | None) -> dict[str, int]:
     """Active decisions made after `since` (the published run), per community of their item; none without a time.
-
-    Of these communities' items only (the user's).
 
     Decisions withdrawn since (undone, or superseded) are not counted: what stands now.
     """
     if since is None:
         return {}
     counts: dict[str, int] = {}
-    standing = active_decisions(ctx.paths.state, communities=communities)
-    for community, decided_at in standing.select("community_code", "decided_at").rows():
+    for community, decided_at in active_decisions(ctx.paths.state).select("community_code", "decided_at").rows():
         decided = when(decided_at)
         if decided is not None and decided > since:
             counts[community] = counts.get(community, 0) + 1
@@ -219,7 +215,7 @@ def _load(ctx: AppContext, sess: Session) -> Progress | None:
         )
         run_id, published = data.run_id(con), published_at(con)
     previous = next((r["previous_run_id"] for r in every if r["previous_run_id"]), None)
-    sheets, decided = fieldwork.sheet_counts(ctx.paths.state), _decided_since(ctx, published, codes)
+    sheets, decided = fieldwork.sheet_counts(ctx.paths.state), _decided_since(ctx, published)
     return Progress(
         run_id=run_id,
         published_at=published,

@@ -26,12 +26,14 @@ from review.items import (
     PARTIAL,
     batch_fields,
     decision_index,
+    decisions_around,
     flashed,
     group_members,
     load_item,
     next_pending,
     state_of,
     visible_codes,
+    with_states,
 )
 from review.present import (
     UNRECORDED_NOTE,
@@ -119,7 +121,7 @@ def queue(
         community = community if community in codes else next(iter(codes))
         items = data.queue_items(con, community)
         run_id = data.run_id(con)
-        index = decision_index(ctx, {it["community_code"] for it in items})  # items listed from elsewhere too
+        index = decision_index(ctx, items)
         counts = {k: {ItemState.PENDING: 0, EVERY_STATE: 0} for k in QueueKind}
         for it in items:
             it["kind"] = QueueKind(it["kind"])
@@ -256,7 +258,8 @@ def item_response(
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
         codes = visible_codes(con, sess)
-        index = decision_index(ctx, {it["community_code"], *codes})
+        group = group_members(con, it)
+        index = decisions_around(ctx, con, it, group)
         reg = data.record(con, Side.REGISTER, it["register_idx"])
         rol = data.record(con, Side.ROLL, it["roll_idx"])
         expl = data.explanation(con, it["register_idx"], it["roll_idx"]) if reg and rol else None
@@ -264,7 +267,7 @@ def item_response(
         family = _annotate(data.household(con, reg["household_key"], reg["idx"]) if reg else [], Side.REGISTER, names)
         at_dwelling = _annotate(data.residents(con, rol["flat"], rol["idx"]) if rol else [], Side.ROLL, names)
         evidence, status = _evidence(con, it, names, full=full)
-        group = group_members(con, it, index, codes)
+        with_states(group, index, codes)
         if it["kind"].side:
             _annotate(group, it["kind"].side, names)
         next_id = next_pending(con, it, index)
@@ -350,7 +353,7 @@ def decide_item(
     """
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
-        next_id = next_pending(con, it, decision_index(ctx, {it["community_code"]}), skip={item_id})
+        next_id = next_pending(con, it, decisions_around(ctx, con, it), skip={item_id})
     posted = (register_key, roll_key, register_fingerprint, roll_fingerprint)
     if posted != tuple(it[name] or "" for name in SHOWN):
         return item_response(request, ctx, sess, item_id, status_code=409, stale=STALE_ITEM)

@@ -184,10 +184,17 @@ def test_where_a_decision_was_made_is_named(tmp_path: Path) -> None:
     assert source_label("app") == source_label(None) == "记录页面"
 
 
-def test_a_page_reads_the_decisions_of_its_communities_only(tmp_path: Path) -> None:
+def test_a_page_reads_the_decisions_on_its_items_records_only(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite"
     for community, key in (("c1", "r1"), ("c2", "r2"), ("c3", "r3")):
         decide(state, username="op", kind=ABSENT, keys=ItemKeys(community, key, None, "f"), note=None)
-    assert sorted(active_decisions(state, communities={"c1", "c3"})["register_key"]) == ["r1", "r3"]
-    assert active_decisions(state, communities=set()).is_empty()
-    assert active_decisions(state).height == 3
+    decide(
+        state, username="op", kind=DecisionKind.CONFIRM_UNREGISTERED, keys=ItemKeys("c1", None, "l1", None), note=None
+    )
+    # By the records' keys, whatever community the item was in when it was decided.
+    found = active_decisions(state, keys=[("r1", None), ("r3", "l9"), (None, "l1")])
+    assert sorted(zip(found["register_key"], found["roll_key"], strict=True), key=str) == sorted(
+        [("r1", None), ("r3", None), (None, "l1")], key=str
+    )
+    assert active_decisions(state, keys=[]).is_empty()
+    assert active_decisions(state).height == 4
