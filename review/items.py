@@ -6,6 +6,7 @@ settles with a lone item (and the actions offered on it), and where to go after 
 No `from __future__ import annotations` here: FastAPI reads signatures that use these.
 """
 
+import itertools
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -75,15 +76,9 @@ def decision_index(ctx: AppContext, items: Iterable[Mapping[str, Any]]) -> Decis
     return {(r["register_key"], r["roll_key"]): r for r in frame.iter_rows(named=True)}
 
 
-def decisions_around(
-    ctx: AppContext, con: duckdb.DuckDBPyConnection, it: dict[str, Any], members: Iterable[Mapping[str, Any]] = ()
-) -> DecisionIndex:
-    """`decision_index` of what an item's page or action needs.
-
-    The item, its community's items (the next open one is among them) and the members of its household or flat
-    (`group_members`).
-    """
-    return decision_index(ctx, [it, *data.items_after(con, it["community_code"], -1), *members])
+def decisions_around(ctx: AppContext, it: dict[str, Any], members: Iterable[Mapping[str, Any]] = ()) -> DecisionIndex:
+    """`decision_index` of an item and the members of its household or flat (`group_members`)."""
+    return decision_index(ctx, [it, *members])
 
 
 def state_of(item: dict[str, Any], index: DecisionIndex) -> tuple[ItemState, dict[str, Any] | None]:
@@ -92,13 +87,26 @@ def state_of(item: dict[str, Any], index: DecisionIndex) -> tuple[ItemState, dic
     return item_state(item, decision), decision
 
 
+_FIRST_LOOK = 32
+"""Items after the current one whose decisions `next_pending` reads first; each further look reads twice as many."""
+
+
 def next_pending(
-    con: duckdb.DuckDBPyConnection, item: dict[str, Any], index: DecisionIndex, skip: Collection[int] = ()
+    ctx: AppContext, con: duckdb.DuckDBPyConnection, item: dict[str, Any], skip: Collection[int] = ()
 ) -> int | None:
-    """The next open item of the same community after this one (not one of `skip`, just decided)."""
-    for other in data.items_after(con, item["community_code"], item["item_id"]):
-        if other["item_id"] not in skip and state_of(other, index)[0].open:
-            return int(other["item_id"])
+    """The next open item of the same community after this one (not one of `skip`, just decided).
+
+    Operators work in queue order, so the next open item is nearly always among the first few: their decisions are
+    read a few items at a time, never the whole community's.
+    """
+    after = data.items_after(con, item["community_code"], item["item_id"])
+    size = _FIRST_LOOK
+    while look := list(itertools.islice(after, size)):
+        index = decision_index(ctx, look)
+        for other in look:
+            if other["item_id"] not in skip and state_of(other, index)[0].open:
+                return int(other["item_id"])
+        size *= 2
     return None
 
 

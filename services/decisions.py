@@ -288,13 +288,15 @@ def active_decisions(
     }
     if state is None or not state.exists():
         return pl.DataFrame(schema=schema)
-    among, params = "", []
+    columns = ", ".join(schema)
+    sql, params = f"SELECT {columns} FROM decisions WHERE active = 1", []  # noqa: S608  column names above
     if keys is not None:
+        # One indexed lookup per side (an OR of the two would scan every active decision).
+        sql = f"""SELECT {columns} FROM decisions WHERE active = 1 AND register_key IN (SELECT value FROM json_each(?))
+                  UNION
+                  SELECT {columns} FROM decisions WHERE active = 1 AND roll_key IN (SELECT value FROM json_each(?))"""  # noqa: S608  column names above
         pairs = list(keys)
-        among = """ AND (register_key IN (SELECT value FROM json_each(?))
-                         OR roll_key IN (SELECT value FROM json_each(?)))"""
         params = [json.dumps(sorted({k for k, _ in pairs if k})), json.dumps(sorted({k for _, k in pairs if k}))]
     with connect(state) as conn:
-        sql = f"SELECT {', '.join(schema)} FROM decisions WHERE active = 1{among}"  # noqa: S608  placeholders only
         rows = conn.execute(sql, params).fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")

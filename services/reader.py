@@ -144,6 +144,8 @@ class _Attached:
 
 
 _ATTACHED: dict[Path, _Attached] = {}
+_READING: dict[int, tuple[Any, ...]] = {}
+"""The file each connection `published` handed out reads, by the connection's id, while it is open."""
 _ATTACHING = threading.Lock()
 _CATALOG = "published_db"
 """The name the published file is attached under; every connection `published` yields uses it."""
@@ -189,16 +191,19 @@ def published(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         if attached is None or attached.identity != identity:
             attached = _ATTACHED[path] = _Attached(identity, _attach(path))
         con = attached.base.cursor()
+    _READING[id(con)] = (str(path), *attached.identity)
     try:
         con.execute(f"USE {_CATALOG}")
         yield con
     finally:
+        del _READING[id(con)]
         con.close()
         del attached  # the last use of a file swapped out lets it go here
 
 
 _ONCE: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-"""`once_a_publish`'s values by (file, run, publish time, what), least recently read first."""
+"""`once_a_publish`'s values by (file, the file's identity or its run and publish time, what), least recently read
+first."""
 _REMEMBERING = threading.Lock()
 _ONCE_MOST = 512
 """Values kept at most: a city's 48 communities a few kinds each, and more; past it the least recently read go
@@ -219,7 +224,7 @@ def once_a_publish(con: duckdb.DuckDBPyConnection, what: tuple[Any, ...], read: 
     Returns:
         The value.
     """
-    published_as = (
+    published_as = _READING.get(id(con)) or (
         con.execute(
             f"""SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()), run_id, published_at
             FROM {PUBLISHED}"""  # noqa: S608  a constant

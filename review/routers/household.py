@@ -119,10 +119,10 @@ def _decide_group(
         if it["kind"].side is not side:
             raise HTTPException(status_code=404, detail="no such household or flat action for this item")
         members = group_members(con, it)
-        index = decisions_around(ctx, con, it, members)
+        index = decisions_around(ctx, it, members)
         with_states(members, index, visible_codes(con, sess))
         decided = {int(m["item_id"]) for m in members if m["open"]}
-        next_id = next_pending(con, it, index, skip=decided)
+        next_id = next_pending(ctx, con, it, skip=decided)
     if shown_item != tuple(it[name] or "" for name in SHOWN):
         return item_response(request, ctx, sess, item_id, status_code=409, stale=STALE_ITEM)
     try:

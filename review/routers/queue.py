@@ -259,7 +259,7 @@ def item_response(
         it = load_item(con, sess, item_id)
         codes = visible_codes(con, sess)
         group = group_members(con, it)
-        index = decisions_around(ctx, con, it, group)
+        index = decisions_around(ctx, it, group)
         reg = data.record(con, Side.REGISTER, it["register_idx"])
         rol = data.record(con, Side.ROLL, it["roll_idx"])
         expl = data.explanation(con, it["register_idx"], it["roll_idx"]) if reg and rol else None
@@ -270,7 +270,7 @@ def item_response(
         with_states(group, index, codes)
         if it["kind"].side:
             _annotate(group, it["kind"].side, names)
-        next_id = next_pending(con, it, index)
+        next_id = next_pending(ctx, con, it)
     if full:  # who saw whose records in full
         log_event(
             ctx.paths.state,
@@ -353,7 +353,7 @@ def decide_item(
     """
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
-        next_id = next_pending(con, it, decisions_around(ctx, con, it), skip={item_id})
+        next_id = next_pending(ctx, con, it, skip={item_id})
     posted = (register_key, roll_key, register_fingerprint, roll_fingerprint)
     if posted != tuple(it[name] or "" for name in SHOWN):
         return item_response(request, ctx, sess, item_id, status_code=409, stale=STALE_ITEM)

@@ -13,6 +13,7 @@ import pytest
 import xlsxwriter
 from fastapi.testclient import TestClient
 
+from review import items
 from schemas.codes import DecisionKind, ItemState, QueueKind, Side
 from services.audit import audit_log, now
 from services.decisions import ItemKeys, active_decisions, decide, undo_last
@@ -405,3 +406,30 @@ def test_each_kind_names_its_side_and_its_decisions() -> None:
         (Side.REGISTER, ["confirm_absent", "moved_out", "deceased", "found_present", "door_visit"]),
     ]
     assert [d for d in DecisionKind if d.is_pair] == [DecisionKind.SAME_PERSON, DecisionKind.DIFFERENT_PERSON]
+
+
+def test_next_finds_the_open_item_past_many_decided_ones(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The item page's "next" skips every decided item after it, however many (decisions are read a few at a time)."""
+    monkeypatch.setattr(items, "_FIRST_LOOK", 2)  # looks of 2, 4, 8, 16 items in this small city
+    login(client, "op")
+    rows = world.sql(
+        """SELECT item_id, kind, register_key, roll_key, register_fingerprint, roll_fingerprint
+           FROM queue WHERE community_code = ? ORDER BY item_id""",
+        [world.community],
+    )
+    decided, beyond = 20, 2
+    assert len(rows) >= decided + beyond
+
+    def settle(row: tuple[object, ...]) -> None:
+        keys = (None if v is None else str(v) for v in row[2:])
+        kind = QueueKind(str(row[1])).decisions[0]
+        decide(world.state, username="op", kind=kind, keys=ItemKeys(world.community, *keys))
+
+    for row in rows[1 : 1 + decided]:
+        settle(row)
+    first, expected = rows[0][0], rows[1 + decided][0]
+    assert f'href="/items/{expected}" data-key="n"' in client.get(f"/items/{first}").text
+    settle(rows[1 + decided])
+    assert f'href="/items/{rows[2 + decided][0]}" data-key="n"' in client.get(f"/items/{first}").text
