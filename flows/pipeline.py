@@ -324,7 +324,14 @@ def _locked_run(
         }
         history = [r for r in runs(paths.state) if r["run_id"] != run_id] + [_as_row(this_run)]
         database = timed(
-            "publish", steps.publish, run_dir, paths, run_id=run_id, runs=history, keep_runs=settings.keep_runs
+            "publish",
+            steps.publish,
+            run_dir,
+            paths,
+            run_id=run_id,
+            runs=history,
+            keep_runs=settings.keep_runs,
+            memory=settings.publish_memory,
         )
     except Exception as exc:  # recorded, then raised again sanitised
         if not isinstance(exc, RunRefused | StageFailed):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from services.paths import DataPaths
+
+logger = logging.getLogger(__name__)
 
 _LINK_EXTRAS = ", ".join(
     [f"l.{c.column} AS {c.name}_level" for c in COMPARISONS]
@@ -180,11 +183,20 @@ def _for_pages(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE INDEX lookup_{i} ON {indexed} ({column})")
 
 
-def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[str, Any]]) -> None:
-    """Write a complete database for one run at `target` (which must not exist)."""
+def build_database(
+    run_dir: Path, target: Path, *, run_id: str, runs: list[dict[str, Any]], memory: str | None = None
+) -> None:
+    """Write a complete database for one run at `target` (which must not exist).
+
+    `memory`: what DuckDB may hold (`Settings.publish_memory`), spilling past it into `spill_dir(target)`;
+    None: DuckDB's default, most of the machine's memory.
+    """
     # One thread: DuckDB then writes each table's row groups once, in order; more threads write them
     # out of order and rewrite them at the checkpoint (more work, a larger file, no faster on two cores).
-    con = duckdb.connect(str(target), config={"threads": 1})
+    config: dict[str, str | bool | int | float | list[str]] = {"threads": 1}
+    if memory is not None:
+        config |= {"memory_limit": memory, "temp_directory": str(spill_dir(target))}
+    con = duckdb.connect(str(target), config=config)
     try:
         con.execute(f"CREATE SCHEMA {RUN_SCHEMA}")
         for table in _FROM_PARQUET:
@@ -238,6 +250,12 @@ def build_database(run_dir: Path, target: Path, *, run_id: str, runs: list[dict[
         con.execute("CHECKPOINT")
     finally:
         con.close()
+        shutil.rmtree(spill_dir(target), ignore_errors=True)
+
+
+def spill_dir(target: Path) -> Path:
+    """Where the publish building `target` spills what exceeds its memory: a folder of its own beside it."""
+    return target.with_name(target.name + ".spill")
 
 
 def _finished(runs: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
@@ -251,22 +269,42 @@ def _finished(runs: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
     return rows if any(r.get("run_id") == run_id for r in rows) else [*rows, this]
 
 
-def publish(run_dir: Path, paths: DataPaths, *, run_id: str, runs: list[dict[str, Any]], keep_runs: int) -> Path:
-    """Build the database beside the published one and swap it in with `os.replace`."""
+def publish(
+    run_dir: Path,
+    paths: DataPaths,
+    *,
+    run_id: str,
+    runs: list[dict[str, Any]],
+    keep_runs: int,
+    memory: str | None = None,
+) -> Path:
+    """Build the database beside the published one and swap it in with `os.replace`.
+
+    `memory`: what the build may hold (`build_database`). A build that does not fit is built again without the
+    limit, with a warning: the night publishes rather than fail on a setting.
+    """
     building = paths.root / f".hukou.duckdb.{run_id}.building"
-    if building.exists():
-        building.unlink()
     try:
-        build_database(run_dir, building, run_id=run_id, runs=runs)
+        try:
+            _build_afresh(run_dir, building, run_id=run_id, runs=runs, memory=memory)
+        except duckdb.OutOfMemoryException as exc:
+            logger.warning("the publish did not fit in %s (%s): built again without a limit", memory, exc)
+            _build_afresh(run_dir, building, run_id=run_id, runs=runs, memory=None)
         os.replace(building, paths.published)
     finally:
-        if building.exists():
-            building.unlink()
-        wal = building.with_name(building.name + ".wal")
-        if wal.exists():
-            wal.unlink()
+        _remove_build(building)
     _prune(paths, keep_runs, current=run_id)
     return paths.published
+
+
+def _build_afresh(run_dir: Path, building: Path, **how: Any) -> None:
+    _remove_build(building)
+    build_database(run_dir, building, **how)
+
+
+def _remove_build(building: Path) -> None:
+    building.unlink(missing_ok=True)
+    building.with_name(building.name + ".wal").unlink(missing_ok=True)
 
 
 def _prune(paths: DataPaths, keep: int, *, current: str) -> None:

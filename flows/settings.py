@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     """Candidate pairs compared and scored at a time: fewer, less memory per step, same result."""
     normalise_batch_rows: PositiveInt = BATCH_ROWS
     """Raw rows normalised at a time (`flows.normalise`): fewer, less memory and a little more time, same result."""
+    publish_memory: str = "2GB"
+    """Memory the publish's DuckDB may hold (its `memory_limit`, e.g. "2GB"); past it, it spills to a folder of its
+    own beside the database it builds. Less is slower: at scale 10, 1 GB took as long as no limit (which took
+    2.0 GiB), 256 MB 25 % longer."""
     keep_runs: int = 14
     """Published run directories kept under data/runs (older ones are removed)."""
     max_shrink: float = 0.2

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from flows.pipeline import LOCAL, run_pipeline
-from flows.publish import build_database, publish
+from flows.publish import build_database, publish, spill_dir
 from flows.settings import Settings
 from services.paths import DataPaths
 
@@ -244,3 +244,31 @@ def test_prune_never_removes_the_run_being_published(run_dir: Path, tmp_path: Pa
     paths = _runs_home(run_dir, tmp_path, names[1], names[2], names[0])
     publish(paths.run(names[0]), paths, run_id=names[0], runs=[], keep_runs=1)
     assert sorted(p.name for p in paths.runs.iterdir()) == [names[0], names[2]]
+
+
+def test_a_publish_within_a_memory_limit_writes_the_same_database(
+    run_dir: Path, database: Path, tmp_path: Path
+) -> None:
+    """DuckDB spills what exceeds `memory` to a folder of its own, removed afterwards; no table changes."""
+    target = tmp_path / "limited.duckdb"
+    build_database(run_dir, target, run_id="20260101T000000Z-aaaa", runs=[], memory="32MB")
+    assert not spill_dir(target).exists()
+    tables = _query(database, "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL")
+    assert tables == _query(target, "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL")
+    for schema, table in tables:
+        if table in {"published", "runs"}:  # they hold the time of publishing
+            continue
+        sql = f"SELECT * FROM {schema}.{table}"  # noqa: S608  names from the catalogue
+        with duckdb.connect(str(database), read_only=True) as a, duckdb.connect(str(target), read_only=True) as b:
+            assert a.sql(sql).pl().equals(b.sql(sql).pl()), f"{schema}.{table}"
+
+
+def test_a_publish_that_does_not_fit_its_memory_is_built_without_the_limit(
+    run_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = _runs_home(run_dir, tmp_path, run_dir.name)
+    with caplog.at_level("WARNING", logger="flows.publish"):
+        publish(run_dir, paths, run_id=run_dir.name, runs=[], keep_runs=0, memory="1MB")
+    assert _published_run(paths.published) == run_dir.name
+    assert "did not fit in 1MB" in caplog.text
+    assert sorted(p.name for p in paths.root.iterdir() if p.name.startswith(".hukou")) == []
