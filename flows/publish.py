@@ -249,8 +249,10 @@ def build_database(
         )
         con.execute("CHECKPOINT")
     finally:
-        con.close()
-        shutil.rmtree(spill_dir(target), ignore_errors=True)
+        try:
+            con.close()
+        finally:
+            shutil.rmtree(spill_dir(target), ignore_errors=True)
 
 
 def spill_dir(target: Path) -> Path:
@@ -283,7 +285,12 @@ def publish(
     `memory`: what the build may hold (`build_database`). A build that does not fit is built again without the
     limit, with a warning: the night publishes rather than fail on a setting.
     """
-    building = paths.root / f".hukou.duckdb.{run_id}.building"
+    for left in paths.root.glob(f"{_BUILDING}*"):  # by a publish killed outright (runs never overlap: the run lock)
+        if left.is_dir():
+            shutil.rmtree(left)
+        else:
+            left.unlink()
+    building = paths.root / f"{_BUILDING}{run_id}.building"
     try:
         try:
             _build_afresh(run_dir, building, run_id=run_id, runs=runs, memory=memory)
@@ -295,6 +302,10 @@ def publish(
         _remove_build(building)
     _prune(paths, keep_runs, current=run_id)
     return paths.published
+
+
+_BUILDING = ".hukou.duckdb."
+"""How the names of a database being built, its write-ahead log and its spill folder begin."""
 
 
 def _build_afresh(run_dir: Path, building: Path, **how: Any) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 from pydantic import Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -53,10 +54,10 @@ class Settings(BaseSettings):
     """Candidate pairs compared and scored at a time: fewer, less memory per step, same result."""
     normalise_batch_rows: PositiveInt = BATCH_ROWS
     """Raw rows normalised at a time (`flows.normalise`): fewer, less memory and a little more time, same result."""
-    publish_memory: str = "2GB"
-    """Memory the publish's DuckDB may hold (its `memory_limit`, e.g. "2GB"); past it, it spills to a folder of its
-    own beside the database it builds. Less is slower: at scale 10, 1 GB took as long as no limit (which took
-    2.0 GiB), 256 MB 25 % longer."""
+    publish_memory: str | None = "2GB"
+    """Memory the publish's DuckDB may hold (its `memory_limit`: "2GB", "1500MB", "25%"); past it, it spills to a
+    folder of its own beside the database it builds; none (null in the file): DuckDB's default, most of the
+    machine. Less is slower: at scale 10, 1 GB took as long as no limit (which took 2.0 GiB), 256 MB 25 % longer."""
     keep_runs: int = 14
     """Published run directories kept under data/runs (older ones are removed)."""
     max_shrink: float = 0.2
@@ -77,6 +78,16 @@ class Settings(BaseSettings):
                 "missed, an address nobody could place or a namesake is no finding (Evidence.may_verify)"
             )
         return policy
+
+    @field_validator("publish_memory")
+    @classmethod
+    def _a_duckdb_memory_limit(cls, memory: str | None) -> str | None:
+        if memory is not None:
+            try:  # refused now, not at the end of a night
+                duckdb.connect(":memory:", config={"memory_limit": memory}).close()
+            except duckdb.Error:
+                raise ValueError(f"{memory!r} is no memory size DuckDB knows: say e.g. 2GB, 1500MB or 25%") from None
+        return memory
 
     @classmethod
     def settings_customise_sources(

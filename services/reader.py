@@ -137,15 +137,21 @@ def key_table(side: Side) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Attached:
-    """One published file attached READ_ONLY to a database of its own, with the file's identity when attached."""
+    """One published file attached READ_ONLY to a database of its own.
+
+    With the file's identity when it was looked at (to see a swap), and which publish the attached file holds, as
+    read from it (`_published_as`): a publish may swap the file between the two.
+    """
 
     identity: tuple[int, int, int, int]
     base: duckdb.DuckDBPyConnection
+    published_as: tuple[Any, ...]
 
 
 _ATTACHED: dict[Path, _Attached] = {}
 _READING: dict[int, tuple[Any, ...]] = {}
-"""The file each connection `published` handed out reads, by the connection's id, while it is open."""
+"""Which publish each connection `published` handed out reads (`_published_as`), by the connection's id, while it
+is open."""
 _ATTACHING = threading.Lock()
 _CATALOG = "published_db"
 """The name the published file is attached under; every connection `published` yields uses it."""
@@ -156,12 +162,24 @@ def _identity(path: Path) -> tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def _attach(path: Path) -> duckdb.DuckDBPyConnection:
+def _attach(path: Path, identity: tuple[int, int, int, int]) -> _Attached:
     # An in-memory database of its own, with the file attached: `duckdb.connect(path)` would hand back the
     # database of a file it still holds open under that path, though a publish has since swapped another in.
     base = duckdb.connect(":memory:")
     base.execute(f"ATTACH ? AS {_CATALOG} (READ_ONLY)", [str(path)])
-    return base
+    base.execute(f"USE {_CATALOG}")
+    return _Attached(identity, base, _published_as(base))
+
+
+def _published_as(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The published file a connection reads and which publish it holds: (path, run id, publish time)."""
+    return (
+        con.execute(
+            f"""SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()), run_id, published_at
+            FROM {PUBLISHED}"""  # noqa: S608  a constant
+        ).fetchone()
+        or ()
+    )
 
 
 @contextmanager
@@ -189,9 +207,9 @@ def published(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     with _ATTACHING:
         attached = _ATTACHED.get(path)
         if attached is None or attached.identity != identity:
-            attached = _ATTACHED[path] = _Attached(identity, _attach(path))
+            attached = _ATTACHED[path] = _attach(path, identity)
         con = attached.base.cursor()
-    _READING[id(con)] = (str(path), *attached.identity)
+    _READING[id(con)] = attached.published_as
     try:
         con.execute(f"USE {_CATALOG}")
         yield con
@@ -202,8 +220,7 @@ def published(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 _ONCE: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-"""`once_a_publish`'s values by (file, the file's identity or its run and publish time, what), least recently read
-first."""
+"""`once_a_publish`'s values by (file, run, publish time, what), least recently read first."""
 _REMEMBERING = threading.Lock()
 _ONCE_MOST = 512
 """Values kept at most: a city's 48 communities a few kinds each, and more; past it the least recently read go
@@ -224,14 +241,7 @@ def once_a_publish(con: duckdb.DuckDBPyConnection, what: tuple[Any, ...], read: 
     Returns:
         The value.
     """
-    published_as = _READING.get(id(con)) or (
-        con.execute(
-            f"""SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()), run_id, published_at
-            FROM {PUBLISHED}"""  # noqa: S608  a constant
-        ).fetchone()
-        or ()
-    )
-    key = (*published_as, *what)
+    key = (*(_READING.get(id(con)) or _published_as(con)), *what)
     with _REMEMBERING:
         if key in _ONCE:
             _ONCE.move_to_end(key)

@@ -263,12 +263,23 @@ def test_a_publish_within_a_memory_limit_writes_the_same_database(
             assert a.sql(sql).pl().equals(b.sql(sql).pl()), f"{schema}.{table}"
 
 
-def test_a_publish_that_does_not_fit_its_memory_is_built_without_the_limit(
+def test_a_publish_that_does_not_fit_its_memory_is_built_without_the_limit_and_leaves_nothing(
     run_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     paths = _runs_home(run_dir, tmp_path, run_dir.name)
+    killed = paths.root / ".hukou.duckdb.20250101T000000Z-dead.building"  # what a publish killed outright left
+    killed.write_bytes(b"half a database")
+    (paths.root / f"{killed.name}.spill").mkdir()
     with caplog.at_level("WARNING", logger="flows.publish"):
         publish(run_dir, paths, run_id=run_dir.name, runs=[], keep_runs=0, memory="1MB")
     assert _published_run(paths.published) == run_dir.name
     assert "did not fit in 1MB" in caplog.text
     assert sorted(p.name for p in paths.root.iterdir() if p.name.startswith(".hukou")) == []
+
+
+def test_a_memory_size_duckdb_does_not_know_is_refused_before_the_night(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUKOU_PUBLISH_MEMORY", "1500MB")
+    assert Settings().publish_memory == "1500MB"
+    monkeypatch.setenv("HUKOU_PUBLISH_MEMORY", "2048")  # no unit
+    with pytest.raises(ValueError, match="'2048' is no memory size DuckDB knows"):
+        Settings()

@@ -94,3 +94,22 @@ def test_what_no_decision_changes_is_read_once_a_publish(tmp_path: Path) -> None
     assert [page(), page()] == ["night-2", "night-2"]
     assert reads == ["night-1", "night-2"]
     reader.release(tmp_path)
+
+
+def test_a_file_swapped_while_it_is_attached_is_known_by_what_it_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish between looking at the file and attaching it: the values read once are the attached file's."""
+
+    def page() -> str:
+        with reader.published(tmp_path) as con:
+            return reader.once_a_publish(con, ("the run",), lambda: reader.run_id(con))
+
+    _publish(tmp_path, "night-1")
+    assert page() == "night-1"
+    looked_at = reader._identity(DataPaths(tmp_path).published.resolve())
+    _publish(tmp_path, "night-2")
+    assert page() == "night-2"
+    monkeypatch.setattr(reader, "_identity", lambda _: looked_at)  # seen before the swap, attached after it
+    assert page() == "night-2"
+    reader.release(tmp_path)
