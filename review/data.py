@@ -262,31 +262,34 @@ def search_query(text: str) -> Query:
 
 
 def search(con: duckdb.DuckDBPyConnection, side: Side, query: Query, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
-    """Records of one side with exactly this name or ID number (city-wide, at most `limit`)."""
+    """Records of one side with exactly this name or ID number (city-wide, at most `limit`), with their status."""
     if query.kind == "name":
-        where, params = "x.name = ?", [query.text]
+        lookups = [("name", query.text)]
     elif query.kind == "id":
         legacy = len(query.text) == MIN_ID_LENGTH and query.text.isdigit()
-        upgraded = idnumber.upgrade15(query.text) if legacy else query.text
-        where, params = "(x.id_clean = ? OR x.id18 = ?)", [query.text, upgraded]
+        lookups = [("id_clean", query.text), ("id18", idnumber.upgrade15(query.text) if legacy else query.text)]
     else:
         return []
-    # The tables come from services.reader and `where` from above; every value is a parameter.
-    sql = f"""SELECT x.*, s.status FROM {record_table(side)} x
-              LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
-              WHERE {where}
-              ORDER BY x.community_code, x.source_file, x.source_sheet, x.source_row LIMIT ?"""  # noqa: S608
-    return dict_rows(con, sql, [str(side), *params, limit])
+    found: dict[int, dict[str, Any]] = {}
+    for column, value in lookups:  # one equality a query, no join: a scan of one column (an OR or a join scans more)
+        sql = f"SELECT * FROM {record_table(side)} WHERE {column} = ?"  # noqa: S608  table from services.reader, column from above
+        found |= {r["idx"]: r for r in dict_rows(con, sql, [value])}
+    order = ("community_code", "source_file", "source_sheet", "source_row")
+    hits = sorted(found.values(), key=lambda r: tuple((r[c] is None, r[c]) for c in order))[:limit]
+    for hit in hits:
+        hit["status"] = (record_status(con, side, hit["idx"]) or {}).get("status")
+    return hits
 
 
 def record_by_key(con: duckdb.DuckDBPyConnection, side: Side, record_key: str) -> dict[str, Any] | None:
     """One record of one side by its record key, with its published link, or None."""
-    sql = f"""SELECT x.*, s.status, s.other_community_code, s.linked_file, s.linked_sheet, s.linked_row, s.verified_by
-              FROM {record_table(side)} x
-              LEFT JOIN {RunTable.RECORD_STATUS.qualified} s ON s.side = ? AND s.idx = x.idx
-              WHERE x.record_key = ? ORDER BY x.idx LIMIT 1"""  # noqa: S608  tables from services.reader
-    rows = dict_rows(con, sql, [str(side), record_key])
-    return rows[0] if rows else None
+    sql = f"SELECT * FROM {record_table(side)} WHERE record_key = ? ORDER BY idx LIMIT 1"  # noqa: S608  table from services.reader
+    rows = dict_rows(con, sql, [record_key])
+    if not rows:
+        return None
+    status = record_status(con, side, rows[0]["idx"]) or {}
+    link = ("status", "other_community_code", "linked_file", "linked_sheet", "linked_row", "verified_by")
+    return rows[0] | {c: status.get(c) for c in link}
 
 
 def linked_community(found: dict[str, Any], partner: dict[str, Any] | None) -> str | None:

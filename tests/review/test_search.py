@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 
 from fastapi.testclient import TestClient
 
-from reconcile.idnumber import mask
+from reconcile.idnumber import mask, upgrade15
+from review import data
 from review.app import create_app
+from schemas.codes import Side
 from services import claims
 from services.audit import audit_log
 from services.decisions import active_decisions
+from services.reader import published, record_table
 from tests.review.conftest import login
 
 if TYPE_CHECKING:
@@ -184,3 +187,39 @@ def test_a_record_another_community_decided_on_is_claimed_not_taken(world: World
     assert decision["kind"] == "confirm_unregistered"  # theirs stands
     (claim,) = claims.open_claims(world.state, world.other_community)
     assert claim["roll_key"] == foreign["key"]
+
+
+def test_search_and_record_lookups_find_what_one_query_over_the_records_finds(world: World) -> None:
+    """One equality a query, statuses by index: the same records, order and statuses as one join over the side."""
+    with published(world.data) as con:
+        for side in Side:
+            table = record_table(side)
+            sample = con.execute(
+                f"SELECT name, id_clean, record_key FROM {table} USING SAMPLE 40 ROWS (reservoir, 7)"  # noqa: S608
+            ).fetchall()
+            for name, id_clean, record_key in sample:
+                for text in (name, id_clean, (id_clean or "")[:6] + (id_clean or "")[8:17]):
+                    query = data.search_query(text or "")
+                    where = "x.name = ?" if query.kind == "name" else "(x.id_clean = ? OR x.id18 = ?)"
+                    legacy = query.kind == "id" and len(query.text) == data.MIN_ID_LENGTH
+                    params = (
+                        [query.text]
+                        if query.kind == "name"
+                        else [query.text, upgrade15(query.text) if legacy else query.text]
+                    )
+                    expected = (
+                        []
+                        if query.kind == "refused"
+                        else con.execute(
+                            f"""SELECT x.idx, s.status FROM {table} x
+                            LEFT JOIN run.record_status s ON s.side = ? AND s.idx = x.idx WHERE {where}
+                            ORDER BY x.community_code, x.source_file, x.source_sheet, x.source_row LIMIT ?""",  # noqa: S608
+                            [str(side), *params, data.SEARCH_LIMIT],
+                        ).fetchall()
+                    )
+                    assert [(r["idx"], r["status"]) for r in data.search(con, side, query)] == expected, (side, query)
+                found = data.record_by_key(con, side, record_key)
+                assert found is not None
+                assert found["record_key"] == record_key
+                status = data.record_status(con, side, found["idx"])
+                assert found["status"] == (status or {}).get("status")
