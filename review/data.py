@@ -178,12 +178,16 @@ def _members(
     except duckdb.CatalogException:  # published before these tables were made there
         return members_joined(con, side, group, exclude, community)
     wanted = [r for r in rows if r["idx"] != exclude and (community is None or r["community_code"] == community)]
-    wanted.sort(key=lambda r: tuple((r[c] is None, r[c]) for c in _SOURCE_ORDER))
-    return [{**(record(con, side, r["idx"]) or {}), **r} for r in wanted]
+    return [{**(record(con, side, r["idx"]) or {}), **r} for r in _in_order(wanted, _SOURCE_ORDER)]
 
 
 _SOURCE_ORDER = ("source_file", "source_sheet", "source_row")
-"""Where a record stands in the delivery: the order people are listed in (nulls last, as SQL sorts them)."""
+"""Where a record stands in the delivery: the order people are listed in."""
+
+
+def _in_order(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`rows` sorted by `columns`, nulls last, as SQL's ORDER BY sorts them."""
+    return sorted(rows, key=lambda r: tuple((r[c] is None, r[c]) for c in columns))
 
 
 def members_joined(
@@ -274,8 +278,7 @@ def search(con: duckdb.DuckDBPyConnection, side: Side, query: Query, limit: int 
     for column, value in lookups:  # one equality a query, no join: a scan of one column (an OR or a join scans more)
         sql = f"SELECT * FROM {record_table(side)} WHERE {column} = ?"  # noqa: S608  table from services.reader, column from above
         found |= {r["idx"]: r for r in dict_rows(con, sql, [value])}
-    order = ("community_code", "source_file", "source_sheet", "source_row")
-    hits = sorted(found.values(), key=lambda r: tuple((r[c] is None, r[c]) for c in order))[:limit]
+    hits = _in_order(list(found.values()), ("community_code", *_SOURCE_ORDER))[:limit]
     for hit in hits:
         hit["status"] = (record_status(con, side, hit["idx"]) or {}).get("status")
     return hits

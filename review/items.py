@@ -76,9 +76,13 @@ def decision_index(ctx: AppContext, items: Iterable[Mapping[str, Any]]) -> Decis
     return {(r["register_key"], r["roll_key"]): r for r in frame.iter_rows(named=True)}
 
 
-def decisions_around(ctx: AppContext, it: dict[str, Any], members: Iterable[Mapping[str, Any]] = ()) -> DecisionIndex:
-    """`decision_index` of an item and the members of its household or flat (`group_members`)."""
-    return decision_index(ctx, [it, *members])
+def group_with_states(
+    ctx: AppContext, con: duckdb.DuckDBPyConnection, it: dict[str, Any], codes: Collection[str]
+) -> tuple[list[dict[str, Any]], DecisionIndex]:
+    """`group_members` of an item `with_states` (`codes`: the user's communities), and the decisions on all of them."""
+    members = group_members(con, it)
+    index = decision_index(ctx, [it, *members])
+    return with_states(members, index, codes), index
 
 
 def state_of(item: dict[str, Any], index: DecisionIndex) -> tuple[ItemState, dict[str, Any] | None]:

@@ -23,13 +23,11 @@ from review.items import (
     PARTIAL,
     batch_fields,
     batch_keys,
-    decisions_around,
     flashed,
-    group_members,
+    group_with_states,
     load_item,
     next_pending,
     visible_codes,
-    with_states,
 )
 from review.routers.queue import SHOWN, STALE_GROUP, STALE_ITEM, GroupForm, item_response
 from schemas.codes import DecisionKind, Side
@@ -118,9 +116,7 @@ def _decide_group(
         it = load_item(con, sess, item_id)
         if it["kind"].side is not side:
             raise HTTPException(status_code=404, detail="no such household or flat action for this item")
-        members = group_members(con, it)
-        index = decisions_around(ctx, it, members)
-        with_states(members, index, visible_codes(con, sess))
+        members, _ = group_with_states(ctx, con, it, visible_codes(con, sess))
         decided = {int(m["item_id"]) for m in members if m["open"]}
         next_id = next_pending(ctx, con, it, skip=decided)
     if shown_item != tuple(it[name] or "" for name in SHOWN):

@@ -26,14 +26,12 @@ from review.items import (
     PARTIAL,
     batch_fields,
     decision_index,
-    decisions_around,
     flashed,
-    group_members,
+    group_with_states,
     load_item,
     next_pending,
     state_of,
     visible_codes,
-    with_states,
 )
 from review.present import (
     UNRECORDED_NOTE,
@@ -257,9 +255,7 @@ def item_response(
     full = sess.user.role in FULL_VIEW_ROLES
     with data.database(ctx.data_dir) as con:
         it = load_item(con, sess, item_id)
-        codes = visible_codes(con, sess)
-        group = group_members(con, it)
-        index = decisions_around(ctx, it, group)
+        group, index = group_with_states(ctx, con, it, visible_codes(con, sess))
         reg = data.record(con, Side.REGISTER, it["register_idx"])
         rol = data.record(con, Side.ROLL, it["roll_idx"])
         expl = data.explanation(con, it["register_idx"], it["roll_idx"]) if reg and rol else None
@@ -267,7 +263,6 @@ def item_response(
         family = _annotate(data.household(con, reg["household_key"], reg["idx"]) if reg else [], Side.REGISTER, names)
         at_dwelling = _annotate(data.residents(con, rol["flat"], rol["idx"]) if rol else [], Side.ROLL, names)
         evidence, status = _evidence(con, it, names, full=full)
-        with_states(group, index, codes)
         if it["kind"].side:
             _annotate(group, it["kind"].side, names)
         next_id = next_pending(ctx, con, it)
