@@ -42,14 +42,14 @@ MAPPED = {
     ("normalise", "batch"): "one task per batch of raw rows",
     ("normalise", "part"): "one task per settled part of a side: located, keyed, numbered",
 }
-"""The units mapped over a cluster's workers today (`flows.nightly`)."""
+"""Normalisation's units, mapped over a cluster's workers (`flows.nightly`) and measured one by one."""
 CHUNKED = {
     ("link", "block"): "per blocking-key partition",
     ("link", "compare"): "per chunk of candidate pairs",
-    ("link", "score"): "per chunk of compared pairs",
-    ("link", "weights"): "per chunk of kept pairs",
 }
-"""The link's steps that work by partition or chunk inside one process: they could be mapped, but are not yet."""
+"""The link's steps whose units (`reconcile.units`: a blocking partition, a chunk of pairs) a cluster's workers run
+(`flows.link_units`). Here they are measured as steps (all their units in one process, `link`'s `on_step`), each
+unit a step's time over its chunks."""
 WORKERS = (8, 32, 128)
 
 
@@ -137,6 +137,7 @@ def measure(register: Path, rolls: Path, data: Path) -> dict[str, Any]:
         "roll_rows": outcome.counts["roll_rows"],
         "candidate_pairs": outcome.counts["candidate_pairs"],
         "chunk_rows": Settings().link_chunk_rows,
+        "block_units": len(Settings().link_settings().rules) * Settings().link_partitions,
         "units": clock.units,
     }
 
@@ -201,14 +202,16 @@ def project(
     raised the resident set), carried on along the line through the two scales, never below the larger scale's
     (a batch keeps its rows; what it reads of the whole side grows). Everything else is the critical path, run
     where the whole city is, its process's peak carried on the same way.
-    Two walls: as built (the link whole in one process), and with the link's `CHUNKED` steps mapped too, a
-    chunk lasting its step's time over the province's chunks of pairs (a design, not code). Each mapped task
+    Two walls: as built (the link's `CHUNKED` steps mapped too, a chunk lasting its step's time over the
+    province's chunks of pairs), and with the link whole on one worker, as it ran before. Each mapped task
     adds `task_seconds` (`benchmarks.task_overhead`), counted as if the flow's process paid them one by one.
     """
     rows_s, rows_l = small["register_rows"], large["register_rows"]
     factor = people / rows_l
     by_s, by_l = summarise(small["units"]), summarise(large["units"])
     chunks = max(1, math.ceil(large["candidate_pairs"] * factor / large["chunk_rows"]))
+    # Blocking's units are its rules' partitions, however many pairs (a unit then lasts at least their mean).
+    count = {key: float(large.get("block_units", chunks) if key == ("link", "block") else chunks) for key in CHUNKED}
     along = (rows_s, rows_l, people)
     rows: list[dict[str, Any]] = []
     for key, measured in by_l.items():
@@ -220,13 +223,13 @@ def project(
             row["longest"] = max(measured["longest"], linear(before["longest"], measured["longest"], *along))
             row["peak_mib"] = max(measured["grew_mib"], linear(before["grew_mib"], measured["grew_mib"], *along))
         elif key in CHUNKED:  # its peak is the whole city's link, not a chunk's: left out
-            row["longest"], row["peak_mib"] = seconds / chunks, math.nan
+            row["longest"], row["peak_mib"] = seconds / count[key], math.nan
         else:
             row["peak_mib"] = max(measured["peak_mib"], linear(before["peak_mib"], measured["peak_mib"], *along))
         rows.append(row)
 
     def tasks(row: dict[str, Any]) -> float:
-        return float(by_l[row["key"]]["count"] * factor if row["key"] in MAPPED else chunks)
+        return float(by_l[row["key"]]["count"] * factor if row["key"] in MAPPED else count[row["key"]])
 
     def wall(w: int, split: set[tuple[str, str]]) -> float:
         work = sum(max(r["seconds"] / w, r["longest"]) if r["key"] in split else r["seconds"] for r in rows)
@@ -238,8 +241,8 @@ def project(
         "units": sorted(rows, key=lambda r: (r["key"] in MAPPED or r["key"] in CHUNKED, -r["seconds"])),
         "one_machine": sum(r["seconds"] for r in rows),
         "task_seconds": task_seconds,
-        "as_built": {w: wall(w, set(MAPPED)) for w in workers},
-        "link_mapped": {w: wall(w, set(MAPPED) | set(CHUNKED)) for w in workers},
+        "as_built": {w: wall(w, set(MAPPED) | set(CHUNKED)) for w in workers},
+        "link_whole": {w: wall(w, set(MAPPED)) for w in workers},
     }
 
 
@@ -269,7 +272,10 @@ def report(scales: dict[int, dict[str, Any]], people: float, task_seconds: float
     """Print the units per scale and the province's projection from the smallest and largest scale."""
     console.print(_scale_table(scales))
     console.print("* mapped over a cluster's workers: " + "; ".join(f"{'/'.join(k)}: {v}" for k, v in MAPPED.items()))
-    console.print("~ by chunk in one process, not mapped yet: " + "; ".join(f"{'/'.join(k)}" for k in CHUNKED))
+    console.print(
+        "~ mapped too, measured here as steps (their units in one process): "
+        + "; ".join(f"{'/'.join(k)}: {v}" for k, v in CHUNKED.items())
+    )
     ordered = sorted(scales)
     if len(ordered) < 2:
         return
@@ -290,7 +296,7 @@ def report(scales: dict[int, dict[str, Any]], people: float, task_seconds: float
     for w in p["as_built"]:
         console.print(
             f"{w:>4} workers: {p['as_built'][w] / 60:.1f} min as built; "
-            f"{p['link_mapped'][w] / 60:.1f} min were the link's chunks mapped too"
+            f"{p['link_whole'][w] / 60:.1f} min with the link on one worker, as before"
         )
 
 

@@ -3,11 +3,13 @@
 Parameters are paths only; logs and the run artifact carry counts only, never
 names or ID numbers.
 
-On a cluster (`dask_address`) the stages that read and write the run's files run on the workers: ingest,
-link and classify as one task each, normalisation as units mapped over them (a batch of rows, a part of a
-side: `flows.normalise`). What needs a whole side in normalisation (record keys, places and flats, joining the
-parts), the operators' standing decisions (the state database) and publishing stay in the flow's process.
-Tasks take and return paths, counts and small plans, never records.
+On a cluster (`dask_address`) the stages that read and write the run's files run on the workers: ingest
+and classify as one task each, normalisation and linking as units mapped over them (a batch of rows, a part
+of a side: `flows.normalise`; a blocking partition, a chunk of pairs: `flows.link_units`). What needs a whole
+side in normalisation (record keys, places and flats, joining the parts), what needs every pair in linking
+(estimation, the one-to-one assignment), the operators' standing decisions (the state database) and
+publishing stay in the flow's process. Tasks take and return paths, counts, small plans and steps, never
+records.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect_dask.task_runners import DaskTaskRunner
 
+from flows import link_units, stages
 from flows import normalise as normalising
-from flows import stages
 from flows.notify import on_failure
 from flows.pipeline import (
     CarryingDebugLog,
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from prefect.client.schemas.objects import State
+
+    from reconcile.linker import LinkSettings
+    from reconcile.units import Step
 
 
 def may_pass(task: object, task_run: object, state: State[Any]) -> bool:
@@ -115,10 +120,33 @@ def _normalise_mapped(
     return normalising.finish(work, settled, digest_key, write=write)
 
 
+@task(name="link-unit")
+def link_unit(debug_log: Path | None, step: Step[Any], work: Any, sides: link_units.SharedSides, folder: Path) -> Path:
+    """`flows.link_units.run_unit` on a worker: one unit of linking (a partition, a chunk), its result's file."""
+    return CarryingDebugLog(guarded(link_units.run_unit))(debug_log, step, work, sides, folder)
+
+
+def _link_mapped(run: Path, settings: LinkSettings) -> dict[str, Any]:
+    """`flows.stages.link_stage` here, its units (`reconcile.units`) mapped over the workers.
+
+    Blocking by rule and partition and comparison by chunk run on the workers (`link_unit`); the rest runs
+    here, between them: what needs every pair (estimation, the one-to-one assignment, the household and
+    unexplained passes' choices) and scoring, which costs less than sending its chunks away.
+    """
+    log = current_debug_log()
+
+    def run_all(step: Step[Any], works: list[Any], sides: link_units.SharedSides, out: Path) -> list[Path]:
+        futures = link_unit.map(unmapped(log), unmapped(step), works, unmapped(sides), unmapped(out))
+        return [future.result() for future in futures]
+
+    with link_units.through_files(run / "link.work", run_all) as units:
+        return stages.link_stage(run, settings, units=units)
+
+
 CLUSTER_STEPS = Steps(
     ingest=_on_workers(stages.ingest, name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass),
     normalise=_normalise_mapped,
-    link=_on_workers(stages.link_stage, name="link"),
+    link=_link_mapped,
     classify=_on_workers(stages.classify_stage, name="classify"),
     publish=PREFECT_STEPS.publish,  # here: it swaps the database the review app reads
 )

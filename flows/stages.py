@@ -24,6 +24,7 @@ from reconcile.dwelling import PARTS
 from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, findings
 from reconcile.linker import LinkSettings, link
 from reconcile.progress import progress as progress_since
+from reconcile.units import IN_TURN, Units
 from schemas.codes import DecidedBy, Evidence, Outcome, Side
 from schemas.inputs import FILE_COMMUNITY, REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
@@ -338,11 +339,14 @@ def standing_decisions(run: Path, state: Path | None) -> None:
     standing.write_parquet(run / "decisions.parquet")
 
 
-def link_stage(run: Path, settings: LinkSettings, *, on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
+def link_stage(
+    run: Path, settings: LinkSettings, *, on_step: Callable[[str], None] | None = None, units: Units = IN_TURN
+) -> dict[str, Any]:
     """Link the two sides under the operators' standing decisions (decisions.parquet: `standing_decisions`).
 
     Writes links.parquet, candidates.parquet, duplicates.parquet, pair_decisions.parquet and model.json.
-    `on_step`: told each step of `reconcile.linker.link` as it begins.
+    `on_step`: told each step of `reconcile.linker.link` as it begins; `units`: who runs its units
+    (`reconcile.units`; on a cluster, `flows.link_units`).
     """
     with progress.stage("匹配 link", 1):
         scans = pl.scan_parquet(run / "register.parquet"), pl.scan_parquet(run / "roll.parquet")
@@ -353,7 +357,9 @@ def link_stage(run: Path, settings: LinkSettings, *, on_step: Callable[[str], No
         )
         roll = pl.read_parquet(run / "roll.parquet", columns=LINK_COLUMNS)
         # Consumed: `link` takes the columns out of these frames as it copies the rows it links.
-        result = link(register, roll, settings=settings, decisions=decisions, consume_inputs=True, on_step=on_step)
+        result = link(
+            register, roll, settings=settings, decisions=decisions, consume_inputs=True, on_step=on_step, units=units
+        )
         result.links.write_parquet(run / "links.parquet")
         result.candidates.write_parquet(run / "candidates.parquet")
         result.duplicates().write_parquet(run / "duplicates.parquet")

@@ -8,10 +8,15 @@ union of all rules; which rules found a pair is kept for recall analysis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from reconcile import idnumber
+from reconcile.units import IN_TURN, Sides, Units
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +62,44 @@ def _keyed(frame: pl.DataFrame, cols: list[str], name: str) -> pl.DataFrame:
     )
 
 
-def _rule_pairs(register: pl.DataFrame, roll: pl.DataFrame, rule: BlockingRule, *, partitions: int = 1) -> pl.DataFrame:
-    """The rule's pairs, joined one key partition at a time (`partitions`: by key hash; each key in one)."""
-    left = _keyed(register, [r for r, _ in rule.on], "rid")
-    right = _keyed(roll, [r for _, r in rule.on], "lid")
-    found = []
-    for part in range(partitions):
-        in_part = (pl.col("key") % partitions) == part
-        found.append(_partition_pairs(left.filter(in_part), right.filter(in_part), rule.max_block))
-    return pl.concat(found) if len(found) > 1 else found[0]
+@dataclass(frozen=True, slots=True)
+class RulePartition:
+    """A unit of blocking (`reconcile.units.Step`): the pairs of one rule's keys in one partition (by key hash).
+
+    Every key falls in one of the `partitions`, so a rule's pairs are the union of its partitions' (with a
+    pair found through two ID corrections possibly in two of them: `blocked` makes them unique).
+    """
+
+    rule: BlockingRule
+    partitions: int = 1
+
+    def __call__(self, part: int, sides: Sides, /) -> pl.DataFrame:
+        """rid, lid: the pairs of the rule's keys in partition `part`."""
+        register, roll = _rule_sides(sides, self.rule)
+        left = _keyed(register, [r for r, _ in self.rule.on], "rid")
+        right = _keyed(roll, [r for _, r in self.rule.on], "lid")
+        if self.partitions > 1:
+            in_part = (pl.col("key") % self.partitions) == part
+            left, right = left.filter(in_part), right.filter(in_part)
+        return _partition_pairs(left, right, self.rule.max_block)
+
+
+_FIXES: tuple[Callable[[Sides], pl.DataFrame], Callable[[Sides], pl.DataFrame]] = (
+    lambda sides: id_fixes(sides.register),
+    lambda sides: id_fixes(sides.roll),
+)
+
+
+def _rule_sides(sides: Sides, rule: BlockingRule) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each side as `rule` joins it: with its candidate ID corrections as `id_fix` where the rule reads them."""
+    cols = {c for pair in rule.on for c in pair}
+    out = []
+    for position, records in enumerate((sides.register, sides.roll)):
+        if any(pair[position] == "id_fix" for pair in rule.on):
+            fixes = sides.derived(f"id_fix.{position}", _FIXES[position])
+            records = fixes.join(records.select("idx", *(cols - {"id_fix"} & set(records.columns))), on="idx")
+        out.append(records)
+    return out[0], out[1]
 
 
 def _partition_pairs(left: pl.DataFrame, right: pl.DataFrame, max_block: int) -> pl.DataFrame:
@@ -118,26 +152,25 @@ def candidate_pairs(
     in `partitions` parts by key hash: every key falls in one part, so the pairs are the same for any
     number of parts, and a part's join holds only its keys.
     """
-    fixes_needed = any(c == "id_fix" for rule in rules for pair in rule.on for c in pair)
-    reg_fix = id_fixes(register) if fixes_needed else None
-    roll_fix = id_fixes(roll) if fixes_needed else None
+    return blocked(Sides(register, roll), rules, partitions=partitions)
+
+
+def blocked(
+    sides: Sides, rules: tuple[BlockingRule, ...], *, partitions: int = 1, units: Units = IN_TURN
+) -> pl.DataFrame:
+    """`candidate_pairs` of `sides`, each rule's partitions run as units (`RulePartition`) by `units`."""
     merged = pl.DataFrame(schema={"_pair": pl.UInt64, "rules": pl.UInt32})
     bits = rule_bits(rules)
     for rule in rules:
-        cols = {c for pair in rule.on for c in pair}
-        reg, rol = register, roll
-        if reg_fix is not None and any(r == "id_fix" for r, _ in rule.on):
-            reg = reg_fix.join(register.select("idx", *(cols - {"id_fix"} & set(register.columns))), on="idx")
-        if roll_fix is not None and any(r == "id_fix" for _, r in rule.on):
-            rol = roll_fix.join(roll.select("idx", *(cols - {"id_fix"} & set(roll.columns))), on="idx")
-        pairs = _rule_pairs(reg, rol, rule, partitions=partitions)
-        if reg is not register or rol is not roll:
+        parts = units.map(RulePartition(rule, partitions), range(partitions), sides)
+        pairs = pl.concat(parts) if len(parts) > 1 else parts[0]
+        if any(c == "id_fix" for pair in rule.on for c in pair):
             pairs = pairs.unique()  # a record may have several candidate corrections
         # Merged rule by rule: the pairs found by several rules are held once, not once per rule.
         merged = _merge_rule(merged, pairs.select(pair_key().alias("_pair")), bits[rule.name])
     return merged.select(
-        (pl.col("_pair") // (1 << 32)).cast(register["idx"].dtype).alias("rid"),
-        (pl.col("_pair") % (1 << 32)).cast(roll["idx"].dtype).alias("lid"),
+        (pl.col("_pair") // (1 << 32)).cast(sides.register["idx"].dtype).alias("rid"),
+        (pl.col("_pair") % (1 << 32)).cast(sides.roll["idx"].dtype).alias("lid"),
         "rules",
     )
 

@@ -10,6 +10,7 @@ one side: the field then says nothing either way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
@@ -19,6 +20,7 @@ from rapidfuzz.distance import Levenshtein
 from reconcile import names
 from reconcile.comparison import MISSING, Comparison, ComparisonLevel, ComparisonSet
 from reconcile.dwelling import GRADE_LABELS, PARTS, Grade, grade_expr
+from reconcile.units import IN_TURN, Sides, Units
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -375,15 +377,41 @@ def compare(
     With `register_names`, also `reg_name` (for the name's term frequency in `reconcile.model.score`).
     Pairs are compared `chunk_size` at a time: each chunk gathers both records'
     strings, which is what takes memory, and keeps only small level columns.
-    Chunks are independent, so they could as well run on different workers.
+    Chunks are independent: `compared` runs them as units, which may run on different workers.
     """
-    reg, rol = indexed(register, *REGISTER_COLUMNS[1:]), indexed(roll, *ROLL_COLUMNS[1:])
-    if pairs.height <= chunk_size:
-        return _compare_chunk(pairs, reg, rol, register_names=register_names)
-    return pl.concat(
-        [_compare_chunk(chunk, reg, rol, register_names=register_names) for chunk in pairs.iter_slices(chunk_size)],
-        rechunk=False,  # a contiguous copy would hold every pair's levels twice for a moment
-    )
+    return compared(pairs, Sides(register, roll), chunk_size=chunk_size, register_names=register_names)
+
+
+def compared(
+    pairs: pl.DataFrame,
+    sides: Sides,
+    *,
+    chunk_size: int = 500_000,
+    register_names: bool = False,
+    units: Units = IN_TURN,
+) -> pl.DataFrame:
+    """`compare` of the (rid, lid) `pairs` between `sides`, each chunk a unit (`ComparePairs`) run by `units`."""
+    pairs = pairs.select("rid", "lid")
+    chunks = [pairs] if pairs.height <= chunk_size else list(pairs.iter_slices(chunk_size))
+    parts = units.map(ComparePairs(register_names=register_names), chunks, sides)
+    # Not rechunked: a contiguous copy would hold every pair's levels twice for a moment.
+    return parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ComparePairs:
+    """A unit of comparison (`reconcile.units.Step`): a chunk of (rid, lid) pairs, to their levels."""
+
+    register_names: bool = False
+
+    def __call__(self, pairs: pl.DataFrame, sides: Sides, /) -> pl.DataFrame:
+        """rid, lid and a level column per comparison (and `reg_name` if `register_names`)."""
+        reg, rol = sides.derived("compare", _indexed_sides)
+        return _compare_chunk(pairs, reg, rol, register_names=self.register_names)
+
+
+def _indexed_sides(sides: Sides) -> tuple[Indexed, Indexed]:
+    return indexed(sides.register, *REGISTER_COLUMNS[1:]), indexed(sides.roll, *ROLL_COLUMNS[1:])
 
 
 def _compare_chunk(pairs: pl.DataFrame, register: Indexed, roll: Indexed, *, register_names: bool) -> pl.DataFrame:

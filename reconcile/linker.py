@@ -3,10 +3,11 @@
 `link` is the public entry point. It runs three passes over one model: the
 blocked candidates; then household evidence (relatives found together); then
 the records nothing explains yet, where namesakes found elsewhere no longer
-compete. Scoring is pairwise (`compare` works in chunks), so candidate pairs can
-be split into chunks, scored independently (e.g. on Dask workers) and
-concatenated; only estimation and the one-to-one assignment see all pairs, and
-they need just the small comparison patterns and (rid, lid, weight).
+compete. Blocking goes by rule and key partition and comparison by chunk of pairs: units that
+may run anywhere, in any order (`reconcile.units`; on a cluster's workers: `flows.link_units`).
+Scoring is pairwise and goes by chunk in this process (on a cluster, sending the chunks away
+would cost as much as scoring them: benchmarks/RESULTS.md); only estimation and the one-to-one
+assignment see all pairs, and they need just the small comparison patterns and (rid, lid, weight).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from reconcile.block import (
     DEFAULT_RULES,
     UNEXPLAINED_RULES,
     BlockingRule,
+    blocked,
     candidate_pairs,
     merge_sources,
     pair_key,
     rule_bits,
 )
-from reconcile.compare import COMPARISONS, HOUSEHOLD, compare
+from reconcile.compare import COMPARISONS, HOUSEHOLD, compared
 from reconcile.dedupe import find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
 from reconcile.model import (
@@ -41,6 +43,7 @@ from reconcile.model import (
     register_name_tf,
     score,
 )
+from reconcile.units import IN_TURN, Sides, Units
 from schemas.codes import DecidedBy, Side
 from schemas.inputs import LINEAGE
 
@@ -153,6 +156,7 @@ def link(
     decisions: Decisions | None = None,
     consume_inputs: bool = False,
     on_step: Callable[[str], None] | None = None,
+    units: Units = IN_TURN,
 ) -> LinkResult:
     """Link prepared register records to prepared roll records, city-wide.
 
@@ -162,6 +166,8 @@ def link(
     `link` takes the columns out of `register` and `roll` as it copies the rows
     it links, leaving both frames empty (partly, if it fails on the way): the
     records are never held twice. `on_step` is told the name of each step (`STEPS`) as it begins.
+    `units` runs blocking's partitions and comparison's chunks, in every pass (`reconcile.units`): in turn
+    here unless told otherwise. Who runs them changes no result.
     """
     step = on_step or (lambda name: None)
     step("dedupe")
@@ -174,9 +180,10 @@ def link(
     rol = _rows(roll, ~pl.col("idx").is_in(roll_dups["idx"].implode()), consume=consume_inputs)
     del register, roll
     decisions = Decisions(*(_as_linking_ids(pairs) for pairs in (decisions.accepted, decisions.rejected)))
+    work = _Work(units, Sides(reg, rol), settings.chunk_rows)
 
     step("block")
-    candidates = candidate_pairs(reg, rol, settings.rules, partitions=settings.partitions)
+    candidates = blocked(work.sides, settings.rules, partitions=settings.partitions, units=units)
     forced = decisions.accepted.join(reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
         rol.select(pl.col("idx").alias("lid")), on="lid", how="semi"
     )
@@ -186,7 +193,7 @@ def link(
     )
     candidates = pl.concat([candidates, forced])
     step("compare")
-    levels = compare(candidates, reg, rol, chunk_size=settings.chunk_rows, register_names=False)
+    levels = work.compare(candidates)
     step("estimate")
     randoms = random_pairs(reg, rol, size=settings.u_sample, seed=settings.seed)
     u = estimate_u(reg, rol, randoms)
@@ -211,7 +218,7 @@ def link(
     m_hh, u_hh = household_parameters(confident, reg, rol, randoms)
     model.m[HOUSEHOLD.name], model.u[HOUSEHOLD.name] = m_hh, u_hh
     extra = _not_among(household_candidates(confident, reg, rol), levels, settings.chunk_rows)
-    levels = pl.concat([levels, compare(extra, reg, rol, chunk_size=settings.chunk_rows, register_names=False)])
+    levels = pl.concat([levels, work.compare(extra)])
     candidates = pl.concat([candidates, extra.with_columns(pl.lit(bits["household"], dtype=pl.UInt32).alias("rules"))])
     together = household_levels(levels, confident, reg, rol, chunk_size=settings.chunk_rows)
     levels = levels.with_columns(together.alias(HOUSEHOLD.column))
@@ -224,7 +231,7 @@ def link(
     # explained elsewhere stop competing; what is left is offered for review.
     settled = assigned.filter(pl.col("_accepted") | (pl.col("match_probability") >= bands.review))
     unexplained, considered = _unexplained_pass(
-        settled, bands, scored, reg, rol, confident, model, tf, decisions, settings=settings
+        settled, bands, scored, work, confident, model, tf, decisions, settings=settings
     )
     candidates = merge_sources(
         pl.concat([candidates, considered.with_columns(pl.lit(bits["unexplained"], dtype=pl.UInt32).alias("rules"))])
@@ -269,8 +276,7 @@ def _unexplained_pass(
     settled: pl.DataFrame,
     bands: Bands,
     scored: pl.DataFrame,
-    reg: pl.DataFrame,
-    rol: pl.DataFrame,
+    work: _Work,
     confident: pl.DataFrame,
     model: Model,
     tf: pl.Series,
@@ -297,13 +303,14 @@ def _unexplained_pass(
     model's probability is a poor guide (on the benchmark city, a quarter of
     the pairs it put between 0.001 and 0.02 were true).
     """
+    reg, rol = work.sides.register, work.sides.roll
     read = ["idx", *{c for rule in UNEXPLAINED_RULES for pair in rule.on for c in pair}]
     free_reg = reg.select(read).join(settled.select(pl.col("rid").alias("idx")), on="idx", how="anti")
     free_rol = rol.select(read).join(settled.select(pl.col("lid").alias("idx")), on="idx", how="anti")
     found = _not_among(
         candidate_pairs(free_reg, free_rol, UNEXPLAINED_RULES).select("rid", "lid"), scored, settings.chunk_rows
     )
-    fresh = compare(found, reg, rol, chunk_size=settings.chunk_rows, register_names=False)
+    fresh = work.compare(found)
     together = household_levels(fresh, confident, reg, rol, chunk_size=settings.chunk_rows)
     fresh = fresh.with_columns(together.alias(HOUSEHOLD.column))
     known = scored.join(free_reg.select(pl.col("idx").alias("rid")), on="rid", how="semi").join(
@@ -374,6 +381,19 @@ def _not_among(pairs: pl.DataFrame, known: pl.DataFrame, chunk_rows: int) -> pl.
     if not seen:
         return pairs
     return pairs.filter(~pair_key().is_in(pl.concat(seen).implode()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """Who runs `link`'s units, the sides they read, and the pairs a unit takes."""
+
+    units: Units
+    sides: Sides
+    rows: int
+
+    def compare(self, pairs: pl.DataFrame) -> pl.DataFrame:
+        """The pairs' levels (`reconcile.compare.compared`), by units."""
+        return compared(pairs, self.sides, chunk_size=self.rows, units=self.units)
 
 
 def _by_chunks(frame: pl.DataFrame, rows: int, step: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:

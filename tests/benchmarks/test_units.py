@@ -65,12 +65,12 @@ def test_a_province_divides_the_mapped_work_and_keeps_the_critical_path() -> Non
     assert math.isnan(compare["peak_mib"])  # the whole link's peak, not a chunk's
     assert math.isclose(compare["seconds"], 50.0)
     assert math.isclose(compare["longest"], 50.0 / 400)  # the province's 400 chunks of pairs
-    built, mapped = p["as_built"], p["link_mapped"]
+    built, whole = p["as_built"], p["link_whole"]
     assert math.isclose(built[1], p["one_machine"])
     assert built[1] > built[10] > built[1_000]
-    assert math.isclose(built[1_000], assign["seconds"] + compare["seconds"] + 2.0)  # the path, the link, a batch
-    assert math.isclose(mapped[10], assign["seconds"] + 20.0 + 5.0)  # each wave divided: batches, then chunks
-    assert math.isclose(mapped[1_000], assign["seconds"] + 2.0 + 50.0 / 400)  # each wave at least its longest unit
+    assert math.isclose(whole[1_000], assign["seconds"] + compare["seconds"] + 2.0)  # the path, the link, a batch
+    assert math.isclose(built[10], assign["seconds"] + 20.0 + 5.0)  # each wave divided: batches, then chunks
+    assert math.isclose(built[1_000], assign["seconds"] + 2.0 + 50.0 / 400)  # each wave at least its longest unit
 
 
 def test_each_mapped_task_adds_its_cost_to_the_wall() -> None:
@@ -78,6 +78,6 @@ def test_each_mapped_task_adds_its_cost_to_the_wall() -> None:
     large = _scale(10_000, batch=2.0, batches=10, assign=20.0, peak=1_400.0)
     free = units.project(small, large, people=100_000, workers=(10,))
     paid = units.project(small, large, people=100_000, workers=(10,), task_seconds=0.5)
-    assert math.isclose(paid["as_built"][10] - free["as_built"][10], 0.5 * 100)  # the province's 100 batches
-    assert math.isclose(paid["link_mapped"][10] - free["link_mapped"][10], 0.5 * (100 + 400))  # and 400 chunks
+    assert math.isclose(paid["link_whole"][10] - free["link_whole"][10], 0.5 * 100)  # the province's 100 batches
+    assert math.isclose(paid["as_built"][10] - free["as_built"][10], 0.5 * (100 + 400))  # and 400 chunks
     assert paid["one_machine"] == free["one_machine"]

@@ -29,10 +29,13 @@ from tests.flows.machine import ROOT
 if TYPE_CHECKING:
     from distributed import Client
 
-STAGES_ON_WORKERS = {"ingest", "normalise_plan", "normalise_batch", "normalise_part", "link_stage", "classify_stage"}
+STAGES_ON_WORKERS = {"ingest", "normalise_plan", "normalise_batch", "normalise_part", "link_unit", "classify_stage"}
 """The functions the scheduler ran (Dask names a task by its function); publishing stays in the flow's process."""
 BATCH_ROWS = "700"
 """Raw rows a normalisation unit takes: the small city's sides in several batches, mapped over the workers."""
+LINK_CHUNK_ROWS = "2000"
+"""Candidate pairs a unit of linking takes: the small city's pairs in several chunks (the run here takes them
+whole, which changes no result)."""
 COMPARED = ("links", "candidates", "record_status", "community_summary", "queue", "coverage", "progress")
 
 
@@ -62,6 +65,7 @@ def test_a_run_on_a_local_cluster_publishes_what_a_run_here_publishes(
     _same_key(here, there)
     local = run_pipeline(small_city["register"], small_city["rolls"], Settings(data_dir=here), LOCAL)
     monkeypatch.setenv("HUKOU_NORMALISE_BATCH_ROWS", BATCH_ROWS)
+    monkeypatch.setenv("HUKOU_LINK_CHUNK_ROWS", LINK_CHUNK_ROWS)
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         Client(cluster) as client,
@@ -73,11 +77,16 @@ def test_a_run_on_a_local_cluster_publishes_what_a_run_here_publishes(
             dask_address=cluster.scheduler_address,
         )
         ran = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
-        batches = client.run_on_scheduler(
-            lambda dask_scheduler: dask_scheduler.task_prefixes["normalise_batch"].state_counts["memory"]
+        batches, link_units = (
+            client.run_on_scheduler(
+                lambda dask_scheduler, name=name: sum(dask_scheduler.task_prefixes[name].state_counts.values())
+            )
+            for name in ("normalise_batch", "link_unit")
         )
     assert set(STAGES_ON_WORKERS) <= set(ran), ran
     assert batches > 2, batches
+    assert link_units > 12, link_units  # blocking's ten rules, and comparing several chunks
+    assert not (there / "runs" / run_id / "link.work").exists()
     assert not any(prefix.startswith("publish") for prefix in ran)
     assert (there / "hukou.duckdb").exists()
     for name in COMPARED:

@@ -1,0 +1,128 @@
+"""Linking's units (`reconcile.units`) run through files: how the flow maps them over a cluster's workers.
+
+`ThroughFiles` is a `reconcile.units.Units` for `reconcile.linker.link`: it writes both sides once, and each
+chunk of work, as Parquet in the run's work folder (storage every worker sees), has the units run wherever
+its `run_all` runs them (`flows.nightly` maps a Prefect task over the workers), and reads back what they wrote.
+A unit (`run_unit`) reads the sides once per worker process and writes its result to a file of its own, so
+a unit run twice (its worker lost) leaves the first attempt's file unread; the folder goes when linking ends.
+Tasks are sent steps, partition numbers and paths: never records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import polars as pl
+
+from reconcile.units import Sides, Step
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
+
+W = TypeVar("W")
+_COMPRESSION: Final = "lz4"
+"""Work files read back once, within the stage: quicker to write than zstd."""
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSides:
+    """Both sides as linking holds them, written where every worker reads them."""
+
+    register: Path
+    roll: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A piece of work (a chunk of pairs) sent as a file."""
+
+    path: Path
+
+
+if TYPE_CHECKING:
+    RunAll = Callable[[Step[Any], list[Any], SharedSides, Path], list[Path]]
+    """Runs `run_unit` for each piece of work (partition numbers, or `Sent` chunks); the files written, in order."""
+
+
+def run_unit(step: Step[Any], work: Any, sides: SharedSides, folder: Path) -> Path:
+    """One unit where it runs: `step` of `work` (read, if `Sent`) with the sides; the file it wrote its result to."""
+    piece = pl.read_parquet(work.path) if isinstance(work, Sent) else work
+    result = step(piece, _read_once(sides))
+    out = folder / f"out-{uuid.uuid4().hex}.parquet"
+    result.write_parquet(out, compression=_COMPRESSION)
+    return out
+
+
+_HELD: dict[SharedSides, tuple[tuple[int, ...], Sides]] = {}
+_HOLDING = threading.Lock()
+
+
+def _read_once(shared: SharedSides) -> Sides:
+    """The sides in `shared`, read once per process (a worker runs many units of one night), the last ones only."""
+    stamp = tuple(v for p in (shared.register, shared.roll) for v in (p.stat().st_mtime_ns, p.stat().st_size))
+    with _HOLDING:
+        held = _HELD.get(shared)
+        if held is None or held[0] != stamp:
+            _HELD.clear()  # a night's sides are large: never two nights' at once
+            held = stamp, Sides(pl.read_parquet(shared.register), pl.read_parquet(shared.roll))
+            _HELD[shared] = held
+        return held[1]
+
+
+class ThroughFiles:
+    """Units that take and return Parquet files in `folder`, run by `run_all` (`reconcile.units.Units`)."""
+
+    def __init__(self, folder: Path, run_all: RunAll) -> None:
+        self.folder = folder
+        self._run_all = run_all
+        self._written: tuple[Sides, SharedSides] | None = None
+
+    def map(self, step: Step[W], works: Sequence[W], sides: Sides) -> list[pl.DataFrame]:
+        """`step` of each of `works` with `sides`, run through files (`run_unit`), results in order."""
+        shared = self._shared(sides)
+        sent: list[Any] = [self._sent(w) if isinstance(w, pl.DataFrame) else w for w in works]
+        outs = self._run_all(step, sent, shared, self.folder)
+        frames = [pl.read_parquet(out) for out in outs]
+        for path in [*outs, *(w.path for w in sent if isinstance(w, Sent))]:
+            path.unlink(missing_ok=True)
+        return frames
+
+    def _shared(self, sides: Sides) -> SharedSides:
+        if self._written is not None and self._written[0] is sides:
+            return self._written[1]
+        tag = uuid.uuid4().hex
+        shared = SharedSides(self.folder / f"register-{tag}.parquet", self.folder / f"roll-{tag}.parquet")
+        sides.register.write_parquet(shared.register, compression=_COMPRESSION)
+        sides.roll.write_parquet(shared.roll, compression=_COMPRESSION)
+        if self._written is not None:
+            for path in (self._written[1].register, self._written[1].roll):
+                path.unlink(missing_ok=True)
+        self._written = sides, shared
+        return shared
+
+    def _sent(self, work: pl.DataFrame) -> Sent:
+        path = self.folder / f"in-{uuid.uuid4().hex}.parquet"
+        work.write_parquet(path, compression=_COMPRESSION)
+        return Sent(path)
+
+
+@contextlib.contextmanager
+def through_files(folder: Path, run_all: RunAll) -> Iterator[ThroughFiles]:
+    """`ThroughFiles` in `folder` (made empty), removed with whatever is left in it when linking ends."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        yield ThroughFiles(folder, run_all)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def in_this_process(step: Step[Any], works: list[Any], sides: SharedSides, folder: Path) -> list[Path]:
+    """A `run_all` running each unit here, in turn (tests and measurements: the files without a cluster)."""
+    return [run_unit(step, work, sides, folder) for work in works]

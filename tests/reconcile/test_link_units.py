@@ -1,0 +1,94 @@
+"""Who runs linking's units changes no result, and what a unit is sent names nobody.
+
+`reconcile.linker.link` hands its blocking partitions and its chunks of pairs to a `reconcile.units.Units`;
+on a cluster they run on other machines, in any order, from pickled steps. Here a runner runs them last
+first, from pickled copies, and must get what the default runner gets.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import TYPE_CHECKING, TypeVar
+
+import pytest
+from polars.testing import assert_frame_equal
+
+from reconcile.linker import LinkResult, LinkSettings, link
+from tests.reconcile.helpers import prepared
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    import polars as pl
+
+    from reconcile.units import Sides, Step
+
+W = TypeVar("W")
+SMALL_CHUNKS = LinkSettings(partitions=3, chunk_rows=1_500)
+
+
+class Shuffled:
+    """Runs every unit from a pickled copy of its step and work, last first; keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.kinds: dict[str, int] = {}
+
+    def map(self, step: Step[W], works: Sequence[W], sides: Sides) -> list[pl.DataFrame]:
+        name = type(step).__name__
+        self.kinds[name] = self.kinds.get(name, 0) + len(works)
+        results: dict[int, pl.DataFrame] = {}
+        for at in reversed(range(len(works))):
+            sent = pickle.dumps((step, works[at]))
+            self.sent.append(pickle.dumps(step))
+            copy, work = pickle.loads(sent)  # noqa: S301 - what this test pickled itself
+            results[at] = copy(work, sides)
+        return [results[at] for at in range(len(works))]
+
+
+@pytest.fixture(scope="module")
+def runs(small_city: dict[str, Path]) -> tuple[LinkResult, LinkResult, Shuffled, pl.DataFrame]:
+    register, roll = prepared(small_city)
+    shuffled = Shuffled()
+    return (
+        link(register, roll, settings=SMALL_CHUNKS),
+        link(register, roll, settings=SMALL_CHUNKS, units=shuffled),
+        shuffled,
+        register,
+    )
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("rid", "lid")
+
+
+def test_units_run_apart_and_out_of_order_link_the_same(
+    runs: tuple[LinkResult, LinkResult, Shuffled, pl.DataFrame],
+) -> None:
+    in_turn, shuffled, _, _ = runs
+    assert in_turn.links.height > 1000
+    assert_frame_equal(shuffled.links, in_turn.links)
+    assert_frame_equal(shuffled.assigned, in_turn.assigned)
+    assert_frame_equal(shuffled.candidates, in_turn.candidates)
+    assert shuffled.model.m == in_turn.model.m
+    assert shuffled.model.prior == in_turn.model.prior
+    assert shuffled.bands == in_turn.bands
+
+
+def test_every_partition_and_chunk_goes_through_the_runner(
+    runs: tuple[LinkResult, LinkResult, Shuffled, pl.DataFrame],
+) -> None:
+    in_turn, _, runner, _ = runs
+    assert runner.kinds["RulePartition"] == len(SMALL_CHUNKS.rules) * SMALL_CHUNKS.partitions
+    # Every candidate pair was compared in a unit, in chunks of at most `chunk_rows`.
+    assert runner.kinds["ComparePairs"] >= in_turn.candidate_count / SMALL_CHUNKS.chunk_rows
+
+
+def test_no_step_sent_to_a_unit_holds_a_name(runs: tuple[LinkResult, LinkResult, Shuffled, pl.DataFrame]) -> None:
+    """A cluster's scheduler keeps what its tasks were called with: steps and partition numbers, never records."""
+    _, _, runner, register = runs
+    names = [n for n in register["name"].drop_nulls().unique().to_list() if len(n) >= 2]
+    assert len(names) > 100
+    sent = b"".join(runner.sent)
+    assert not [n for n in names if n.encode() in sent]
