@@ -4,7 +4,8 @@
 chunk of work, as Parquet in the run's work folder (storage every worker sees), has the units run wherever
 its `run_all` runs them (`flows.nightly` maps a Prefect task over the workers), and reads back what they wrote.
 A unit (`run_unit`) reads the sides once per worker process and writes its result to a file of its own, so
-a unit run twice (its worker lost) leaves the first attempt's file unread; the folder goes when linking ends.
+a unit run twice (its worker lost) leaves the first attempt's file unread; when linking ends the folder goes
+and the workers let go of the sides (`forget`).
 Tasks are sent steps, partition numbers and paths: never records.
 """
 
@@ -73,6 +74,17 @@ def _read_once(shared: SharedSides) -> Sides:
             held = stamp, Sides(pl.read_parquet(shared.register), pl.read_parquet(shared.roll))
             _HELD[shared] = held
         return held[1]
+
+
+def forget() -> int:
+    """Let go of the sides this process holds for units (`run_unit`); how many nights' it held (0 or 1).
+
+    Run on every worker when linking ends (`flows.nightly`): else a worker would hold a night's sides all day.
+    """
+    with _HOLDING:
+        held = len(_HELD)
+        _HELD.clear()
+    return held
 
 
 class ThroughFiles:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect_dask.task_runners import DaskTaskRunner
+from prefect_dask.utils import get_dask_client
 
 from flows import link_units, stages
 from flows import normalise as normalising
@@ -139,8 +140,20 @@ def _link_mapped(run: Path, settings: LinkSettings) -> dict[str, Any]:
         futures = link_unit.map(unmapped(log), unmapped(step), works, unmapped(sides), unmapped(out))
         return [future.result() for future in futures]
 
-    with link_units.through_files(run / "link.work", run_all) as units:
-        return stages.link_stage(run, settings, units=units)
+    try:
+        with link_units.through_files(run / "link.work", run_all) as units:
+            return stages.link_stage(run, settings, units=units)
+    finally:
+        _forget_sides()
+
+
+def _forget_sides() -> None:
+    """Every worker lets go of the sides it read for linking's units (`flows.link_units.forget`)."""
+    try:
+        with get_dask_client() as client:
+            client.run(link_units.forget)
+    except Exception as exc:  # the night's results stand; a worker keeps the sides until the next night's
+        get_run_logger().warning("workers not asked to let go of linking's records: %s", type(exc).__name__)
 
 
 CLUSTER_STEPS = Steps(

@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from flows import link_units
 from flows.pipeline import LOCAL, run_pipeline
 from flows.settings import Settings
 from services.digest_key import load_or_create
@@ -77,16 +78,18 @@ def test_a_run_on_a_local_cluster_publishes_what_a_run_here_publishes(
             dask_address=cluster.scheduler_address,
         )
         ran = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
-        batches, link_units = (
+        batches, link_tasks = (
             client.run_on_scheduler(
                 lambda dask_scheduler, name=name: sum(dask_scheduler.task_prefixes[name].state_counts.values())
             )
             for name in ("normalise_batch", "link_unit")
         )
+        still_held = client.run(link_units.forget)  # what the workers still held of linking's records
     assert set(STAGES_ON_WORKERS) <= set(ran), ran
     assert batches > 2, batches
-    assert link_units > 12, link_units  # blocking's ten rules, and comparing several chunks
+    assert link_tasks > 12, link_tasks  # blocking's ten rules, and comparing several chunks
     assert not (there / "runs" / run_id / "link.work").exists()
+    assert set(still_held.values()) == {0}, still_held
     assert not any(prefix.startswith("publish") for prefix in ran)
     assert (there / "hukou.duckdb").exists()
     for name in COMPARED:
