@@ -50,13 +50,17 @@ def measure(run: Path, mode: str) -> dict[str, Any]:
     settings = Settings(data_dir=work).link_settings()
     memory.reset_peak()
     started = time.perf_counter()
-    if mode == "in turn":
-        timed = Timed(IN_TURN)
-        counts = stages.link_stage(work, settings, units=timed)
-    else:
-        with link_units.through_files(work / "link.work", link_units.in_this_process) as units:
-            timed = Timed(units)
+    try:
+        if mode == "in turn":
+            timed = Timed(IN_TURN)
             counts = stages.link_stage(work, settings, units=timed)
+        else:
+            with link_units.through_files(work / "link.work", link_units.in_this_process) as units:
+                timed = Timed(units)
+                counts = stages.link_stage(work, settings, units=timed)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)  # the parent removes it only after a result
+        raise
     wall = time.perf_counter() - started
     return {
         "mode": mode,

@@ -15,11 +15,13 @@ import contextlib
 import shutil
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
+from flows.spill import WORK_COMPRESSION
 from reconcile.units import Sides, Step
 
 if TYPE_CHECKING:
@@ -27,8 +29,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 W = TypeVar("W")
-_COMPRESSION: Final = "lz4"
-"""Work files read back once, within the stage: quicker to write than zstd."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,24 +56,24 @@ def run_unit(step: Step[Any], work: Any, sides: SharedSides, folder: Path) -> Pa
     piece = pl.read_parquet(work.path) if isinstance(work, Sent) else work
     result = step(piece, _read_once(sides))
     out = folder / f"out-{uuid.uuid4().hex}.parquet"
-    result.write_parquet(out, compression=_COMPRESSION)
+    result.write_parquet(out, compression=WORK_COMPRESSION)
     return out
 
 
-_HELD: dict[SharedSides, tuple[tuple[int, ...], Sides]] = {}
+_HELD: dict[SharedSides, Sides] = {}
 _HOLDING = threading.Lock()
 
 
 def _read_once(shared: SharedSides) -> Sides:
-    """The sides in `shared`, read once per process (a worker runs many units of one night), the last ones only."""
-    stamp = tuple(v for p in (shared.register, shared.roll) for v in (p.stat().st_mtime_ns, p.stat().st_size))
+    """The sides in `shared`, read once per process (a worker runs many units of one night), the last ones only.
+
+    The files are named once each (`ThroughFiles`): the same names are the same sides.
+    """
     with _HOLDING:
-        held = _HELD.get(shared)
-        if held is None or held[0] != stamp:
+        if shared not in _HELD:
             _HELD.clear()  # a night's sides are large: never two nights' at once
-            held = stamp, Sides(pl.read_parquet(shared.register), pl.read_parquet(shared.roll))
-            _HELD[shared] = held
-        return held[1]
+            _HELD[shared] = Sides(pl.read_parquet(shared.register), pl.read_parquet(shared.roll))
+        return _HELD[shared]
 
 
 def forget() -> int:
@@ -93,7 +93,8 @@ class ThroughFiles:
     def __init__(self, folder: Path, run_all: RunAll) -> None:
         self.folder = folder
         self._run_all = run_all
-        self._written: tuple[Sides, SharedSides] | None = None
+        self._written: tuple[weakref.ref[Sides], SharedSides] | None = None
+        """The sides last written, known without keeping them: linking lets go of them when it is done."""
 
     def map(self, step: Step[W], works: Sequence[W], sides: Sides) -> list[pl.DataFrame]:
         """`step` of each of `works` with `sides`, run through files (`run_unit`), results in order."""
@@ -106,21 +107,21 @@ class ThroughFiles:
         return frames
 
     def _shared(self, sides: Sides) -> SharedSides:
-        if self._written is not None and self._written[0] is sides:
+        if self._written is not None and self._written[0]() is sides:
             return self._written[1]
         tag = uuid.uuid4().hex
         shared = SharedSides(self.folder / f"register-{tag}.parquet", self.folder / f"roll-{tag}.parquet")
-        sides.register.write_parquet(shared.register, compression=_COMPRESSION)
-        sides.roll.write_parquet(shared.roll, compression=_COMPRESSION)
+        sides.register.write_parquet(shared.register, compression=WORK_COMPRESSION)
+        sides.roll.write_parquet(shared.roll, compression=WORK_COMPRESSION)
         if self._written is not None:
             for path in (self._written[1].register, self._written[1].roll):
                 path.unlink(missing_ok=True)
-        self._written = sides, shared
+        self._written = weakref.ref(sides), shared
         return shared
 
     def _sent(self, work: pl.DataFrame) -> Sent:
         path = self.folder / f"in-{uuid.uuid4().hex}.parquet"
-        work.write_parquet(path, compression=_COMPRESSION)
+        work.write_parquet(path, compression=WORK_COMPRESSION)
         return Sent(path)
 
 

@@ -26,12 +26,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from flows import normalised_cache, progress
 from flows.io.appender import Appender
+from flows.spill import WORK_COMPRESSION
 from reconcile.dwelling import PARTS, gazetteer, locate_register, locate_roll, registered_flats
 from reconcile.keys import RECORD_KEY_COLUMNS, record_keys, with_keys
 from reconcile.lookups import Lookups
@@ -58,8 +59,6 @@ BATCH_ROWS = 250_000
 CONTEXT_COLUMNS = ("street", "community_name", "address_raw", "community_code_raw")
 """What `reconcile.prepare.context_of` reads of the raw register."""
 _STAGE = "规范化 normalise"
-_WORK_COMPRESSION: Final = "lz4"
-"""Parts read back once within the stage: quicker to write than the outputs' zstd, a little larger."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +172,7 @@ def settle_batch(
         keep(done.cache)
     elif work.cache is not None:
         cache_part = part("cache")
-        done.cache.write_parquet(cache_part, compression=_WORK_COMPRESSION)
+        done.cache.write_parquet(cache_part, compression=WORK_COMPRESSION)
     reused = done.reused
     rows = done.frame if side is Side.ROLL else with_household_key(done.frame, multi_sheet=list(work.multi_sheet))
     del done
@@ -183,7 +182,7 @@ def settle_batch(
     for kind, frame in (("valid", settled.valid), ("vacant", settled.vacant), ("quarantine", settled.quarantine)):
         if kind != "vacant" or frame.height:
             written[kind] = part(kind)
-            frame.write_parquet(written[kind], compression=_WORK_COMPRESSION)
+            frame.write_parquet(written[kind], compression=WORK_COMPRESSION)
     return BatchParts(batch, written["valid"], written.get("vacant"), written["quarantine"], cache_part, reused)
 
 
@@ -227,7 +226,7 @@ def side_facts(
     """Learn from the narrow columns of every part of `side` what its parts need; writes the side's keys."""
     narrow = _narrow(parts, RECORD_KEY_COLUMNS[side])  # lineage among them
     keys = work.folder / f"{side.value}-keys-{uuid.uuid4().hex[:8]}.parquet"
-    record_keys(narrow, side, secret=secret).to_frame().write_parquet(keys, compression=_WORK_COMPRESSION)
+    record_keys(narrow, side, secret=secret).to_frame().write_parquet(keys, compression=WORK_COMPRESSION)
     multi_sheet = multi_sheet_files(narrow)
     del narrow
     sizes = [pl.scan_parquet(p).select(pl.len()).collect().item() for p in parts]
@@ -264,7 +263,7 @@ def locate_part_apart(facts: SideFacts, index: int, digest_key: Path) -> Located
     """`locate_part` as a worker runs it: written to a file of its own attempt, for `join_side`."""
     records = locate_part(facts, index, digest_key_of_night(digest_key))
     out = facts.keys.with_name(f"{facts.side.value}-located-{index}-{uuid.uuid4().hex[:8]}.parquet")
-    records.write_parquet(out, compression=_WORK_COMPRESSION)
+    records.write_parquet(out, compression=WORK_COMPRESSION)
     return Located(out, records.height, _with_issues(records))
 
 
@@ -349,7 +348,7 @@ def finish(
         flats_path = None
         if flats is not None and write is not None:  # for units run elsewhere; `write_side` takes them as they are
             flats_path = work.folder / "flats.parquet"
-            flats.write_parquet(flats_path, compression=_WORK_COMPRESSION)
+            flats.write_parquet(flats_path, compression=WORK_COMPRESSION)
         facts = side_facts(work, side, valid[side], secret=secret, places=places, flats=flats_path)
         out = work.run / f"{side.value}.parquet"
         records, with_issues = write(facts, out) if write else write_side(facts, secret, out, flats=flats)

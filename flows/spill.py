@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from reconcile.frames import Keep
+
+
+WORK_COMPRESSION: Final = "lz4"
+"""For a stage's work files, read back once within the stage: quicker to write than the outputs' zstd, a little
+larger."""
 
 
 @contextmanager

@@ -67,7 +67,9 @@ class RulePartition:
     """A unit of blocking (`reconcile.units.Step`): the pairs of one rule's keys in one partition (by key hash).
 
     Every key falls in one of the `partitions`, so a rule's pairs are the union of its partitions' (with a
-    pair found through two ID corrections possibly in two of them: `blocked` makes them unique).
+    pair found through two ID corrections possibly in two of them: `blocked` makes them unique). Each unit
+    hashes the rule's keys of both whole sides and keeps its partition's: with more partitions, less held
+    at once and more hashing.
     """
 
     rule: BlockingRule
@@ -84,6 +86,7 @@ class RulePartition:
         return _partition_pairs(left, right, self.rule.max_block)
 
 
+_ID_FIX = "id_fix"
 _FIXES: tuple[Callable[[Sides], pl.DataFrame], Callable[[Sides], pl.DataFrame]] = (
     lambda sides: id_fixes(sides.register),
     lambda sides: id_fixes(sides.roll),
@@ -96,7 +99,7 @@ def _rule_sides(sides: Sides, rule: BlockingRule) -> tuple[pl.DataFrame, pl.Data
     out = []
     for position, records in enumerate((sides.register, sides.roll)):
         if any(pair[position] == "id_fix" for pair in rule.on):
-            fixes = sides.derived(f"id_fix.{position}", _FIXES[position])
+            fixes = sides.derived(f"{_ID_FIX}.{position}", _FIXES[position])
             records = fixes.join(records.select("idx", *(cols - {"id_fix"} & set(records.columns))), on="idx")
         out.append(records)
     return out[0], out[1]
@@ -164,10 +167,12 @@ def blocked(
     for rule in rules:
         parts = units.map(RulePartition(rule, partitions), range(partitions), sides)
         pairs = pl.concat(parts) if len(parts) > 1 else parts[0]
+        del parts
         if any(c == "id_fix" for pair in rule.on for c in pair):
             pairs = pairs.unique()  # a record may have several candidate corrections
         # Merged rule by rule: the pairs found by several rules are held once, not once per rule.
         merged = _merge_rule(merged, pairs.select(pair_key().alias("_pair")), bits[rule.name])
+    sides.forget(_ID_FIX)
     return merged.select(
         (pl.col("_pair") // (1 << 32)).cast(sides.register["idx"].dtype).alias("rid"),
         (pl.col("_pair") % (1 << 32)).cast(sides.roll["idx"].dtype).alias("lid"),

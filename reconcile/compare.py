@@ -394,6 +394,7 @@ def compared(
     pairs = pairs.select("rid", "lid")
     chunks = [pairs] if pairs.height <= chunk_size else list(pairs.iter_slices(chunk_size))
     parts = units.map(ComparePairs(register_names=register_names), chunks, sides)
+    sides.forget(_INDEXED)
     # Not rechunked: a contiguous copy would hold every pair's levels twice for a moment.
     return parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=False)
 
@@ -406,8 +407,11 @@ class ComparePairs:
 
     def __call__(self, pairs: pl.DataFrame, sides: Sides, /) -> pl.DataFrame:
         """rid, lid and a level column per comparison (and `reg_name` if `register_names`)."""
-        reg, rol = sides.derived("compare", _indexed_sides)
+        reg, rol = sides.derived(_INDEXED, _indexed_sides)
         return _compare_chunk(pairs, reg, rol, register_names=self.register_names)
+
+
+_INDEXED = "compare.indexed"
 
 
 def _indexed_sides(sides: Sides) -> tuple[Indexed, Indexed]:

@@ -166,8 +166,8 @@ def link(
     `link` takes the columns out of `register` and `roll` as it copies the rows
     it links, leaving both frames empty (partly, if it fails on the way): the
     records are never held twice. `on_step` is told the name of each step (`STEPS`) as it begins.
-    `units` runs blocking's partitions and comparison's chunks, in every pass (`reconcile.units`): in turn
-    here unless told otherwise. Who runs them changes no result.
+    `units` runs the first pass's blocking partitions and every pass's comparison chunks (`reconcile.units`):
+    in turn here unless told otherwise. Who runs them changes no result.
     """
     step = on_step or (lambda name: None)
     step("dedupe")

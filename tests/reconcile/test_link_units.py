@@ -8,21 +8,25 @@ first, from pickled copies, and must get what the default runner gets.
 from __future__ import annotations
 
 import pickle
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from reconcile.block import blocked
+from reconcile.compare import compared
 from reconcile.linker import LinkResult, LinkSettings, link
+from reconcile.units import Sides
 from tests.reconcile.helpers import prepared
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    import polars as pl
-
-    from reconcile.units import Sides, Step
+    from reconcile.units import Step
 
 W = TypeVar("W")
 SMALL_CHUNKS = LinkSettings(partitions=3, chunk_rows=1_500)
@@ -92,3 +96,25 @@ def test_no_step_sent_to_a_unit_holds_a_name(runs: tuple[LinkResult, LinkResult,
     assert len(names) > 100
     sent = b"".join(runner.sent)
     assert not [n for n in names if n.encode() in sent]
+
+
+def test_what_units_derive_is_derived_once_among_threads_and_let_go_when_their_step_is_done(
+    small_city: dict[str, Path],
+) -> None:
+    register, roll = prepared(small_city)
+    sides = Sides(register.filter(pl.col("active")), roll)
+    derivations: list[int] = []
+
+    def slow(_: Sides) -> int:
+        derivations.append(1)
+        time.sleep(0.05)
+        return len(derivations)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: sides.derived("slow", slow), range(8)))
+    assert got == [1] * 8
+    assert derivations == [1]
+    sides.forget("slow")
+    blocked(sides, SMALL_CHUNKS.rules)  # reads ID corrections of both sides
+    compared(pl.DataFrame({"rid": [0], "lid": [0]}, schema={"rid": pl.UInt32, "lid": pl.UInt32}), sides)
+    assert sides.holding == ()  # a step's derived values go with it, as a call's locals went before
