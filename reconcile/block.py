@@ -66,8 +66,7 @@ def _keyed(frame: pl.DataFrame, cols: list[str], name: str) -> pl.DataFrame:
 class RulePartition:
     """A unit of blocking (`reconcile.units.Step`): the pairs of one rule's keys in one partition (by key hash).
 
-    Every key falls in one of the `partitions`, so a rule's pairs are the union of its partitions' (with a
-    pair found through two ID corrections possibly in two of them: `blocked` makes them unique). Each unit
+    Every key falls in one of the `partitions`, so a rule's pairs are the union of its partitions'. Each unit
     hashes the rule's keys of both whole sides and keeps its partition's: with more partitions, less held
     at once and more hashing.
     """

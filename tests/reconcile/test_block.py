@@ -14,6 +14,7 @@ from reconcile.block import (
     DEFAULT_RULES,
     EXTRA_SOURCES,
     BlockingRule,
+    blocked,
     candidate_pairs,
     id_fixes,
     merge_sources,
@@ -21,7 +22,8 @@ from reconcile.block import (
     rules_of,
 )
 from reconcile.idnumber import corrections, parse
-from tests.reconcile.helpers import valid_id
+from reconcile.units import Sides
+from tests.reconcile.helpers import Shuffled, valid_id
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -312,3 +314,89 @@ def test_keys_held_as_categories_pair_exactly_as_strings(register_rows: list[Row
     as_held = [pl.col("idx").cast(pl.UInt32), pl.col("k1", "k2", "m2").cast(pl.Categorical)]
     found = _found(candidate_pairs(register.with_columns(as_held), roll.with_columns(as_held), RULES))
     assert found == _found(candidate_pairs(register, roll, RULES)) == _expected(register, roll, RULES)
+
+
+# --- Blocking as units: any number of partitions, run anywhere, in any order ---------------------------------
+# However the keys are written, blocking in partitions run as units (`reconcile.units`) out of order pairs what
+# the whole city's join pairs. An ID number that fails validation is offered several corrections, and a
+# number written right pairs by the ID and perhaps by a correction too: each pair is still found once.
+
+_ID_BODIES = ("33028219800101001", "33028219800101002")
+
+
+@st.composite
+def _id_as_written(draw: st.DrawFn) -> str | None:
+    """An ID number as an office may write it: right, one character wrong, two swapped, cut short, or missing."""
+    true = valid_id(draw(st.sampled_from(_ID_BODIES)))
+    kind = draw(st.sampled_from(["right", "digit", "swap", "truncated", "missing"]))
+    chars = list(true)
+    if kind == "missing":
+        return None
+    if kind == "digit":
+        pos = draw(st.integers(0, 17))
+        chars[pos] = draw(st.sampled_from([d for d in "0123456789X" if d != chars[pos]]))
+    elif kind == "swap":
+        pos = draw(st.integers(0, 16))
+        chars[pos], chars[pos + 1] = chars[pos + 1], chars[pos]
+    elif kind == "truncated":
+        chars = chars[:17]
+    return "".join(chars)
+
+
+def _ids_side(written: list[str | None], first: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "idx": list(range(first, first + len(written))),
+            "id18": [parse(w).id18 if w else None for w in written],
+            "id_clean": written,
+        },
+        schema={"idx": pl.UInt32, "id18": pl.String, "id_clean": pl.String},
+    )
+
+
+def _ids_expected(register: pl.DataFrame, roll: pl.DataFrame) -> dict[tuple[int, int], list[str]]:
+    """Every pair the three ID rules should find, by brute force with the scalar corrections."""
+    out: dict[tuple[int, int], list[str]] = {}
+    for r, lo in product(register.iter_rows(named=True), roll.iter_rows(named=True)):
+        names = []
+        if r["id18"] is not None and r["id18"] == lo["id18"]:
+            names.append("id")
+        if lo["id18"] is None and lo["id_clean"] and r["id18"] in corrections(lo["id_clean"]):
+            names.append("id_corrected")
+        if r["id18"] is None and r["id_clean"] and lo["id18"] in corrections(r["id_clean"]):
+            names.append("id_corrected_register")
+        if names:
+            out[(r["idx"], lo["idx"])] = names
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    register_rows=st.lists(st.tuples(_written, _written), max_size=8),
+    roll_rows=st.lists(st.tuples(_written, _written), max_size=8),
+    partitions=st.integers(1, 5),
+)
+def test_keys_blocked_in_any_partitions_run_anywhere_pair_as_the_whole(
+    register_rows: list[Row], roll_rows: list[Row], partitions: int
+) -> None:
+    register, roll = _register(register_rows), _roll(roll_rows)
+    as_held = [pl.col("idx").cast(pl.UInt32), pl.col("k1", "k2", "m2").cast(pl.Categorical)]
+    sides = Sides(register.with_columns(as_held), roll.with_columns(as_held))
+    found = _found(blocked(sides, RULES, partitions=partitions, units=Shuffled()))
+    assert found == _expected(register, roll, RULES)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    register_ids=st.lists(_id_as_written(), max_size=6),
+    roll_ids=st.lists(_id_as_written(), max_size=6),
+    partitions=st.integers(1, 5),
+)
+def test_id_numbers_blocked_in_any_partitions_run_anywhere_pair_once_as_the_whole(
+    register_ids: list[str | None], roll_ids: list[str | None], partitions: int
+) -> None:
+    rules = tuple(r for r in DEFAULT_RULES if r.name in ("id", "id_corrected", "id_corrected_register"))
+    register, roll = _ids_side(register_ids, 0), _ids_side(roll_ids, 100)
+    pairs = blocked(Sides(register, roll), rules, partitions=partitions, units=Shuffled())
+    assert pairs.select("rid", "lid").is_unique().all()
+    assert _rules_found(pairs, rule_bits(rules)) == _ids_expected(register, roll)

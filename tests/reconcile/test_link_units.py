@@ -7,48 +7,27 @@ first, from pickled copies, and must get what the default runner gets.
 
 from __future__ import annotations
 
-import pickle
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from reconcile.block import blocked
-from reconcile.compare import compared
+from reconcile.compare import compare, compared
 from reconcile.linker import LinkResult, LinkSettings, link
 from reconcile.units import Sides
-from tests.reconcile.helpers import prepared
+from tests.reconcile.helpers import Shuffled, prepared
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from pathlib import Path
 
-    from reconcile.units import Step
 
-W = TypeVar("W")
 SMALL_CHUNKS = LinkSettings(partitions=3, chunk_rows=1_500)
-
-
-class Shuffled:
-    """Runs every unit from a pickled copy of its step and work, last first; keeps what it was sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-        self.kinds: dict[str, int] = {}
-
-    def map(self, step: Step[W], works: Sequence[W], sides: Sides) -> list[pl.DataFrame]:
-        name = type(step).__name__
-        self.kinds[name] = self.kinds.get(name, 0) + len(works)
-        results: dict[int, pl.DataFrame] = {}
-        for at in reversed(range(len(works))):
-            sent = pickle.dumps((step, works[at]))
-            self.sent.append(pickle.dumps(step))
-            copy, work = pickle.loads(sent)  # noqa: S301 - what this test pickled itself
-            results[at] = copy(work, sides)
-        return [results[at] for at in range(len(works))]
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +97,24 @@ def test_what_units_derive_is_derived_once_among_threads_and_let_go_when_their_s
     blocked(sides, SMALL_CHUNKS.rules)  # reads ID corrections of both sides
     compared(pl.DataFrame({"rid": [0], "lid": [0]}, schema={"rid": pl.UInt32, "lid": pl.UInt32}), sides)
     assert sides.holding == ()  # a step's derived values go with it, as a call's locals went before
+
+
+@pytest.fixture(scope="module")
+def records(small_city: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return prepared(small_city)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_pairs_compared_in_any_chunks_run_anywhere_get_the_levels_compared_whole(
+    records: tuple[pl.DataFrame, pl.DataFrame], data: st.DataObject
+) -> None:
+    """Any pairs (repeated, in any order, a record in many), any chunk size: the levels of one whole comparison."""
+    register, roll = records
+    rid = st.sampled_from(register["idx"].to_list())
+    lid = st.sampled_from(roll["idx"].to_list())
+    chosen = data.draw(st.lists(st.tuples(rid, lid), max_size=40))
+    pairs = pl.DataFrame(chosen, schema={"rid": pl.Int64, "lid": pl.Int64}, orient="row")
+    chunk = data.draw(st.integers(1, len(chosen) + 1))
+    apart = compared(pairs, Sides(register, roll), chunk_size=chunk, units=Shuffled())
+    assert_frame_equal(apart, compare(pairs, register, roll, chunk_size=10**9, register_names=False))
