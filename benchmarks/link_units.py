@@ -15,7 +15,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 from rich.table import Table
 
-from benchmarks.run import console
+from benchmarks.run import child, console
 from flows import link_units, memory, stages
 from flows.settings import Settings
 from reconcile.units import IN_TURN, Sides, Step, Units
@@ -91,17 +90,6 @@ class Timed:
         return out
 
 
-def _child(run: Path, mode: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.link_units", "measure", str(run), mode],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def _same(a: Path, b: Path) -> bool:
     """Whether two link stages wrote the same, probabilities within 1e-9 (the assignment's sums may round apart)."""
     try:
@@ -126,7 +114,7 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     for _ in range(args.rounds):
         for mode in MODES:
-            results.append(_child(args.run, mode))
+            results.append(child("benchmarks.link_units", "measure", str(args.run), mode))
             console.print(f"{mode}: {results[-1]['wall']:.1f} s, peak {results[-1]['peak_mib']:,.0f} MiB")
     first = {r["mode"]: Path(r["out"]) for r in results[:2]}
     equal = _same(first["in turn"], first["through files"])
