@@ -228,11 +228,8 @@ _bodies = st.builds(
 )
 
 
-@st.composite
-def _slips(draw: st.DrawFn) -> tuple[str, str]:
-    """(the true number, the number with one typing slip)."""
-    true = valid_id(draw(_bodies))
-    kind = draw(st.sampled_from(["digit", "swap", "truncated", "check"]))
+def _slipped(draw: st.DrawFn, true: str, kind: str) -> str:
+    """`true` with one typing slip of `kind`: a digit wrong, two swapped, cut short, or the check character wrong."""
     chars = list(true)
     if kind == "digit":
         pos = draw(st.integers(0, 16))
@@ -242,9 +239,19 @@ def _slips(draw: st.DrawFn) -> tuple[str, str]:
         chars[pos], chars[pos + 1] = chars[pos + 1], chars[pos]
     elif kind == "truncated":
         chars = chars[:17]
-    else:
+    elif kind == "check":
         chars[17] = draw(st.sampled_from([c for c in "0123456789X" if c != chars[17]]))
-    return true, "".join(chars)
+    return "".join(chars)
+
+
+_SLIPS = ("digit", "swap", "truncated", "check")
+
+
+@st.composite
+def _slips(draw: st.DrawFn) -> tuple[str, str]:
+    """(the true number, the number with one typing slip)."""
+    true = valid_id(draw(_bodies))
+    return true, _slipped(draw, true, draw(st.sampled_from(_SLIPS)))
 
 
 @settings(max_examples=50, deadline=None)
@@ -326,21 +333,12 @@ _ID_BODIES = ("33028219800101001", "33028219800101002")
 
 @st.composite
 def _id_as_written(draw: st.DrawFn) -> str | None:
-    """An ID number as an office may write it: right, one character wrong, two swapped, cut short, or missing."""
-    true = valid_id(draw(st.sampled_from(_ID_BODIES)))
-    kind = draw(st.sampled_from(["right", "digit", "swap", "truncated", "missing"]))
-    chars = list(true)
+    """An ID number as an office may write it: right, with one typing slip (`_slipped`), or missing."""
+    kind = draw(st.sampled_from(["right", *_SLIPS, "missing"]))
     if kind == "missing":
         return None
-    if kind == "digit":
-        pos = draw(st.integers(0, 17))
-        chars[pos] = draw(st.sampled_from([d for d in "0123456789X" if d != chars[pos]]))
-    elif kind == "swap":
-        pos = draw(st.integers(0, 16))
-        chars[pos], chars[pos + 1] = chars[pos + 1], chars[pos]
-    elif kind == "truncated":
-        chars = chars[:17]
-    return "".join(chars)
+    true = valid_id(draw(st.sampled_from(_ID_BODIES)))
+    return true if kind == "right" else _slipped(draw, true, kind)
 
 
 def _ids_side(written: list[str | None], first: int) -> pl.DataFrame:
