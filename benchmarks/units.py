@@ -4,7 +4,8 @@ A cluster's speed-up cannot be shown on two cores, so it is projected from what 
 city given, a child process runs the night as the cluster runs it, unit by unit: ingest; normalisation's plan,
 every batch and every part of a side (`flows.normalise.settle_batch`, `locate_part_apart`: the units mapped over
 the workers), and what needs a whole side (keys, places, joining the parts); every step of the link
-(`reconcile.linker.STEPS`); classify; publish. Each unit's wall time and peak resident memory is recorded (the
+(`reconcile.linker.STEPS`); classify whole, then in units (`flows.classify`: the plan, every unit, the
+finish); publish. Each unit's wall time and peak resident memory is recorded (the
 process's high-water mark, reset as the unit begins). The parent prints the units per scale, then projects a
 province (`--people`, 65 M) on 8, 32 and 128 workers (`project`): the mapped units divided among the workers, the
 whole-city work (the critical path) grown as it grew between the two scales, each mapped task costing what
@@ -26,10 +27,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 from rich.table import Table
 
 from benchmarks.run import WORK, child, city, console
 from benchmarks.scaling import cities_given
+from flows import classify as classifying
 from flows import memory, stages
 from flows.normalise import BATCH_ROWS, SideFacts, finish, join_side, locate_part_apart, plan, settle_batch
 from flows.pipeline import LOCAL, run_pipeline
@@ -41,8 +44,15 @@ if TYPE_CHECKING:
 MAPPED = {
     ("normalise", "batch"): "one task per batch of raw rows",
     ("normalise", "part"): "one task per settled part of a side: located, keyed, numbered",
+    ("classify", "unit"): "one task per unit of whole communities (`UNIT_ROWS` registered each)",
 }
-"""Normalisation's units, mapped over a cluster's workers (`flows.nightly`) and measured one by one."""
+"""Normalisation's and classify's units, mapped over a cluster's workers (`flows.nightly`), measured one by one."""
+UNIT_ROWS = 50_000
+"""Registered people per unit of classify measured (about a dozen of the generated communities): the number of
+units grows with the city, as a province's would (`Settings.classify_units`)."""
+CLASSIFY_WHOLE = ("classify", "whole")
+"""Classify in one step, as it ran on a worker before it was split: measured too, for the walls it would give."""
+CLASSIFY_SPLIT = {("classify", "plan"), ("classify", "unit"), ("classify", "finish")}
 CHUNKED = {
     ("link", "block"): "per blocking-key partition",
     ("link", "compare"): "per chunk of candidate pairs",
@@ -120,9 +130,18 @@ def measure(register: Path, rolls: Path, data: Path) -> dict[str, Any]:
         clock.end()  # the last step, with writing the results
         return counts
 
-    def classify(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        with clock.unit("classify", "classify"):
-            return stages.classify_stage(*args, **kwargs)
+    def classify(run: Path, policy: Any = (), previous: Path | None = None, **_: Any) -> dict[str, Any]:
+        with clock.unit(*CLASSIFY_WHOLE):  # its files are written again by the units' finish
+            LOCAL.classify(run, policy, previous)
+        rows = pl.scan_parquet(run / "register.parquet").select(pl.len()).collect().item()
+        with clock.unit("classify", "plan"):
+            work = classifying.plan(run, max(2, round(rows / UNIT_ROWS)))
+        found = []
+        for unit in range(len(work.codes)):
+            with clock.unit("classify", "unit"):
+                found.append(classifying.run_unit(run, work, unit, policy))
+        with clock.unit("classify", "finish"):
+            return classifying.finish(run, work, found, previous)
 
     def publish(*args: Any, **kwargs: Any) -> Any:
         with clock.unit("publish", "publish"):
@@ -202,8 +221,9 @@ def project(
     raised the resident set), carried on along the line through the two scales, never below the larger scale's
     (a batch keeps its rows; what it reads of the whole side grows). Everything else is the critical path, run
     where the whole city is, its process's peak carried on the same way.
-    Two walls: as built (the link's `CHUNKED` steps mapped too, a chunk lasting its step's time over the
-    province's chunks of pairs), and with the link whole on one worker, as it ran before. Each mapped task
+    Three walls: as built (the link's `CHUNKED` steps mapped too, a chunk lasting its step's time over the
+    province's chunks of pairs; classify in units); with classify whole on one worker (`CLASSIFY_WHOLE`, when
+    measured), as it ran before it was split; and with the link whole on one worker too. Each mapped task
     adds `task_seconds` (`benchmarks.task_overhead`), counted as if the flow's process paid them one by one.
     """
     rows_s, rows_l = small["register_rows"], large["register_rows"]
@@ -231,18 +251,25 @@ def project(
     def tasks(row: dict[str, Any]) -> float:
         return float(by_l[row["key"]]["count"] * factor if row["key"] in MAPPED else count[row["key"]])
 
-    def wall(w: int, split: set[tuple[str, str]]) -> float:
-        work = sum(max(r["seconds"] / w, r["longest"]) if r["key"] in split else r["seconds"] for r in rows)
-        return float(work + task_seconds * sum(tasks(r) for r in rows if r["key"] in split))
+    whole = CLASSIFY_WHOLE in by_l
+
+    def wall(w: int, split: set[tuple[str, str]], *, classify_whole: bool = False) -> float:
+        left_out = CLASSIFY_SPLIT if classify_whole and whole else {CLASSIFY_WHOLE}
+        counted = [r for r in rows if r["key"] not in left_out]
+        work = sum(max(r["seconds"] / w, r["longest"]) if r["key"] in split else r["seconds"] for r in counted)
+        return float(work + task_seconds * sum(tasks(r) for r in counted if r["key"] in split))
 
     return {
         "people": people,
         "factor": factor,
         "units": sorted(rows, key=lambda r: (r["key"] in MAPPED or r["key"] in CHUNKED, -r["seconds"])),
-        "one_machine": sum(r["seconds"] for r in rows),
+        "one_machine": sum(r["seconds"] for r in rows if r["key"] != CLASSIFY_WHOLE),
         "task_seconds": task_seconds,
         "as_built": {w: wall(w, set(MAPPED) | set(CHUNKED)) for w in workers},
-        "link_whole": {w: wall(w, set(MAPPED)) for w in workers},
+        "classify_whole": {w: wall(w, set(MAPPED) | set(CHUNKED), classify_whole=True) for w in workers}
+        if whole
+        else {},
+        "link_whole": {w: wall(w, set(MAPPED) - {("classify", "unit")}, classify_whole=True) for w in workers},
     }
 
 
@@ -294,9 +321,10 @@ def report(scales: dict[int, dict[str, Any]], people: float, task_seconds: float
     )
     console.print(f"one machine: {p['one_machine'] / 60:.1f} min; a mapped task costs {task_seconds * 1000:.0f} ms")
     for w in p["as_built"]:
+        before = f"{p['classify_whole'][w] / 60:.1f} min with classify whole; " if p["classify_whole"] else ""
         console.print(
-            f"{w:>4} workers: {p['as_built'][w] / 60:.1f} min as built; "
-            f"{p['link_whole'][w] / 60:.1f} min with the link on one worker, as before"
+            f"{w:>4} workers: {p['as_built'][w] / 60:.1f} min as built; {before}"
+            f"{p['link_whole'][w] / 60:.1f} min with the link whole too"
         )
 
 

@@ -4,16 +4,18 @@ Parameters are paths only; logs and the run artifact carry counts only, never
 names or ID numbers.
 
 On a cluster (`dask_address`) the stages that read and write the run's files run on the workers: ingest
-and classify as one task each, normalisation and linking as units mapped over them (a batch of rows, a part
-of a side: `flows.normalise`; a blocking partition, a chunk of pairs: `flows.link_units`). What needs a whole
-side in normalisation (record keys, places and flats, joining the parts), what needs every pair in linking
-(estimation, the one-to-one assignment), the operators' standing decisions (the state database) and
-publishing stay in the flow's process. Tasks take and return paths, counts, small plans and steps, never
+as one task, normalisation, linking and classify as units mapped over them (a batch of rows, a part of a
+side: `flows.normalise`; a blocking partition, a chunk of pairs: `flows.link_units`; a few whole communities:
+`flows.classify`, whose plan and finish are a task each). What needs a whole side in normalisation (record
+keys, places and flats, joining the parts), what needs every pair in linking (estimation, the one-to-one
+assignment), the operators' standing decisions (the state database) and publishing stay in the flow's
+process. Tasks take and return paths, counts, small plans and steps, never
 records.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect_dask.task_runners import DaskTaskRunner
 from prefect_dask.utils import get_dask_client
 
+from flows import classify as classifying
 from flows import link_units, stages
 from flows import normalise as normalising
 from flows.notify import on_failure
@@ -38,12 +41,13 @@ from flows.publish import publish
 from flows.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from prefect.client.schemas.objects import State
 
     from reconcile.linker import LinkSettings
     from reconcile.units import Step
+    from schemas.codes import Evidence
 
 
 def may_pass(task: object, task_run: object, state: State[Any]) -> bool:
@@ -59,7 +63,7 @@ PREFECT_STEPS = Steps(
     ingest=task(name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass)(guarded(stages.ingest)),
     normalise=task(name="normalise")(guarded(normalising.normalise)),
     link=task(name="link")(guarded(stages.link_stage)),
-    classify=task(name="classify")(guarded(stages.classify_stage)),
+    classify=task(name="classify")(guarded(classifying.classify_stage)),
     publish=task(name="publish")(guarded(publish)),
 )
 """The stages as tasks, `guarded`: Prefect logs and stores a failed task's exception, so it only ever sees safe ones."""
@@ -156,11 +160,57 @@ def _forget_sides() -> None:
         get_run_logger().warning("workers not asked to let go of linking's records: %s", type(exc).__name__)
 
 
+CLASSIFY_UNITS = 32
+"""Units of communities classify is made in on a cluster, unless `Settings.classify_units` says: enough for a few
+dozen workers, each unit a few communities of a province (some 30 of Cixi's size each)."""
+
+
+@task(name="classify-plan")
+def classify_plan(debug_log: Path | None, run: Path, units: int) -> classifying.Plan:
+    """`flows.classify.plan` on a worker: the units of classify and their inputs."""
+    return CarryingDebugLog(guarded(classifying.plan))(debug_log, run, units)
+
+
+@task(name="classify-unit")
+def classify_unit(
+    debug_log: Path | None, run: Path, work: classifying.Plan, unit: int, policy: Collection[Evidence]
+) -> Path:
+    """`flows.classify.run_unit` on a worker: one unit's findings, the folder they are in."""
+    return CarryingDebugLog(guarded(classifying.run_unit))(debug_log, run, work, unit, policy)
+
+
+@task(name="classify-finish")
+def classify_finish(
+    debug_log: Path | None, run: Path, work: classifying.Plan, found: list[Path], previous: Path | None
+) -> dict[str, Any]:
+    """`flows.classify.finish` on a worker: the units' findings joined into the stage's files."""
+    return CarryingDebugLog(guarded(classifying.finish))(debug_log, run, work, found, previous)
+
+
+def _classify_mapped(
+    run: Path, policy: Collection[Evidence] = (), previous: Path | None = None, *, units: int | None = None
+) -> dict[str, Any]:
+    """`flows.classify.classify_stage` in units of communities mapped over the workers, with the same result.
+
+    The plan and the finish read or write the whole city's files, so they run on a worker too, as a task each.
+    """
+    log = current_debug_log()
+    work = classify_plan.submit(log, run, units or CLASSIFY_UNITS).result()
+    try:
+        futures = classify_unit.map(
+            unmapped(log), unmapped(run), unmapped(work), list(range(len(work.codes))), unmapped(policy)
+        )
+        found = [future.result() for future in futures]
+        return classify_finish.submit(log, run, work, found, previous).result()
+    finally:
+        shutil.rmtree(work.folder, ignore_errors=True)
+
+
 CLUSTER_STEPS = Steps(
     ingest=_on_workers(stages.ingest, name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=may_pass),
     normalise=_normalise_mapped,
     link=_link_mapped,
-    classify=_on_workers(stages.classify_stage, name="classify"),
+    classify=_classify_mapped,
     publish=PREFECT_STEPS.publish,  # here: it swaps the database the review app reads
 )
 """The stages on a cluster's workers (`on_cluster`), publishing in the flow's process."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from flows import memory, stages
+from flows.classify import classify_stage
 from flows.normalise import normalise
 from flows.publish import publish
 from flows.run_lock import RunLock, RunLocked
@@ -49,7 +50,7 @@ class Steps:
     publish: Callable[..., Any]
 
 
-LOCAL = Steps(stages.ingest, normalise, stages.link_stage, stages.classify_stage, publish)
+LOCAL = Steps(stages.ingest, normalise, stages.link_stage, classify_stage, publish)
 
 
 @dataclass(slots=True)
@@ -310,7 +311,14 @@ def _locked_run(
 
         counts |= timed("link", link)
         previous = paths.run(last["run_id"]) if last else None
-        counts |= timed("classify", steps.classify, run_dir, policy=settings.verify_without_visit, previous=previous)
+        counts |= timed(
+            "classify",
+            steps.classify,
+            run_dir,
+            policy=settings.verify_without_visit,
+            previous=previous,
+            units=settings.classify_units,
+        )
         counts["verification_policy"] = [e.value for e in settings.verify_without_visit]
         this_run = {
             "run_id": run_id,

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     """Blocking joins in this many parts (by key hash): more parts, less memory per join, same result."""
     link_chunk_rows: int = _LINKER.chunk_rows
     """Candidate pairs compared and scored at a time: fewer, less memory per step, same result."""
+    classify_units: PositiveInt | None = None
+    """Statuses, queue and summary made in this many units of whole communities (`flows.classify`), with the same
+    result: on a cluster a task each (none: `flows.nightly.CLASSIFY_UNITS`); on one machine one after another
+    (none: one step over the whole city, the quickest)."""
     normalise_batch_rows: PositiveInt = BATCH_ROWS
     """Raw rows normalised at a time (`flows.normalise`): fewer, less memory and a little more time, same result."""
     publish_memory: str | None = "2GB"

@@ -18,22 +18,18 @@ import polars as pl
 
 from flows import progress
 from flows.io.sources import FileError, RawTable, read_table, table_to_parquet
-from flows.spill import parquet_keep
 from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
-from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, findings
 from reconcile.linker import LinkSettings, link
-from reconcile.progress import progress as progress_since
 from reconcile.units import IN_TURN, Units
-from schemas.codes import DecidedBy, Evidence, Outcome, Side
+from schemas.codes import DecidedBy, Outcome, Side
 from schemas.inputs import FILE_COMMUNITY, REGISTER, ROLL
 from schemas.records import QUARANTINE_SCHEMA, malformed_quarantine
-from services.charts import summary_svg, summary_title
 from services.decisions import active_decisions, rekey_decisions
 from services.paths import sha256_file
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection
+    from collections.abc import Callable
     from pathlib import Path
 
 ROLL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
@@ -376,59 +372,4 @@ def link_stage(
         "links_operator": int(by.get(DecidedBy.OPERATOR.value, 0)),
         "auto_threshold": result.bands.auto,
         "review_threshold": result.bands.review,
-    }
-
-
-def _roll_files(run: Path) -> pl.DataFrame:
-    """The communities the roll files are named after (files.json)."""
-    reports = json.loads((run / "files.json").read_text())
-    return pl.DataFrame(
-        [
-            {"community_code": r["community_code"], "community_name": r["community_name"]}
-            for r in reports
-            if r["side"] == Side.ROLL and r["community_code"]
-        ],
-        schema={"community_code": pl.String, "community_name": pl.String},
-    )
-
-
-def classify_stage(run: Path, policy: Collection[Evidence] = (), previous: Path | None = None) -> dict[str, Any]:
-    """Statuses for every record, the work queue, the community summary and roll coverage (`reconcile.findings`).
-
-    `policy`: the evidence that verifies a lone record without a visit (`Settings.verify_without_visit`);
-    `previous`: the last published run's directory, for the change since then (`reconcile.progress`).
-    """
-    vacant = run / "vacant.parquet"
-    statuses = run / "record_status.parquet"
-    with progress.stage("判定 classify", 1), parquet_keep(run / "classify-work", {"record_status": statuses}) as keep:
-        found = findings(  # scanned: each of its queries reads only the columns it uses (`reconcile.frames`)
-            pl.scan_parquet(run / "register.parquet").select(REGISTER_COLUMNS),
-            pl.scan_parquet(run / "roll.parquet").select(ROLL_COLUMNS),
-            pl.scan_parquet(run / "links.parquet"),
-            pl.read_parquet(run / "duplicates.parquet"),
-            decisions=pl.read_parquet(run / "decisions.parquet"),
-            pair_outcomes=pl.read_parquet(run / "pair_decisions.parquet"),
-            roll_files=_roll_files(run),
-            vacant=pl.read_parquet(vacant) if vacant.exists() else None,
-            policy=policy,
-            keep=keep,
-        )
-        found.coverage.write_parquet(run / "coverage.parquet")
-        last_queue = previous / "queue.parquet" if previous is not None else None
-        known = last_queue is not None and last_queue.exists()
-        progress_since(
-            found.queue,
-            pl.read_parquet(statuses, columns=["side", "idx", "pending"]),
-            pl.read_parquet(last_queue) if known and last_queue is not None else None,
-            previous_run_id=previous.name if known and previous is not None else None,
-        ).write_parquet(run / "progress.parquet")
-        found.queue.write_parquet(run / "queue.parquet")
-        found.summary.write_parquet(run / "community_summary.parquet")
-        (run / "community_summary.svg").write_text(
-            summary_svg(found.summary.to_dicts(), title=summary_title(run.name)), encoding="utf-8"
-        )
-        progress.advance("判定 classify")
-    counts = pl.scan_parquet(statuses).group_by("side", "status").len().collect()
-    return {f"{side}_{status}": int(n) for side, status, n in counts.iter_rows()} | {
-        "communities": found.summary.height
     }

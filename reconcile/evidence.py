@@ -41,6 +41,9 @@ COVERAGE_SCHEMA: dict[str, pl.DataType] = {
     "visited": pl.Boolean(),
 }
 
+COVERAGE_ORDER = ("community_code", "grid", "building")
+"""The order of `coverage`'s rows (nulls last): by community first, so communities' coverage concatenates in order."""
+
 VACANCY_WORDS = ("空置", "空房", "空关", "空户", "闲置", "无人居住", "无人住", "未住人")
 """What community workers write for a flat where nobody lives, in the name or the remark column (a name may also
 be a bare 空, a remark may not: 空军 is no vacancy)."""
@@ -198,18 +201,45 @@ def _register_evidence(
     )
 
 
-def _roll_evidence(statuses: pl.LazyFrame, register: pl.LazyFrame, roll: pl.LazyFrame) -> pl.LazyFrame:
+NAMESAKE_COLUMNS = ("community_code", "name", "sex", "birth")
+"""What the namesake hint reads of an unplaced register record (`namesakes`)."""
+
+
+def namesakes(register: Frame, links: Frame, register_duplicates: Frame) -> pl.LazyFrame:
+    """The register records a lone roll record's namesake is looked for among (`NAMESAKE_COLUMNS`), city-wide.
+
+    Those 户在人不在 with no link at all: active (or not known to be inactive), no duplicate and in no link. The
+    statuses say the same (absent, no other community: `reconcile.classify`); this reads no statuses, so
+    findings made a few communities at a time (`reconcile.by_community`) look among the whole city's.
+    `links` must hold only pairs of records that exist (as linking makes them).
+    """
+    register = register.lazy()
+    active = pl.col("active").fill_null(True) if "active" in register.collect_schema() else pl.lit(True)
+    return (
+        register.filter(active)
+        .join(register_duplicates.lazy().select("idx"), on="idx", how="anti")
+        .join(links.lazy().select(pl.col("rid").alias("idx")), on="idx", how="anti")
+        .select(NAMESAKE_COLUMNS)
+    )
+
+
+def _unplaced(statuses: pl.LazyFrame, register: pl.LazyFrame) -> pl.LazyFrame:
+    """`namesakes` read from the whole city's statuses."""
+    placed_nowhere = statuses.filter(
+        (pl.col("side") == Side.REGISTER.value)
+        & (pl.col("status") == Status.ABSENT.value)
+        & pl.col("other_community_code").is_null()
+    ).select("idx")
+    return register.join(placed_nowhere, on="idx", how="semi").select(NAMESAKE_COLUMNS)
+
+
+def _roll_evidence(statuses: pl.LazyFrame, roll: pl.LazyFrame, unplaced: pl.LazyFrame) -> pl.LazyFrame:
     """Evidence for the lone roll records (人在户不在): linked elsewhere, a namesake elsewhere, or from outside."""
     lone = statuses.filter((pl.col("side") == Side.ROLL.value) & (pl.col("status") == Status.UNREGISTERED.value))
     rol = lone.select("idx", "other_community_code").join(
         roll.select("idx", "community_code", "name", "sex", "birth"), on="idx"
     )
-    unplaced = statuses.filter(
-        (pl.col("side") == Side.REGISTER.value)
-        & (pl.col("status") == Status.ABSENT.value)
-        & pl.col("other_community_code").is_null()
-    ).select("idx")
-    candidates = register.join(unplaced, on="idx", how="semi").select(
+    candidates = unplaced.select(
         pl.col("community_code").alias("r_comm"), "name", pl.col("sex").alias("r_sex"), pl.col("birth").alias("r_birth")
     )
     agrees = (
@@ -253,11 +283,15 @@ def evidence(
     roll: Frame,
     links: Frame,
     vacant: pl.DataFrame | None = None,
+    *,
+    unplaced: Frame | None = None,
 ) -> pl.DataFrame:
     """Evidence for every lone record (`EVIDENCE_SCHEMA`), from tonight's statuses and both sides' located records.
 
     `statuses` is `reconcile.classify.classify`'s output, `links` tonight's links (rid, lid, decided_by); `vacant`
-    holds the roll's rows recording a flat as empty (community_code, flat and the `reconcile.dwelling.PARTS`).
+    holds the roll's rows recording a flat as empty (community_code, flat and the `reconcile.dwelling.PARTS`);
+    `unplaced` the register records namesakes are looked for among (`namesakes`), found from `statuses` when not
+    given, which must then be the whole city's.
     """
     register, roll = register.lazy(), roll.lazy()
     if vacant is None:
@@ -270,7 +304,12 @@ def evidence(
     )
     with_household = statuses.lazy().join(linked_household, on=["side", "idx"], how="left")
     found = pl.concat(
-        [_register_evidence(with_household, register, roll, vacant), _roll_evidence(with_household, register, roll)]
+        [
+            _register_evidence(with_household, register, roll, vacant),
+            _roll_evidence(
+                with_household, roll, _unplaced(with_household, register) if unplaced is None else unplaced.lazy()
+            ),
+        ]
     )
     return collect(found.cast(EVIDENCE_SCHEMA).sort("side", "idx"))  # type: ignore[arg-type]
 
@@ -338,6 +377,6 @@ def coverage(register: Frame, roll: Frame, vacant: pl.DataFrame | None = None) -
             pl.col("persons_recorded").fill_null(0),
             pl.col("visited").fill_null(False),
         )
-        .sort("community_code", "grid", "building", nulls_last=True)
+        .sort(COVERAGE_ORDER, nulls_last=True)
         .cast(COVERAGE_SCHEMA)  # type: ignore[arg-type]
     )

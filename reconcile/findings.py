@@ -141,6 +141,7 @@ def findings(
     pair_outcomes: pl.DataFrame,
     roll_files: pl.DataFrame,
     vacant: pl.DataFrame | None = None,
+    unplaced: Frame | None = None,
     policy: Collection[Evidence] = (),
     keep: Keep = in_memory,
 ) -> Findings:
@@ -149,7 +150,9 @@ def findings(
     `duplicates` is `LinkResult.duplicates()`; `decisions` the standing decisions (`services.decisions`);
     `pair_outcomes` what became of the pair decisions in linking (`reconcile.decisions.pair_decisions`);
     `roll_files` as in `communities`; `vacant` the roll's rows recording empty flats (`reconcile.prepare.Prepared`);
-    `policy` the evidence that verifies a lone record without a visit (`reconcile.verification.verify`).
+    `policy` the evidence that verifies a lone record without a visit (`reconcile.verification.verify`);
+    `unplaced` the whole city's register records a lone roll record's namesake is looked for among
+    (`reconcile.evidence.namesakes`), given when the records are a few communities' (`reconcile.by_community`).
     Pass the records as Parquet scans (`pl.scan_parquet`) to hold only what each step reads (`reconcile.frames`),
     and a `keep` that writes what several queries read (the statuses first of all) to disk, to hold no whole side.
     """
@@ -158,7 +161,7 @@ def findings(
     classified = keep(
         "classified", classify_query(register, roll, links, on_side[Side.REGISTER], on_side[Side.ROLL], keep=keep)
     )
-    lone = evidence(classified, register, roll, links, vacant)
+    lone = evidence(classified, register, roll, links, vacant, unplaced=unplaced)
     outcomes = record_outcomes(decisions, register, roll)
     statuses = keep(
         "record_status",

@@ -100,8 +100,26 @@ def build_queue(
         descending=[False, True, False, False, False],
         nulls_last=True,
     )
-    return collect(
-        items.with_row_index("item_id", offset=1).with_columns(pl.col("item_id").cast(pl.Int64)).select(QUEUE_COLUMNS)
+    return collect(numbered(items))
+
+
+def numbered(items: Frame) -> pl.LazyFrame:
+    """`items` (`QUEUE_SCHEMA`'s columns, `item_id` optional) numbered 1, 2, … in the order given.
+
+    The queue is in community order first (`build_queue`), so the queues of a city's communities, each built
+    apart and concatenated in community order, number as the whole city's queue does (`reconcile.by_community`).
+
+    >>> two = pl.DataFrame({"kind": ["pair", "absent"], "item_id": [7, 3]}, schema_overrides={"item_id": pl.Int64})
+    >>> queue = pl.concat([pl.DataFrame(schema=QUEUE_SCHEMA), two], how="diagonal")
+    >>> numbered(queue).collect().select("item_id", "kind").rows()
+    [(1, 'pair'), (2, 'absent')]
+    """
+    return (
+        items.lazy()
+        .drop("item_id", strict=False)
+        .with_row_index("item_id", offset=1)
+        .with_columns(pl.col("item_id").cast(pl.Int64))
+        .select(QUEUE_COLUMNS)
     )
 
 

@@ -27,7 +27,10 @@ def test_measuring_times_every_unit_of_a_night(small_city: dict[str, Path], tmp_
     assert ran.count(("normalise", "join")) == 2
     assert ("normalise", "whole side") in ran
     assert {("link", step) for step in STEPS} <= set(ran)
-    assert ran[-2:] == [("classify", "classify"), ("publish", "publish")]
+    classify = ran[ran.index(units.CLASSIFY_WHOLE) : -1]
+    split = [("classify", "plan"), ("classify", "unit"), ("classify", "unit"), ("classify", "finish")]
+    assert classify == [units.CLASSIFY_WHOLE, *split]  # the small city: whole, then in two units of communities
+    assert ran[-1] == ("publish", "publish")
     assert all(u["seconds"] > 0 for u in measured["units"])
     assert sum(u["seconds"] for u in measured["units"]) <= measured["wall_seconds"]
     assert (tmp_path / "data" / "hukou.duckdb").exists()
@@ -81,3 +84,26 @@ def test_each_mapped_task_adds_its_cost_to_the_wall() -> None:
     assert math.isclose(paid["link_whole"][10] - free["link_whole"][10], 0.5 * 100)  # the province's 100 batches
     assert math.isclose(paid["as_built"][10] - free["as_built"][10], 0.5 * (100 + 400))  # and 400 chunks
     assert paid["one_machine"] == free["one_machine"]
+
+
+def test_classify_in_units_divides_among_the_workers_and_whole_does_not() -> None:
+    small = _scale(1_000, batch=2.0, batches=1, assign=1.0, peak=500.0)
+    large = _scale(10_000, batch=2.0, batches=10, assign=20.0, peak=1_400.0)
+    for scale, n in ((small, 1), (large, 10)):
+        scale["units"] += [
+            {"stage": "classify", "unit": "whole", "seconds": 3.0 * n, "peak_mib": 900.0, "grew_mib": 400.0},
+            {"stage": "classify", "unit": "plan", "seconds": 0.5 * n, "peak_mib": 900.0, "grew_mib": 100.0},
+            *({"stage": "classify", "unit": "unit", "seconds": 1.0, "peak_mib": 600.0, "grew_mib": 50.0},) * (2 * n),
+            {"stage": "classify", "unit": "finish", "seconds": 0.5 * n, "peak_mib": 900.0, "grew_mib": 100.0},
+        ]
+    p = units.project(small, large, people=100_000, workers=(10,))
+    base = units.project(
+        _scale(1_000, batch=2.0, batches=1, assign=1.0, peak=500.0),
+        _scale(10_000, batch=2.0, batches=10, assign=20.0, peak=1_400.0),
+        people=100_000,
+        workers=(10,),
+    )
+    assert math.isclose(p["one_machine"] - base["one_machine"], 50 + 200 + 50)  # the split, not the whole step
+    assert math.isclose(p["as_built"][10] - base["as_built"][10], 50 + 200 / 10 + 50)  # its units divided
+    assert math.isclose(p["classify_whole"][10] - base["as_built"][10], 300)  # the whole step on one worker
+    assert math.isclose(p["link_whole"][10] - base["link_whole"][10], 300)

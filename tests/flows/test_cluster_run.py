@@ -30,7 +30,10 @@ from tests.flows.machine import ROOT
 if TYPE_CHECKING:
     from distributed import Client
 
-STAGES_ON_WORKERS = {"ingest", "normalise_plan", "normalise_batch", "normalise_part", "link_unit", "classify_stage"}
+STAGES_ON_WORKERS = {
+    *("ingest", "normalise_plan", "normalise_batch", "normalise_part", "link_unit"),
+    *("classify_plan", "classify_unit", "classify_finish"),
+}
 """The functions the scheduler ran (Dask names a task by its function); publishing stays in the flow's process."""
 BATCH_ROWS = "700"
 """Raw rows a normalisation unit takes: the small city's sides in several batches, mapped over the workers."""
@@ -78,17 +81,19 @@ def test_a_run_on_a_local_cluster_publishes_what_a_run_here_publishes(
             dask_address=cluster.scheduler_address,
         )
         ran = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
-        batches, link_tasks = (
+        batches, link_tasks, classify_units = (
             client.run_on_scheduler(
                 lambda dask_scheduler, name=name: sum(dask_scheduler.task_prefixes[name].state_counts.values())
             )
-            for name in ("normalise_batch", "link_unit")
+            for name in ("normalise_batch", "link_unit", "classify_unit")
         )
         still_held = client.run(link_units.forget)  # what the workers still held of linking's records
     assert set(STAGES_ON_WORKERS) <= set(ran), ran
     assert batches > 2, batches
     assert link_tasks > 12, link_tasks  # blocking's ten rules, and comparing several chunks
+    assert classify_units >= 16, classify_units  # units of communities (of the 48)
     assert not (there / "runs" / run_id / "link.work").exists()
+    assert not (there / "runs" / run_id / "classify.units").exists()
     assert set(still_held.values()) == {0}, still_held
     assert not any(prefix.startswith("publish") for prefix in ran)
     assert (there / "hukou.duckdb").exists()
