@@ -52,6 +52,8 @@ UNIT_ROWS = 50_000
 units grows with the city, as a province's would (`Settings.classify_units`)."""
 CLASSIFY_WHOLE = ("classify", "whole")
 """Classify in one step, as it ran on a worker before it was split: measured too, for the walls it would give."""
+FOUND = ("record_status", "queue", "community_summary", "coverage", "progress")
+"""What classify writes, compared between the whole step and the units."""
 CLASSIFY_SPLIT = {("classify", "plan"), ("classify", "unit"), ("classify", "finish")}
 CHUNKED = {
     ("link", "block"): "per blocking-key partition",
@@ -131,8 +133,10 @@ def measure(register: Path, rolls: Path, data: Path) -> dict[str, Any]:
         return counts
 
     def classify(run: Path, policy: Any = (), previous: Path | None = None, **_: Any) -> dict[str, Any]:
-        with clock.unit(*CLASSIFY_WHOLE):  # its files are written again by the units' finish
+        with clock.unit(*CLASSIFY_WHOLE):
             LOCAL.classify(run, policy, previous)
+        for name in FOUND:  # set aside, to compare with what the units write
+            (run / f"{name}.parquet").rename(run / f"whole-{name}.parquet")
         rows = pl.scan_parquet(run / "register.parquet").select(pl.len()).collect().item()
         with clock.unit("classify", "plan"):
             work = classifying.plan(run, max(2, round(rows / UNIT_ROWS)))
@@ -141,12 +145,15 @@ def measure(register: Path, rolls: Path, data: Path) -> dict[str, Any]:
             with clock.unit("classify", "unit"):
                 found.append(classifying.run_unit(run, work, unit, policy))
         with clock.unit("classify", "finish"):
-            return classifying.finish(run, work, found, previous)
+            counts = classifying.finish(run, work, found, previous)
+        same.extend(name for name in FOUND if _same(run / f"whole-{name}.parquet", run / f"{name}.parquet"))
+        return counts
 
     def publish(*args: Any, **kwargs: Any) -> Any:
         with clock.unit("publish", "publish"):
             return LOCAL.publish(*args, **kwargs)
 
+    same: list[str] = []
     steps = replace(LOCAL, ingest=ingest, normalise=normalise, link=link, classify=classify, publish=publish)
     t0 = time.perf_counter()
     outcome = run_pipeline(register, rolls, Settings(data_dir=data, keep_runs=1, quiet_seconds=0), steps)
@@ -158,7 +165,13 @@ def measure(register: Path, rolls: Path, data: Path) -> dict[str, Any]:
         "chunk_rows": Settings().link_chunk_rows,
         "block_units": len(Settings().link_settings().rules) * Settings().link_partitions,
         "units": clock.units,
+        "classify_units_equal": same == list(FOUND),
     }
+
+
+def _same(one: Path, other: Path) -> bool:
+    """Whether two Parquet files hold the same rows in the same order."""
+    return pl.read_parquet(one).equals(pl.read_parquet(other))
 
 
 def summarise(units: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
@@ -298,6 +311,10 @@ def _scale_table(scales: dict[int, dict[str, Any]]) -> Table:
 def report(scales: dict[int, dict[str, Any]], people: float, task_seconds: float = 0.0) -> None:
     """Print the units per scale and the province's projection from the smallest and largest scale."""
     console.print(_scale_table(scales))
+    for scale, run in scales.items():
+        if "classify_units_equal" in run:
+            same = "the same files" if run["classify_units_equal"] else "DIFFERENT files"
+            console.print(f"scale {scale}: classify in units wrote {same} as classify whole")
     console.print("* mapped over a cluster's workers: " + "; ".join(f"{'/'.join(k)}: {v}" for k, v in MAPPED.items()))
     console.print(
         "~ mapped too, measured here as steps (their units in one process): "

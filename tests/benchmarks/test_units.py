@@ -31,6 +31,7 @@ def test_measuring_times_every_unit_of_a_night(small_city: dict[str, Path], tmp_
     split = [("classify", "plan"), ("classify", "unit"), ("classify", "unit"), ("classify", "finish")]
     assert classify == [units.CLASSIFY_WHOLE, *split]  # the small city: whole, then in two units of communities
     assert ran[-1] == ("publish", "publish")
+    assert measured["classify_units_equal"] is True
     assert all(u["seconds"] > 0 for u in measured["units"])
     assert sum(u["seconds"] for u in measured["units"]) <= measured["wall_seconds"]
     assert (tmp_path / "data" / "hukou.duckdb").exists()
