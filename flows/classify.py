@@ -22,7 +22,6 @@ from flows.spill import WORK_COMPRESSION, parquet_keep
 from reconcile.by_community import (
     UNIT,
     community_units,
-    in_communities,
     joined,
     unit_codes,
     unit_findings,
@@ -48,10 +47,16 @@ _STAGE = "判定 classify"
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The units of one night's classify: where their inputs are, and each unit's communities."""
+    """The units of one night's classify: where their inputs are, each unit's communities and rows."""
 
     folder: Path
     codes: tuple[tuple[str | None, ...], ...]
+    rows: tuple[tuple[int, ...], ...]
+    """Rows written of each part (`_PARTS`, in order) for each unit: a unit checks it reads them all."""
+
+    def expected(self, name: str, unit: int) -> int:
+        """Rows the plan wrote of part `name` for `unit`."""
+        return self.rows[_PARTS.index(name)][unit]
 
 
 def roll_files(run: Path) -> pl.DataFrame:
@@ -97,8 +102,8 @@ def classify_stage(
     same result; none or 1, in one step over the whole city's files (the quickest on one machine).
     """
     if units is not None and units > 1:
-        work = plan(run, units)
         try:
+            work = plan(run, units)
             with progress.stage(_STAGE, len(work.codes)):
                 folders = []
                 for unit in range(len(work.codes)):
@@ -106,7 +111,7 @@ def classify_stage(
                     progress.advance(_STAGE)
             return finish(run, work, folders, previous)
         finally:
-            shutil.rmtree(work.folder, ignore_errors=True)
+            shutil.rmtree(run / WORK, ignore_errors=True)  # records' copies: never left behind, whatever failed
     vacant = run / "vacant.parquet"
     statuses = run / "record_status.parquet"
     with progress.stage(_STAGE, 1), parquet_keep(run / "classify-work", {"record_status": statuses}) as keep:
@@ -136,22 +141,45 @@ def plan(run: Path, units: int) -> Plan:
     sources = _sources(run)
     assignment = community_units(sources["register"], sources["roll"], roll_files(run), units=units)
     inputs = unit_inputs(sources["register"], sources["roll"], sources["links"], sources["duplicates"], assignment)
-    for name in _PARTS:
+    unplaced = namesakes(sources["register"], sources["links"], sources["duplicates"])
+    sinks = [
         getattr(inputs, name).sink_parquet(
-            pl.PartitionBy(folder / name, key=UNIT, include_key=False), mkdir=True, compression=WORK_COMPRESSION
+            pl.PartitionBy(folder / name, key=UNIT, include_key=False),
+            mkdir=True,
+            compression=WORK_COMPRESSION,
+            lazy=True,
         )
-    register_duplicates = sources["duplicates"].filter(pl.col("side") == Side.REGISTER.value)
-    unplaced = namesakes(sources["register"], sources["links"], register_duplicates)
-    unplaced.sink_parquet(folder / "unplaced.parquet", compression=WORK_COMPRESSION)
-    return Plan(folder, tuple(unit_codes(assignment)))
+        for name in _PARTS
+    ]
+    sinks.append(unplaced.sink_parquet(folder / "unplaced.parquet", compression=WORK_COMPRESSION, lazy=True))
+    pl.collect_all(sinks, engine="streaming")  # together: the units' memberships are worked out once
+    codes = tuple(unit_codes(assignment))
+    return Plan(folder, codes, tuple(_rows_written(folder / name, len(codes)) for name in _PARTS))
+
+
+def _rows_written(part: Path, units: int) -> tuple[int, ...]:
+    """Rows of each unit in a part written by units (`plan`): 0 for a unit with none."""
+    if not any(part.glob("*/*.parquet")):
+        return (0,) * units
+    written = pl.scan_parquet(part / "*" / "*.parquet", hive_partitioning=True).group_by(UNIT).len().collect()
+    counts = dict(written.iter_rows())
+    return tuple(int(counts.get(unit, 0)) for unit in range(units))
 
 
 def _part(work: Plan, run: Path, name: str, unit: int) -> pl.DataFrame:
-    """One unit's part of `name` (`plan`): empty, with the source's columns, when the unit has none of it."""
-    folder = work.folder / name / f"{UNIT}={unit}"
-    if not folder.exists():
+    """One unit's part of `name` (`plan`): empty, with the source's columns, when the unit has none of it.
+
+    Raises when it holds other than the rows the plan wrote (a work folder gone, or not all there yet).
+    """
+    expected = work.expected(name, unit)
+    if expected == 0:
         return collect(_sources(run)[name].clear())
-    return pl.read_parquet(folder / "*.parquet", hive_partitioning=False)
+    folder = work.folder / name / f"{UNIT}={unit}"
+    read = pl.read_parquet(folder / "*.parquet", hive_partitioning=False) if folder.exists() else None
+    if read is None or read.height != expected:
+        held = "none" if read is None else f"{read.height:,}"
+        raise RuntimeError(f"classify unit {unit}: {held} {name} rows in {folder}, {expected:,} planned")
+    return read
 
 
 def run_unit(run: Path, work: Plan, unit: int, policy: Collection[Evidence] = ()) -> Path:
@@ -166,7 +194,7 @@ def run_unit(run: Path, work: Plan, unit: int, policy: Collection[Evidence] = ()
         duplicates,
         codes=codes,
         unplaced=pl.scan_parquet(work.folder / "unplaced.parquet"),
-        vacant=pl.read_parquet(vacant).filter(in_communities(codes)) if vacant.exists() else None,
+        vacant=pl.read_parquet(vacant) if vacant.exists() else None,
         **_options(run, policy),
     )
     out = work.folder / f"found-{unit}-{uuid.uuid4().hex}"
@@ -190,6 +218,10 @@ def finish(run: Path, work: Plan, found: Sequence[Path], previous: Path | None =
     ]
     whole = joined(parts)
     whole.statuses.sink_parquet(run / "record_status.parquet", engine="streaming")
+    records = sum(pl.scan_parquet(run / f"{side}.parquet").select(pl.len()).collect().item() for side in Side)
+    written = pl.scan_parquet(run / "record_status.parquet").select(pl.len()).collect().item()
+    if written != records:  # each record is in one unit's communities: a unit that lost some is found here
+        raise RuntimeError(f"classify in units: {written:,} statuses for {records:,} records")
     counts = _written(run, whole, previous)
     shutil.rmtree(work.folder, ignore_errors=True)
     return counts | {"classify_units": len(parts)}

@@ -161,8 +161,8 @@ def _forget_sides() -> None:
 
 
 CLASSIFY_UNITS = 32
-"""Units of communities classify is made in on a cluster, unless `Settings.classify_units` says: enough for a few
-dozen workers, each unit a few communities of a province (some 30 of Cixi's size each)."""
+"""Units of communities classify is made in on a cluster, unless `Settings.classify_units` says: enough to keep a
+few dozen workers busy. A province (some 16,000 communities of 4,000 people) wants more, and smaller, units."""
 
 
 @task(name="classify-plan")
@@ -195,15 +195,15 @@ def _classify_mapped(
     The plan and the finish read or write the whole city's files, so they run on a worker too, as a task each.
     """
     log = current_debug_log()
-    work = classify_plan.submit(log, run, units or CLASSIFY_UNITS).result()
     try:
+        work = classify_plan.submit(log, run, units or CLASSIFY_UNITS).result()
         futures = classify_unit.map(
             unmapped(log), unmapped(run), unmapped(work), list(range(len(work.codes))), unmapped(policy)
         )
         found = [future.result() for future in futures]
         return classify_finish.submit(log, run, work, found, previous).result()
     finally:
-        shutil.rmtree(work.folder, ignore_errors=True)
+        shutil.rmtree(run / classifying.WORK, ignore_errors=True)  # records' copies, whatever failed
 
 
 CLUSTER_STEPS = Steps(

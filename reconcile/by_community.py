@@ -5,7 +5,7 @@ A record's findings read other communities' records in three ways only:
 - a duplicate's primary (its person key), and a roll primary's link partner (the key it takes through its link);
 - the namesake hint, among the whole city's unplaced register records (`reconcile.evidence.namesakes`).
 
-Flats and buildings belong to one community (their keys start with its code: `reconcile.dwelling`), so
+Flats and buildings belong to one community (their keys carry its code: `reconcile.dwelling`), so
 everything else (who the roll records at a flat, coverage, the doubt over an incomplete address) reads only the
 community's own records. A unit therefore holds its communities' records and those few others (`unit_inputs`);
 what it finds is kept for its communities only (`unit_findings`); and the units' findings, in community order,
@@ -36,7 +36,7 @@ UNIT = "unit"
 class UnitInputs:
     """What the units read, each row marked with its `UNIT`: a record or link a unit reads is in it once.
 
-    Queries over the whole city's frames: the nightly stage writes each in parts by unit (`flows.classify_units`).
+    Queries over the whole city's frames: the nightly stage writes each in parts by unit (`flows.classify.plan`).
     """
 
     register: pl.LazyFrame
@@ -145,18 +145,21 @@ def unit_findings(
     *,
     codes: Collection[str | None],
     unplaced: Frame,
+    vacant: pl.DataFrame | None = None,
     **options: Any,
 ) -> Findings:
     """One unit's findings: `reconcile.findings.findings` of its inputs (`unit_inputs`), kept for `codes`.
 
-    `unplaced` is the whole city's `reconcile.evidence.namesakes`; `options` are `findings`' other options. The
-    statuses come sorted by side and idx, as the whole city's are.
+    `unplaced` is the whole city's `reconcile.evidence.namesakes`; `vacant` the whole city's vacancy rows (its
+    communities' are read); `options` are `findings`' other options. The statuses come sorted by side and idx, as
+    the whole city's are. A unit is a small part of a city, so what its queries keep is kept in memory.
     """
     register, roll = register.lazy(), roll.lazy()
     names = roll.select("name").drop_nulls().unique()
     nearby = collect(unplaced.lazy().join(names, on="name", how="semi"))  # the namesakes its records may have
-    found = findings(register, roll, links, duplicates, unplaced=nearby, **options)
     ours = in_communities(codes)
+    vacant = None if vacant is None else vacant.filter(ours)
+    found = findings(register, roll, links, duplicates, unplaced=nearby, vacant=vacant, **options)
     return Findings(
         statuses=collect(found.statuses.filter(ours).sort("side", "idx")).lazy(),
         queue=found.queue.filter(ours),
@@ -168,8 +171,10 @@ def unit_findings(
 def joined(parts: Sequence[Findings]) -> Findings:
     """The whole city's findings from its units', given in unit order (`community_units`).
 
-    Statuses merge by side and idx; queue, summary and coverage are in community order, so they concatenate (the
-    queue numbered again: `reconcile.work_queue.numbered`). The statuses stay a query, for the stage to write.
+    Statuses merge by side and idx; queue and coverage are in community order (nulls last), so they concatenate
+    (the queue numbered again: `reconcile.work_queue.numbered`); the summary is sorted again, as
+    `reconcile.summary.community_summary` sorts it (a null code first). The statuses stay a query, for the stage
+    to write.
     """
     if not parts:
         raise ValueError("no units to join")
@@ -207,14 +212,11 @@ def findings_by_community(
     assignment = community_units(register, roll, roll_files, units=units)
     inputs = unit_inputs(register, roll, links, duplicates, assignment)
     frames = [collect(q) for q in (inputs.register, inputs.roll, inputs.links, inputs.duplicates)]
-    unplaced = collect(namesakes(register, links, duplicates.filter(pl.col("side") == Side.REGISTER.value)))
-    vacant = options.pop("vacant", None)
+    unplaced = collect(namesakes(register, links, duplicates))
     parts = []
     for unit, codes in enumerate(unit_codes(assignment)):
         reg, rol, pairs, dups = (frame.filter(pl.col(UNIT) == unit).drop(UNIT) for frame in frames)
-        mine = None if vacant is None else vacant.filter(in_communities(codes))
-        found = unit_findings(
-            reg, rol, pairs, dups, codes=codes, unplaced=unplaced, roll_files=roll_files, vacant=mine, **options
+        parts.append(
+            unit_findings(reg, rol, pairs, dups, codes=codes, unplaced=unplaced, roll_files=roll_files, **options)
         )
-        parts.append(found)
     return joined(parts)

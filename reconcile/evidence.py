@@ -41,8 +41,9 @@ COVERAGE_SCHEMA: dict[str, pl.DataType] = {
     "visited": pl.Boolean(),
 }
 
-COVERAGE_ORDER = ("community_code", "grid", "building")
-"""The order of `coverage`'s rows (nulls last): by community first, so communities' coverage concatenates in order."""
+COVERAGE_ORDER = tuple(COVERAGE_SCHEMA)
+"""The order of `coverage`'s rows (nulls last): by community first, so communities' coverage concatenates in order;
+by every column, so two buildings of one label (幸福1区 2幢 and 幸福1区2 幢) keep one order from night to night."""
 
 VACANCY_WORDS = ("空置", "空房", "空关", "空户", "闲置", "无人居住", "无人住", "未住人")
 """What community workers write for a flat where nobody lives, in the name or the remark column (a name may also
@@ -205,19 +206,20 @@ NAMESAKE_COLUMNS = ("community_code", "name", "sex", "birth")
 """What the namesake hint reads of an unplaced register record (`namesakes`)."""
 
 
-def namesakes(register: Frame, links: Frame, register_duplicates: Frame) -> pl.LazyFrame:
+def namesakes(register: Frame, links: Frame, duplicates: Frame) -> pl.LazyFrame:
     """The register records a lone roll record's namesake is looked for among (`NAMESAKE_COLUMNS`), city-wide.
 
-    Those 户在人不在 with no link at all: active (or not known to be inactive), no duplicate and in no link. The
-    statuses say the same (absent, no other community: `reconcile.classify`); this reads no statuses, so
-    findings made a few communities at a time (`reconcile.by_community`) look among the whole city's.
-    `links` must hold only pairs of records that exist (as linking makes them).
+    Those 户在人不在 with no link at all: active, no duplicate and in no link. The statuses say the same (absent,
+    no other community: `reconcile.classify`) for records as the pipeline makes them (`active` and
+    `community_code` never null: `schemas.records`; links only between records that exist); this reads no
+    statuses, so findings made a few communities at a time (`reconcile.by_community`) look among the whole
+    city's. `duplicates` are both sides' (side, idx, primary).
     """
     register = register.lazy()
-    active = pl.col("active").fill_null(True) if "active" in register.collect_schema() else pl.lit(True)
+    register_duplicates = duplicates.lazy().filter(pl.col("side") == Side.REGISTER.value)
     return (
-        register.filter(active)
-        .join(register_duplicates.lazy().select("idx"), on="idx", how="anti")
+        register.filter(pl.col("active"))
+        .join(register_duplicates.select("idx"), on="idx", how="anti")
         .join(links.lazy().select(pl.col("rid").alias("idx")), on="idx", how="anti")
         .select(NAMESAKE_COLUMNS)
     )

@@ -100,3 +100,13 @@ def test_a_unit_reads_only_its_part(linked: Path, tmp_path: Path) -> None:
     every = [c for codes in work.codes for c in codes]
     assert len(every) == len(set(every)) == seen["community_code"].n_unique()  # each community in one unit
     assert set(every) == set(seen["community_code"])
+
+
+def test_a_unit_that_finds_its_part_gone_fails_rather_than_drop_its_communities(linked: Path, tmp_path: Path) -> None:
+    """A work folder a worker does not see whole (a stale shared disk): no night published without a community."""
+    apart = _copy(linked, tmp_path / "apart")
+    work = classify.plan(apart, 3)
+    shutil.rmtree(work.folder / "roll" / "unit=1")
+    classify.run_unit(apart, work, 0)
+    with pytest.raises(RuntimeError, match=r"classify unit 1: none roll rows in .*planned"):
+        classify.run_unit(apart, work, 1)
