@@ -141,18 +141,12 @@ def plan(run: Path, units: int) -> Plan:
     sources = _sources(run)
     assignment = community_units(sources["register"], sources["roll"], roll_files(run), units=units)
     inputs = unit_inputs(sources["register"], sources["roll"], sources["links"], sources["duplicates"], assignment)
-    unplaced = namesakes(sources["register"], sources["links"], sources["duplicates"])
-    sinks = [
+    for name in _PARTS:  # one pass each: written together (collect_all) they peaked higher, no quicker
         getattr(inputs, name).sink_parquet(
-            pl.PartitionBy(folder / name, key=UNIT, include_key=False),
-            mkdir=True,
-            compression=WORK_COMPRESSION,
-            lazy=True,
+            pl.PartitionBy(folder / name, key=UNIT, include_key=False), mkdir=True, compression=WORK_COMPRESSION
         )
-        for name in _PARTS
-    ]
-    sinks.append(unplaced.sink_parquet(folder / "unplaced.parquet", compression=WORK_COMPRESSION, lazy=True))
-    pl.collect_all(sinks, engine="streaming")  # together: the units' memberships are worked out once
+    unplaced = namesakes(sources["register"], sources["links"], sources["duplicates"])
+    unplaced.sink_parquet(folder / "unplaced.parquet", compression=WORK_COMPRESSION)
     codes = tuple(unit_codes(assignment))
     return Plan(folder, codes, tuple(_rows_written(folder / name, len(codes)) for name in _PARTS))
 
