@@ -10,8 +10,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from flows import classify, stages
-from flows.normalise import normalise
 from reconcile.linker import LinkSettings
+from tests.flows import run_dirs
+from tests.flows.run_dirs import copied
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,17 +22,9 @@ WRITTEN = ("record_status", "queue", "community_summary", "coverage", "progress"
 
 @pytest.fixture(scope="module")
 def linked(small_city: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("linked")
-    stages.ingest(small_city["register"], small_city["rolls"], run)
-    normalise(run, run / "digest.key", None)
-    stages.standing_decisions(run, None)
+    run = run_dirs.normalised(small_city, tmp_path_factory.mktemp("linked"))
     stages.link_stage(run, LinkSettings())
     return run
-
-
-def _copy(run: Path, to: Path) -> Path:
-    shutil.copytree(run, to)
-    return to
 
 
 def _assert_same_files(one: Path, other: Path) -> None:
@@ -42,9 +35,9 @@ def _assert_same_files(one: Path, other: Path) -> None:
 
 @pytest.mark.parametrize("units", [2, 9, 60])
 def test_classify_in_units_writes_what_one_step_writes(linked: Path, tmp_path: Path, units: int) -> None:
-    before = _copy(linked, tmp_path / "before")
+    before = copied(linked, tmp_path / "before")
     classify.classify_stage(before)  # a previous night's queue: the progress since then is written too
-    here, apart = _copy(linked, tmp_path / "here"), _copy(linked, tmp_path / "apart")
+    here, apart = copied(linked, tmp_path / "here"), copied(linked, tmp_path / "apart")
     counts_here = classify.classify_stage(here, previous=before)
     counts_apart = classify.classify_stage(apart, previous=before, units=units)
     assert counts_apart.pop("classify_units") == min(units, counts_here["communities"])
@@ -55,7 +48,7 @@ def test_classify_in_units_writes_what_one_step_writes(linked: Path, tmp_path: P
 
 def test_a_unit_run_twice_leaves_the_first_attempt_unread(linked: Path, tmp_path: Path) -> None:
     """A worker lost after a unit finished: Prefect runs it again, and only the attempt it returns is read."""
-    here, apart = _copy(linked, tmp_path / "here"), _copy(linked, tmp_path / "apart")
+    here, apart = copied(linked, tmp_path / "here"), copied(linked, tmp_path / "apart")
     classify.classify_stage(here)
     work = classify.plan(apart, 4)
     found = [classify.run_unit(apart, work, unit) for unit in range(len(work.codes))]
@@ -70,7 +63,7 @@ def test_a_unit_run_twice_leaves_the_first_attempt_unread(linked: Path, tmp_path
 def test_a_failing_unit_fails_the_stage_and_leaves_no_work_behind(
     linked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    apart = _copy(linked, tmp_path / "apart")
+    apart = copied(linked, tmp_path / "apart")
     real = classify.run_unit
 
     def fails_third(run: Path, work: classify.Plan, unit: int, policy: object = ()) -> Path:
@@ -87,7 +80,7 @@ def test_a_failing_unit_fails_the_stage_and_leaves_no_work_behind(
 
 def test_a_unit_reads_only_its_part(linked: Path, tmp_path: Path) -> None:
     """Each unit's inputs are its communities' records and the few they reach: together little more than the city."""
-    apart = _copy(linked, tmp_path / "apart")
+    apart = copied(linked, tmp_path / "apart")
     work = classify.plan(apart, 8)
     whole = pl.scan_parquet(apart / "register.parquet").select(pl.len()).collect().item()
     parts = pl.scan_parquet(work.folder / "register" / "*" / "*.parquet", hive_partitioning=False)
@@ -104,7 +97,7 @@ def test_a_unit_reads_only_its_part(linked: Path, tmp_path: Path) -> None:
 
 def test_a_unit_that_finds_its_part_gone_fails_rather_than_drop_its_communities(linked: Path, tmp_path: Path) -> None:
     """A work folder a worker does not see whole (a stale shared disk): no night published without a community."""
-    apart = _copy(linked, tmp_path / "apart")
+    apart = copied(linked, tmp_path / "apart")
     work = classify.plan(apart, 3)
     shutil.rmtree(work.folder / "roll" / "unit=1")
     classify.run_unit(apart, work, 0)

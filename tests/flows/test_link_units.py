@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +11,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from flows import link_units, stages
-from flows.normalise import normalise
 from reconcile.linker import LinkSettings
 from reconcile.units import Sides
+from tests.flows import run_dirs
+from tests.flows.run_dirs import copied
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,20 +27,11 @@ WRITTEN = ("links", "candidates", "duplicates", "pair_decisions")
 
 @pytest.fixture(scope="module")
 def normalised(small_city: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("normalised")
-    stages.ingest(small_city["register"], small_city["rolls"], run)
-    normalise(run, run / "digest.key", None)
-    stages.standing_decisions(run, None)
-    return run
-
-
-def _copy(run: Path, to: Path) -> Path:
-    shutil.copytree(run, to)
-    return to
+    return run_dirs.normalised(small_city, tmp_path_factory.mktemp("normalised"))
 
 
 def test_units_through_files_write_what_the_stage_writes_in_turn(normalised: Path, tmp_path: Path) -> None:
-    here, apart = _copy(normalised, tmp_path / "here"), _copy(normalised, tmp_path / "apart")
+    here, apart = copied(normalised, tmp_path / "here"), copied(normalised, tmp_path / "apart")
     calls: list[tuple[str, int]] = []
 
     def run_all(step: Step[Any], works: list[Any], sides: link_units.SharedSides, folder: Path) -> list[Path]:
