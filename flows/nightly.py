@@ -9,8 +9,7 @@ side: `flows.normalise`; a blocking partition, a chunk of pairs: `flows.link_uni
 `flows.classify`, whose plan and finish are a task each). What needs a whole side in normalisation (record
 keys, places and flats, joining the parts), what needs every pair in linking (estimation, the one-to-one
 assignment), the operators' standing decisions (the state database) and publishing stay in the flow's
-process. Tasks take and return paths, counts, small plans and steps, never
-records.
+process. Tasks take and return paths, counts, small plans and steps, never records.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ COVERAGE_SCHEMA: dict[str, pl.DataType] = {
 
 COVERAGE_ORDER = tuple(COVERAGE_SCHEMA)
 """The order of `coverage`'s rows (nulls last): by community first, so communities' coverage concatenates in order;
-by every column, so two buildings of one label (幸福1区 2幢 and 幸福1区2 幢) keep one order from night to night."""
+by every column, so two buildings whose labels read alike (`building_label`) keep one order from night to night."""
 
 VACANCY_WORDS = ("空置", "空房", "空关", "空户", "闲置", "无人居住", "无人住", "未住人")
 """What community workers write for a flat where nobody lives, in the name or the remark column (a name may also
