@@ -219,3 +219,29 @@ def test_communities_fall_into_runs_of_consecutive_codes(codes: list[str | None]
     assert max(numbers) < units
     if len(seen) <= units:
         assert numbers == list(range(len(seen)))
+
+
+def _codes(night: Night) -> set[str]:
+    return set().union(*(night[name]["community_code"] for name in ("register", "roll", "roll_files")))
+
+
+def _relabelled(night: Night, codes: list[str]) -> Night:
+    """The night with its communities' codes written another way (any text, in another sort order)."""
+    mapping = dict(zip(sorted(_codes(night)), codes, strict=True))
+    relabel = pl.col("community_code").replace_strict(mapping, return_dtype=pl.String)
+    return night | {name: night[name].with_columns(relabel) for name in ("register", "roll", "roll_files")}
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), units=st.integers(2, 12))
+def test_community_codes_written_any_way_split_as_they_sort(night: Night, data: st.DataObject, units: int) -> None:
+    """Codes are the offices' text, not the generator's digits: the units follow their sort order, whatever it is."""
+    crossed = data.draw(_crossings(night))
+    communities = len(_codes(night))
+    codes = data.draw(
+        st.lists(st.text(min_size=1, max_size=6), min_size=communities, max_size=communities, unique=True)
+    )
+    relabelled = _relabelled(crossed, codes)
+    options = {"decisions": crossed["decisions"], "pair_outcomes": crossed["pair_outcomes"]}
+    whole, split = _whole_and_split(relabelled, units=units, **options)
+    _assert_same(whole, split)
