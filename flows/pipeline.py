@@ -285,7 +285,9 @@ def _locked_run(
         return result
 
     try:
-        counts |= timed("ingest", steps.ingest, register, rolls, run_dir, quiet_seconds=settings.quiet_seconds)
+        counts |= timed(
+            "ingest", steps.ingest, register, rolls, run_dir, quiet_seconds=settings.quiet_seconds, cache=paths.cache
+        )
         stage["name"] = "sanity checks"
         last = _last_published(paths.state)
         problems = sanity_problems(counts, last, settings.max_shrink)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from flows import progress
+from flows.io.roll_cache import RollCache
 from flows.io.sources import FileError, RawTable, read_table, table_to_parquet
 from reconcile.decisions import pair_decisions, rekeyed
 from reconcile.dwelling import PARTS
@@ -184,21 +185,29 @@ _StatKey = tuple[int, int]
 """A file's size and modification time (ns): a roll read ahead is used only if they did not change since."""
 
 
-def _read_roll(path: Path) -> tuple[_StatKey, str, RawTable | FileError | None]:
-    """A roll file's stat key, SHA-256 and rows, the `FileError` it was refused with, or None for a type not read."""
+def _read_roll(path: Path, cache: RollCache | None = None) -> tuple[_StatKey, str, RawTable | FileError | None]:
+    """A roll file's stat key, SHA-256 and rows, the `FileError` it was refused with, or None for a type not read.
+
+    Rows come from `cache` when it holds this very file (name and content); a file read is kept there.
+    """
     stat = path.stat()
     key = (stat.st_size, stat.st_mtime_ns)
     sha256 = sha256_file(path)
     if path.suffix.lower() not in ROLL_SUFFIXES:
         return key, sha256, None
+    if cache is not None and (known := cache.get(path.name, sha256)) is not None:
+        return key, sha256, known
     try:
-        return key, sha256, read_table(path, ROLL)
+        table = read_table(path, ROLL)
     except FileError as exc:
         return key, sha256, exc
+    if cache is not None:
+        cache.put(path.name, sha256, table)
+    return key, sha256, table
 
 
 def _read_ahead(
-    pool: ThreadPoolExecutor, rolls: Path, quiet_seconds: float
+    pool: ThreadPoolExecutor, rolls: Path, quiet_seconds: float, cache: RollCache | None
 ) -> dict[Path, Future[tuple[_StatKey, str, RawTable | FileError | None]]]:
     """Start reading the roll files in `pool` while the register is read: what `roll_files` lists now.
 
@@ -209,7 +218,7 @@ def _read_ahead(
         files, _ = roll_files(rolls, quiet_seconds=quiet_seconds)
     except OSError:  # the listing after the register says what is wrong
         return {}
-    return {path: pool.submit(_read_roll, path) for path in files}
+    return {path: pool.submit(_read_roll, path, cache) for path in files}
 
 
 def _ingest_register(register: Path, skipped: list[FileReport], out: Path) -> tuple[FileReport, pl.DataFrame]:
@@ -236,7 +245,9 @@ def _ingest_register(register: Path, skipped: list[FileReport], out: Path) -> tu
     return report, malformed_quarantine(Side.REGISTER, copied.file, copied.malformed)
 
 
-def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) -> dict[str, Any]:
+def ingest(
+    register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0, cache: Path | None = None
+) -> dict[str, Any]:
     """Read every input file into raw Parquet (all strings, with lineage).
 
     `register` may be a drop directory: its newest file is read. Writes
@@ -244,13 +255,16 @@ def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) 
     that cannot be read raises `RegisterUnreadable`. Lock and hidden files, and files modified
     less than `quiet_seconds` ago, are skipped and reported with status ``skipped``.
     Roll files are read in threads (`_ROLL_READERS`) from the start, while the register is read (`_read_ahead`).
+    `cache`: the data directory's cache folder; a roll file handed in again unchanged is taken from it
+    (`flows.io.roll_cache`), and it keeps tonight's files only.
     """
     out.mkdir(parents=True, exist_ok=True)
+    kept = RollCache.within(cache) if cache is not None else None
     register, skipped = resolve_register(register, quiet_seconds=quiet_seconds)
     reports: list[FileReport] = []
     malformed: list[pl.DataFrame] = []
     with ThreadPoolExecutor(_ROLL_READERS) as pool:
-        ahead = _read_ahead(pool, rolls, quiet_seconds)
+        ahead = _read_ahead(pool, rolls, quiet_seconds, kept)
         try:
             with progress.stage("读取户籍数据 register", 1):
                 report, register_malformed = _ingest_register(register, skipped, out)
@@ -265,12 +279,14 @@ def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) 
         files, skipped = roll_files(rolls, quiet_seconds=quiet_seconds)
         reports += skipped
         frames: list[pl.DataFrame] = []
+        handed_in: list[tuple[str, str]] = []
         with progress.stage("读取社区登记表 rolls", len(files)):
             for path in files:
-                key, sha256, table = _read_roll(path) if path not in ahead else ahead.pop(path).result()
+                key, sha256, table = _read_roll(path, kept) if path not in ahead else ahead.pop(path).result()
                 stat = path.stat()
                 if key != (stat.st_size, stat.st_mtime_ns):  # changed since it was read ahead
-                    key, sha256, table = _read_roll(path)
+                    key, sha256, table = _read_roll(path, kept)
+                handed_in.append((path.name, sha256))
                 code, name = _file_community(path)
                 report = FileReport(
                     Side.ROLL, path.name, stat.st_size, sha256, community_code=code, community_name=name
@@ -298,6 +314,8 @@ def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) 
                 )
         for left in ahead.values():  # read ahead, no longer listed
             left.cancel()
+    if kept is not None:
+        kept.keep_only(handed_in)
     rolls_frame = (
         pl.concat(frames, how="diagonal_relaxed")
         if frames
@@ -316,6 +334,7 @@ def ingest(register: Path, rolls: Path, out: Path, *, quiet_seconds: float = 0) 
         "roll_files_skipped": sum(r.side == Side.ROLL and r.status == "skipped" for r in reports),
         "roll_rows": rolls_frame.height,
         "malformed_rows": sum(r.malformed_rows for r in reports),
+        "roll_files_reused": len(set(kept.taken) & {name for name, _ in handed_in}) if kept else 0,
     }
 
 

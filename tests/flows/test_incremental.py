@@ -106,10 +106,12 @@ def test_a_night_after_a_night_publishes_what_a_first_night_would(small_city: di
     second = run_pipeline(register, rolls, Settings(data_dir=warm, quiet_seconds=0), LOCAL)
     assert second.counts["register_rows_reused"] > 0.9 * second.counts["register_rows"]
     assert second.counts["roll_rows_reused"] == second.counts["roll_rows"]
+    assert second.counts["roll_files_reused"] == second.counts["roll_files"]  # none handed in anew
     fresh.mkdir()
     shutil.copy(DataPaths(warm).digest_key, DataPaths(fresh).digest_key)  # the same secret: the same record keys
     first = run_pipeline(register, rolls, Settings(data_dir=fresh, quiet_seconds=0), LOCAL)
     assert first.counts["register_rows_reused"] == first.counts["roll_rows_reused"] == 0
+    assert first.counts["roll_files_reused"] == 0
     for name in ("links", "record_status", "queue", "community_summary", "coverage"):
         assert_frame_equal(
             pl.read_parquet(second.run_dir / f"{name}.parquet"), pl.read_parquet(first.run_dir / f"{name}.parquet")
