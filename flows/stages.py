@@ -12,7 +12,7 @@ import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
 
@@ -185,30 +185,41 @@ _StatKey = tuple[int, int]
 """A file's size and modification time (ns): a roll read ahead is used only if they did not change since."""
 
 
-def _read_roll(path: Path, cache: RollCache | None = None) -> tuple[_StatKey, str, RawTable | FileError | None]:
-    """A roll file's stat key, SHA-256 and rows, the `FileError` it was refused with, or None for a type not read.
+class _Read(NamedTuple):
+    """What reading one roll file gave."""
 
-    Rows come from `cache` when it holds this very file (name and content); a file read is kept there.
+    stat: _StatKey
+    sha256: str
+    table: RawTable | FileError | None
+    """Its rows, the `FileError` it was refused with, or None for a type not read."""
+    reused: bool = False
+    """Taken from the cache (`flows.io.roll_cache`), not parsed."""
+
+
+def _read_roll(path: Path, cache: RollCache | None = None) -> _Read:
+    """Read a roll file, or take it from `cache` when it holds this very file (name and content).
+
+    A file parsed is kept in `cache` if its content did not change while it was read.
     """
     stat = path.stat()
     key = (stat.st_size, stat.st_mtime_ns)
     sha256 = sha256_file(path)
     if path.suffix.lower() not in ROLL_SUFFIXES:
-        return key, sha256, None
+        return _Read(key, sha256, None)
     if cache is not None and (known := cache.get(path.name, sha256)) is not None:
-        return key, sha256, known
+        return _Read(key, sha256, known, reused=True)
     try:
         table = read_table(path, ROLL)
     except FileError as exc:
-        return key, sha256, exc
-    if cache is not None:
+        return _Read(key, sha256, exc)
+    if cache is not None and sha256_file(path) == sha256:  # else the rows read may be of other content
         cache.put(path.name, sha256, table)
-    return key, sha256, table
+    return _Read(key, sha256, table)
 
 
 def _read_ahead(
     pool: ThreadPoolExecutor, rolls: Path, quiet_seconds: float, cache: RollCache | None
-) -> dict[Path, Future[tuple[_StatKey, str, RawTable | FileError | None]]]:
+) -> dict[Path, Future[_Read]]:
     """Start reading the roll files in `pool` while the register is read: what `roll_files` lists now.
 
     The files are listed again once the register is read (`ingest`), as if nothing was read
@@ -280,13 +291,16 @@ def ingest(
         reports += skipped
         frames: list[pl.DataFrame] = []
         handed_in: list[tuple[str, str]] = []
+        reused = 0
         with progress.stage("读取社区登记表 rolls", len(files)):
             for path in files:
-                key, sha256, table = _read_roll(path, kept) if path not in ahead else ahead.pop(path).result()
+                read = _read_roll(path, kept) if path not in ahead else ahead.pop(path).result()
                 stat = path.stat()
-                if key != (stat.st_size, stat.st_mtime_ns):  # changed since it was read ahead
-                    key, sha256, table = _read_roll(path, kept)
+                if read.stat != (stat.st_size, stat.st_mtime_ns):  # changed since it was read ahead
+                    read = _read_roll(path, kept)
+                sha256, table = read.sha256, read.table
                 handed_in.append((path.name, sha256))
+                reused += read.reused
                 code, name = _file_community(path)
                 report = FileReport(
                     Side.ROLL, path.name, stat.st_size, sha256, community_code=code, community_name=name
@@ -334,7 +348,7 @@ def ingest(
         "roll_files_skipped": sum(r.side == Side.ROLL and r.status == "skipped" for r in reports),
         "roll_rows": rolls_frame.height,
         "malformed_rows": sum(r.malformed_rows for r in reports),
-        "roll_files_reused": len(set(kept.taken) & {name for name, _ in handed_in}) if kept else 0,
+        "roll_files_reused": reused,
     }
 
 

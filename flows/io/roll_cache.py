@@ -1,21 +1,25 @@
 """Roll files read on an earlier night, kept by content: most offices hand in the same workbook again.
 
-Reading a workbook is most of ingest (openpyxl parses every cell in Python), and a night's rolls are mostly
-last night's files unchanged. A file is known by its name (its rows' lineage), its SHA-256 and the reader's
-version (`READER_VERSION`: the reading code and the libraries it uses); a file known so is taken as it was read
-then, with its report. Anything else is read again. One Parquet file per roll file, the `RawTable`'s report in
-the file's metadata. `RollCache.keep_only` drops the files no longer handed in.
+Reading the workbooks is most of ingest's work (every cell through fastexcel, then checked row by row), and a
+night's rolls are mostly last night's files unchanged. A file is known by its name (its rows' lineage), its
+SHA-256 and the reader's version (`READER_VERSION`: the reading code, the libraries it reads with and Python's
+own codecs); a file known so is taken as it was read then, with its report. Anything else is read again. One
+Parquet file per roll file, the `RawTable`'s report in the file's metadata. `RollCache.keep_only` drops the files
+no longer handed in.
 
-The cache holds raw personal data, like the run directories: same data directory, same care.
+The cache only ever spares work: a file it cannot read or write is read from the roll itself, and the night goes
+on. It holds raw personal data, like the run directories: same data directory, same care.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
+import sys
 import uuid
-from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -27,14 +31,18 @@ from flows.io import sources
 from flows.io.sources import RawTable, SheetReport
 
 _METADATA = b"hukou_raw_table"
-_READERS = ("polars", "pyarrow", "openpyxl", "fastexcel")
+_READERS = ("polars", "pyarrow", "fastexcel", "defusedxml")
+"""The libraries `flows.io.sources` reads with."""
 
 
 def _reader_version() -> str:
-    """The reading code and the versions of the libraries it reads with: what else decides a file's rows."""
-    digest = hashlib.sha256()
+    """The reading code, the libraries it reads with and Python's version (csv, codecs, zipfile, expat)."""
+    digest = hashlib.sha256(f"python={sys.version};".encode())
     for module in (sources, schemas.inputs):
-        digest.update(Path(module.__file__ or "").read_bytes())
+        try:
+            digest.update(Path(module.__file__ or "").read_bytes())
+        except OSError:  # not read from a source file: a version of its own, so nothing is ever reused
+            digest.update(uuid.uuid4().bytes)
     for name in _READERS:
         try:
             digest.update(f"{name}={metadata.version(name)};".encode())
@@ -44,7 +52,9 @@ def _reader_version() -> str:
 
 
 READER_VERSION = _reader_version()
-"""Changes whenever the reading code or a reading library does: a cache of another version is never read."""
+"""Changes whenever the reading code, a reading library or Python does: a cache of another version is never read."""
+
+_REPORT_FIELDS = tuple(f.name for f in dataclasses.fields(RawTable) if f.name != "frame")
 
 
 class RollCache:
@@ -59,8 +69,6 @@ class RollCache:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.taken: list[str] = []
-        """The names of the files taken from the cache so far (appended from reading threads: list.append is atomic)."""
 
     @classmethod
     def within(cls, cache: Path) -> RollCache:
@@ -73,45 +81,52 @@ class RollCache:
 
     def get(self, name: str, sha256: str) -> RawTable | None:
         """The file `name` of content `sha256` as read on an earlier night, or None (never read, or unreadable)."""
-        path = self._path(name, sha256)
         try:
-            table = pq.read_table(path)
+            table = pq.read_table(self._path(name, sha256))
             report = json.loads((table.schema.metadata or {})[_METADATA])
-            frame = pl.DataFrame(pl.from_arrow(table.replace_schema_metadata(None)))
-        except (OSError, KeyError, ValueError, pl.exceptions.PolarsError):
+            return RawTable(
+                frame=pl.DataFrame(pl.from_arrow(table.replace_schema_metadata(None))),
+                **{k: v for k, v in report.items() if k != "sheets"},
+                sheets=[SheetReport(**sheet) for sheet in report["sheets"]],
+            )
+        except (OSError, KeyError, TypeError, ValueError, pl.exceptions.PolarsError):
             return None
-        table = RawTable(
-            report["file"],
-            frame,
-            encoding=report["encoding"],
-            malformed=[(int(row), str(line)) for row, line in report["malformed"]],
-            blank_rows=report["blank_rows"],
-            sheets=[SheetReport(**sheet) for sheet in report["sheets"]],
-            rows_in=report["rows_in"],
-            duplicate_headers=list(report["duplicate_headers"]),
-        )
-        self.taken.append(name)
-        return table
 
     def put(self, name: str, sha256: str, table: RawTable) -> None:
-        """Keep `table`, read from the file `name` of content `sha256`; written whole or not at all."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        report = {k: v for k, v in asdict(table).items() if k != "frame"}
-        arrow = table.frame.to_arrow()
-        arrow = arrow.replace_schema_metadata({_METADATA: json.dumps(report, ensure_ascii=False)})
+        """Keep `table`, read from the file `name` of content `sha256`, written whole or not at all.
+
+        A table with malformed lines is not kept (those lines would sit in the file's metadata, which has a size
+        limit): such a file is read again every night. Nor is one that cannot be written (a full disk): ingest
+        goes on.
+        """
+        if table.malformed:
+            return
+        report = {k: getattr(table, k) for k in _REPORT_FIELDS}
+        report["sheets"] = [dataclasses.asdict(sheet) for sheet in table.sheets]
+        arrow = table.frame.to_arrow().replace_schema_metadata({_METADATA: json.dumps(report, ensure_ascii=False)})
         target = self._path(name, sha256)
         partial = target.with_name(f"{target.stem}.{uuid.uuid4().hex[:8]}.partial")
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(arrow, partial, compression="lz4")
             os.replace(partial, target)
+        except OSError:
+            return
         finally:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
 
     def keep_only(self, files: list[tuple[str, str]]) -> None:
-        """Drop every kept file but those of `files` ((name, sha256) handed in tonight), and partials left."""
-        if not self.folder.exists():
-            return
+        """Drop every kept file but those of `files` ((name, sha256) handed in tonight), and partials left.
+
+        What cannot be dropped (not a file, no permission) stays; the next night tries again.
+        """
         kept = {self._path(name, sha256) for name, sha256 in files}
-        for path in self.folder.iterdir():
+        try:
+            listed = list(self.folder.iterdir())
+        except OSError:
+            return
+        for path in listed:
             if path not in kept:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from typing import TYPE_CHECKING
 
@@ -77,10 +78,13 @@ _tables = st.builds(
 def test_a_kept_table_comes_back_as_it_was_read(
     tmp_path_factory: pytest.TempPathFactory, table: RawTable, name: str, sha256: str
 ) -> None:
-    """Any rows (nulls, any text), sheets, malformed lines and headers: the report and the rows, exactly."""
+    """Any rows (nulls, any text), sheets and headers: the report and the rows, exactly; malformed lines: not kept."""
     cache = RollCache(tmp_path_factory.mktemp("rolls"))
     cache.put(name, sha256, table)
     back = cache.get(name, sha256)
+    if table.malformed:
+        assert back is None
+        return
     assert back is not None
     assert_frame_equal(back.frame, table.frame)
     assert {k: v for k, v in vars_of(back).items() if k != "frame"} == {
@@ -129,12 +133,18 @@ def test_a_night_reads_only_the_roll_files_handed_in_anew(small_city: dict[str, 
     workbooks[1].unlink()  # not handed in tonight
     second = stages.ingest(small_city["register"], rolls, tmp_path / "second", cache=cache)
     cold = stages.ingest(small_city["register"], rolls, tmp_path / "cold")
-    assert second["roll_files_reused"] == second["roll_files"] - 1  # all but the edited workbook
+    assert second["roll_files_reused"] == second["roll_files"] - second["roll_files_unreadable"] - 1  # not the edited
     assert {k: v for k, v in second.items() if k != "roll_files_reused"} == {
         k: v for k, v in cold.items() if k != "roll_files_reused"
     }
     _same(_ingested(tmp_path / "second"), _ingested(tmp_path / "cold"))
-    assert len(list(RollCache.within(cache).folder.iterdir())) == second["roll_files"]  # the one gone is dropped
+    kept = second["roll_files"] - second["roll_files_unreadable"]
+    assert len(list(RollCache.within(cache).folder.iterdir())) == kept  # the one gone is dropped
+    for workbook in workbooks[2:]:
+        os.utime(workbook)  # saved again unchanged: a new modification time, the same content
+    third = stages.ingest(small_city["register"], rolls, tmp_path / "third", cache=cache)
+    assert third["roll_files_reused"] == kept
+    _same(_ingested(tmp_path / "third"), _ingested(tmp_path / "cold"))
 
 
 @pytest.mark.parametrize(
@@ -158,3 +168,25 @@ def test_a_cache_it_cannot_trust_is_read_again(
     again = stages.ingest(small_city["register"], small_city["rolls"], tmp_path / "again", cache=cache)
     assert again["roll_files_reused"] == 0
     _same(_ingested(tmp_path / "again"), _ingested(tmp_path / "first"))
+
+
+@pytest.mark.parametrize("broken", ["a full disk", "the folder is a file"])
+def test_a_cache_that_cannot_be_written_never_fails_the_night(
+    small_city: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    cache = tmp_path / "cache"
+    if broken == "a full disk":
+
+        def full(*args: object, **kwargs: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr("pyarrow.parquet.write_table", full)  # ingest itself writes with ParquetWriter
+    else:
+        cache.mkdir()
+        RollCache.within(cache).folder.write_bytes(b"")
+    for night in ("first", "second"):
+        counts = stages.ingest(small_city["register"], small_city["rolls"], tmp_path / night, cache=cache)
+        assert counts["roll_files_reused"] == 0
+    cold = stages.ingest(small_city["register"], small_city["rolls"], tmp_path / "cold")
+    _same(_ingested(tmp_path / "second"), _ingested(tmp_path / "cold"))
+    assert cold["roll_files"] > 0
