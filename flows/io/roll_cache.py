@@ -18,40 +18,26 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 import uuid
-from importlib import metadata
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow.parquet as pq
 
 import schemas.inputs
+from flows.code_version import code_version
 from flows.io import sources
 from flows.io.sources import RawTable, SheetReport
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _METADATA = b"hukou_raw_table"
 _READERS = ("polars", "pyarrow", "fastexcel", "defusedxml")
 """The libraries `flows.io.sources` reads with."""
 
 
-def _reader_version() -> str:
-    """The reading code, the libraries it reads with and Python's version (csv, codecs, zipfile, expat)."""
-    digest = hashlib.sha256(f"python={sys.version};".encode())
-    for module in (sources, schemas.inputs):
-        try:
-            digest.update(Path(module.__file__ or "").read_bytes())
-        except OSError:  # not read from a source file: a version of its own, so nothing is ever reused
-            digest.update(uuid.uuid4().bytes)
-    for name in _READERS:
-        try:
-            digest.update(f"{name}={metadata.version(name)};".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{name}=none;".encode())
-    return digest.hexdigest()[:16]
-
-
-READER_VERSION = _reader_version()
+READER_VERSION = code_version(modules=(sources, schemas.inputs), libraries=_READERS)
 """Changes whenever the reading code, a reading library or Python does: a cache of another version is never read."""
 
 _REPORT_FIELDS = tuple(f.name for f in dataclasses.fields(RawTable) if f.name != "frame")
@@ -61,6 +47,7 @@ class RollCache:
     """Roll files as read before, in `folder`, by file name, content and `READER_VERSION`.
 
     >>> import tempfile
+    >>> from pathlib import Path
     >>> cache = RollCache(Path(tempfile.mkdtemp()))
     >>> cache.put("a.csv", "ab12", RawTable("a.csv", pl.DataFrame({"姓名": ["甲"]}), encoding="utf-8-sig"))
     >>> cache.get("a.csv", "ab12").frame["姓名"].to_list(), cache.get("a.csv", "ffff")
