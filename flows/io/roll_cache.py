@@ -68,11 +68,11 @@ class RollCache:
 
     def get(self, name: str, sha256: str) -> RawTable | None:
         """The file `name` of content `sha256` as read on an earlier night, or None (never read, or unreadable)."""
+        path = self._path(name, sha256)
         try:
-            table = pq.read_table(self._path(name, sha256))
-            report = json.loads((table.schema.metadata or {})[_METADATA])
+            report = json.loads((pq.read_schema(path).metadata or {})[_METADATA])
             return RawTable(
-                frame=pl.DataFrame(pl.from_arrow(table.replace_schema_metadata(None))),
+                frame=pl.read_parquet(path),  # polars' reader: arrow's would keep its own memory pool besides
                 **{k: v for k, v in report.items() if k != "sheets"},
                 sheets=[SheetReport(**sheet) for sheet in report["sheets"]],
             )
