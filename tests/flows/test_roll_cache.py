@@ -48,28 +48,17 @@ _sheets = st.builds(
     repeated_rows=st.integers(min_value=0, max_value=100),
     rows_in=st.integers(min_value=0, max_value=10**6),
 )
+_ROWS = {"姓名": pl.String, "source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64}
 _tables = st.builds(
-    lambda file, columns, encoding, malformed, blank, sheets, rows_in, duplicates: RawTable(
-        file,
-        pl.DataFrame(
-            columns,
-            schema={"姓名": pl.String, "source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64},
-        ),
-        encoding=encoding,
-        malformed=malformed,
-        blank_rows=blank,
-        sheets=sheets,
-        rows_in=rows_in,
-        duplicate_headers=duplicates,
-    ),
-    _text,
-    _frames,
-    st.none() | st.sampled_from(["utf-8-sig", "gb18030"]),
-    st.lists(st.tuples(st.integers(min_value=1, max_value=10**6), _text), max_size=3),
-    st.integers(min_value=0, max_value=100),
-    st.lists(_sheets, max_size=3),
-    st.integers(min_value=0, max_value=10**6),
-    st.lists(_text, max_size=3),
+    RawTable,
+    file=_text,
+    frame=_frames.map(lambda columns: pl.DataFrame(columns, schema=_ROWS)),
+    encoding=st.none() | st.sampled_from(["utf-8-sig", "gb18030"]),
+    malformed=st.lists(st.tuples(st.integers(min_value=1, max_value=10**6), _text), max_size=3),
+    blank_rows=st.integers(min_value=0, max_value=100),
+    sheets=st.lists(_sheets, max_size=3),
+    rows_in=st.integers(min_value=0, max_value=10**6),
+    duplicate_headers=st.lists(_text, max_size=3),
 )
 
 
