@@ -25,6 +25,7 @@ from services.decisions import active_decisions
 from tests.reconcile.helpers import prepared
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from reconcile.findings import Findings
@@ -225,7 +226,7 @@ def _codes(night: Night) -> set[str]:
     return set().union(*(night[name]["community_code"] for name in ("register", "roll", "roll_files")))
 
 
-def _relabelled(night: Night, codes: list[str]) -> Night:
+def _relabelled(night: Night, codes: Sequence[str | None]) -> Night:
     """The night with its communities' codes written another way (any text, in another sort order)."""
     mapping = dict(zip(sorted(_codes(night)), codes, strict=True))
     relabel = pl.col("community_code").replace_strict(mapping, return_dtype=pl.String)
@@ -241,6 +242,22 @@ def test_community_codes_written_any_way_split_as_they_sort(night: Night, data: 
     codes = data.draw(
         st.lists(st.text(min_size=1, max_size=6), min_size=communities, max_size=communities, unique=True)
     )
+    relabelled = _relabelled(crossed, codes)
+    options = {"decisions": crossed["decisions"], "pair_outcomes": crossed["pair_outcomes"]}
+    whole, split = _whole_and_split(relabelled, units=units, **options)
+    _assert_same(whole, split)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), units=st.integers(2, 12))
+def test_communities_sharing_a_code_split_as_the_whole_city(night: Night, data: st.DataObject, units: int) -> None:
+    """Offices may write another office's code: their communities are then one, in the units as in the whole city.
+
+    (A code left blank is quarantined (`schemas.records.PersonRecord.unknown_community`): it never gets here.)
+    """
+    crossed = data.draw(_crossings(night))
+    communities = len(_codes(night))
+    codes = data.draw(st.lists(st.sampled_from(["1", "2", "10", "甲"]), min_size=communities, max_size=communities))
     relabelled = _relabelled(crossed, codes)
     options = {"decisions": crossed["decisions"], "pair_outcomes": crossed["pair_outcomes"]}
     whole, split = _whole_and_split(relabelled, units=units, **options)
