@@ -81,6 +81,12 @@ def _sources(run: Path) -> dict[str, pl.LazyFrame]:
     }
 
 
+def _vacant(run: Path) -> pl.DataFrame | None:
+    """The roll's rows recording an empty flat (vacant.parquet), if normalisation wrote them."""
+    vacant = run / "vacant.parquet"
+    return pl.read_parquet(vacant) if vacant.exists() else None
+
+
 def _options(run: Path, policy: Collection[Evidence]) -> dict[str, Any]:
     """What `reconcile.findings.findings` takes besides the records, links and duplicates, except `vacant`."""
     return {
@@ -112,7 +118,6 @@ def classify_stage(
             return finish(run, work, folders, previous)
         finally:
             shutil.rmtree(run / WORK, ignore_errors=True)  # records' copies: never left behind, whatever failed
-    vacant = run / "vacant.parquet"
     statuses = run / "record_status.parquet"
     with progress.stage(_STAGE, 1), parquet_keep(run / "classify-work", {"record_status": statuses}) as keep:
         sources = _sources(run)
@@ -121,7 +126,7 @@ def classify_stage(
             sources["roll"],
             sources["links"],
             collect(sources["duplicates"]),
-            vacant=pl.read_parquet(vacant) if vacant.exists() else None,
+            vacant=_vacant(run),
             keep=keep,
             **_options(run, policy),
         )
@@ -179,7 +184,6 @@ def _part(work: Plan, run: Path, name: str, unit: int) -> pl.DataFrame:
 def run_unit(run: Path, work: Plan, unit: int, policy: Collection[Evidence] = ()) -> Path:
     """The findings of one unit of `work` (`reconcile.by_community.unit_findings`); the folder it wrote them to."""
     codes = work.codes[unit]
-    vacant = run / "vacant.parquet"
     register, roll, links, duplicates = (_part(work, run, name, unit) for name in _PARTS)
     found = unit_findings(
         register,
@@ -188,7 +192,7 @@ def run_unit(run: Path, work: Plan, unit: int, policy: Collection[Evidence] = ()
         duplicates,
         codes=codes,
         unplaced=pl.scan_parquet(work.folder / "unplaced.parquet"),
-        vacant=pl.read_parquet(vacant) if vacant.exists() else None,
+        vacant=_vacant(run),
         **_options(run, policy),
     )
     out = work.folder / f"found-{unit}-{uuid.uuid4().hex}"
