@@ -225,16 +225,6 @@ def namesakes(register: Frame, links: Frame, duplicates: Frame) -> pl.LazyFrame:
     )
 
 
-def _unplaced(statuses: pl.LazyFrame, register: pl.LazyFrame) -> pl.LazyFrame:
-    """`namesakes` read from the whole city's statuses."""
-    placed_nowhere = statuses.filter(
-        (pl.col("side") == Side.REGISTER.value)
-        & (pl.col("status") == Status.ABSENT.value)
-        & pl.col("other_community_code").is_null()
-    ).select("idx")
-    return register.join(placed_nowhere, on="idx", how="semi").select(NAMESAKE_COLUMNS)
-
-
 def _roll_evidence(statuses: pl.LazyFrame, roll: pl.LazyFrame, unplaced: pl.LazyFrame) -> pl.LazyFrame:
     """Evidence for the lone roll records (人在户不在): linked elsewhere, a namesake elsewhere, or from outside."""
     lone = statuses.filter((pl.col("side") == Side.ROLL.value) & (pl.col("status") == Status.UNREGISTERED.value))
@@ -286,14 +276,13 @@ def evidence(
     links: Frame,
     vacant: pl.DataFrame | None = None,
     *,
-    unplaced: Frame | None = None,
+    unplaced: Frame,
 ) -> pl.DataFrame:
     """Evidence for every lone record (`EVIDENCE_SCHEMA`), from tonight's statuses and both sides' located records.
 
     `statuses` is `reconcile.classify.classify`'s output, `links` tonight's links (rid, lid, decided_by); `vacant`
     holds the roll's rows recording a flat as empty (community_code, flat and the `reconcile.dwelling.PARTS`);
-    `unplaced` the register records namesakes are looked for among (`namesakes`), found from `statuses` when not
-    given, which must then be the whole city's.
+    `unplaced` the register records namesakes are looked for among: the whole city's `namesakes`.
     """
     register, roll = register.lazy(), roll.lazy()
     if vacant is None:
@@ -308,9 +297,7 @@ def evidence(
     found = pl.concat(
         [
             _register_evidence(with_household, register, roll, vacant),
-            _roll_evidence(
-                with_household, roll, _unplaced(with_household, register) if unplaced is None else unplaced.lazy()
-            ),
+            _roll_evidence(with_household, roll, unplaced.lazy()),
         ]
     )
     return collect(found.cast(EVIDENCE_SCHEMA).sort("side", "idx"))  # type: ignore[arg-type]

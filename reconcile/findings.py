@@ -13,7 +13,7 @@ import polars as pl
 
 from reconcile.classify import classify_query
 from reconcile.decisions import changed_pairs, record_outcomes
-from reconcile.evidence import building_grids, building_key, building_label, coverage, evidence
+from reconcile.evidence import building_grids, building_key, building_label, coverage, evidence, namesakes
 from reconcile.frames import Frame, Keep, collect, in_memory
 from reconcile.most_common import most_common
 from reconcile.summary import community_summary
@@ -152,7 +152,8 @@ def findings(
     `roll_files` as in `communities`; `vacant` the roll's rows recording empty flats (`reconcile.prepare.Prepared`);
     `policy` the evidence that verifies a lone record without a visit (`reconcile.verification.verify`);
     `unplaced` the whole city's register records a lone roll record's namesake is looked for among
-    (`reconcile.evidence.namesakes`), given when the records are a few communities' (`reconcile.by_community`).
+    (`reconcile.evidence.namesakes`): found from these records when not given, so give it when the records are a
+    few communities' (`reconcile.by_community`).
     Pass the records as Parquet scans (`pl.scan_parquet`) to hold only what each step reads (`reconcile.frames`),
     and a `keep` that writes what several queries read (the statuses first of all) to disk, to hold no whole side.
     """
@@ -161,6 +162,8 @@ def findings(
     classified = keep(
         "classified", classify_query(register, roll, links, on_side[Side.REGISTER], on_side[Side.ROLL], keep=keep)
     )
+    if unplaced is None:
+        unplaced = namesakes(register, links, duplicates)
     lone = evidence(classified, register, roll, links, vacant, unplaced=unplaced)
     outcomes = record_outcomes(decisions, register, roll)
     statuses = keep(

@@ -17,10 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconcile.by_community import UNIT, community_units, findings_by_community, unit_inputs
+from reconcile.classify import classify
 from reconcile.decisions import pair_decisions
+from reconcile.evidence import NAMESAKE_COLUMNS, namesakes
 from reconcile.findings import REGISTER_COLUMNS, ROLL_COLUMNS, findings
 from reconcile.linker import LinkSettings, link
-from schemas.codes import DecidedBy, DecisionKind, Evidence, Side
+from schemas.codes import DecidedBy, DecisionKind, Evidence, Side, Status
 from services.decisions import active_decisions
 from tests.reconcile.helpers import prepared
 
@@ -262,3 +264,20 @@ def test_communities_sharing_a_code_split_as_the_whole_city(night: Night, data: 
     options = {"decisions": crossed["decisions"], "pair_outcomes": crossed["pair_outcomes"]}
     whole, split = _whole_and_split(relabelled, units=units, **options)
     _assert_same(whole, split)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_namesakes_are_the_records_the_statuses_place_nowhere(night: Night, data: st.DataObject) -> None:
+    """`namesakes` reads no statuses, yet finds exactly the register records classify calls absent, no other community."""
+    crossed = data.draw(_crossings(night))
+    register, links, duplicates = crossed["register"], crossed["links"], crossed["duplicates"]
+    on_side = {side: duplicates.filter(side=side.value).drop("side") for side in Side}
+    statuses = classify(register, crossed["roll"], links, on_side[Side.REGISTER], on_side[Side.ROLL])
+    placed_nowhere = statuses.filter(
+        pl.col("other_community_code").is_null(), side=Side.REGISTER.value, status=Status.ABSENT.value
+    ).select("idx")
+    found = namesakes(register, links, duplicates).collect()
+    expected = register.join(placed_nowhere, on="idx", how="semi").select(NAMESAKE_COLUMNS)
+    assert found.height > 0
+    assert found.equals(expected)

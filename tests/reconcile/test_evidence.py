@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconcile.classify import classify
-from reconcile.evidence import VACANCY_WORDS, coverage, evidence, is_vacancy
+from reconcile.evidence import VACANCY_WORDS, coverage, evidence, is_vacancy, namesakes
 from reconcile.prepare import prepare
 from schemas.codes import Evidence, Quarantine, Side, Status
 from schemas.inputs import REGISTER, ROLL
@@ -87,6 +87,18 @@ def _city() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.
     return statuses, reg, rol, links, both.vacant.join(both.quarantine, on=["source_file", "source_row"], how="left")
 
 
+def _evidence(
+    statuses: pl.DataFrame,
+    reg: pl.DataFrame,
+    rol: pl.DataFrame,
+    links: pl.DataFrame,
+    vacant: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """`evidence` with the namesakes looked for among the register records these links leave unplaced."""
+    no_duplicates = pl.DataFrame(schema={"side": pl.String, "idx": pl.Int64, "primary": pl.Int64})
+    return evidence(statuses, reg, rol, links, vacant, unplaced=namesakes(reg, links, no_duplicates))
+
+
 def _by_name(found: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame) -> dict[tuple[str, str], dict]:
     names = pl.concat(
         [
@@ -99,7 +111,7 @@ def _by_name(found: pl.DataFrame, reg: pl.DataFrame, rol: pl.DataFrame) -> dict[
 
 def test_each_lone_record_gets_the_evidence_the_roll_gives() -> None:
     statuses, reg, rol, links, vacant = _city()
-    found = _by_name(evidence(statuses, reg, rol, links, vacant), reg, rol)
+    found = _by_name(_evidence(statuses, reg, rol, links, vacant), reg, rol)
     reg_side, roll_side = Side.REGISTER.value, Side.ROLL.value
     assert {key: row["evidence"] for key, row in found.items()} == {
         (reg_side, "甲一"): Evidence.OTHERS_AT_FLAT,
@@ -120,7 +132,7 @@ def test_each_lone_record_gets_the_evidence_the_roll_gives() -> None:
 
 def test_a_namesake_is_a_hint_never_a_link() -> None:
     statuses, reg, rol, links, vacant = _city()
-    found = evidence(statuses, reg, rol, links, vacant)
+    found = _evidence(statuses, reg, rol, links, vacant)
     hint = found.filter(pl.col("evidence") == Evidence.NAMESAKE_ELSEWHERE.value)
     assert hint["hint_community"].to_list() == [OTHER]
     roll_qian = rol.filter(pl.col("name") == "钱七")["idx"].item()
@@ -144,7 +156,7 @@ def test_a_linked_record_in_another_community_says_so() -> None:
     links = pl.DataFrame({"rid": [rid], "lid": [lid], "decided_by": ["auto"]})
     no_duplicates = pl.DataFrame(schema={"idx": pl.Int64, "primary": pl.Int64})
     statuses = classify(reg, rol, links, no_duplicates, no_duplicates)
-    found = evidence(statuses, reg, rol, links, vacant)
+    found = _evidence(statuses, reg, rol, links, vacant)
     assert set(found.filter(pl.col("evidence").is_in(["lives_elsewhere", "registered_elsewhere"]))["side"]) == {
         Side.REGISTER.value,
         Side.ROLL.value,
@@ -198,6 +210,7 @@ def _communities(draw: st.DrawFn) -> tuple[pl.DataFrame, ...]:
                 "name": f"人{r['idx']}",
                 "sex": None,
                 "birth": None,
+                "active": True,
             }
             for r in register_rows
         ],
@@ -258,7 +271,7 @@ def _communities(draw: st.DrawFn) -> tuple[pl.DataFrame, ...]:
 @given(_communities())
 def test_every_lone_record_gets_exactly_one_evidence_of_its_side(city: tuple[pl.DataFrame, ...]) -> None:
     statuses, reg, rol, links = city
-    found = evidence(statuses, reg, rol, links)
+    found = _evidence(statuses, reg, rol, links)
     lone = statuses.filter(pl.col("status").is_in(["absent", "unregistered"]))
     assert (
         found.select("side", "idx").sort("side", "idx").rows() == lone.select("side", "idx").sort("side", "idx").rows()
@@ -272,7 +285,7 @@ def test_every_lone_record_gets_exactly_one_evidence_of_its_side(city: tuple[pl.
 def test_evidence_follows_what_the_roll_records_at_the_flat_and_building(city: tuple[pl.DataFrame, ...]) -> None:
     statuses, reg, rol, links = city
     found = (
-        evidence(statuses, reg, rol, links)
+        _evidence(statuses, reg, rol, links)
         .filter(pl.col("side") == "register")
         .join(reg.select("idx", "flat", "dw_building"), on="idx")
     )
@@ -364,7 +377,7 @@ def test_a_flat_the_roll_records_however_written_is_never_called_missed(writing:
     no_links = pl.DataFrame(schema={"rid": pl.Int64, "lid": pl.Int64, "decided_by": pl.String})
     no_duplicates = pl.DataFrame(schema={"idx": pl.Int64, "primary": pl.Int64})
     statuses = classify(both.register, both.roll, no_links, no_duplicates, no_duplicates)
-    found = evidence(statuses, both.register, both.roll, no_links, both.vacant)
+    found = _evidence(statuses, both.register, both.roll, no_links, both.vacant)
     family_a = found.filter(pl.col("side") == Side.REGISTER.value).join(
         both.register.filter(pl.col("household_no") == "A").select("idx"), on="idx"
     )
