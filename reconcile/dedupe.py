@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from reconcile.dwelling import PARTS, Grade, grade_expr
+
+SAME_FLAT_COLUMNS = ("name", "birth", "sex", *PARTS)
+"""What `find_duplicates` reads of a record to tell one person written at one flat two ways (`same_flat`)."""
+
 
 def _edges(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """(idx, other) for records sharing every key, each tied to its group's first record."""
@@ -31,13 +36,81 @@ def _edges(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def find_duplicates(frame: pl.DataFrame, *, within_file_keys: list[list[str]]) -> pl.DataFrame:
+def _agree(column: str) -> pl.Expr:
+    """Neither record of a joined pair states `column` differently (`column` and `column_o`)."""
+    return pl.col(column).is_null() | pl.col(f"{column}_o").is_null() | (pl.col(column) == pl.col(f"{column}_o"))
+
+
+def _same_flat_edges(frame: pl.DataFrame) -> pl.DataFrame:
+    """(idx, other): records of one file with one name whose addresses may name one flat, one leaving a part out.
+
+    A worker who enters a person twice writes the address twice, and the second time may leave the 单元 or the
+    estate's name out (`reconcile.dwelling.Grade.COMPATIBLE`); equal flats are `within_file_keys`' business. Births,
+    sexes and valid ID numbers must not disagree. Records tied so that two of them state different units, places,
+    births, sexes or ID numbers (6幢401 between 6幢1单元401 and 6幢2单元401) are tied by none of these edges: they
+    would make two people one.
+    """
+    sub = (
+        frame.select("idx", "id18", "source_file", *SAME_FLAT_COLUMNS)
+        .filter(pl.all_horizontal(pl.col("name", "dw_building", "dw_room").is_not_null()))
+        .filter(pl.struct("source_file", "name").is_duplicated())
+    )
+    pairs = sub.join(sub, on=["source_file", "name", "dw_building", "dw_room"], suffix="_o").filter(
+        pl.col("idx") > pl.col("idx_o")
+    )
+    either = [p for p in PARTS if p not in ("dw_building", "dw_room")]
+    graded = pairs.with_columns(
+        *(pl.col(p).alias(f"a_{p}") for p in PARTS),
+        *(pl.col(f"{p}_o").alias(f"b_{p}") for p in either),
+        *(pl.col(p).alias(f"b_{p}") for p in ("dw_building", "dw_room")),
+    ).with_columns(grade_expr("a_", "b_"))
+    edges = graded.filter(
+        (pl.col("grade") >= int(Grade.COMPATIBLE)) & _agree("birth") & _agree("sex") & _agree("id18")
+    ).select(pl.col("idx").cast(pl.Int64), pl.col("idx_o").cast(pl.Int64).alias("other"))
+    groups = pl.DataFrame(
+        [(m, g) for g, members in _components(edges).items() for m in members],
+        schema={"idx": pl.Int64, "_group": pl.Int64},
+        orient="row",
+    )
+    either_way = ("dw_unit", "dw_place", "birth", "sex", "id18")  # what one record may leave out
+    stated = groups.join(sub.select(pl.col("idx").cast(pl.Int64), *either_way), on="idx")
+    torn = stated.group_by("_group").agg(
+        pl.max_horizontal(pl.col(c).drop_nulls().n_unique() for c in either_way).alias("_most")
+    )
+    whole = groups.join(torn.filter(pl.col("_most") <= 1), on="_group", how="semi")
+    return edges.join(whole.select("idx"), on="idx", how="semi")
+
+
+def _components(edges: pl.DataFrame) -> dict[int, list[int]]:
+    """The records `edges` (two record ids a row) tie together, directly or not, by their least record id."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    for a, b in edges.iter_rows():
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[int, list[int]] = {}
+    for node in {n for e in edges.iter_rows() for n in e}:
+        members.setdefault(root(node), []).append(node)
+    return members
+
+
+def find_duplicates(frame: pl.DataFrame, *, within_file_keys: list[list[str]], same_flat: bool = False) -> pl.DataFrame:
     """Map each duplicate record to its primary: columns idx, primary.
 
     Records sharing a valid ID number are one person city-wide; records in one
     file sharing every column of one of `within_file_keys` (e.g. name + birth)
-    are one person unless their valid ID numbers differ. The primary is the
-    earliest record (file, then row): the others are its second records.
+    are one person unless their valid ID numbers differ; with `same_flat`, so are
+    records of one file and one name whose addresses may name one flat though
+    one leaves the 单元 or the estate's name out (`_same_flat_edges`, reading
+    `SAME_FLAT_COLUMNS`). The primary is the earliest record (file, then row):
+    the others are its second records.
 
     >>> f = pl.DataFrame({"idx": [0, 1, 2], "source_file": ["a"] * 3, "source_row": [2, 3, 4],
     ...     "id18": [None, "11010519491231002X", None], "name": ["张伟", "张伟", "李强"]})
@@ -49,25 +122,13 @@ def find_duplicates(frame: pl.DataFrame, *, within_file_keys: list[list[str]]) -
     edges = [_edges(ordered, ["id18"])]
     for keys in within_file_keys:
         edges.append(_edges(ordered, ["source_file", *keys]))
+    if same_flat:
+        edges.append(_same_flat_edges(ordered))
     all_edges = pl.concat(edges).unique()
     if all_edges.height == 0:
         return pl.DataFrame(schema={"idx": pl.Int64, "primary": pl.Int64})
-    parent: dict[int, int] = {}
-
-    def root(x: int) -> int:
-        while parent.get(x, x) != x:
-            parent[x] = parent.get(parent[x], parent[x])
-            x = parent[x]
-        return x
-
-    for a, b in all_edges.iter_rows():
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
     order = dict(zip(ordered["idx"].to_list(), ordered["_order"].to_list(), strict=True))
-    members: dict[int, list[int]] = {}
-    for node in {n for e in all_edges.iter_rows() for n in e}:
-        members.setdefault(root(node), []).append(node)
+    members = _components(all_edges)
     rows: list[tuple[int, int]] = []
     for group in members.values():
         primary = min(group, key=order.__getitem__)

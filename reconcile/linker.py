@@ -29,7 +29,7 @@ from reconcile.block import (
     rule_bits,
 )
 from reconcile.compare import COMPARISONS, HOUSEHOLD, compared
-from reconcile.dedupe import find_duplicates
+from reconcile.dedupe import SAME_FLAT_COLUMNS, find_duplicates
 from reconcile.household import household_candidates, household_levels, household_parameters
 from reconcile.model import (
     WEIGHT_COLUMNS,
@@ -175,7 +175,9 @@ def link(
     decisions = decisions or Decisions()
     reg_dups = find_duplicates(_for_dedupe(register, []).filter(register["active"]), within_file_keys=[])
     roll_keys = [["name", "birth"], ["name", "flat"]]
-    roll_dups = find_duplicates(_for_dedupe(roll, roll_keys), within_file_keys=roll_keys)
+    roll_dups = find_duplicates(
+        _for_dedupe(roll, [*roll_keys, list(SAME_FLAT_COLUMNS)]), within_file_keys=roll_keys, same_flat=True
+    )
     reg = _rows(register, pl.col("active") & ~pl.col("idx").is_in(reg_dups["idx"].implode()), consume=consume_inputs)
     rol = _rows(roll, ~pl.col("idx").is_in(roll_dups["idx"].implode()), consume=consume_inputs)
     del register, roll

@@ -116,3 +116,93 @@ def test_duplicates_follow_the_rule_for_any_records(
         },
     )
     assert set(find_duplicates(frame, within_file_keys=keys).rows()) == _reference(records, keys)
+
+
+def _written_at(rows: list[dict[str, str | None]]) -> pl.DataFrame:
+    """Records of one roll with one name, at the parts given (dw_unit, dw_place, birth, sex; else set below)."""
+    defaults = {"id18": None, "birth": None, "sex": None, "dw_class": "U", "dw_place": "金山花园", "dw_unit": None}
+    full = [
+        {"idx": i, "source_file": "a.xlsx", "source_row": i + 2, "name": "张伟", "dw_building": "6", "dw_room": "401"}
+        | defaults
+        | row
+        for i, row in enumerate(rows)
+    ]
+    columns = ["idx", "source_file", "source_row", "name", "dw_building", "dw_room", *defaults]
+    return pl.DataFrame(full, schema={c: pl.Int64 if c in ("idx", "source_row") else pl.String for c in columns})
+
+
+def test_a_second_entry_leaving_the_unit_out_is_the_same_person() -> None:
+    frame = _written_at([{"dw_unit": "2", "birth": "1990-01-01"}, {"dw_unit": None}, {"dw_unit": "2"}])
+    assert find_duplicates(frame, within_file_keys=[], same_flat=True).rows() == [(1, 0), (2, 0)]
+    assert find_duplicates(frame, within_file_keys=[]).height == 0  # the rule is asked for
+
+
+def test_a_second_entry_leaving_the_estate_out_is_the_same_person() -> None:
+    frame = _written_at([{"dw_unit": "2"}, {"dw_unit": "2", "dw_place": None}])
+    assert find_duplicates(frame, within_file_keys=[], same_flat=True).rows() == [(1, 0)]
+
+
+def test_an_entry_that_fits_two_namesakes_ties_nobody() -> None:
+    """6幢401 beside 6幢1单元401 and 6幢2单元401: two people of one name, and a third record that may be either."""
+    two_units = _written_at([{"dw_unit": "1"}, {"dw_unit": None}, {"dw_unit": "2"}])
+    assert find_duplicates(two_units, within_file_keys=[], same_flat=True).height == 0
+    chain = _written_at([{"dw_unit": "1"}, {"dw_unit": None}, {"dw_unit": None}, {"dw_unit": "2"}])
+    assert find_duplicates(chain, within_file_keys=[], same_flat=True).height == 0
+    two_births = _written_at([{"birth": "1990-01-01", "dw_unit": "1"}, {}, {"birth": "1960-05-05", "dw_unit": "1"}])
+    assert find_duplicates(two_births, within_file_keys=[], same_flat=True).height == 0
+
+
+def test_other_flats_sexes_and_files_are_other_people() -> None:
+    frame = _written_at(
+        [
+            {"dw_unit": "1"},
+            {"dw_room": "402"},  # another room
+            {"dw_class": None},  # the class unstated: nothing to compare
+            {"sex": "女", "dw_unit": None},
+            {"sex": "男", "dw_unit": None},
+        ]
+    ).with_columns(pl.Series("source_file", ["a.xlsx", "a.xlsx", "a.xlsx", "b.xlsx", "b.xlsx"]))
+    assert find_duplicates(frame, within_file_keys=[], same_flat=True).height == 0
+
+
+_written = st.fixed_dictionaries(
+    {
+        "dw_class": st.sampled_from(["U", None]),
+        "dw_place": st.sampled_from(["金山花园", "银山花园", None]),
+        "dw_building": st.sampled_from(["6", "16"]),
+        "dw_unit": st.sampled_from(["1", "2", None]),
+        "dw_room": st.sampled_from(["401", None]),
+        "birth": st.sampled_from(["1990-01-01", "1960-05-05", None]),
+        "sex": st.sampled_from(["男", "女", None]),
+        "id18": st.sampled_from(["own", None]),  # a valid ID number of its own: one ID is the ID rule's business
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(_written, max_size=9))
+def test_one_person_never_states_two_flats_births_or_sexes(rows: list[dict[str, str | None]]) -> None:
+    """Whatever namesakes one roll holds, the records made one person state nothing two ways, and two records that
+    may name one flat alone in their roll are one person."""
+    rows = [r | {"id18": f"ID{i}" if r["id18"] else None} for i, r in enumerate(rows)]
+    frame = _written_at(rows)
+    found = find_duplicates(frame, within_file_keys=[], same_flat=True)
+    groups: dict[int, set[int]] = {}
+    for idx, primary in found.iter_rows():
+        groups.setdefault(primary, {primary}).add(idx)
+    by_idx = {r["idx"]: r for r in frame.iter_rows(named=True)}
+    for members in groups.values():
+        for column in ("dw_class", "dw_place", "dw_building", "dw_unit", "dw_room", "birth", "sex", "id18"):
+            stated = {by_idx[m][column] for m in members} - {None}
+            assert len(stated) <= 1, (column, [by_idx[m] for m in members])
+        for column in ("dw_class", "dw_building", "dw_room"):  # parts the rule never lets one record leave out
+            assert len({by_idx[m][column] for m in members}) == 1
+    if len(rows) == 2:
+        a, b = rows
+
+        def agree(column: str) -> bool:
+            return a[column] is None or b[column] is None or a[column] == b[column]
+
+        fits = all(a[c] == b[c] for c in ("dw_class", "dw_building", "dw_room")) and a["dw_room"] is not None
+        same = fits and all(agree(c) for c in ("dw_place", "dw_unit", "birth", "sex", "id18"))
+        assert (found.height == 1) == same, rows
