@@ -36,7 +36,7 @@ _CN_DIGITS = {
     "九": 9,
 }
 _CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百]+")
-_UNIT_MARKERS = "幢|栋|号|座|单元|室|组|层|楼|房|弄|#|-"
+_UNIT_MARKERS = "幢|栋|号|座|单元|室|组|层|楼|房|弄|期|#|-"
 _CN_NUMBER = re.compile(f"{_CN_NUMERAL.pattern}(?={_UNIT_MARKERS})")
 _TAIL_AFTER = r"[\d幢栋座号楼元组#-]"
 _CN_TAIL = re.compile(f"(?<={_TAIL_AFTER}){_CN_NUMERAL.pattern}$")
@@ -57,6 +57,8 @@ _RURAL = re.compile(r"^(?P<place>.*?村)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?P<rest
 _RURAL_BARE = re.compile(r"^(?P<place>.*?)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?:\d+室)?$")
 """A group and house without 村 (鸣鹤12组29, 3组42号, 3组5号102室): nothing else may follow, so 3组团5幢 stays a flat."""
 _DOOR = re.compile(r"^(?P<place>.*?)(?P<n>\d+)号(?P<rest>.*)$")
+_HOUSE = re.compile(r"^(?P<n>\d+)号?$")
+"""A house number alone, right after a village's name (its 组 left out): a rural address, not a building."""
 
 
 def chinese_number(text: str) -> int:
@@ -128,12 +130,15 @@ def _num(text: str | None) -> str | None:
     return str(int(text)) if text else None
 
 
+def _one_of(words: Iterable[str]) -> str:
+    """A pattern of any of `words` at the start, the longest first."""
+    return "^(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")"
+
+
 @lru_cache(maxsize=64)
 def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
-    ordered = sorted({p for p in prefixes if p}, key=len, reverse=True)
-    if not ordered:
-        return None
-    return re.compile("^(?:" + "|".join(re.escape(p) for p in ordered) + ")+")
+    ordered = {p for p in prefixes if p}
+    return re.compile(_one_of(ordered) + "+") if ordered else None
 
 
 _NUMBER_START = "[0-9零〇一二两三四五六七八九十百]"
@@ -145,8 +150,8 @@ def _stem_pattern(prefixes: tuple[str, ...]) -> str | None:
 
     `西三十组` is group 10 of 西三村, not group 30 of 西.
     """
-    stems = sorted({p[:-1] for p in prefixes if p.endswith("村") and len(p) >= 3}, key=len, reverse=True)
-    return "^(?:" + "|".join(re.escape(s) for s in stems) + ")" if stems else None
+    stems = {p[:-1] for p in prefixes if p.endswith("村") and len(p) >= 3}
+    return _one_of(stems) if stems else None
 
 
 def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
@@ -159,16 +164,23 @@ def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
     >>> strip_prefixes("周巷镇西三十组12号", ["周巷镇", "西三村"])
     '十组12号'
     """
+    return _strip(text, prefixes)[0]
+
+
+def _strip(text: str, prefixes: Sequence[str]) -> tuple[str, bool]:
+    """`strip_prefixes`, and whether what went ended with a village (its name, or its name without 村)."""
     pattern = _prefix_pattern(tuple(prefixes))
     if pattern is None:
-        return text
+        return text, False
     match = pattern.match(text)
     # Prefixes that cover the whole text are the text itself (a village named like its community).
-    text = text[match.end() :] if match and match.end() < len(text) else text
+    village = False
+    if match and match.end() < len(text):
+        text, village = text[match.end() :], match.group().endswith("村")
     stems = _stem_pattern(tuple(prefixes))
     if stems and (stem := re.match(stems + f"(?={_NUMBER_START})", text)):
-        text = text[stem.end() :]
-    return text
+        text, village = text[stem.end() :], True
+    return text, village
 
 
 def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
@@ -180,10 +192,15 @@ def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
     '301'
     >>> parse("周家村3组15号")
     Address(kind='rural', place='周家村', building=None, unit=None, room=None, group='3', number='15')
+    >>> parse("周巷镇周家村15号", ["周巷镇", "周家村"])  # the village's own roll: the 组 left out
+    Address(kind='rural', place=None, building=None, unit=None, room=None, group=None, number='15')
     """
-    text = _numerals(strip_prefixes(_clean(raw), prefixes))
+    text, after_village = _strip(_clean(raw), prefixes)
+    text = _numerals(text)
     if not text:
         return Address("other", None)
+    if after_village and (m := _HOUSE.match(text)):
+        return Address("rural", None, number=_num(m["n"]))
     if m := _SHORT3.match(text):
         return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
     if m := _RURAL.match(text) or _RURAL_BARE.match(text):
@@ -271,16 +288,21 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
     noted = t.str.replace(_TRAILING_NOTE.pattern, "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
     text = text.with_columns(t.str.replace_all(_DASHES.pattern, "-").alias("t"))
+    village = pl.col("_village")  # whether what was stripped ended with a village (`_strip`)
+    text = text.with_columns(pl.lit(False).alias("_village"))
     prefix_pattern = _prefix_pattern(tuple(prefixes))
     if prefix_pattern is not None:
         stripped = t.str.replace(prefix_pattern.pattern, "")
-        text = text.with_columns(pl.when(stripped != "").then(stripped).otherwise(t).alias("t"))
+        went = t.str.extract(f"({prefix_pattern.pattern})").str.ends_with("村")
+        text = text.with_columns(
+            pl.when(stripped != "").then(stripped).otherwise(t).alias("t"),
+            (went & (stripped != "")).fill_null(False).alias("_village"),
+        )
         stems = _stem_pattern(tuple(prefixes))
         if stems:
-            text = text.with_columns(
-                # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
-                t.str.replace(f"{stems}({_NUMBER_START})", "${1}").alias("t")
-            )
+            # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
+            unstemmed = t.str.replace(f"{stems}({_NUMBER_START})", "${1}")
+            text = text.with_columns(unstemmed.alias("t"), (village | (unstemmed != t)).alias("_village"))
     # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
     tokens, converted = _numeral_tokens(text, _V_CN_NUMBER)
     if tokens:
@@ -308,6 +330,9 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
         t.str.extract_groups(pattern).alias(f"_m{i}") for i, (_, pattern, _) in enumerate(_V_PATTERNS)
     )
 
+    house = t.str.extract(_HOUSE.pattern.replace("?P<", "?<"))
+    after_village = village & house.is_not_null()
+
     def column(name: str) -> pl.Expr:
         # The first pattern that matches wins, as in `parse`; `other` keeps the whole text as its place.
         expr = (
@@ -323,9 +348,19 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
             else:
                 value = pl.lit(None, pl.String)
             expr = pl.when(found).then(value).otherwise(expr)
-        return expr.cast(pl.String).alias(name)
+        house_value = {"addr_kind": pl.lit("rural"), "number": _num_expr(house)}.get(name, pl.lit(None, pl.String))
+        return pl.when(after_village).then(house_value).otherwise(expr).cast(pl.String).alias(name)
 
     return text.select(*(column(name) for name in ADDRESS_FIELDS))
+
+
+COMPOUND_SUFFIXES = frozenset(
+    {"新村", "小区", "花园", "家园", "公寓", "苑", "园", "村", "名苑", "雅苑", "花苑", "华庭"}
+)
+"""What ends a compound's name and is often left out of it (contract §1.4: 新村 / 小区 / 花园 / 家园 …)."""
+_ADMIN_SUFFIX = re.compile(r"(?:街道办事处|街道|镇|乡|社区居委会|居委会|社区|村委会|省|自治区|市|县|区)$")
+"""What ends an administrative name and is often left out of it (慈溪 for 慈溪市, 浒山 for 浒山街道, 华联 for
+华联社区)."""
 
 
 def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str]:
@@ -333,18 +368,36 @@ def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str
 
     Whatever precedes a known street or community name (`anchors`) in a register
     address is a prefix (e.g. 浙江省宁波市慈溪市), and so is each 省/市/县 piece of it.
+    So is each of these names without its 市, 街道, 镇 or 社区 (慈溪, 浒山, 华联), unless a register address goes
+    on with it once its prefixes are gone (金山花园 in 金山社区, 银河湾家园 in 银河社区): the register writes
+    administrative names in full, so there it begins a compound's name.
+
+    >>> sorted(admin_prefixes(["慈溪市浒山街道金山社区金山花园1幢101室"], ["浒山街道", "金山社区"]))
+    ['慈溪', '慈溪市', '浒山', '浒山街道', '金山社区']
     """
     anchor_list = sorted({a for a in anchors if a}, key=lambda a: (-len(a), a))  # not set order: hash seeds vary
     found: set[str] = set(anchor_list)
-    for address in addresses:
-        text = fold(address)
+    named = set(anchor_list)  # each one administrative unit's name
+    folded = [fold(address) for address in addresses]
+    for text in folded:
         for anchor in anchor_list:
             pos = text.find(anchor)
             if pos > 0:
                 head = text[:pos]
                 found.add(head)
-                found.update(p for p in re.findall(r".+?(?:省|自治区|市|县|区)", head))
+                pieces = re.findall(r".+?(?:省|自治区|市|县|区)", head)
+                found.update(pieces)
+                named.update(pieces)
                 break
+    shorts = {cut for a in named if len(cut := _ADMIN_SUFFIX.sub("", a)) >= 2 and cut != a} - found
+    if shorts:
+        full = _prefix_pattern(tuple(found))
+        short = re.compile(_one_of(shorts))
+        for text in folded:
+            rest = text[m.end() :] if full and (m := full.match(text)) else text
+            if taken := short.match(rest):
+                shorts.discard(taken.group())
+        found |= shorts
     return sorted(found, key=lambda p: (-len(p), p))  # longest first; ties by text, not by hash order
 
 
@@ -369,12 +422,6 @@ def _phases(name: str) -> set[str]:
         if char == "区" and i > 0 and pinyin_key(name[i - 1]) in _QUARTERS
     }
     return found
-
-
-COMPOUND_SUFFIXES = frozenset(
-    {"新村", "小区", "花园", "家园", "公寓", "苑", "园", "村", "名苑", "雅苑", "花苑", "华庭"}
-)
-"""What ends a compound's name and is often left out of it (contract §1.4: 新村 / 小区 / 花园 / 家园 …)."""
 
 
 def place_similarity(a: str, b: str) -> float:

@@ -101,11 +101,13 @@ def grade(a: Parts | None, b: Parts | None) -> Grade:
     def one_sided(part: str) -> bool:
         return (getattr(a, part) is None) != (getattr(b, part) is None)
 
-    # Only the 单元 and the compound may be left out (contract §1.4): an address that does not
-    # say which building, which door or what kind of place it is names no flat.
-    if one_sided("cls") or one_sided("building") or one_sided("room"):
+    # Only the 单元 and the compound may be left out (contract §1.4), and a village house's 组 (its number is
+    # the village's: 万兴村63号 for 万兴村6组63号): an address that does not say which building, which door or
+    # what kind of place it is names no flat.
+    group_left_out = a.cls == "R" and one_sided("building")
+    if one_sided("cls") or (one_sided("building") and not group_left_out) or one_sided("room"):
         return Grade.UNKNOWN
-    return Grade.COMPATIBLE if one_sided("unit") or one_sided("place") else Grade.SAME_FLAT
+    return Grade.COMPATIBLE if one_sided("unit") or one_sided("place") or group_left_out else Grade.SAME_FLAT
 
 
 def grade_expr(left: str, right: str) -> pl.Expr:
@@ -132,6 +134,7 @@ def grade_expr(left: str, right: str) -> pl.Expr:
     def empty(side: str) -> pl.Expr:
         return pl.all_horizontal(col(side, p).is_null() for p in ("place", "building", "unit", "room"))
 
+    group_left_out = (col(left, "class") == "R").fill_null(False) & one_sided("building")
     return (
         pl.when(empty(left) | empty(right))
         .then(pl.lit(int(Grade.UNKNOWN)))
@@ -139,9 +142,9 @@ def grade_expr(left: str, right: str) -> pl.Expr:
         .then(pl.lit(int(Grade.OTHER_BUILDING)))
         .when(differs("unit") | differs("room"))
         .then(pl.lit(int(Grade.SAME_BUILDING)))
-        .when(one_sided("class") | one_sided("building") | one_sided("room"))
+        .when(one_sided("class") | (one_sided("building") & ~group_left_out) | one_sided("room"))
         .then(pl.lit(int(Grade.UNKNOWN)))
-        .when(one_sided("unit") | one_sided("place"))
+        .when(one_sided("unit") | one_sided("place") | group_left_out)
         .then(pl.lit(int(Grade.COMPATIBLE)))
         .otherwise(pl.lit(int(Grade.SAME_FLAT)))
         .cast(pl.Int8)
@@ -284,15 +287,29 @@ def fitting_flats(records: pl.DataFrame, flats: pl.DataFrame) -> pl.DataFrame:
 
     An address names a flat only with its building and door (`grade`), so
     candidates are joined on community, building and room: an address without
-    its 单元 meets every unit's flat of that number and no other building's.
+    its 单元 meets every unit's flat of that number and no other building's, a
+    village house without its 组 every group's house of that number.
     """
+    house_alone = (pl.col("dw_class") == "R") & pl.col("dw_room").is_not_null()  # a village house, its 组 left out
     addresses = (
-        records.filter(pl.col("dw_building").is_not_null())
+        records.filter(pl.col("dw_building").is_not_null() | house_alone)
         .select(parts_key().alias("address"), "community_code", *PARTS)
         .unique("address")
         .rename({p: f"a_{p}" for p in PARTS})
     )
     with_room = pl.col("a_dw_room").is_not_null()
+    with_building = pl.col("a_dw_building").is_not_null()
+    houses = (
+        addresses.filter(~with_building)
+        .join(
+            flats.filter(pl.col("dw_class") == "R"),
+            left_on=["community_code", "a_dw_room"],
+            right_on=["community_code", "dw_room"],
+        )
+        .with_columns(pl.col("a_dw_room").alias("dw_room"))
+        .select("address", "flat", *[f"a_{p}" for p in PARTS], *PARTS)
+    )
+    addresses = addresses.filter(with_building)
     joined = [
         addresses.filter(with_room).join(
             flats.filter(pl.col("dw_room").is_not_null()),
@@ -313,6 +330,7 @@ def fitting_flats(records: pl.DataFrame, flats: pl.DataFrame) -> pl.DataFrame:
             )
             for j in joined
         ]
+        + [houses]
     )
     return (
         candidates.with_columns(grade_expr("a_", ""))

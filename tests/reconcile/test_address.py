@@ -87,7 +87,7 @@ def test_prefixes_are_learnt_from_register_addresses() -> None:
 
 
 def test_a_bracket_inside_a_name_stays() -> None:
-    assert address.parse("金山花园(一期)12幢3单元301室").place == "金山花园(一期)"
+    assert address.parse("金山花园(一期)12幢3单元301室").place == "金山花园(1期)"  # the phase folded as numerals are
 
 
 def _as_rows(values: list[str | None], prefixes: list[str]) -> list[tuple[str | None, ...]]:
@@ -107,7 +107,7 @@ def _random_address(rng: random.Random) -> str:
     number = lambda: one("3", "12", "301", "07", "0", "十二", "三", "１２", "88")  # noqa: E731
     parts = [
         one("", "", "慈溪市", "浒山街道", "慈溪市浒山街道青少年宫路社区"),
-        one("城东新村东区", "金山花园", "团结村", "北二环东路", "金山花园(一期)", ""),
+        one("城东新村东区", "金山花园", "团结村", "北二环东路", "金山花园(一期)", "", "西三", "团结村团结村"),
         number(),
         one("幢", "栋", "号楼", "座", "#", "#楼", "号", "-", "组", "", "村"),
         one("", "-", "－", "—"),
@@ -129,9 +129,9 @@ def test_the_column_parser_agrees_with_the_scalar_one_on_random_addresses() -> N
     rng = random.Random(11)
     values: list[str | None] = [None, "", " ", "(租)"]
     values += [_random_address(rng) for _ in range(20_000)]
-    prefixes = ["慈溪市", "浒山街道", "青少年宫路社区"]
-    got = address.parse_column(pl.Series(values, dtype=pl.String), prefixes).rows()
-    assert got == _as_rows(values, prefixes)
+    for prefixes in (["慈溪市", "浒山街道", "青少年宫路社区"], ["慈溪市", "浒山街道", "团结村", "西三村"]):
+        got = address.parse_column(pl.Series(values, dtype=pl.String), prefixes).rows()
+        assert got == _as_rows(values, prefixes)
 
 
 _STREETS = ("浒山街道", "古塘街道", "白沙路街道", "坎墩街道")
@@ -154,3 +154,15 @@ def test_prefixes_are_learnt_from_every_street_whatever_the_row_order(seed: int,
     assert learnt == prefixes_of(frame.sample(fraction=1.0, shuffle=True, seed=seed), sample=sample)
     assert set(_STREETS) <= set(learnt)
     assert "浙江省宁波市慈溪市" in learnt
+
+
+def test_a_name_without_its_street_or_community_is_a_prefix_unless_a_compound_begins_with_it() -> None:
+    register = [
+        "浙江省宁波市慈溪市古塘街道银河社区银河湾家园11幢2单元1101室",
+        "浙江省慈溪市古塘街道华联社区文化广场8幢",
+    ]
+    learnt = address.admin_prefixes(register, ["古塘街道", "银河社区", "华联社区"])
+    assert {"古塘", "华联", "慈溪", "宁波"} <= set(learnt)
+    assert "银河" not in learnt  # 银河湾家园 is a compound of 银河社区
+    assert address.parse("古塘华联文化广场8幢", learnt).place == "文化广场"
+    assert address.parse("银河湾11栋2单元1101", learnt).place == "银河湾"
