@@ -43,7 +43,10 @@ _CN_TAIL = re.compile(f"(?<={_TAIL_AFTER}){_CN_NUMERAL.pattern}$")
 """A room written in numerals at the very end, after a building or unit (3单元五〇一)."""
 _DASHES = re.compile(r"[－—–‐―~～]")
 _SPACES = re.compile(r"\s+")
-_TRAILING_NOTE = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)+$")
+_TRAILING_NOTE = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|出租|租住|借住|自住|暂住|合租)+$")
+"""A note at the end: in brackets, or how the flat is held (…302室出租)."""
+_ORDINAL = re.compile(r"第(\d)")
+"""第 before a number (第8幢, 第3组): the number alone."""
 _HASH_BUILDING = re.compile(r"(\d+)#楼?")
 
 _FLAT = re.compile(
@@ -93,10 +96,10 @@ def _clean(raw: str | None) -> str:
 
 
 def _numerals(text: str) -> str:
-    """Chinese numerals as digits, `12#` as 12幢."""
+    """Chinese numerals as digits, `12#` as 12幢, no 第 before a number."""
     text = _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
     text = _CN_TAIL.sub(lambda m: str(chinese_number(m.group())), text)
-    return _HASH_BUILDING.sub(r"\1幢", text)
+    return _ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", text))
 
 
 def fold(raw: str | None) -> str:
@@ -325,6 +328,7 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
             .alias("t")
         )
     text = text.with_columns(t.str.replace_all(_HASH_BUILDING.pattern, "${1}幢").alias("t"))
+    text = text.with_columns(t.str.replace_all(_ORDINAL.pattern, "${1}").alias("t"))
 
     text = text.with_columns(
         t.str.extract_groups(pattern).alias(f"_m{i}") for i, (_, pattern, _) in enumerate(_V_PATTERNS)

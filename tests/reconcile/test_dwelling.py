@@ -101,7 +101,7 @@ def written(draw: st.DrawFn, flat: Flat, *, places: bool = True) -> tuple[str, b
     short = ["慈溪", "浒山", "华联", "浒山华联", "慈溪浒山街道"]  # without their 市, 街道 or 社区
     prefix = draw(st.sampled_from(full + short if places else full))
     place = draw(place_as_written(flat.place)) if places else flat.place
-    b = draw(number(flat.building))
+    b = draw(st.sampled_from(["", "第"])) + draw(number(flat.building))
     u = draw(number(flat.unit))
     r = draw(number(flat.room, room=True))
     room_suffix = draw(st.sampled_from(["室", "号", "房", ""]))
@@ -118,7 +118,7 @@ def written(draw: st.DrawFn, flat: Flat, *, places: bool = True) -> tuple[str, b
         else:
             # 8号902 reads as a door number; 8号楼902 / 8幢902 are the building and room.
             body = f"{b}{marker if marker != '号' else '号楼'}{r}{room_suffix}"
-    note = draw(st.sampled_from(["", "", "（出租）", "(借住)"]))
+    note = draw(st.sampled_from(["", "", "（出租）", "(借住)", "出租", "自住"]))
     text = prefix + place + body + note
     if draw(st.booleans()):
         at = draw(st.integers(0, len(text)))
