@@ -5,8 +5,8 @@ while scale, seed and the generator's source are unchanged),
 run the whole nightly pipeline in a child process (peak memory is the
 child's own), score it against the ground truth. At scale 1 also run Splink
 on the same prepared records in another child. Then the same on cities from
-`benchmarks.independent_city` (written from the data contract alone), unless
-`--no-independent`. Prints everything; record the output in benchmarks/RESULTS.md.
+`benchmarks.independent_city` and `benchmarks.independent_city_b` (each written from the data contract alone,
+by someone who had read neither `synth/` nor the engine), unless `--no-independent`. Prints everything; record the output in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,50 +44,79 @@ def child(*args: str) -> dict[str, Any]:
     return output
 
 
-def generator_fingerprint(scale: int, seed: int, *, independent: bool = False) -> str:
+@dataclass(frozen=True, slots=True)
+class Generator:
+    """Who writes a benchmark city: `hukou generate` (`module` None) or a module run as `python -m`."""
+
+    name: str
+    label: str
+    """How the report names its cities."""
+    module: str | None = None
+    prefix: str = ""
+    """How its cities' and data folders' names begin under `WORK`."""
+
+    def sources(self) -> list[Path]:
+        """The files its cities depend on, besides scale and seed."""
+        here = Path(__file__).resolve().parent
+        if self.module is None:
+            return sorted((here.parent / "synth").glob("*.py"))
+        return [here / f"{self.module.rsplit('.', 1)[-1]}.py"]
+
+    def command(self, out: Path, scale: int, seed: int) -> list[str]:
+        """The command that writes a city of `scale` and `seed` at `out`."""
+        head = ["hukou", "generate"] if self.module is None else [sys.executable, "-m", self.module]
+        return [*head, str(out), "--scale", str(scale), "--seed", str(seed)]
+
+
+SYNTH = Generator("synth", "hukou generate")
+INDEPENDENT = (
+    Generator(
+        "independent", "independent city (benchmarks/independent_city.py)", "benchmarks.independent_city", "indep-"
+    ),
+    Generator(
+        "independent-b",
+        "second independent city (benchmarks/independent_city_b.py)",
+        "benchmarks.independent_city_b",
+        "indep-b-",
+    ),
+)
+"""Cities written from the data contract alone, each by someone who had read neither `synth/` nor the engine."""
+
+
+def generator_fingerprint(scale: int, seed: int, generator: Generator = SYNTH) -> str:
     """What a generated city depends on: scale, seed and the generator's source."""
-    digest = hashlib.sha256(f"{scale}:{seed}:{independent}".encode())
-    here = Path(__file__).resolve().parent
-    sources = [here / "independent_city.py"] if independent else sorted((here.parent / "synth").glob("*.py"))
-    for path in sources:
+    digest = hashlib.sha256(f"{scale}:{seed}:{generator.name}".encode())
+    for path in generator.sources():
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def city(scale: int, seed: int, *, independent: bool = False) -> tuple[Path, float | None]:
-    """The city for (scale, seed), generated unless one made by this very generator is kept.
-
-    `independent` takes the city from `benchmarks.independent_city`, written from
-    the data contract alone, instead of `hukou generate`.
-    """
-    out = WORK / f"city-{'indep-' if independent else ''}s{scale}-seed{seed}"
+def city(scale: int, seed: int, generator: Generator = SYNTH) -> tuple[Path, float | None]:
+    """The city for (scale, seed) by `generator`, generated unless one made by this very generator is kept."""
+    out = WORK / f"city-{generator.prefix}s{scale}-seed{seed}"
     stamp = out / "generated.json"
-    fingerprint = generator_fingerprint(scale, seed, independent=independent)
+    fingerprint = generator_fingerprint(scale, seed, generator)
     if stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
         return out, None
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    command = (
-        [sys.executable, "-m", "benchmarks.independent_city", str(out), "--scale", str(scale), "--seed", str(seed)]
-        if independent
-        else ["hukou", "generate", str(out), "--scale", str(scale), "--seed", str(seed)]
-    )
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(generator.command(out, scale, seed), check=True, capture_output=True)
     seconds = time.perf_counter() - t0
     stamp.write_text(json.dumps({"scale": scale, "seed": seed, "fingerprint": fingerprint, "seconds": seconds}))
     return out, seconds
 
 
-def bench_scale(scale: int, seed: int, with_splink: bool, *, independent: bool = False) -> dict[str, Any]:
+def bench_scale(scale: int, seed: int, with_splink: bool, generator: Generator = SYNTH) -> dict[str, Any]:
     """Generate (or reuse) one city, run the pipeline and score it; Splink too when `with_splink`."""
-    source, generated = city(scale, seed, independent=independent)
-    data = WORK / f"data-{'indep-' if independent else ''}s{scale}"
+    source, generated = city(scale, seed, generator)
+    data = WORK / f"data-{generator.prefix}s{scale}"
     shutil.rmtree(data, ignore_errors=True)
     register = next((source / "register").iterdir())
     run = child("benchmarks.pipeline_child", str(register), str(source / "rolls"), str(data))
     result: dict[str, Any] = {
         "scale": scale,
-        "city": "independent" if independent else "synth",
+        "city": generator.name,
+        "label": generator.label,
         "generate_seconds": generated,
         "pipeline": run,
     }
@@ -100,9 +130,7 @@ def report(results: list[dict[str, Any]]) -> None:
     """Print one table per benchmarked city: accuracy, speed and memory against their targets."""
     for r in results:
         acc, run = r["accuracy"], r["pipeline"]
-        origin = (
-            "independent city (benchmarks/independent_city.py)" if r.get("city") == "independent" else "hukou generate"
-        )
+        origin = r.get("label", SYNTH.label)
         table = Table(title=f"scale {r['scale']}, {origin}: {acc['true_pairs']:,} true pairs", show_header=True)
         table.add_column("measure")
         table.add_column("hukou-recon", justify="right")
@@ -161,7 +189,8 @@ def main() -> None:
         "--independent",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also score each scale on a city from benchmarks/independent_city.py (written from the contract alone)",
+        help="also score each scale on the cities of benchmarks/independent_city.py and independent_city_b.py "
+        "(each written from the contract alone)",
     )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -171,7 +200,7 @@ def main() -> None:
     )
     results = [bench_scale(s, args.seed, with_splink=(s == 1 and not args.no_splink)) for s in args.scales]
     if args.independent:
-        results += [bench_scale(s, args.seed, with_splink=False, independent=True) for s in args.scales]
+        results += [bench_scale(s, args.seed, False, generator) for generator in INDEPENDENT for s in args.scales]
     report(results)
     (WORK / "last.json").write_text(json.dumps(results, indent=1, default=str))
 
