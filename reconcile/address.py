@@ -1,7 +1,7 @@
 """Addresses parsed into elements, and how alike two compound names are.
 
 Handles prefixes (province, city, street, community, a village without its 村),
-Chinese numerals (十二幢, 三单元五〇一), 幢/栋/号楼/座/#, `12-3-301` and
+Chinese numerals (十二幢, 三单元五〇一), 幢/栋/号楼/座/#, a building's letter (A座), `12-3-301` and
 `12幢3-301` shorthand, 室/号/房 or nothing after the room, full-width digits,
 stray spaces, a bracketed note at the end (出租) and rural 村 + 组 + 号 addresses.
 Compound names are matched to the register's own spelling with `place_matches`;
@@ -50,10 +50,10 @@ _ORDINAL = re.compile(r"第(\d)")
 _HASH_BUILDING = re.compile(r"(\d+)#楼?")
 
 _FLAT = re.compile(
-    r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号房|号|房)?)?$"
+    r"^(?P<place>.*?)(?P<b>\d+|[A-Za-z])(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号房|号|房)?)?$"
 )
 _SHORT3 = re.compile(
-    r"^(?P<place>.*?)(?P<b>\d+)(?:号楼|幢|栋|座)?-?(?<=[幢栋座楼-])(?P<u>\d+)-(?P<r>\d+)(?:室|号房|号|房)?$"
+    r"^(?P<place>.*?)(?P<b>\d+|[A-Za-z])(?:号楼|幢|栋|座)?-?(?<=[幢栋座楼-])(?P<u>\d+)-(?P<r>\d+)(?:室|号房|号|房)?$"
 )
 _SHORT2 = re.compile(r"^(?P<place>.*?)(?P<b>\d+)-(?P<r>\d+)(?:室|号房|号|房)?$")
 _RURAL = re.compile(r"^(?P<place>.*?村)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?P<rest>.*)$")
@@ -130,7 +130,10 @@ class Address:
 
 
 def _num(text: str | None) -> str | None:
-    return str(int(text)) if text else None
+    """A number without leading zeros, a building's letter in capitals (A座), None for nothing."""
+    if not text:
+        return None
+    return text.upper() if text.isalpha() else str(int(text))
 
 
 def _one_of(words: Iterable[str]) -> str:
@@ -220,10 +223,10 @@ def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
 ADDRESS_FIELDS = ("addr_kind", "place", "building", "unit", "room", "group", "number")
 
 # The patterns above in the Rust regex dialect polars speaks (no look-around).
-_V_SHORT3 = r"^(?<place>.*?)(?<b>\d+)(?:(?:号楼|幢|栋|座)-?|-)(?<u>\d+)-(?<r>\d+)(?:室|号房|号|房)?$"
+_V_SHORT3 = r"^(?<place>.*?)(?<b>\d+|[A-Za-z])(?:(?:号楼|幢|栋|座)-?|-)(?<u>\d+)-(?<r>\d+)(?:室|号房|号|房)?$"
 _V_RURAL = r"^(?<place>.*?村)(?<g>\d+)组(?:(?<n>\d+)号?)?.*$"
 _V_RURAL_BARE = r"^(?<place>.*?)(?<g>\d+)组(?:(?<n>\d+)号?)?(?:\d+室)?$"
-_V_FLAT = r"^(?<place>.*?)(?<b>\d+)(?:号楼|幢|栋|座|#|号)(?:(?<u>\d+)单元)?(?:(?<r>\d+)(?:室|号房|号|房)?)?$"
+_V_FLAT = r"^(?<place>.*?)(?<b>\d+|[A-Za-z])(?:号楼|幢|栋|座|#|号)(?:(?<u>\d+)单元)?(?:(?<r>\d+)(?:室|号房|号|房)?)?$"
 _V_SHORT2 = r"^(?<place>.*?)(?<b>\d+)-(?<r>\d+)(?:室|号房|号|房)?$"
 _V_DOOR = r"^(?<place>.*?)(?<n>\d+)号(?<rest>.*)$"
 # The marker is matched, not looked ahead (or behind) at: tokens keep it and only their numerals are converted.
@@ -232,8 +235,8 @@ _V_CN_TAIL = f"{_TAIL_AFTER}{_CN_NUMERAL.pattern}$"
 
 
 def _num_expr(col: pl.Expr) -> pl.Expr:
-    """`_num` in polars: digits without leading zeros, null for nothing."""
-    digits = col.str.strip_chars_start("0")
+    """`_num` in polars: digits without leading zeros, a letter in capitals, null for nothing."""
+    digits = col.str.strip_chars_start("0").str.to_uppercase()
     return pl.when(col.is_null() | (col == "")).then(None).when(digits == "").then(pl.lit("0")).otherwise(digits)
 
 

@@ -104,7 +104,7 @@ def _random_address(rng: random.Random) -> str:
     def one(*options: str) -> str:
         return rng.choice(options)
 
-    number = lambda: one("3", "12", "301", "07", "0", "十二", "三", "１２", "88")  # noqa: E731
+    number = lambda: one("3", "12", "301", "07", "0", "十二", "三", "１２", "88", "A", "b", "Ｃ")  # noqa: E731
     parts = [
         one("", "", "慈溪市", "浒山街道", "慈溪市浒山街道青少年宫路社区"),
         one(

@@ -372,3 +372,21 @@ def test_the_register_may_write_the_flat_another_way_too(data: st.DataObject) ->
     for other, g in zip(flats[1:], grades[1:], strict=True):
         if Grade(g) == Grade.SAME_FLAT:
             raise AssertionError((other, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "unit_written"),
+    [
+        ("文化广场A座1单元302室", True),
+        ("文化广场a座1-302", True),
+        ("文化广场A-1-302", True),
+        ("文化广场Ａ幢1单元302", True),
+        ("文化广场A座302室", False),
+    ],
+)
+def test_a_building_named_by_a_letter_is_that_building(text: str, unit_written: bool) -> None:
+    """Newer estates letter their buildings (A座): the letter is the building, and only its flat is named."""
+    registered = ["文化广场A座1单元302室", "文化广场A座1单元1302室", "文化广场B座1单元302室", "文化广场A座2单元302室"]
+    register, roll = _located([f"浙江省宁波市慈溪市浒山街道华联社区{r}" for r in registered], [text])
+    lives = [Grade(g).lives_there for g in _grades(register, roll.row(0, named=True))]
+    assert lives == [True, False, False, not unit_written], text  # without its unit, A座2单元302 too
