@@ -45,10 +45,10 @@ def _same_flat_edges(frame: pl.DataFrame) -> pl.DataFrame:
     """(idx, other): records of one file with one name whose addresses may name one flat, one leaving a part out.
 
     A worker who enters a person twice writes the address twice, and the second time may leave the 单元 or the
-    estate's name out (`reconcile.dwelling.Grade.COMPATIBLE`); equal flats are `within_file_keys`' business. Births,
-    sexes and valid ID numbers must not disagree. Records tied so that two of them state different units, places,
-    births, sexes or ID numbers (6幢401 between 6幢1单元401 and 6幢2单元401) are tied by none of these edges: they
-    would make two people one.
+    estate's name out (`reconcile.dwelling.Grade.COMPATIBLE`): one address holds every part the other states.
+    Equal flats are `within_file_keys`' business. Births, sexes and valid ID numbers must not disagree. Records
+    these edges tie so that two of them state different units, places, births, sexes or ID numbers (6幢401
+    between 6幢1单元401 and 6幢2单元401) are tied by none of them: they would make two people one.
     """
     sub = (
         frame.select("idx", "id18", "source_file", *SAME_FLAT_COLUMNS)
@@ -58,26 +58,43 @@ def _same_flat_edges(frame: pl.DataFrame) -> pl.DataFrame:
     pairs = sub.join(sub, on=["source_file", "name", "dw_building", "dw_room"], suffix="_o").filter(
         pl.col("idx") > pl.col("idx_o")
     )
-    either = [p for p in PARTS if p not in ("dw_building", "dw_room")]
+    joined_on = ("dw_building", "dw_room")
     graded = pairs.with_columns(
         *(pl.col(p).alias(f"a_{p}") for p in PARTS),
-        *(pl.col(f"{p}_o").alias(f"b_{p}") for p in either),
-        *(pl.col(p).alias(f"b_{p}") for p in ("dw_building", "dw_room")),
+        *(pl.col(p if p in joined_on else f"{p}_o").alias(f"b_{p}") for p in PARTS),
     ).with_columns(grade_expr("a_", "b_"))
+
+    def only(side: str, part: str) -> pl.Expr:  # `side`'s address states `part`, the other's does not
+        other = "b_" if side == "a_" else "a_"
+        return pl.col(f"{side}{part}").is_not_null() & pl.col(f"{other}{part}").is_null()
+
+    # One address holds every part the other states: not the estate on one side and the unit on the other.
+    crossed = (only("a_", "dw_place") & only("b_", "dw_unit")) | (only("b_", "dw_place") & only("a_", "dw_unit"))
     edges = graded.filter(
-        (pl.col("grade") >= int(Grade.COMPATIBLE)) & _agree("birth") & _agree("sex") & _agree("id18")
+        (pl.col("grade") >= int(Grade.COMPATIBLE)) & ~crossed & _agree("birth") & _agree("sex") & _agree("id18")
     ).select(pl.col("idx").cast(pl.Int64), pl.col("idx_o").cast(pl.Int64).alias("other"))
+    return _unless_torn(edges, sub, ("dw_unit", "dw_place", *_PERSONAL))
+
+
+_PERSONAL = ("birth", "sex", "id18")
+"""What two records of one person never state two ways, whichever rule ties them."""
+
+
+def _unless_torn(
+    edges: pl.DataFrame, records: pl.DataFrame, columns: tuple[str, ...], *, by: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """`edges` less those in a group (of `edges`, with `by`'s edges too) whose records state two values of a column."""
+    every = edges if by is None else pl.concat([by, edges])
     groups = pl.DataFrame(
-        [(m, g) for g, members in _components(edges).items() for m in members],
+        [(m, g) for g, members in _components(every).items() for m in members],
         schema={"idx": pl.Int64, "_group": pl.Int64},
         orient="row",
     )
-    either_way = ("dw_unit", "dw_place", "birth", "sex", "id18")  # what one record may leave out
-    stated = groups.join(sub.select(pl.col("idx").cast(pl.Int64), *either_way), on="idx")
-    torn = stated.group_by("_group").agg(
-        pl.max_horizontal(pl.col(c).drop_nulls().n_unique() for c in either_way).alias("_most")
+    stated = groups.join(records.select(pl.col("idx").cast(pl.Int64), *columns), on="idx")
+    most = stated.group_by("_group").agg(
+        pl.max_horizontal(pl.col(c).drop_nulls().n_unique() for c in columns).alias("_most")
     )
-    whole = groups.join(torn.filter(pl.col("_most") <= 1), on="_group", how="semi")
+    whole = groups.join(most.filter(pl.col("_most") <= 1), on="_group", how="semi")
     return edges.join(whole.select("idx"), on="idx", how="semi")
 
 
@@ -122,8 +139,9 @@ def find_duplicates(frame: pl.DataFrame, *, within_file_keys: list[list[str]], s
     edges = [_edges(ordered, ["id18"])]
     for keys in within_file_keys:
         edges.append(_edges(ordered, ["source_file", *keys]))
-    if same_flat:
-        edges.append(_same_flat_edges(ordered))
+    if same_flat:  # never where the other rules tie these records to one who states another birth, sex or ID
+        by_keys = pl.concat(edges).unique()
+        edges.append(_unless_torn(_same_flat_edges(ordered), ordered, _PERSONAL, by=by_keys))
     all_edges = pl.concat(edges).unique()
     if all_edges.height == 0:
         return pl.DataFrame(schema={"idx": pl.Int64, "primary": pl.Int64})
