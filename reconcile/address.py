@@ -189,6 +189,15 @@ def _strip(text: str, prefixes: Sequence[str]) -> tuple[str, bool]:
     return text, village
 
 
+_WORD_END = re.compile(r"[0-9A-Za-z]$")
+"""A letter right after one of these is part of a word or number (SOHO座, 63A号), not a building's letter."""
+
+
+def _building(m: re.Match[str]) -> bool:
+    """Whether a match's building is one: a number, or a letter that does not end a word or number."""
+    return not (m["b"].isalpha() and _WORD_END.search(m["place"]))
+
+
 def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
     """Parse an address into its elements.
 
@@ -207,11 +216,11 @@ def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
         return Address("other", None)
     if after_village and (m := _HOUSE.match(text)):
         return Address("rural", None, number=_num(m["n"]))
-    if m := _SHORT3.match(text):
+    if (m := _SHORT3.match(text)) and _building(m):
         return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
     if m := _RURAL.match(text) or _RURAL_BARE.match(text):
         return Address("rural", m["place"] or None, group=_num(m["g"]), number=_num(m["n"]))
-    if m := _FLAT.match(text):
+    if (m := _FLAT.match(text)) and _building(m):
         return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
     if m := _SHORT2.match(text):
         return Address("flat", m["place"] or None, _num(m["b"]), None, _num(m["r"]))
@@ -346,7 +355,11 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
             pl.lit("other") if name == "addr_kind" else _place_expr(t) if name == "place" else pl.lit(None, pl.String)
         )
         for i, (kind, _, groups) in reversed(list(enumerate(_V_PATTERNS))):
-            found = pl.col(f"_m{i}").struct.field("place").is_not_null()
+            match = pl.col(f"_m{i}").struct
+            found = match.field("place").is_not_null()
+            if "building" in groups:  # `_building`
+                letter = match.field(groups["building"][0]).str.contains("^[A-Za-z]$")
+                found = found & ~(letter & match.field("place").str.contains(_WORD_END.pattern)).fill_null(False)
             if name == "addr_kind":
                 value = pl.lit(kind)
             elif name in groups:
@@ -399,11 +412,10 @@ def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str
     shorts = {cut for a in named if len(cut := _ADMIN_SUFFIX.sub("", a)) >= 2 and cut != a} - found
     if shorts:
         full = _prefix_pattern(tuple(found))
-        short = re.compile(_one_of(shorts))
+        longest = max(map(len, shorts))
         for text in folded:
             rest = text[m.end() :] if full and (m := full.match(text)) else text
-            if taken := short.match(rest):
-                shorts.discard(taken.group())
+            shorts -= {rest[:n] for n in range(2, longest + 1)}  # every name it goes on with: 古塘 and 古塘新村
         found |= shorts
     return sorted(found, key=lambda p: (-len(p), p))  # longest first; ties by text, not by hash order
 

@@ -117,6 +117,8 @@ def _random_address(rng: random.Random) -> str:
             "西三",
             "团结村团结村",
             "金山花园第",
+            "SOHO",
+            "北二环路63",
         ),
         number(),
         one("幢", "栋", "号楼", "座", "#", "#楼", "号", "-", "组", "", "村"),
@@ -174,5 +176,14 @@ def test_a_name_without_its_street_or_community_is_a_prefix_unless_a_compound_be
     learnt = address.admin_prefixes(register, ["古塘街道", "银河社区", "华联社区"])
     assert {"古塘", "华联", "慈溪", "宁波"} <= set(learnt)
     assert "银河" not in learnt  # 银河湾家园 is a compound of 银河社区
+    nested = address.admin_prefixes(["慈溪市古塘街道古塘新村社区古塘新村3幢201室"], ["古塘街道", "古塘新村社区"])
+    assert not {"古塘", "古塘新村"} & set(nested)  # the estate's name goes on with both
     assert address.parse("古塘华联文化广场8幢", learnt).place == "文化广场"
     assert address.parse("银河湾11栋2单元1101", learnt).place == "银河湾"
+
+
+def test_a_letter_inside_a_word_or_number_is_no_building() -> None:
+    """SOHO座, 63A号: the letter ends a word or a number; 文化广场B座 is building B."""
+    assert address.parse("万达广场SOHO座1201室").building is None
+    assert address.parse("北二环路63A号").building is None
+    assert address.parse("文化广场B座1201室").building == "B"
