@@ -60,8 +60,6 @@ _RURAL = re.compile(r"^(?P<place>.*?村)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?P<rest
 _RURAL_BARE = re.compile(r"^(?P<place>.*?)(?P<g>\d+)组(?:(?P<n>\d+)号?)?(?:\d+室)?$")
 """A group and house without 村 (鸣鹤12组29, 3组42号, 3组5号102室): nothing else may follow, so 3组团5幢 stays a flat."""
 _DOOR = re.compile(r"^(?P<place>.*?)(?P<n>\d+)号(?P<rest>.*)$")
-_HOUSE = re.compile(r"^(?P<n>\d+)号?$")
-"""A house number alone, right after a village's name (its 组 left out): a rural address, not a building."""
 
 
 def chinese_number(text: str) -> int:
@@ -170,23 +168,16 @@ def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
     >>> strip_prefixes("周巷镇西三十组12号", ["周巷镇", "西三村"])
     '十组12号'
     """
-    return _strip(text, prefixes)[0]
-
-
-def _strip(text: str, prefixes: Sequence[str]) -> tuple[str, bool]:
-    """`strip_prefixes`, and whether what went ended with a village (its name, or its name without 村)."""
     pattern = _prefix_pattern(tuple(prefixes))
     if pattern is None:
-        return text, False
+        return text
     match = pattern.match(text)
     # Prefixes that cover the whole text are the text itself (a village named like its community).
-    village = False
-    if match and match.end() < len(text):
-        text, village = text[match.end() :], match.group().endswith("村")
+    text = text[match.end() :] if match and match.end() < len(text) else text
     stems = _stem_pattern(tuple(prefixes))
     if stems and (stem := re.match(stems + f"(?={_NUMBER_START})", text)):
-        text, village = text[stem.end() :], True
-    return text, village
+        text = text[stem.end() :]
+    return text
 
 
 _WORD_END = re.compile(r"[0-9A-Za-z]$")
@@ -207,15 +198,10 @@ def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
     '301'
     >>> parse("周家村3组15号")
     Address(kind='rural', place='周家村', building=None, unit=None, room=None, group='3', number='15')
-    >>> parse("周巷镇周家村15号", ["周巷镇", "周家村"])  # the village's own roll: the 组 left out
-    Address(kind='rural', place=None, building=None, unit=None, room=None, group=None, number='15')
     """
-    text, after_village = _strip(_clean(raw), prefixes)
-    text = _numerals(text)
+    text = _numerals(strip_prefixes(_clean(raw), prefixes))
     if not text:
         return Address("other", None)
-    if after_village and (m := _HOUSE.match(text)):
-        return Address("rural", None, number=_num(m["n"]))
     if (m := _SHORT3.match(text)) and _building(m):
         return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
     if m := _RURAL.match(text) or _RURAL_BARE.match(text):
@@ -303,21 +289,16 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
     noted = t.str.replace(_TRAILING_NOTE.pattern, "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
     text = text.with_columns(t.str.replace_all(_DASHES.pattern, "-").alias("t"))
-    village = pl.col("_village")  # whether what was stripped ended with a village (`_strip`)
-    text = text.with_columns(pl.lit(False).alias("_village"))
     prefix_pattern = _prefix_pattern(tuple(prefixes))
     if prefix_pattern is not None:
         stripped = t.str.replace(prefix_pattern.pattern, "")
-        went = t.str.extract(f"({prefix_pattern.pattern})").str.ends_with("村")
-        text = text.with_columns(
-            pl.when(stripped != "").then(stripped).otherwise(t).alias("t"),
-            (went & (stripped != "")).fill_null(False).alias("_village"),
-        )
+        text = text.with_columns(pl.when(stripped != "").then(stripped).otherwise(t).alias("t"))
         stems = _stem_pattern(tuple(prefixes))
         if stems:
-            # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
-            unstemmed = t.str.replace(f"{stems}({_NUMBER_START})", "${1}")
-            text = text.with_columns(unstemmed.alias("t"), (village | (unstemmed != t)).alias("_village"))
+            text = text.with_columns(
+                # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
+                t.str.replace(f"{stems}({_NUMBER_START})", "${1}").alias("t")
+            )
     # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
     tokens, converted = _numeral_tokens(text, _V_CN_NUMBER)
     if tokens:
@@ -346,9 +327,6 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
         t.str.extract_groups(pattern).alias(f"_m{i}") for i, (_, pattern, _) in enumerate(_V_PATTERNS)
     )
 
-    house = t.str.extract(_HOUSE.pattern.replace("?P<", "?<"))
-    after_village = village & house.is_not_null()
-
     def column(name: str) -> pl.Expr:
         # The first pattern that matches wins, as in `parse`; `other` keeps the whole text as its place.
         expr = (
@@ -368,8 +346,7 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
             else:
                 value = pl.lit(None, pl.String)
             expr = pl.when(found).then(value).otherwise(expr)
-        house_value = {"addr_kind": pl.lit("rural"), "number": _num_expr(house)}.get(name, pl.lit(None, pl.String))
-        return pl.when(after_village).then(house_value).otherwise(expr).cast(pl.String).alias(name)
+        return expr.cast(pl.String).alias(name)
 
     return text.select(*(column(name) for name in ADDRESS_FIELDS))
 

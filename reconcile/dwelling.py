@@ -91,6 +91,8 @@ def grade(a: Parts | None, b: Parts | None) -> Grade:
     """
     if a is None or b is None or a.empty or b.empty:
         return Grade.UNKNOWN
+    if _house(a, b) or _house(b, a):
+        return Grade.COMPATIBLE
     if a.cls is not None and b.cls is not None and a.cls != b.cls:
         return Grade.OTHER_BUILDING
     for part, decisive in (("place", True), ("building", True), ("unit", False), ("room", False)):
@@ -101,13 +103,28 @@ def grade(a: Parts | None, b: Parts | None) -> Grade:
     def one_sided(part: str) -> bool:
         return (getattr(a, part) is None) != (getattr(b, part) is None)
 
-    # Only the 单元 and the compound may be left out (contract §1.4), and a village house's 组 (its number is
-    # the village's: 万兴村63号 for 万兴村6组63号): an address that does not say which building, which door or
-    # what kind of place it is names no flat.
-    group_left_out = a.cls == "R" and one_sided("building")
-    if one_sided("cls") or (one_sided("building") and not group_left_out) or one_sided("room"):
+    # Only the 单元 and the compound may be left out (contract §1.4): an address that does not
+    # say which building, which door or what kind of place it is names no flat.
+    if one_sided("cls") or one_sided("building") or one_sided("room"):
         return Grade.UNKNOWN
-    return Grade.COMPATIBLE if one_sided("unit") or one_sided("place") or group_left_out else Grade.SAME_FLAT
+    return Grade.COMPATIBLE if one_sided("unit") or one_sided("place") else Grade.SAME_FLAT
+
+
+def _house(village: Parts, number: Parts) -> bool:
+    """`number` is a number alone that may be the village house `village`, its 组 left out (万兴村63号, 63号).
+
+    Village houses are often numbered across the village, and a worker writes the village and the number; read
+    alone, that number is a building without a door (U). It may be the house only if it states no other place.
+    """
+    return (
+        village.cls == "R"
+        and number.cls == "U"
+        and number.building is not None
+        and number.unit is None
+        and number.room is None
+        and village.room == number.building
+        and number.place in (None, village.place)
+    )
 
 
 def grade_expr(left: str, right: str) -> pl.Expr:
@@ -134,17 +151,29 @@ def grade_expr(left: str, right: str) -> pl.Expr:
     def empty(side: str) -> pl.Expr:
         return pl.all_horizontal(col(side, p).is_null() for p in ("place", "building", "unit", "room"))
 
-    group_left_out = (col(left, "class") == "R").fill_null(False) & one_sided("building")
+    def house(village: str, number: str) -> pl.Expr:  # `_house`
+        return (
+            (col(village, "class") == "R")
+            & (col(number, "class") == "U")
+            & col(number, "building").is_not_null()
+            & col(number, "unit").is_null()
+            & col(number, "room").is_null()
+            & (col(village, "room") == col(number, "building"))
+            & (col(number, "place").is_null() | col(number, "place").eq_missing(col(village, "place")))
+        ).fill_null(False)
+
     return (
         pl.when(empty(left) | empty(right))
         .then(pl.lit(int(Grade.UNKNOWN)))
+        .when(house(left, right) | house(right, left))
+        .then(pl.lit(int(Grade.COMPATIBLE)))
         .when(differs("class") | differs("place") | differs("building"))
         .then(pl.lit(int(Grade.OTHER_BUILDING)))
         .when(differs("unit") | differs("room"))
         .then(pl.lit(int(Grade.SAME_BUILDING)))
-        .when(one_sided("class") | (one_sided("building") & ~group_left_out) | one_sided("room"))
+        .when(one_sided("class") | one_sided("building") | one_sided("room"))
         .then(pl.lit(int(Grade.UNKNOWN)))
-        .when(one_sided("unit") | one_sided("place") | group_left_out)
+        .when(one_sided("unit") | one_sided("place"))
         .then(pl.lit(int(Grade.COMPATIBLE)))
         .otherwise(pl.lit(int(Grade.SAME_FLAT)))
         .cast(pl.Int8)
@@ -287,29 +316,37 @@ def fitting_flats(records: pl.DataFrame, flats: pl.DataFrame) -> pl.DataFrame:
 
     An address names a flat only with its building and door (`grade`), so
     candidates are joined on community, building and room: an address without
-    its 单元 meets every unit's flat of that number and no other building's, a
-    village house without its 组 every group's house of that number.
+    its 单元 meets every unit's flat of that number and no other building's, and
+    a number alone (万兴村63号) every village house of that number (`_house`).
     """
-    house_alone = (pl.col("dw_class") == "R") & pl.col("dw_room").is_not_null()  # a village house, its 组 left out
     addresses = (
-        records.filter(pl.col("dw_building").is_not_null() | house_alone)
+        records.filter(pl.col("dw_building").is_not_null())
         .select(parts_key().alias("address"), "community_code", *PARTS)
         .unique("address")
         .rename({p: f"a_{p}" for p in PARTS})
     )
     with_room = pl.col("a_dw_room").is_not_null()
-    with_building = pl.col("a_dw_building").is_not_null()
-    houses = (
-        addresses.filter(~with_building)
-        .join(
-            flats.filter(pl.col("dw_class") == "R"),
-            left_on=["community_code", "a_dw_room"],
-            right_on=["community_code", "dw_room"],
+
+    def alone(prefix: str) -> pl.Expr:  # a number alone: a building without unit or door (`_house`)
+        return (
+            (pl.col(f"{prefix}dw_class") == "U")
+            & pl.col(f"{prefix}dw_unit").is_null()
+            & pl.col(f"{prefix}dw_room").is_null()
         )
-        .with_columns(pl.col("a_dw_room").alias("dw_room"))
-        .select("address", "flat", *[f"a_{p}" for p in PARTS], *PARTS)
-    )
-    addresses = addresses.filter(with_building)
+
+    village = pl.col("dw_class") == "R"
+    houses = [  # a number alone and a village house of that number, whichever side writes which
+        addresses.filter(alone("a_"))
+        .join(
+            flats.filter(village), left_on=["community_code", "a_dw_building"], right_on=["community_code", "dw_room"]
+        )
+        .with_columns(pl.col("a_dw_building").alias("dw_room")),
+        addresses.filter(pl.col("a_dw_class") == "R")
+        .join(
+            flats.filter(alone("")), left_on=["community_code", "a_dw_room"], right_on=["community_code", "dw_building"]
+        )
+        .with_columns(pl.col("a_dw_room").alias("dw_building")),
+    ]
     joined = [
         addresses.filter(with_room).join(
             flats.filter(pl.col("dw_room").is_not_null()),
@@ -330,7 +367,7 @@ def fitting_flats(records: pl.DataFrame, flats: pl.DataFrame) -> pl.DataFrame:
             )
             for j in joined
         ]
-        + [houses]
+        + [h.select("address", "flat", *[f"a_{p}" for p in PARTS], *PARTS) for h in houses]
     )
     return (
         candidates.with_columns(grade_expr("a_", ""))

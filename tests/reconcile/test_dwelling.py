@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconcile.address import admin_prefixes, parse, parse_column
@@ -222,7 +222,7 @@ parts_strategy = st.builds(
     Parts,
     st.sampled_from([None, "U", "R"]),
     st.sampled_from([None, "文化广场", "玉兰苑"]),
-    st.sampled_from([None, "8", "9"]),
+    st.sampled_from([None, "8", "9", "902"]),  # 902: a number alone may be a village house's
     st.sampled_from([None, "1", "4"]),
     st.sampled_from([None, "902", "1104"]),
 )
@@ -286,14 +286,14 @@ VILLAGES = ["周家村", "鸣鹤村", "沈家路村", "西三村"]
 @st.composite
 def rural_written(draw: st.DrawFn, village: str, group: int, house: int) -> tuple[str, bool]:
     """(A village house as written, whether its 组 is): the town in full, short or left out; the village in full,
-    without 村 or left out; numerals; 号 or not; the 组 left out where the village is named (its house numbers are
-    the village's: 万兴村63号)."""
+    without 村 or left out; numerals; 号 or not; or the 组 left out (its house numbers are the village's:
+    万兴村63号, 63号), the number then ending in 号."""
     prefix = draw(st.sampled_from(["", "慈溪市", "观海卫镇", "慈溪市观海卫镇", "观海卫", "慈溪观海卫"]))
     place = draw(st.sampled_from([village, village.removesuffix("村"), ""]))
-    with_group = not place or draw(st.booleans())
+    with_group = draw(st.booleans())
     g = f"{draw(number(group))}组" if with_group else ""
     n = draw(st.sampled_from([str(house), str(house).translate(FULL_WIDTH)]))
-    return f"{prefix}{place}{g}{n}{draw(st.sampled_from(['号', '']))}", with_group
+    return f"{prefix}{place}{g}{n}{draw(st.sampled_from(['号', ''])) if with_group else '号'}", with_group
 
 
 @pytest.mark.slow  # hundreds of property examples: make test, not make check
@@ -304,14 +304,23 @@ def rural_written(draw: st.DrawFn, village: str, group: int, house: int) -> tupl
     other_group=st.integers(1, 15),
     house=st.integers(1, 300),
     other_house=st.integers(1, 300),
+    registered_group=st.booleans(),
     data=st.data(),
 )
 def test_any_way_of_writing_a_village_house_names_that_house(
-    village: str, group: int, other_group: int, house: int, other_house: int, data: st.DataObject
+    village: str,
+    group: int,
+    other_group: int,
+    house: int,
+    other_house: int,
+    registered_group: bool,
+    data: st.DataObject,
 ) -> None:
+    """Either side may leave the 组 out; then a house of that number in another group fits too, another never."""
+    assume(other_house != house and other_group != group)  # the neighbours are other houses
     text, with_group = data.draw(rural_written(village, group, house))
     registered = [
-        f"浙江省宁波市慈溪市观海卫镇{village}{group}组{house}号",
+        f"浙江省宁波市慈溪市观海卫镇{village}{f'{group}组' if registered_group else ''}{house}号",
         f"浙江省宁波市慈溪市观海卫镇{village}{group}组{other_house}号",
         f"浙江省宁波市慈溪市观海卫镇{village}{other_group}组{house}号",
     ]
@@ -319,12 +328,19 @@ def test_any_way_of_writing_a_village_house_names_that_house(
     register, roll = _located(registered, [text], anchors=("观海卫镇", village))
     grades = [Grade(g) for g in _grades(register, roll.row(0, named=True))]
     row = roll.row(0, named=True)
-    assert grades[0].lives_there, text
-    if other_house != house:
-        assert not grades[1].lives_there, text  # another house of the same group
-    if other_group != group:
-        assert grades[2].lives_there == (not with_group), text  # that number in another group: only without 组
+    assert grades[0].lives_there, (registered[0], text)
+    assert not grades[1].lives_there, text  # another house of the same group
+    # That number in another group: only where a side leaves the 组 out.
+    assert grades[2].lives_there == (not with_group), text
     assert row["flat"] == register["flat"][0] or (row["flat"].startswith("~") and row["flat_fits"] > 1), text
+
+
+def test_a_number_alone_names_no_house_of_another_place() -> None:
+    """城东新村63号 in a village community is building 63 of an estate, not the village's house 63."""
+    registered = ["浙江省宁波市慈溪市观海卫镇鸣鹤村5组63号", "浙江省宁波市慈溪市观海卫镇鸣鹤村鸣鹤路63号"]
+    register, roll = _located(registered, ["城东新村63号", "鸣鹤村63号"], anchors=("观海卫镇", "鸣鹤村"))
+    lives = [[Grade(g).lives_there for g in _grades(register, r)] for r in roll.iter_rows(named=True)]
+    assert lives == [[False, False], [True, True]]  # 鸣鹤村63号: the 5组 house or the road's, as the link decides
 
 
 @pytest.mark.slow  # hundreds of property examples: make test, not make check
