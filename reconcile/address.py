@@ -355,9 +355,11 @@ COMPOUND_SUFFIXES = frozenset(
     {"新村", "小区", "花园", "家园", "公寓", "苑", "园", "村", "名苑", "雅苑", "花苑", "华庭"}
 )
 """What ends a compound's name and is often left out of it (contract §1.4: 新村 / 小区 / 花园 / 家园 …)."""
-_ADMIN_SUFFIX = re.compile(r"(?:街道办事处|街道|镇|乡|社区居委会|居委会|社区|村委会|省|自治区|市|县|区)$")
-"""What ends an administrative name and is often left out of it (慈溪 for 慈溪市, 浒山 for 浒山街道, 华联 for
-华联社区)."""
+_ADMIN_SUFFIX = re.compile(r"(?<!社)(?:街道办事处|街道|镇|乡|省|自治区|市|县|区)$")
+"""What ends a street's, town's or city's name and is often left out of it (慈溪 for 慈溪市, 浒山 for 浒山街道).
+
+Not a community's 社区: communities are named like their estates and numbered (南门一社区 beside 南门一期), so
+their short names would cut estates' names apart."""
 
 
 def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str]:
@@ -365,9 +367,9 @@ def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str
 
     Whatever precedes a known street or community name (`anchors`) in a register
     address is a prefix (e.g. 浙江省宁波市慈溪市), and so is each 省/市/县 piece of it.
-    So is each of these names without its 市, 街道, 镇 or 社区 (慈溪, 浒山, 华联), unless a register address goes
-    on with it once its prefixes are gone (金山花园 in 金山社区, 银河湾家园 in 银河社区): the register writes
-    administrative names in full, so there it begins a compound's name.
+    So is a street's, town's or city's name without its 街道, 镇 or 市 (浒山, 慈溪), unless a register address goes
+    on with it once its prefixes are gone (浒山花园 in 浒山街道): the register writes administrative names in
+    full, so there it begins a compound's name.
 
     >>> sorted(admin_prefixes(["慈溪市浒山街道金山社区金山花园1幢101室"], ["浒山街道", "金山社区"]))
     ['慈溪', '慈溪市', '浒山', '浒山街道', '金山社区']

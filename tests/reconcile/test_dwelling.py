@@ -98,7 +98,7 @@ def written(draw: st.DrawFn, flat: Flat, *, places: bool = True) -> tuple[str, b
     """(one way a worker writes `flat`, whether the 单元 is written); `places=False` keeps the compound's name and
     the administrative names in full, as a register's system writes them."""
     full = ["", "慈溪市", "浒山街道", "华联社区", "慈溪市浒山街道", "浒山街道华联社区", "慈溪市浒山街道华联社区"]
-    short = ["慈溪", "浒山", "华联", "浒山华联", "慈溪浒山街道"]  # without their 市, 街道 or 社区
+    short = ["慈溪", "浒山", "浒山华联社区", "慈溪浒山街道", "慈溪浒山"]  # without their 市 or 街道
     prefix = draw(st.sampled_from(full + short if places else full))
     place = draw(place_as_written(flat.place)) if places else flat.place
     b = draw(st.sampled_from(["", "第"])) + draw(number(flat.building))
