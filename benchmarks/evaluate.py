@@ -15,6 +15,29 @@ from schemas.codes import DecidedBy, Side, Status
 PAIR_KEY = ["roll_file", "roll_row", "register_row"]
 
 
+REGISTER_TRUTH = {
+    "register_file": pl.String,
+    "register_row": pl.Int64,
+    "pid": pl.Int64,
+    "status": pl.String,
+    "other_community_code": pl.String,
+    "community_code": pl.String,
+}
+"""`truth/register_truth.parquet`, one row per register data row, as a city's generator writes it (more columns
+are welcome): the status of the person's registration and, where absent, the community they live in."""
+ROLL_TRUTH = {
+    "roll_file": pl.String,
+    "roll_row": pl.Int64,
+    "pid": pl.Int64,
+    "community_code": pl.String,
+    "register_row": pl.Int64,
+    "status": pl.String,
+    "other_community_code": pl.String,
+}
+"""`truth/roll_truth.parquet`, one row per roll data row: the person's active registration's row, if any, and the
+status; the second record of a person in one roll is a `duplicate`."""
+
+
 def _collect(query: pl.LazyFrame) -> pl.DataFrame:
     return query.collect(engine="streaming")
 

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 import xlsxwriter
 
+from benchmarks.evaluate import REGISTER_TRUTH, ROLL_TRUTH
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
@@ -1428,25 +1430,10 @@ def write_independent_city(out: Path, *, scale: float = 1.0, seed: int = 0) -> d
     roll_truth: list[dict[str, object]] = []
     for ci in range(len(city.communities)):
         roll_truth.extend(write_roll(rng, city, ci, residents[ci], out / "rolls"))
-    reg_schema = {
-        "register_file": pl.String,
-        "register_row": pl.Int64,
-        "pid": pl.Int64,
-        "status": pl.String,
-        "other_community_code": pl.String,
-        "community_code": pl.String,
-        "dwelling": pl.String,
-        "lives_in": pl.String,
-    }
+    reg_schema = {**REGISTER_TRUTH, "dwelling": pl.String, "lives_in": pl.String}
     roll_schema = {
-        "roll_file": pl.String,
+        **ROLL_TRUTH,
         "roll_sheet": pl.String,
-        "roll_row": pl.Int64,
-        "pid": pl.Int64,
-        "community_code": pl.String,
-        "register_row": pl.Int64,
-        "status": pl.String,
-        "other_community_code": pl.String,
         "dwelling": pl.String,
         "address_style": pl.String,
         "id_noise": pl.String,

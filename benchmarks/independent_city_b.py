@@ -56,6 +56,8 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 import polars as pl
 import xlsxwriter
 
+from benchmarks.evaluate import REGISTER_TRUTH, ROLL_TRUTH
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -1800,29 +1802,12 @@ class _CityWriter:
 
     def _write_truth(self) -> None:
         """The status of every register and roll row."""
-        pl.DataFrame(
-            self.stats.register_truth,
-            schema={
-                "register_file": pl.String,
-                "register_row": pl.Int64,
-                "pid": pl.Int64,
-                "status": pl.String,
-                "other_community_code": pl.String,
-                "community_code": pl.String,
-            },
-            orient="row",
-        ).write_parquet(self.out / "truth" / "register_truth.parquet")
+        pl.DataFrame(self.stats.register_truth, schema=REGISTER_TRUTH, orient="row").write_parquet(
+            self.out / "truth" / "register_truth.parquet"
+        )
         pl.DataFrame(
             self.stats.roll_truth,
-            schema={
-                "roll_file": pl.String,
-                "roll_row": pl.Int64,
-                "pid": pl.Int64,
-                "community_code": pl.String,
-                "register_row": pl.Int64,
-                "status": pl.String,
-                "other_community_code": pl.String,
-            },
+            schema=ROLL_TRUTH,
             orient="row",
         ).write_parquet(self.out / "truth" / "roll_truth.parquet")
 
