@@ -351,10 +351,6 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
     return text.select(*(column(name) for name in ADDRESS_FIELDS))
 
 
-COMPOUND_SUFFIXES = frozenset(
-    {"新村", "小区", "花园", "家园", "公寓", "苑", "园", "村", "名苑", "雅苑", "花苑", "华庭"}
-)
-"""What ends a compound's name and is often left out of it (contract §1.4: 新村 / 小区 / 花园 / 家园 …)."""
 _ADMIN_SUFFIX = re.compile(r"(?<!社)(?:街道办事处|街道|镇|乡|省|自治区|市|县|区)$")
 """What ends a street's, town's or city's name and is often left out of it (慈溪 for 慈溪市, 浒山 for 浒山街道).
 
@@ -420,6 +416,12 @@ def _phases(name: str) -> set[str]:
         if char == "区" and i > 0 and pinyin_key(name[i - 1]) in _QUARTERS
     }
     return found
+
+
+COMPOUND_SUFFIXES = frozenset(
+    {"新村", "小区", "花园", "家园", "公寓", "苑", "园", "村", "名苑", "雅苑", "花苑", "华庭"}
+)
+"""What ends a compound's name and is often left out of it (contract §1.4: 新村 / 小区 / 花园 / 家园 …)."""
 
 
 def place_similarity(a: str, b: str) -> float:
