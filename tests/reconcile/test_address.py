@@ -192,3 +192,33 @@ def test_a_letter_inside_a_word_or_number_is_no_building() -> None:
     assert address.parse("万达广场SOHO座1201室").building is None
     assert address.parse("北二环路63A号").building is None
     assert address.parse("文化广场B座1201室").building == "B"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    streets=st.lists(st.sampled_from(["浒山", "古塘", "周巷", "白沙路"]), min_size=1, max_size=3, unique=True),
+    estates=st.lists(
+        st.tuples(
+            st.sampled_from(["浒山", "古塘", "周巷", "白沙", "金山", "南门"]),
+            st.sampled_from(["花园", "新村", "一期", "雅苑"]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    town=st.booleans(),
+)
+def test_a_learnt_short_name_never_cuts_a_registered_name(
+    streets: list[str], estates: list[tuple[str, str]], town: bool
+) -> None:
+    """Estates may be named like their street (浒山花园 in 浒山街道): the register's own addresses parse alike with
+    the short names learnt from them as without them."""
+    suffix = "镇" if town else "街道"
+    register = [
+        f"浙江省宁波市慈溪市{streets[i % len(streets)]}{suffix}某某社区{a}{b}{i + 1}幢1单元101室"
+        for i, (a, b) in enumerate(estates)
+    ]
+    anchors = [f"{s}{suffix}" for s in streets] + ["某某社区"]
+    learnt = address.admin_prefixes(register, anchors)
+    full = [p for p in learnt if p in {"浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市", *anchors}]
+    for text in register:
+        assert address.parse(text, learnt) == address.parse(text, full), (text, learnt)
