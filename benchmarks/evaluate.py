@@ -35,7 +35,27 @@ ROLL_TRUTH = {
     "other_community_code": pl.String,
 }
 """`truth/roll_truth.parquet`, one row per roll data row: the person's active registration's row, if any, and the
-status; the second record of a person in one roll is a `duplicate`."""
+status; the second record of a person in one roll is a `duplicate`. A city whose workbooks hold several rolling
+sheets adds `roll_sheet` (null for CSV), and its rolls are then keyed by file and sheet."""
+_SHEET = "\x1f"
+"""Joins file and sheet into the one `roll_file` key of a city whose truth names sheets."""
+
+
+def _sheeted(file: str, sheet: str) -> pl.Expr:
+    return pl.concat_str(pl.col(file), pl.lit(_SHEET), pl.col(sheet).fill_null(""))
+
+
+def names_sheets(truth_dir: Path) -> bool:
+    """Whether the city's roll truth names each row's sheet (`roll_sheet`)."""
+    return "roll_sheet" in pl.scan_parquet(truth_dir / "roll_truth.parquet").collect_schema()
+
+
+def roll_truth(truth_dir: Path) -> pl.LazyFrame:
+    """`truth/roll_truth.parquet`, with `roll_file` keyed by file and sheet where the truth names sheets."""
+    truth = pl.scan_parquet(truth_dir / "roll_truth.parquet")
+    if names_sheets(truth_dir):
+        truth = truth.with_columns(_sheeted("roll_file", "roll_sheet").alias("roll_file"))
+    return truth
 
 
 def _collect(query: pl.LazyFrame) -> pl.DataFrame:
@@ -51,7 +71,7 @@ def true_pairs(truth_dir: Path) -> pl.DataFrame:
 
 
 def _true_pairs(truth_dir: Path) -> pl.LazyFrame:
-    truth = pl.scan_parquet(truth_dir / "roll_truth.parquet")
+    truth = roll_truth(truth_dir)
     return truth.filter(pl.col("register_row").is_not_null() & (pl.col("status") != "duplicate")).select(PAIR_KEY)
 
 
@@ -74,26 +94,32 @@ def pair_metrics(found: pl.DataFrame | pl.LazyFrame, truth: pl.DataFrame | pl.La
     return {"precision": precision, "recall": recall, "f1": f1, "pairs": float(found_n)}
 
 
-def lineage(run: Path, *, rid: str = "rid", lid: str = "lid") -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(register ids → register_row, roll ids → roll_file/roll_row) of a run, to key pairs by lineage."""
+def lineage(
+    run: Path, *, rid: str = "rid", lid: str = "lid", sheets: bool = False
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(register ids → register_row, roll ids → roll_file/roll_row) of a run, to key pairs by lineage.
+
+    With `sheets`, `roll_file` is keyed by file and sheet, as `roll_truth` keys a city that names sheets.
+    """
     register = pl.scan_parquet(run / "register.parquet").select(
         pl.col("idx").alias(rid), pl.col("source_row").alias("register_row")
     )
+    file = _sheeted("source_file", "source_sheet") if sheets else pl.col("source_file")
     roll = pl.scan_parquet(run / "roll.parquet").select(
-        pl.col("idx").alias(lid), pl.col("source_file").alias("roll_file"), pl.col("source_row").alias("roll_row")
+        pl.col("idx").alias(lid), file.alias("roll_file"), pl.col("source_row").alias("roll_row")
     )
     return register, roll
 
 
-def _keyed_links(run: Path) -> pl.LazyFrame:
-    register, roll = lineage(run)
+def _keyed_links(run: Path, *, sheets: bool) -> pl.LazyFrame:
+    register, roll = lineage(run, sheets=sheets)
     links = pl.scan_parquet(run / "links.parquet").select("rid", "lid", "decided_by")
     return links.join(register, on="rid").join(roll, on="lid")
 
 
-def blocking_recall(run: Path, truth: pl.DataFrame | pl.LazyFrame) -> dict[str, float]:
-    """Share of true pairs among the candidates, overall and per blocking rule."""
-    register, roll = lineage(run)
+def blocking_recall(run: Path, truth: pl.DataFrame | pl.LazyFrame, *, sheets: bool = False) -> dict[str, float]:
+    """Share of true pairs among the candidates, overall and per blocking rule (`sheets` as in `lineage`)."""
+    register, roll = lineage(run, sheets=sheets)
     keyed = truth.lazy().join(register, on="register_row").join(roll, on=["roll_file", "roll_row"])
     candidates = pl.scan_parquet(run / "candidates.parquet").select("rid", "lid", "rules")
     found = keyed.select("rid", "lid").join(candidates, on=["rid", "lid"], how="left")
@@ -110,8 +136,14 @@ def blocking_recall(run: Path, truth: pl.DataFrame | pl.LazyFrame) -> dict[str, 
 
 def _decided_statuses(run: Path, truth_dir: Path) -> pl.LazyFrame:
     """Each decided record (not in review) with its published and its true status and other community."""
+    sheets = names_sheets(truth_dir)
+    file = pl.when(pl.col("side") == Side.ROLL.value).then(_sheeted("source_file", "source_sheet"))
     statuses = pl.scan_parquet(run / "record_status.parquet").select(
-        "side", "source_file", "source_row", "status", "other_community_code"
+        "side",
+        file.otherwise(pl.col("source_file")).alias("source_file") if sheets else "source_file",
+        "source_row",
+        "status",
+        "other_community_code",
     )
     reg_truth = pl.scan_parquet(truth_dir / "register_truth.parquet").select(
         pl.lit(Side.REGISTER.value).alias("side"),
@@ -120,14 +152,14 @@ def _decided_statuses(run: Path, truth_dir: Path) -> pl.LazyFrame:
         pl.col("status").alias("true_status"),
         pl.col("other_community_code").alias("true_other"),
     )
-    roll_truth = pl.scan_parquet(truth_dir / "roll_truth.parquet").select(
+    rolls = roll_truth(truth_dir).select(
         pl.lit(Side.ROLL.value).alias("side"),
         pl.col("roll_file").alias("source_file"),
         pl.col("roll_row").alias("source_row"),
         pl.col("status").alias("true_status"),
         pl.col("other_community_code").alias("true_other"),
     )
-    joined = statuses.join(pl.concat([reg_truth, roll_truth]), on=["side", "source_file", "source_row"])
+    joined = statuses.join(pl.concat([reg_truth, rolls]), on=["side", "source_file", "source_row"])
     return joined.filter(pl.col("status") != Status.REVIEW.value)
 
 
@@ -197,7 +229,8 @@ def consistent_by_community(run: Path, truth_dir: Path) -> dict[str, float]:
 def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
     """Every accuracy figure of issue #3 for one published run, each from a streaming query over its files."""
     truth = _collect(_true_pairs(truth_dir))
-    links = _collect(_keyed_links(run)).lazy()  # keyed by lineage once, read by both metrics
+    sheets = names_sheets(truth_dir)
+    links = _collect(_keyed_links(run, sheets=sheets)).lazy()  # keyed by lineage once, read by both metrics
     auto = links.filter(pl.col("decided_by") == "auto").select(PAIR_KEY)
     with_review = links.filter(pl.col("decided_by").is_in([DecidedBy.AUTO.value, DecidedBy.REVIEW.value])).select(
         PAIR_KEY
@@ -212,7 +245,7 @@ def evaluate_run(run: Path, truth_dir: Path) -> dict[str, Any]:
         "recall_with_review": pair_metrics(with_review, truth)["recall"],
         "review_pairs": review,
         "review_share_of_roll_rows": review / max(1, roll_rows),
-        "blocking_recall": blocking_recall(run, truth),
+        "blocking_recall": blocking_recall(run, truth, sheets=sheets),
         "statuses": status_accuracy(run, truth_dir),
         "consistent": consistent_by_community(run, truth_dir),
     }

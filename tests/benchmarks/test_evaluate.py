@@ -103,3 +103,58 @@ def test_figures_count_what_they_say(run_and_truth: tuple[Path, Path]) -> None:
     assert consistent["worst_community"] == "C2"  # true 1, published 0: -100 %
     assert consistent["worst_relative_error"] == -1.0
     assert consistent["address_incomplete_share"] == pytest.approx(1 / 8)
+
+
+def test_rolls_with_several_sheets_are_keyed_by_sheet(tmp_path: Path) -> None:
+    """Row 2 of sheet 网格1 and row 2 of sheet 网格2 are two records; a truth that names sheets tells them apart."""
+    run, truth = tmp_path / "run", tmp_path / "truth"
+    run.mkdir()
+    truth.mkdir()
+    pl.DataFrame({"idx": [10, 11], "source_row": [2, 3]}).write_parquet(run / "register.parquet")
+    pl.DataFrame(
+        {"idx": [20, 21], "source_file": ["a.xlsx"] * 2, "source_sheet": ["网格1", "网格2"], "source_row": [2, 2]}
+    ).write_parquet(run / "roll.parquet")
+    # The sheet-2 record is linked to register row 3, as the truth says; the sheet-1 record to register row 2.
+    pl.DataFrame({"rid": [10, 11], "lid": [20, 21], "decided_by": ["auto", "auto"]}).write_parquet(
+        run / "links.parquet"
+    )
+    pl.DataFrame({"rid": [10, 11], "lid": [20, 21], "rules": [1, 1]}).write_parquet(run / "candidates.parquet")
+    pl.DataFrame(
+        {
+            "roll_file": ["a.xlsx"] * 2,
+            "roll_sheet": ["网格2", "网格1"],
+            "roll_row": [2, 2],
+            "register_row": [3, 2],
+            "status": ["consistent", "moved_within"],
+            "other_community_code": [None, None],
+        },
+        schema_overrides={"other_community_code": pl.String},
+    ).write_parquet(truth / "roll_truth.parquet")
+    pl.DataFrame(
+        {
+            "register_file": ["r.csv"] * 2,
+            "register_row": [2, 3],
+            "community_code": ["C1", "C1"],
+            "status": ["moved_within", "consistent"],
+            "other_community_code": [None, None],
+        },
+        schema_overrides={"other_community_code": pl.String},
+    ).write_parquet(truth / "register_truth.parquet")
+    pl.DataFrame(
+        {
+            "side": ["register", "register", "roll", "roll"],
+            "source_file": ["r.csv", "r.csv", "a.xlsx", "a.xlsx"],
+            "source_sheet": [None, None, "网格1", "网格2"],
+            "source_row": [2, 3, 2, 2],
+            "community_code": ["C1"] * 4,
+            "status": ["moved_within", "consistent", "moved_within", "consistent"],
+            "other_community_code": [None] * 4,
+        },
+        schema_overrides={"other_community_code": pl.String, "source_sheet": pl.String},
+    ).write_parquet(run / "record_status.parquet")
+    found = evaluate_run(run, truth)
+    assert found["auto"]["precision"] == 1.0
+    assert found["auto"]["recall"] == 1.0
+    assert found["blocking_recall"]["all rules"] == 1.0
+    assert found["statuses"]["decided_records"] == 4
+    assert found["statuses"]["status_accuracy"] == 1.0
