@@ -1,8 +1,9 @@
 """Last night's normalised rows, kept in the data directory (`reconcile.row_cache`), read a batch at a time.
 
-One file per side, named by the normalisation context's digest: a new context (other
-administrative prefixes, community names, year, normaliser or polars version) finds no
-file and normalises every row. Files are replaced atomically; stale ones are removed.
+One file per side, named by the normalisation context's digest and the normaliser's code
+(`NORMALISER_CODE`): a new context (other administrative prefixes, community names, year) or
+other code (any change to `reconcile` or `schemas`, or to a library they compute with) finds
+no file and normalises every row. Files are replaced atomically; stale ones are removed.
 The cache holds normalised personal data, like the run directories: same directory, same care.
 
 A night reads the cache in batches (`flows.normalise`): the row digests are held whole (two integers
@@ -19,6 +20,9 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+import reconcile
+import schemas
+from flows.code_version import code_version
 from flows.io.appender import Appender
 from reconcile.row_cache import DIGEST
 
@@ -31,10 +35,14 @@ if TYPE_CHECKING:
 GROUP_ROWS = 65_536
 """Rows per row group of a cache file: what a batch reads to take one cached row."""
 _AT = "_cache_at"
+NORMALISER_CODE = code_version(
+    packages=(reconcile, schemas), libraries=("polars", "rapidfuzz", "pypinyin", "opencc", "numpy", "dataframely")
+)
+"""The code normalised rows were made by: the whole engine, so that no change to it is ever forgotten."""
 
 
 def _path(cache: Path, side: Side, context: str) -> Path:
-    return cache / f"normalised-{side.value}-{context}.parquet"
+    return cache / f"normalised-{side.value}-{context}-{NORMALISER_CODE}.parquet"
 
 
 class CachedRows:

@@ -252,16 +252,9 @@ class Context:
     year: int
 
     def digest(self) -> str:
-        """A digest of the context and the normaliser's version: normalised rows cached under it stay valid."""
-        text = json.dumps(
-            [NORMALISER_VERSION, pl.__version__, list(self.prefixes), sorted(self.by_name.items()), self.year],
-            ensure_ascii=False,
-        )
+        """A digest of the context: normalised rows cached under it (by the same code) stay valid."""
+        text = json.dumps([list(self.prefixes), sorted(self.by_name.items()), self.year], ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-NORMALISER_VERSION = 1
-"""Raise when row normalisation changes what it writes: rows cached by an earlier version are then ignored."""
 
 
 def context_of(raw_register: pl.DataFrame, *, today: dt.date | None = None) -> Context:

@@ -58,7 +58,9 @@ def test_a_batch_that_does_not_fit_abandons_tonights_file_and_keeps_last_nights(
     tonight.append(rows)
     tonight.append(rows.with_columns(pl.lit([1]).alias("name")))  # a list where text was: cannot be kept as text
     tonight.commit()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["normalised-roll-last.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"normalised-roll-last-{normalised_cache.NORMALISER_CODE}.parquet"
+    ]
     assert normalised_cache.open_rows(tmp_path, Side.ROLL, "tonight") is None
     kept = normalised_cache.open_rows(tmp_path, Side.ROLL, "last")
     assert kept is not None
@@ -74,7 +76,9 @@ def test_a_night_that_fails_midway_keeps_last_nights_cache(tmp_path: Path) -> No
     with pytest.raises(RuntimeError), normalised_cache.Keeper(tmp_path, Side.ROLL, "tonight") as tonight:  # noqa: PT012
         tonight.append(rows)
         raise RuntimeError
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["normalised-roll-last.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"normalised-roll-last-{normalised_cache.NORMALISER_CODE}.parquet"
+    ]
 
 
 def _kept(cache: Path, rows: list[int]) -> None:
@@ -99,3 +103,16 @@ def test_a_worker_opens_a_side_of_the_cache_once_until_it_is_replaced(tmp_path: 
     assert again is not first
     asked = pl.DataFrame({DIGEST[0]: [5], DIGEST[1]: [5]}, schema=dict.fromkeys(DIGEST, pl.UInt64))
     assert again.rows_for(asked)["row"].to_list() == [5]
+
+
+def test_rows_cached_by_other_code_are_never_read(tmp_path: Path) -> None:
+    """A change to the engine (another parse of addresses, say) must normalise every row again."""
+    rows = pl.DataFrame(
+        {DIGEST[0]: [1], DIGEST[1]: [2], "name": ["a"]}, schema_overrides={d: pl.UInt64 for d in DIGEST}
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(normalised_cache, "NORMALISER_CODE", "yesterdayscode0")
+        with normalised_cache.Keeper(tmp_path, Side.ROLL, "ctx") as keeper:
+            keeper.append(rows)
+        assert normalised_cache.open_rows(tmp_path, Side.ROLL, "ctx") is not None
+    assert normalised_cache.open_rows(tmp_path, Side.ROLL, "ctx") is None
