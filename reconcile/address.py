@@ -35,7 +35,7 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
-_CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百]+")
+_CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千]+")
 _UNIT_MARKERS = "幢|栋|号|座|单元|室|组|层|楼|房|弄|期|#|-"
 _CN_NUMBER = re.compile(f"{_CN_NUMERAL.pattern}(?={_UNIT_MARKERS})")
 _TAIL_AFTER = r"[\d幢栋座号楼元组#-]"
@@ -48,6 +48,10 @@ _TRAILING_NOTE = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|出租
 _ORDINAL = re.compile(r"第(\d)")
 """第 before a number (第8幢, 第3组): the number alone."""
 _HASH_BUILDING = re.compile(r"(\d+)#楼?")
+_GROUP_WORDS = re.compile(f"([\\d{_CN_NUMERAL.pattern[1:-2]}])(?:村民小组|村民组|生产队|小组|队)")
+"""A village group by another word (3村民小组, 三队, 5生产队): written as 组."""
+_FLOOR = re.compile(r"([幢栋座楼元])(\d+)[楼层](\d+)")
+"""A floor before the room that begins with it (8幢3楼302, 2单元12层1201): the room alone."""
 
 _FLAT = re.compile(
     r"^(?P<place>.*?)(?P<b>\d+|[A-Za-z])(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号房|号|房)?)?$"
@@ -63,16 +67,21 @@ _DOOR = re.compile(r"^(?P<place>.*?)(?P<n>\d+)号(?P<rest>.*)$")
 
 
 def chinese_number(text: str) -> int:
-    """Value of a Chinese numeral up to 999 (十二 → 12, 三百零一 → 301, 一二 → 12).
+    """Value of a Chinese numeral up to 9999 (十二 → 12, 三百零一 → 301, 一二 → 12, 一千一百零二 → 1102).
 
     >>> chinese_number("十二"), chinese_number("二十"), chinese_number("三百零一"), chinese_number("一二")
     (12, 20, 301, 12)
+    >>> chinese_number("一千一百零二")
+    1102
     """
-    if "十" not in text and "百" not in text:
+    if not any(c in text for c in "十百千"):
         return int("".join(str(_CN_DIGITS[c]) for c in text))
     total, current = 0, 0
     for char in text:
-        if char == "百":
+        if char == "千":
+            total += (current or 1) * 1000
+            current = 0
+        elif char == "百":
             total += (current or 1) * 100
             current = 0
         elif char == "十":
@@ -93,11 +102,20 @@ def _clean(raw: str | None) -> str:
     return _DASHES.sub("-", text)
 
 
+def _without_floor(text: str) -> str:
+    """The first floor before a room that begins with it dropped (8幢3楼302 → 8幢302)."""
+    m = _FLOOR.search(text)
+    if m is None or not (m[3].startswith(m[2]) and len(m[3]) > len(m[2])):
+        return text
+    return text[: m.start(2)] + text[m.start(3) :]
+
+
 def _numerals(text: str) -> str:
-    """Chinese numerals as digits, `12#` as 12幢, no 第 before a number."""
+    """Chinese numerals as digits, `12#` as 12幢, no 第 before a number, 组 for a group's other words, no floor."""
+    text = _GROUP_WORDS.sub(r"\1组", text)
     text = _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
     text = _CN_TAIL.sub(lambda m: str(chinese_number(m.group())), text)
-    return _ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", text))
+    return _without_floor(_ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", text)))
 
 
 def fold(raw: str | None) -> str:
@@ -299,6 +317,7 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
                 # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
                 t.str.replace(f"{stems}({_NUMBER_START})", "${1}").alias("t")
             )
+    text = text.with_columns(t.str.replace_all(_GROUP_WORDS.pattern, "${1}组").alias("t"))
     # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
     tokens, converted = _numeral_tokens(text, _V_CN_NUMBER)
     if tokens:
@@ -322,6 +341,13 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
         )
     text = text.with_columns(t.str.replace_all(_HASH_BUILDING.pattern, "${1}幢").alias("t"))
     text = text.with_columns(t.str.replace_all(_ORDINAL.pattern, "${1}").alias("t"))
+    floor = t.str.extract_groups(_FLOOR.pattern).struct
+    drop_floor = floor.field("3").str.starts_with(floor.field("2")) & (
+        floor.field("3").str.len_chars() > floor.field("2").str.len_chars()
+    )
+    text = text.with_columns(
+        pl.when(drop_floor.fill_null(False)).then(t.str.replace(_FLOOR.pattern, "${1}${3}")).otherwise(t).alias("t")
+    )
 
     text = text.with_columns(
         t.str.extract_groups(pattern).alias(f"_m{i}") for i, (_, pattern, _) in enumerate(_V_PATTERNS)

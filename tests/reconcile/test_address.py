@@ -104,7 +104,7 @@ def _random_address(rng: random.Random) -> str:
     def one(*options: str) -> str:
         return rng.choice(options)
 
-    number = lambda: one("3", "12", "301", "07", "0", "十二", "三", "１２", "88", "A", "b", "Ｃ")  # noqa: E731
+    number = lambda: one("3", "12", "301", "07", "0", "十二", "三", "１２", "88", "A", "b", "Ｃ", "一千零二")  # noqa: E731
     parts = [
         one("", "", "慈溪市", "浒山街道", "慈溪市浒山街道青少年宫路社区"),
         one(
@@ -121,10 +121,11 @@ def _random_address(rng: random.Random) -> str:
             "北二环路63",
         ),
         number(),
-        one("幢", "栋", "号楼", "座", "#", "#楼", "号", "-", "组", "", "村"),
+        one("幢", "栋", "号楼", "座", "#", "#楼", "号", "-", "组", "", "村", "队", "村民小组"),
         one("", "-", "－", "—"),
         number(),
-        one("单元", "-", "", "组", "号"),
+        one("单元", "-", "", "组", "号", "生产队"),
+        one("", "", "", "3楼", "12层", "三楼", "楼"),
         number(),
         one("室", "号", "房", "", "-1", "甲"),
         one("", "", "(出租)", "（东）", "【借住】", " ", "出租", "(出租)借住", "第"),
@@ -222,3 +223,81 @@ def test_a_learnt_short_name_never_cuts_a_registered_name(
     full = [p for p in learnt if p in {"浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市", *anchors}]
     for text in register:
         assert address.parse(text, learnt) == address.parse(text, full), (text, learnt)
+
+
+_DIGIT_WORDS = "零一二三四五六七八九"
+
+
+def _in_chinese(n: int) -> str:
+    """`n` (1..9999) as it is read aloud: 一千一百零二, 三百零一, 十二."""
+    out, gap = "", False
+    for value, word in ((1000, "千"), (100, "百"), (10, "十")):
+        digit, n = divmod(n, value)
+        if digit:
+            out += ("零" if gap else "") + ("" if value == 10 and digit == 1 and not out else _DIGIT_WORDS[digit]) + word
+            gap = False
+        elif out:
+            gap = True
+    return out + (("零" if gap else "") + _DIGIT_WORDS[n] if n else "")
+
+
+@given(st.integers(1, 9999))
+def test_chinese_numerals_up_to_thousands_read_back(n: int) -> None:
+    assert address.chinese_number(_in_chinese(n)) == n
+
+
+_FLOORS = st.integers(1, 33)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    building=st.integers(1, 40),
+    unit=st.one_of(st.none(), st.integers(1, 6)),
+    floor=_FLOORS,
+    door=st.integers(1, 4),
+    floor_word=st.sampled_from(["楼", "层"]),
+    building_word=st.sampled_from(["幢", "栋", "号楼", "座", "#"]),
+    chinese=st.booleans(),
+)
+def test_a_floor_before_its_room_names_the_same_flat(
+    building: int, unit: int | None, floor: int, door: int, floor_word: str, building_word: str, chinese: bool
+) -> None:
+    """8幢3楼302 is 8幢302; a floor and a room that does not begin with it (3楼2号) is left alone."""
+    room = f"{floor}{door:02d}"
+    head = f"金山花园{building}{building_word}" + (f"{unit}单元" if unit else "")
+    floor_text = _in_chinese(floor) if chinese else str(floor)
+    written = f"{head}{floor_text}{floor_word}{room}室"
+    plain = f"{head}{room}室"
+    assert address.parse(written) == address.parse(plain)
+    other = address.parse(f"{head}{floor_text}{floor_word}{door}号")
+    assert other.room != room
+    for text in (written, plain):
+        a = address.parse(text)
+        assert address.parse_column(pl.Series([text])).row(0) == (
+            a.kind,
+            a.place,
+            a.building,
+            a.unit,
+            a.room,
+            a.group,
+            a.number,
+        )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    group=st.integers(1, 30),
+    house=st.integers(1, 300),
+    word=st.sampled_from(["组", "村民小组", "村民组", "生产队", "小组", "队"]),
+    village=st.sampled_from(["周家村", "鸣鹤村", ""]),
+    chinese=st.booleans(),
+)
+def test_a_village_group_by_any_of_its_words_is_a_group(
+    group: int, house: int, word: str, village: str, chinese: bool
+) -> None:
+    """3村民小组, 三队 and 3生产队 name the village's group 3, as 3组 does."""
+    text = f"{village}{_in_chinese(group) if chinese else group}{word}{house}号"
+    parsed = address.parse(text, ["周家村", "鸣鹤村"])
+    assert (parsed.kind, parsed.group, parsed.number) == ("rural", str(group), str(house))
+    got = address.parse_column(pl.Series([text]), ["周家村", "鸣鹤村"]).row(0)
+    assert got == (parsed.kind, parsed.place, parsed.building, parsed.unit, parsed.room, parsed.group, parsed.number)
