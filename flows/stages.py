@@ -20,6 +20,7 @@ from flows import progress
 from flows.io.roll_cache import RollCache
 from flows.io.sources import FileError, RawTable, read_table, table_to_parquet
 from reconcile.decisions import pair_decisions, rekeyed
+from reconcile.ditto import FROM_ABOVE, addresses_from_above
 from reconcile.dwelling import PARTS
 from reconcile.linker import LinkSettings, link
 from reconcile.units import IN_TURN, Units
@@ -321,7 +322,7 @@ def ingest(
                 report.rows_in, report.duplicate_headers = table.rows_in, list(table.duplicate_headers)
                 malformed.append(malformed_quarantine(Side.ROLL, table.file, table.malformed))
                 frames.append(
-                    table.frame.with_columns(
+                    addresses_from_above(table.frame).with_columns(
                         pl.lit(code, dtype=pl.String).alias("file_community"),
                         pl.lit(name, dtype=pl.String).alias("file_community_name"),
                     )
@@ -335,7 +336,7 @@ def ingest(
         if frames
         else pl.DataFrame(
             schema={c: pl.String for c in ROLL.internal_names}
-            | {"source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64}
+            | {"source_file": pl.String, "source_sheet": pl.String, "source_row": pl.Int64, FROM_ABOVE: pl.Boolean}
         )
     )
     rolls_frame.write_parquet(out / "raw_rolls.parquet")

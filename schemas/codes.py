@@ -158,6 +158,8 @@ class Issue(StrEnum):
     MOVED_IN_UNPARSABLE = "moved_in_unparsable"
     HOUSEHOLD_MISSING = "household_missing"
     ADDRESS_UNPARSED = "address_unparsed"
+    ADDRESS_FROM_ABOVE = "address_from_above"
+    """A roll row that wrote its address as 同上 / 〃 or left it blank: the address of the row above was taken."""
 
 
 class FileProblem(StrEnum):
