@@ -43,14 +43,22 @@ _CN_TAIL = re.compile(f"(?<={_TAIL_AFTER}){_CN_NUMERAL.pattern}$")
 """A room written in numerals at the very end, after a building or unit (3单元五〇一)."""
 _DASHES = re.compile(r"[－—–‐―~～]")
 _SPACES = re.compile(r"\s+")
-_TRAILING_NOTE = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|出租|租住|借住|自住|暂住|合租)+$")
-"""A note at the end: in brackets, or how the flat is held (…302室出租)."""
+_TRAILING_NOTE = re.compile(
+    r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|出租|租住|借住|自住|暂住|合租|[东西南北中][边间]?套)+$"
+)
+"""A note at the end: in brackets, how the flat is held (…302室出租), or which side of the landing (…302东边套)."""
+_VILLAGE_DASH = re.compile(r"^(.*[^新\d零〇一二两三四五六七八九十百千]村)(\d+)-(\d+)号?$")
+"""A village's group and house as 3-46 (冶山村3-46 is 冶山村3组46号); not an estate's 新村 or 一村."""
+_LANE_DASH = re.compile(r"^(.*[路街巷])(\d+)-(\d{1,2})号?$")
+"""A lane and house as 22-33 (老街22-33 is 老街22弄33号); three digits after the dash are a room (解放路8-302)."""
+_BARE_DOOR = re.compile(r"([路街巷弄里])(\d+)$")
+"""A house number on a road or lane without its 号 (北街59)."""
 _ORDINAL = re.compile(r"第(\d)")
 """第 before a number (第8幢, 第3组): the number alone."""
 _HASH_BUILDING = re.compile(r"(\d+)#楼?")
 _GROUP_WORDS = re.compile(f"([\\d{_CN_NUMERAL.pattern[1:-2]}])(?:村民小组|村民组|生产队|小组|队)")
 """A village group by another word (3村民小组, 三队, 5生产队): written as 组."""
-_FLOOR = re.compile(r"([幢栋座楼元])(\d+)[楼层](\d+)")
+_FLOOR = re.compile(r"([幢栋座楼元号])(\d+)[楼层](\d+)")
 """A floor before the room that begins with it (8幢3楼302, 2单元12层1201): the room alone."""
 
 _FLAT = re.compile(
@@ -99,7 +107,8 @@ def _clean(raw: str | None) -> str:
     text = unicodedata.normalize("NFKC", str(raw))
     text = _SPACES.sub("", text)
     text = _TRAILING_NOTE.sub("", text) or text
-    return _DASHES.sub("-", text)
+    text = _DASHES.sub("-", text)
+    return _LANE_DASH.sub(r"\1\2弄\3号", _VILLAGE_DASH.sub(r"\1\2组\3号", text))
 
 
 def _without_floor(text: str) -> str:
@@ -115,7 +124,8 @@ def _numerals(text: str) -> str:
     text = _GROUP_WORDS.sub(r"\1组", text)
     text = _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
     text = _CN_TAIL.sub(lambda m: str(chinese_number(m.group())), text)
-    return _without_floor(_ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", text)))
+    text = _without_floor(_ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", text)))
+    return _BARE_DOOR.sub(r"\1\2号", text)
 
 
 def fold(raw: str | None) -> str:
@@ -158,12 +168,34 @@ def _one_of(words: Iterable[str]) -> str:
 
 
 @lru_cache(maxsize=64)
-def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
+def _prefix_pattern(prefixes: tuple[str, ...], *, repeated: bool = True) -> re.Pattern[str] | None:
     ordered = {p for p in prefixes if p}
-    return re.compile(_one_of(ordered) + "+") if ordered else None
+    return re.compile(_one_of(ordered) + ("+" if repeated else "")) if ordered else None
 
 
 _NUMBER_START = "[0-9零〇一二两三四五六七八九十百]"
+
+
+@dataclass(frozen=True, slots=True)
+class Prefixes:
+    """What an address may begin with before its dwelling, learnt from the register (`admin_prefixes`)."""
+
+    full: tuple[str, ...] = ()
+    """Stripped wherever an address begins with them: 浙江省, 慈溪市, 浒山街道, 金山社区, and short names (慈溪)."""
+    guarded: tuple[str, ...] = ()
+    """Short names the register also begins a place's name with (兰江 of 兰江街道, beside 兰江路): stripped unless
+    the address goes on as one of `kept`."""
+    kept: tuple[str, ...] = ()
+    """A guarded short name with the character after it where the register goes on with it (兰江路, 兰江小)."""
+
+    @classmethod
+    def of(cls, prefixes: Prefixes | Sequence[str]) -> Prefixes:
+        """`prefixes` as they are, or a plain list of names, each stripped wherever an address begins with it."""
+        return prefixes if isinstance(prefixes, Prefixes) else cls(tuple(prefixes))
+
+
+_ROUNDS = 3
+"""Prefixes, then a guarded short name, this many times: 浙江余姚 兰江 谭家岭社区 needs two."""
 
 
 @lru_cache(maxsize=64)
@@ -176,23 +208,35 @@ def _stem_pattern(prefixes: tuple[str, ...]) -> str | None:
     return _one_of(stems) if stems else None
 
 
-def strip_prefixes(text: str, prefixes: Sequence[str]) -> str:
+def _cut(text: str, pattern: re.Pattern[str] | None) -> str:
+    """`text` without what `pattern` matches at its start, unless that is all of it."""
+    match = pattern.match(text) if pattern else None
+    # Prefixes that cover the whole text are the text itself (a village named like its community).
+    return text[match.end() :] if match and match.end() < len(text) else text
+
+
+def strip_prefixes(text: str, prefixes: Prefixes | Sequence[str]) -> str:
     """Remove any of `prefixes` from the start, repeatedly (longest first), never the whole text.
 
-    Then a village prefix written without its 村 where a number follows.
+    A guarded short name goes only where the text does not go on as the register's place names do. Then a
+    village prefix written without its 村 where a number follows.
 
     >>> strip_prefixes("慈溪市浒山街道金山花园1幢", ["慈溪市", "浒山街道"])
     '金山花园1幢'
     >>> strip_prefixes("周巷镇西三十组12号", ["周巷镇", "西三村"])
     '十组12号'
+    >>> learnt = Prefixes(("余姚市", "谭家岭社区"), guarded=("兰江",), kept=("兰江路",))
+    >>> strip_prefixes("兰江谭家岭社区胜山3幢", learnt), strip_prefixes("余姚市兰江路35号", learnt)
+    ('胜山3幢', '兰江路35号')
     """
-    pattern = _prefix_pattern(tuple(prefixes))
-    if pattern is None:
-        return text
-    match = pattern.match(text)
-    # Prefixes that cover the whole text are the text itself (a village named like its community).
-    text = text[match.end() :] if match and match.end() < len(text) else text
-    stems = _stem_pattern(tuple(prefixes))
+    known = Prefixes.of(prefixes)
+    full, guarded = _prefix_pattern(known.full), _prefix_pattern(known.guarded, repeated=False)
+    kept = _prefix_pattern(known.kept, repeated=False)
+    for _ in range(_ROUNDS if guarded else 1):
+        text = _cut(text, full)
+        if guarded and not (kept and kept.match(text)):
+            text = _cut(text, guarded)
+    stems = _stem_pattern(known.full)
     if stems and (stem := re.match(stems + f"(?={_NUMBER_START})", text)):
         text = text[stem.end() :]
     return text
@@ -207,7 +251,7 @@ def _building(m: re.Match[str]) -> bool:
     return not (m["b"].isalpha() and _WORD_END.search(m["place"]))
 
 
-def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
+def parse(raw: str | None, prefixes: Prefixes | Sequence[str] = ()) -> Address:
     """Parse an address into its elements.
 
     >>> parse("慈溪市浒山街道城东新村东区十二幢3单元301室", ["慈溪市", "浒山街道"])
@@ -224,10 +268,10 @@ def parse(raw: str | None, prefixes: Sequence[str] = ()) -> Address:
         return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
     if m := _RURAL.match(text) or _RURAL_BARE.match(text):
         return Address("rural", m["place"] or None, group=_num(m["g"]), number=_num(m["n"]))
-    if (m := _FLAT.match(text)) and _building(m):
-        return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
     if m := _SHORT2.match(text):
         return Address("flat", m["place"] or None, _num(m["b"]), None, _num(m["r"]))
+    if (m := _FLAT.match(text)) and _building(m):
+        return Address("flat", m["place"] or None, _num(m["b"]), _num(m["u"]), _num(m["r"]))
     if m := _DOOR.match(text):
         return Address("door", m["place"] or None, number=_num(m["n"]), room=_num(re.sub(r"\D", "", m["rest"]) or None))
     return Address("other", text)
@@ -273,8 +317,8 @@ _V_PATTERNS: tuple[tuple[str, str, _Groups], ...] = (
     ("flat", _V_SHORT3, _FLAT_GROUPS),
     ("rural", _V_RURAL, _RURAL_GROUPS),
     ("rural", _V_RURAL_BARE, _RURAL_GROUPS),
-    ("flat", _V_FLAT, _FLAT_GROUPS),
     ("flat", _V_SHORT2, {"place": ("place", _place_expr), "building": ("b", _num_expr), "room": ("r", _num_expr)}),
+    ("flat", _V_FLAT, _FLAT_GROUPS),
     ("door", _V_DOOR, {"place": ("place", _place_expr), "number": ("n", _num_expr), "room": ("rest", _digits_expr)}),
 )
 """`parse`'s patterns in its order: the kind each gives, and which group fills which field."""
@@ -286,7 +330,7 @@ def _numeral_tokens(text: pl.DataFrame, pattern: str) -> tuple[list[str], list[s
     return found, [_CN_NUMERAL.sub(lambda m: str(chinese_number(m.group())), token) for token in found]
 
 
-def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
+def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.DataFrame:
     """`parse` over a whole column, in polars.
 
     One row per value with the columns of `ADDRESS_FIELDS` (`addr_kind` is `Address.kind`).
@@ -307,11 +351,22 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
     noted = t.str.replace(_TRAILING_NOTE.pattern, "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
     text = text.with_columns(t.str.replace_all(_DASHES.pattern, "-").alias("t"))
-    prefix_pattern = _prefix_pattern(tuple(prefixes))
-    if prefix_pattern is not None:
-        stripped = t.str.replace(prefix_pattern.pattern, "")
-        text = text.with_columns(pl.when(stripped != "").then(stripped).otherwise(t).alias("t"))
-        stems = _stem_pattern(tuple(prefixes))
+    text = text.with_columns(t.str.replace(_VILLAGE_DASH.pattern, "${1}${2}组${3}号").alias("t"))
+    text = text.with_columns(t.str.replace(_LANE_DASH.pattern, "${1}${2}弄${3}号").alias("t"))
+    known = Prefixes.of(prefixes)
+    full, guarded = _prefix_pattern(known.full), _prefix_pattern(known.guarded, repeated=False)
+    kept = _prefix_pattern(known.kept, repeated=False)
+    for _ in range(_ROUNDS if guarded else 1):  # as `strip_prefixes`
+        for pattern, unless in ((full, None), (guarded, kept)):
+            if pattern is None:
+                continue
+            stripped = t.str.replace(pattern.pattern, "")
+            cut = stripped != ""
+            if unless is not None:
+                cut = cut & ~t.str.contains(unless.pattern)
+            text = text.with_columns(pl.when(cut).then(stripped).otherwise(t).alias("t"))
+    if known.full:
+        stems = _stem_pattern(known.full)
         if stems:
             text = text.with_columns(
                 # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
@@ -348,6 +403,7 @@ def parse_column(raw: pl.Series, prefixes: Sequence[str] = ()) -> pl.DataFrame:
     text = text.with_columns(
         pl.when(drop_floor.fill_null(False)).then(t.str.replace(_FLOOR.pattern, "${1}${3}")).otherwise(t).alias("t")
     )
+    text = text.with_columns(t.str.replace(_BARE_DOOR.pattern, "${1}${2}号").alias("t"))
 
     text = text.with_columns(
         t.str.extract_groups(pattern).alias(f"_m{i}") for i, (_, pattern, _) in enumerate(_V_PATTERNS)
@@ -384,21 +440,25 @@ Not a community's 社区: communities are named like their estates and numbered 
 their short names would cut estates' names apart."""
 
 
-def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str]:
+def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> Prefixes:
     """Administrative prefixes learnt from register addresses.
 
     Whatever precedes a known street or community name (`anchors`) in a register
     address is a prefix (e.g. 浙江省宁波市慈溪市), and so is each 省/市/县 piece of it.
-    So is a street's, town's or city's name without its 街道, 镇 or 市 (浒山, 慈溪), unless a register address goes
-    on with it once its prefixes are gone (浒山花园 in 浒山街道): the register writes administrative names in
-    full, so there it begins a compound's name.
+    So is a street's, town's or city's name without its 街道, 镇 or 市 (浒山, 慈溪). Where a register address goes
+    on with such a short name once its prefixes are gone (兰江路 in 兰江街道, 浒山花园 in 浒山街道), it begins a
+    place's name there (the register writes administrative names in full): the short name is then guarded, and
+    kept wherever an address goes on as the register's does.
 
-    >>> sorted(admin_prefixes(["慈溪市浒山街道金山社区金山花园1幢101室"], ["浒山街道", "金山社区"]))
-    ['慈溪', '慈溪市', '浒山', '浒山街道', '金山社区']
+    >>> learnt = admin_prefixes(["慈溪市浒山街道金山社区金山花园1幢101室", "慈溪市浒山街道金山社区浒山路3号"],
+    ...                         ["浒山街道", "金山社区"])
+    >>> learnt.full, learnt.guarded, learnt.kept
+    (('浒山街道', '金山社区', '慈溪市', '慈溪'), ('浒山',), ('浒山路',))
     """
     anchor_list = sorted({a for a in anchors if a}, key=lambda a: (-len(a), a))  # not set order: hash seeds vary
     found: set[str] = set(anchor_list)
     named = set(anchor_list)  # each one administrative unit's name
+    addresses = list(addresses)
     folded = [fold(address) for address in addresses]
     for text in folded:
         for anchor in anchor_list:
@@ -411,14 +471,23 @@ def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> list[str
                 named.update(pieces)
                 break
     shorts = {cut for a in named if len(cut := _ADMIN_SUFFIX.sub("", a)) >= 2 and cut != a} - found
+    guarded: set[str] = set()
+    kept: set[str] = set()
     if shorts:
         full = _prefix_pattern(tuple(found))
-        longest = max(map(len, shorts))
-        for text in folded:
+        # Prefixes are stripped before numerals are read (浒山一期), and a worker may write them in digits (浒山1期).
+        for text in [*folded, *(_clean(address) for address in addresses)]:
             rest = text[m.end() :] if full and (m := full.match(text)) else text
-            shorts -= {rest[:n] for n in range(2, longest + 1)}  # every name it goes on with: 古塘 and 古塘新村
-        found |= shorts
-    return sorted(found, key=lambda p: (-len(p), p))  # longest first; ties by text, not by hash order
+            for short in shorts:  # every name it goes on with: 古塘 and 古塘新村
+                if rest.startswith(short) and len(rest) > len(short):
+                    guarded.add(short)
+                    kept.add(rest[: len(short) + 1])
+        found |= shorts - guarded
+
+    def ordered(names: set[str]) -> tuple[str, ...]:
+        return tuple(sorted(names, key=lambda p: (-len(p), p)))  # longest first; ties by text, not by hash order
+
+    return Prefixes(ordered(found), ordered(guarded), ordered(kept))
 
 
 def _is_subsequence(short: str, long: str) -> bool:
@@ -450,17 +519,28 @@ COMPOUND_SUFFIXES = frozenset(
 """What ends a compound's name and is often left out of it (contract §1.4: 新村 / 小区 / 花园 / 家园 …)."""
 
 
+def _without_suffix(name: str) -> str:
+    """The name without its compound suffix (客星华庭 → 客星), the longest one if several fit."""
+    for n in (2, 1):
+        if len(name) > n and name[-n:] in COMPOUND_SUFFIXES:
+            return name[:-n]
+    return name
+
+
 def place_similarity(a: str, b: str) -> float:
     """0–100: how likely two compound names denote the same compound.
 
     Ranked: the same name (100), the same reading (95: 金山花苑 for 金山花园), one
-    written inside the other (90: an abbreviation, 城东东区 for 城东新村东区), and
+    written inside the other (90: an abbreviation, 城东东区 for 城东新村东区) or with
+    another compound suffix (90: 客星小区 for 客星华庭), and
     below 90 whatever else looks or sounds alike (a typo). So an abbreviation is
     never beaten by a name that merely sounds close (凤凰西区 is 凤凰花园西区,
     not 凤凰小区).
 
     >>> place_similarity("城东东区", "城东新村东区"), place_similarity("凤凰西区", "凤凰小区") < 90
     (90.0, True)
+    >>> place_similarity("客星小区", "客星华庭")
+    90.0
     """
     if a == b:
         return 100.0
@@ -471,6 +551,8 @@ def place_similarity(a: str, b: str) -> float:
         return 95.0
     if len(a) >= 2 and len(b) >= 2 and (_is_subsequence(a, b) or _is_subsequence(b, a)):
         return 90.0
+    if (stem := _without_suffix(a)) != a and len(stem) >= 2 and stem == _without_suffix(b) != b:
+        return 90.0  # the suffix swapped: 客星小区 for 客星华庭
     return min(85.0, max(fuzz.ratio(a, b), fuzz.ratio(pa, pb)))
 
 

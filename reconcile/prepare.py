@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 import polars as pl
 
 from reconcile import address, idnumber, names
 from reconcile.dates import parse_date_column
+from reconcile.ditto import FROM_ABOVE
 from reconcile.dwelling import PARTS, gazetteer, locate_register, locate_roll, registered_flats
 from reconcile.evidence import is_vacancy
 from reconcile.keys import record_keys, with_keys
@@ -28,7 +29,7 @@ from schemas.inputs import COMMUNITY_CODE, LINEAGE, REGISTER, ROLL
 from schemas.records import RegisterRecord, RollRecord, lineage_text, quarantine_rows, split_valid
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
 _SEX_CODES = {"男": "男", "女": "女", "1": "男", "2": "女", "男性": "男", "女性": "女", "M": "男", "F": "女"}
 
@@ -67,7 +68,7 @@ def _dates(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     return parse_date_column(series)
 
 
-def _addresses(frame: pl.DataFrame, prefixes: list[str]) -> pl.DataFrame:
+def _addresses(frame: pl.DataFrame, prefixes: address.Prefixes | Sequence[str]) -> pl.DataFrame:
     # Mapped on the address column alone and put beside the rows: joining the rows would copy every column.
     # Not kept for later batches (`Lookups`): an address seldom repeats outside its batch (a household's rows are
     # together), and searching a prefecture's addresses costs each batch more than parsing its own again.
@@ -79,7 +80,7 @@ def _issue(cond: pl.Expr, issue: Issue) -> pl.Expr:
     return pl.when(cond).then(pl.lit(issue.value)).otherwise(None)
 
 
-def _common(frame: pl.DataFrame, prefixes: list[str], lookups: Lookups) -> pl.DataFrame:
+def _common(frame: pl.DataFrame, prefixes: address.Prefixes | Sequence[str], lookups: Lookups) -> pl.DataFrame:
     """Lineage, names, ID numbers, birth dates, sex and addresses; shared by both sides."""
     if "source_sheet" not in frame.columns:  # frames built by hand; the readers always name the sheet (null for CSV)
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_sheet"))
@@ -118,6 +119,8 @@ def _common(frame: pl.DataFrame, prefixes: list[str], lookups: Lookups) -> pl.Da
         ),
         _issue(pl.col("address_raw").is_not_null() & (pl.col("addr_kind") == "other"), Issue.ADDRESS_UNPARSED),
     ]
+    if FROM_ABOVE in frame.columns:
+        issues.append(_issue(pl.col(FROM_ABOVE).fill_null(False), Issue.ADDRESS_FROM_ABOVE))
     return frame.with_columns(pl.concat_list(issues).list.drop_nulls().alias("issues")).drop("_birth_bad")
 
 
@@ -134,7 +137,7 @@ def community_names(raw: pl.DataFrame) -> dict[str, str]:
     return dict(zip(pairs["community_name"].to_list(), pairs["community_code_raw"].to_list(), strict=True))
 
 
-def prefixes_of(raw_register: pl.DataFrame, *, sample: int = 20_000) -> list[str]:
+def prefixes_of(raw_register: pl.DataFrame, *, sample: int = 20_000) -> address.Prefixes:
     """The administrative prefixes addresses start with (city, street, community), learnt from the register.
 
     `sample` distinct addresses are enough to learn them and keep this fast on a prefecture. They are spread
@@ -162,7 +165,7 @@ def _household_key(multi_sheet: Collection[str] | None = None) -> pl.Expr:
 def prepare_register(
     raw: pl.DataFrame,
     *,
-    prefixes: list[str],
+    prefixes: address.Prefixes | Sequence[str],
     by_name: Mapping[str, str] | None = None,
     lookups: Lookups | None = None,
 ) -> pl.DataFrame:
@@ -203,7 +206,11 @@ def prepare_register(
 
 
 def prepare_roll(
-    raw: pl.DataFrame, *, by_name: Mapping[str, str], prefixes: list[str], lookups: Lookups | None = None
+    raw: pl.DataFrame,
+    *,
+    by_name: Mapping[str, str],
+    prefixes: address.Prefixes | Sequence[str],
+    lookups: Lookups | None = None,
 ) -> pl.DataFrame:
     """Normalise community-roll rows.
 
@@ -247,20 +254,20 @@ class Context:
     Learnt from the whole register (`context_of`); the current year bounds birth years in ID numbers.
     """
 
-    prefixes: tuple[str, ...]
+    prefixes: address.Prefixes
     by_name: Mapping[str, str]
     year: int
 
     def digest(self) -> str:
         """A digest of the context: normalised rows cached under it (by the same code) stay valid."""
-        text = json.dumps([list(self.prefixes), sorted(self.by_name.items()), self.year], ensure_ascii=False)
+        text = json.dumps([asdict(self.prefixes), sorted(self.by_name.items()), self.year], ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def context_of(raw_register: pl.DataFrame, *, today: dt.date | None = None) -> Context:
     """The context rows of both sides are normalised in, from the raw register."""
     return Context(
-        prefixes=tuple(prefixes_of(raw_register)),
+        prefixes=prefixes_of(raw_register),
         by_name=community_names(raw_register),
         year=(today or dt.date.today()).year,
     )
@@ -271,12 +278,12 @@ def normalise_register(raw: pl.DataFrame, context: Context, *, lookups: Lookups 
 
     `lookups`: values mapped by earlier calls in the same context (`reconcile.lookups`), shared to map each once.
     """
-    return prepare_register(raw, prefixes=list(context.prefixes), by_name=context.by_name, lookups=lookups)
+    return prepare_register(raw, prefixes=context.prefixes, by_name=context.by_name, lookups=lookups)
 
 
 def normalise_roll(raw: pl.DataFrame, context: Context, *, lookups: Lookups | None = None) -> pl.DataFrame:
     """`prepare_roll` in `context`: row-local (`lookups` as in `normalise_register`)."""
-    return prepare_roll(raw, by_name=context.by_name, prefixes=list(context.prefixes), lookups=lookups)
+    return prepare_roll(raw, by_name=context.by_name, prefixes=context.prefixes, lookups=lookups)
 
 
 def with_household_key(register: pl.DataFrame, *, multi_sheet: Collection[str] | None = None) -> pl.DataFrame:

@@ -83,7 +83,7 @@ def test_chinese_numerals() -> None:
 
 def test_prefixes_are_learnt_from_register_addresses() -> None:
     learnt = address.admin_prefixes(["浙江省宁波市慈溪市浒山街道某社区某小区1幢1单元101室"], ["浒山街道"])
-    assert {"浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市"} <= set(learnt)
+    assert {"浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市"} <= set(learnt.full)
 
 
 def test_a_bracket_inside_a_name_stays() -> None:
@@ -165,8 +165,8 @@ def test_prefixes_are_learnt_from_every_street_whatever_the_row_order(seed: int,
     frame = pl.DataFrame(rows)
     learnt = prefixes_of(frame, sample=sample)
     assert learnt == prefixes_of(frame.sample(fraction=1.0, shuffle=True, seed=seed), sample=sample)
-    assert set(_STREETS) <= set(learnt)
-    assert "浙江省宁波市慈溪市" in learnt
+    assert set(_STREETS) <= set(learnt.full)
+    assert "浙江省宁波市慈溪市" in learnt.full
 
 
 def test_a_street_without_its_jiedao_is_a_prefix_unless_a_compound_begins_with_it() -> None:
@@ -179,13 +179,16 @@ def test_a_street_without_its_jiedao_is_a_prefix_unless_a_compound_begins_with_i
     learnt = address.admin_prefixes(
         register, ["古塘街道", "浒山街道", "白沙路街道", "周巷镇", "银河社区", "华联社区", "南门一社区", "周巷花园社区"]
     )
-    assert {"古塘", "浒山", "白沙路", "慈溪", "宁波"} <= set(learnt)
-    assert "周巷" not in learnt  # 周巷花园 is a compound of 周巷镇
-    assert not {"银河", "华联", "南门一"} & set(learnt)  # communities are named like their estates
+    assert {"古塘", "浒山", "白沙路", "慈溪", "宁波"} <= set(learnt.full)
+    assert learnt.guarded == ("周巷",)  # 周巷花园 is a compound of 周巷镇
+    assert address.parse("周巷花园3幢", learnt).place == "周巷花园"
+    assert address.parse("周巷华联社区文化广场8幢", learnt).place == "文化广场"
+    assert not {"银河", "华联", "南门一"} & set(learnt.full + learnt.guarded)  # named like their estates
     assert address.parse("古塘文化广场8幢", learnt).place == "文化广场"
     assert address.parse("南门一期8幢", learnt).place == "南门1期"
     nested = address.admin_prefixes(["慈溪市古塘街道古塘新村社区古塘新村3幢201室"], ["古塘街道", "古塘新村社区"])
-    assert "古塘" not in nested  # the estate's name goes on with it
+    assert "古塘" in nested.guarded  # the estate's name goes on with it
+    assert address.parse("古塘新村3幢201室", nested).place == "古塘新村"
 
 
 def test_a_letter_inside_a_word_or_number_is_no_building() -> None:
@@ -220,7 +223,7 @@ def test_a_learnt_short_name_never_cuts_a_registered_name(
     ]
     anchors = [f"{s}{suffix}" for s in streets] + ["某某社区"]
     learnt = address.admin_prefixes(register, anchors)
-    full = [p for p in learnt if p in {"浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市", *anchors}]
+    full = [p for p in learnt.full if p in {"浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市", *anchors}]
     for text in register:
         assert address.parse(text, learnt) == address.parse(text, full), (text, learnt)
 
@@ -234,7 +237,9 @@ def _in_chinese(n: int) -> str:
     for value, word in ((1000, "千"), (100, "百"), (10, "十")):
         digit, n = divmod(n, value)
         if digit:
-            out += ("零" if gap else "") + ("" if value == 10 and digit == 1 and not out else _DIGIT_WORDS[digit]) + word
+            out += (
+                ("零" if gap else "") + ("" if value == 10 and digit == 1 and not out else _DIGIT_WORDS[digit]) + word
+            )
             gap = False
         elif out:
             gap = True
@@ -301,3 +306,48 @@ def test_a_village_group_by_any_of_its_words_is_a_group(
     assert (parsed.kind, parsed.group, parsed.number) == ("rural", str(group), str(house))
     got = address.parse_column(pl.Series([text]), ["周家村", "鸣鹤村"]).row(0)
     assert got == (parsed.kind, parsed.place, parsed.building, parsed.unit, parsed.room, parsed.group, parsed.number)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    street=st.sampled_from(["兰江", "凤山", "阳明", "白沙路"]),
+    places=st.lists(
+        st.tuples(
+            st.sampled_from(["兰江", "凤山", "阳明", "白沙", "胜山", "锦凤"]),
+            st.sampled_from(["路", "小区", "西路", "花园"]),
+        ),
+        min_size=1,
+        max_size=5,
+        unique=True,
+    ),
+    estate=st.sampled_from(["胜山小区", "锦凤新村", "谭家岭花园"]),
+    with_community=st.booleans(),
+)
+def test_a_street_named_like_its_roads_is_stripped_only_before_other_names(
+    street: str, places: list[tuple[str, str]], estate: str, with_community: bool
+) -> None:
+    """Roads and estates are named after their street (兰江路, 兰江小区 in 兰江街道), and workers write the street
+    short (兰江谭家岭社区胜山小区): the short name goes where another name follows, never from the register's own
+    names."""
+    register = [
+        f"浙江省余姚市{street}街道谭家岭社区{a}{b}{i + 1}{'号' if b.endswith('路') else '幢101室'}"
+        for i, (a, b) in enumerate(places)
+    ]
+    register.append(f"浙江省余姚市{street}街道谭家岭社区{estate}3幢101室")
+    learnt = address.admin_prefixes(register, [f"{street}街道", "谭家岭社区"])
+    full = [p for p in learnt.full if p in {"浙江省余姚市", "浙江省", "余姚市", f"{street}街道", "谭家岭社区"}]
+    for text in register:
+        assert address.parse(text, learnt) == address.parse(text, full), (text, learnt)
+    written = f"{street}{'谭家岭社区' if with_community else ''}{estate}3幢101室"
+    assert address.parse(written, learnt) == address.parse(f"{estate}3幢101室"), (written, learnt)
+    for text in [*register, written]:
+        a = address.parse(text, learnt)
+        assert address.parse_column(pl.Series([text]), learnt).row(0) == (
+            a.kind,
+            a.place,
+            a.building,
+            a.unit,
+            a.room,
+            a.group,
+            a.number,
+        )

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reconcile.address import admin_prefixes, parse, parse_column
+from reconcile.address import Prefixes, admin_prefixes, parse, parse_column
 from reconcile.dwelling import PARTS, Grade, Parts, grade, grade_expr, locate
 
 COMMUNITY = "330282001001"
@@ -153,7 +153,7 @@ def _room(draw: st.DrawFn) -> int:
 
 
 def _located(
-    register: list[str], roll: list[str], prefixes: list[str] | None = None, *, anchors: tuple[str, ...] = ANCHORS
+    register: list[str], roll: list[str], prefixes: Prefixes | None = None, *, anchors: tuple[str, ...] = ANCHORS
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The register's and the roll's addresses located, with the prefixes learnt from the register (or given).
 
