@@ -1,7 +1,7 @@
 """Fellegi–Sunter match weights, estimated without labels.
 
 u (how often a level occurs between two random people) comes from comparing
-random register × roll pairs; m (how often it occurs for one person) and the
+random register × roll pairs, drawn within and across communities (`random_pairs`); m (how often it occurs for one person) and the
 share of matches among candidate pairs come from EM over the candidate pairs'
 comparison patterns, u held fixed (as Splink does). Exact name agreement is
 term-frequency adjusted: 张伟 is weak evidence, a rare name strong.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from reconcile.compare import ADDRESS, BIRTH, COMPARISONS, ID, NAME, SEX, compare
@@ -80,20 +81,63 @@ def _level_shares(
     return out
 
 
+RANDOM_WEIGHT = "weight"
+
+
 def random_pairs(register: pl.DataFrame, roll: pl.DataFrame, *, size: int, seed: int = 0) -> pl.DataFrame:
-    """`size` (rid, lid) pairs drawn uniformly with replacement: almost all non-matches."""
-    n = min(size, register.height * roll.height)
+    """Random (rid, lid) pairs, almost all non-matches, with the `weight` that makes them a uniform sample.
+
+    Two strata of up to `size` pairs each: two people of one community, and two of different communities.
+    Uniform pairs alone would almost never put two people at one flat or in one household (about once in
+    70,000 pairs in a city of 48 communities), and how often a sample happened to do so swung an address's
+    weight by seven bits from one run to the next. Within one community it happens hundreds of times in a
+    sample; each stratum is then weighted by its true share of all pairs (the weights sum to the pairs drawn).
+    """
+    rng = np.random.default_rng(seed)
+    reg = register.select("idx", "community_code").sort("community_code", "idx", nulls_last=True)
+    per = (
+        reg.with_row_index("_at")
+        .group_by("community_code")
+        .agg(pl.col("_at").min().alias("_first"), pl.len().alias("_n"))
+        .drop_nulls("community_code")
+    )
+    rol = roll.select("idx", "community_code").join(per, on="community_code", how="left", maintain_order="left")
+    together = rol["_n"].fill_null(0).to_numpy().astype(np.float64)
+    share_together = float(together.sum()) / max(1, register.height * roll.height)
+    # Across communities: uniform pairs, those that fell in one community dropped.
+    rid = rng.integers(0, reg.height, size) if reg.height else np.zeros(0, dtype=np.int64)
+    lid = rng.integers(0, rol.height, size) if rol.height and reg.height else np.zeros(0, dtype=np.int64)
+    rid = rid[: lid.size]
+    reg_code, rol_code = reg["community_code"].to_numpy(), rol["community_code"].to_numpy()
+    apart = reg_code[rid] != rol_code[lid]
+    rid, lid = rid[apart], lid[apart]
+    # Within: a roll record drawn in proportion to its community's register records, then one of those.
+    if share_together > 0 and size > 0:
+        lid_in = rng.choice(rol.height, size, p=together / together.sum())
+        first = rol["_first"].fill_null(0).cast(pl.Int64).to_numpy()[lid_in]
+        rid_in = first + np.floor(rng.random(size) * together[lid_in]).astype(np.int64)
+    else:
+        lid_in = rid_in = np.zeros(0, dtype=np.int64)
+    drawn = rid.size + rid_in.size
+    weights = [
+        np.full(rid.size, (1 - share_together) * drawn / max(1, rid.size)),
+        np.full(rid_in.size, share_together * drawn / max(1, rid_in.size)),
+    ]
     return pl.DataFrame(
         {
-            "rid": register["idx"].sample(n, with_replacement=True, seed=seed),
-            "lid": roll["idx"].sample(n, with_replacement=True, seed=seed + 1),
-        }
+            "rid": reg["idx"].to_numpy()[np.concatenate([rid, rid_in])],
+            "lid": rol["idx"].to_numpy()[np.concatenate([lid, lid_in])],
+            RANDOM_WEIGHT: np.concatenate(weights),
+        },
+        schema={"rid": pl.Int64, "lid": pl.Int64, RANDOM_WEIGHT: pl.Float64},
     )
 
 
 def estimate_u(register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame) -> dict[str, dict[int, float]]:
     """The u probabilities from random register × roll pairs (`random_pairs`)."""
-    u = _level_shares(compare(randoms, register, roll), None, COMPARISONS.default_u(), strength=2_000.0)
+    u = _level_shares(
+        compare(randoms, register, roll), randoms[RANDOM_WEIGHT], COMPARISONS.default_u(), strength=2_000.0
+    )
     # One ID number is one person: two random records share it about once in a
     # population's worth of pairs, however few records this run holds.
     same_id, u_id = ID.level("same").value, u[ID.name]

@@ -8,7 +8,7 @@ import random
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -287,19 +287,40 @@ def test_name_frequencies_of_no_names_is_empty() -> None:
 # --- random pairs and u ---------------------------------------------------------------------------
 
 
-def test_random_pairs_are_drawn_from_both_sides() -> None:
-    register = pl.DataFrame({"idx": [10, 11, 12]})
-    roll = pl.DataFrame({"idx": [20, 21]})
-    pairs = random_pairs(register, roll, size=100, seed=3)
-    assert pairs.columns == ["rid", "lid"]
-    assert pairs.height == 6  # never more than all pairs there are
-    assert set(pairs["rid"]) <= {10, 11, 12}
-    assert set(pairs["lid"]) <= {20, 21}
-    big = pl.DataFrame({"idx": list(range(1_000))})
-    one = random_pairs(big, big, size=500, seed=1)
-    assert one.height == 500
-    assert one.equals(random_pairs(big, big, size=500, seed=1))
-    assert not one.equals(random_pairs(big, big, size=500, seed=2))
+@settings(max_examples=60, deadline=None)
+@given(
+    register=st.lists(st.sampled_from("abcd"), min_size=1, max_size=40),
+    roll=st.lists(st.sampled_from("abce"), min_size=1, max_size=40),
+    seed=st.integers(0, 1000),
+)
+def test_random_pairs_weighted_are_a_uniform_sample(register: list[str], roll: list[str], seed: int) -> None:
+    """Pairs come from both sides; each stratum is weighted by its true share of all pairs, however few fell in it."""
+    reg = pl.DataFrame({"idx": range(100, 100 + len(register)), "community_code": register})
+    rol = pl.DataFrame({"idx": range(500, 500 + len(roll)), "community_code": roll})
+    pairs = random_pairs(reg, rol, size=200, seed=seed)
+    assert pairs.columns == ["rid", "lid", "weight"]
+    assert set(pairs["rid"]) <= set(reg["idx"])
+    assert set(pairs["lid"]) <= set(rol["idx"])
+    assert pairs.equals(random_pairs(reg, rol, size=200, seed=seed))
+    assert pairs["weight"].sum() == pytest.approx(pairs.height)
+    codes = pairs.join(reg.rename({"idx": "rid"}), on="rid").join(
+        rol.rename({"idx": "lid", "community_code": "roll_code"}), on="lid"
+    )
+    same = codes["community_code"] == codes["roll_code"]
+    true_share = sum(register.count(c) * roll.count(c) for c in set(roll)) / (len(register) * len(roll))
+    if (~same).any():  # tiny inputs may see no pair across communities; then there is nothing to weigh against
+        assert float(codes["weight"].filter(same).sum()) / pairs.height == pytest.approx(true_share)
+
+
+def test_random_pairs_meet_at_one_flat_often_enough_to_count() -> None:
+    """Forty communities of 100: uniform pairs share a community once in forty; the sample still holds hundreds."""
+    people = pl.DataFrame({"idx": range(4_000), "community_code": [str(i // 100) for i in range(4_000)]})
+    pairs = random_pairs(people, people, size=10_000, seed=1)
+    codes = pairs.join(people.rename({"idx": "rid"}), on="rid").join(
+        people.rename({"idx": "lid", "community_code": "roll_code"}), on="lid"
+    )
+    assert int((codes["community_code"] == codes["roll_code"]).sum()) >= 9_000
+    assert not pairs.equals(random_pairs(people, people, size=10_000, seed=2))
 
 
 CODE = "330282001001"
