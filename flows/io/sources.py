@@ -237,10 +237,10 @@ def iter_csv(path: Path, contract: InputContract, *, batch_rows: int = 200_000) 
         text = _Text(raw, encoding, None if checked else path)
         lines = _Lines(text)
         reader = csv.reader(lines)
-        names, repeated = _csv_header(path, contract, reader, lines, checked=checked)
+        names, repeated, header_row = _csv_header(path, contract, reader, lines, checked=checked)
         batch = _CsvBatch(names)
         kept = 0
-        row_no = 2
+        row_no = header_row + 1
         while True:
             if plain := text.plain_lines(batch_rows - batch.size):
                 row_no = batch.add_plain(row_no, plain)
@@ -286,20 +286,36 @@ def _csv_encoding(path: Path) -> tuple[str, bool]:
     return detect_encoding(path), True
 
 
+HEADER_ROWS = 20
+"""How far down a sheet or CSV file its header is looked for, past title rows (余姚市实有人口登记表（三凤社区）)."""
+
+
 def _csv_header(
     path: Path, contract: InputContract, reader: Iterator[list[str]], lines: _Lines, *, checked: bool
-) -> tuple[list[str], list[str]]:
-    """(internal column names, repeated headers) of the header record; a `FileError` when it is unusable."""
+) -> tuple[list[str], list[str], int]:
+    """(internal column names, repeated headers, row number) of the header record.
+
+    The header is the first of the first `HEADER_ROWS` records that carries the contract's columns, past title
+    rows. A `FileError` when none does, saying what is wrong with the first.
+    """
+    first: FileError | None = None
     try:
-        try:
-            header, _, problem = _next_record(reader, lines)
-        except StopIteration:
-            header, problem = None, None
-        if problem is not None:
-            raise FileError(path, FileProblem.CORRUPT, f"the header line cannot be read ({problem})")
-        if not header or not any(h.strip() for h in header):
-            raise FileError(path, FileProblem.EMPTY, "the file is empty (no header row)")
-        return _resolve_header(path, [h.strip() for h in header], contract)
+        for row_no in range(1, HEADER_ROWS + 1):
+            try:
+                header, _, problem = _next_record(reader, lines)
+            except StopIteration:
+                break
+            try:
+                if problem is not None:
+                    raise FileError(path, FileProblem.CORRUPT, f"the header line cannot be read ({problem})")
+                if not header or not any(h.strip() for h in header):
+                    raise FileError(path, FileProblem.EMPTY, "the file is empty (no header row)")
+                return (*_resolve_header(path, [h.strip() for h in header], contract), row_no)
+            except FileError as error:
+                first = first or error
+                if error.problem is FileProblem.CORRUPT:
+                    raise
+        raise first or FileError(path, FileProblem.EMPTY, "the file is empty (no header row)")
     except FileError:
         if not checked:  # a file that is not text at all says so, as when it was checked before its header was read
             detect_encoding(path)
@@ -697,7 +713,7 @@ def _read_sheet(
     if grid.height == 0:
         return None, SheetReport(name, False, "empty sheet", hidden=hidden)
     header_idx = None
-    for idx in range(min(grid.height, 20)):
+    for idx in range(min(grid.height, HEADER_ROWS)):
         values = [str(v).strip() for v in grid.row(idx) if v is not None]
         if not contract.missing(set(column_names(values, contract)[0])):
             header_idx = idx

@@ -7,11 +7,14 @@ Every row a reader takes in is a record, a malformed row, a blank row or a foote
 from __future__ import annotations
 
 import json
+import tempfile
 import zipfile
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import fastexcel
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from flows import stages
@@ -19,9 +22,6 @@ from flows.io import sources
 from flows.io.sources import FileError, RawTable, read_table
 from schemas.codes import FileProblem
 from schemas.inputs import ROLL
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 HEADER = "姓名,现住地址,备注"
 CODE = "330282001001"
@@ -89,6 +89,31 @@ def test_a_row_of_empty_fields_is_blank_whatever_its_length(tmp_path: Path) -> N
     assert table.malformed == []
     assert table.blank_rows == 3
     assert table.frame["source_row"].to_list() == [2, 6]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    titles=st.lists(
+        st.sampled_from(["余姚市实有人口登记表（三凤社区）,,", "", "填报单位：三凤社区,,", ",,", "序号,姓名,"]),
+        max_size=6,
+    ),
+    encoding=st.sampled_from(["utf-8-sig", "gb18030"]),
+)
+def test_a_csv_header_is_found_under_title_rows(titles: list[str], encoding: str) -> None:
+    """A roll saved as CSV from a sheet with a title keeps it above the header: its people are read all the same,
+    each at the row a spreadsheet shows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _csv(Path(tmp) / f"{CODE}_a.csv", [*titles, HEADER, _person(1), _person(2)], encoding)
+        table = read_table(path, ROLL)
+    assert table.frame["name_raw"].to_list() == ["张1", "张2"]
+    assert table.frame["source_row"].to_list() == [len(titles) + 2, len(titles) + 3]
+
+
+def test_a_csv_without_the_roll_header_near_its_top_says_what_the_first_row_lacks(tmp_path: Path) -> None:
+    path = _csv(tmp_path / f"{CODE}_a.csv", ["标题,,", *[_person(i) for i in range(30)], HEADER])
+    with pytest.raises(FileError, match="missing required column") as raised:
+        read_table(path, ROLL)
+    assert raised.value.problem is FileProblem.MISSING_COLUMNS
 
 
 def test_a_repeated_csv_header_keeps_the_first_column(tmp_path: Path) -> None:
