@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from reconcile.aliases import with_learnt_places
 from reconcile.classify import classify_query
 from reconcile.decisions import changed_pairs, record_outcomes
 from reconcile.evidence import building_grids, building_key, building_label, coverage, evidence, namesakes
@@ -157,7 +158,7 @@ def findings(
     Pass the records as Parquet scans (`pl.scan_parquet`) to hold only what each step reads (`reconcile.frames`),
     and a `keep` that writes what several queries read (the statuses first of all) to disk, to hold no whole side.
     """
-    register, roll = register.lazy(), roll.lazy()
+    register, roll = register.lazy(), with_learnt_places(register, roll, links)
     on_side = {side: duplicates.filter(pl.col("side") == side.value).drop("side") for side in Side}
     classified = keep(
         "classified", classify_query(register, roll, links, on_side[Side.REGISTER], on_side[Side.ROLL], keep=keep)

@@ -1,0 +1,79 @@
+"""An estate's name the register does not know is learnt from the people linked across it, and only then."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconcile.aliases import LEAST, SHARE, learnt_places, with_learnt_places
+
+CODE = "330281004001"
+
+
+def _flat(place: str, building: int, room: int) -> dict[str, object]:
+    return {"community_code": CODE, "dw_class": "U", "dw_place": place, "dw_building": str(building),
+            "dw_unit": "1", "dw_room": str(room)}  # fmt: skip
+
+
+_PARTS = {"community_code": pl.String, "dw_class": pl.String, "dw_place": pl.String, "dw_building": pl.String,
+          "dw_unit": pl.String, "dw_room": pl.String}  # fmt: skip
+
+
+def _city(home: dict[str, int], away: int, *, decided_by: str = "auto") -> tuple[pl.DataFrame, ...]:
+    """People registered at flats of 东风府 and 朝阳小区 and written at 电厂宿舍: `home[place]` of them at their very
+    registered flat, `away` at a flat of 电厂宿舍 that is no registered one's (moved within the community)."""
+    register, roll, links = [], [], []
+    groups = [(place, n, True) for place, n in home.items()] + [("东风府", away, False)]
+    i = 0
+    for place, n, at_home in groups:
+        for _ in range(n):
+            register.append({"idx": i, **_flat(place, 14, 101 + i), "flat": f"{CODE}|{place}|14|{101 + i}"})
+            written = _flat("电厂宿舍", 14, 101 + i if at_home else 901 + i)
+            roll.append({"idx": 1000 + i, **written, "flat": "~", "flat_fits": 0, "flat_candidates": None})
+            links.append({"rid": i, "lid": 1000 + i, "decided_by": decided_by})
+            i += 1
+    return (
+        pl.DataFrame(register, schema={"idx": pl.Int64, **_PARTS, "flat": pl.String}),
+        pl.DataFrame(
+            roll,
+            schema={
+                "idx": pl.Int64,
+                **_PARTS,
+                "flat": pl.String,
+                "flat_fits": pl.Int32,
+                "flat_candidates": pl.List(pl.String),
+            },
+        ),
+        pl.DataFrame(links, schema={"rid": pl.Int64, "lid": pl.Int64, "decided_by": pl.String}),
+    )
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    dongfeng=st.integers(0, 9),
+    chaoyang=st.integers(0, 9),
+    away=st.integers(0, 12),
+    decided_by=st.sampled_from(["auto", "operator", "review"]),
+)
+def test_an_unknown_name_is_the_place_most_of_its_people_live_at_home_in(
+    dongfeng: int, chaoyang: int, away: int, decided_by: str
+) -> None:
+    home = {"东风府": dongfeng, "朝阳小区": chaoyang}
+    register, roll, links = _city(home, away, decided_by=decided_by)
+    found = learnt_places(register, roll, links)
+    linked = dongfeng + chaoyang + away
+    best = max(home, key=lambda p: home[p])
+    expected = decided_by != "review" and dongfeng != chaoyang and home[best] >= LEAST and home[best] >= SHARE * linked
+    assert found.rows() == ([(CODE, "电厂宿舍", best)] if expected else [])
+    located = with_learnt_places(register, roll, links).collect()
+    assert located["idx"].to_list() == roll["idx"].to_list()
+    registered = dict(zip(register["idx"] + 1000, register["flat"], strict=True))
+    if expected:  # those written at their registered flat of the place learnt now name it; no one else does
+        for idx, flat in located.select("idx", "flat").iter_rows():
+            mine = registered[idx]
+            home_here = f"|{best}|" in mine and idx - 1000 < dongfeng + chaoyang
+            assert flat == mine if home_here else flat.startswith("~"), idx
+        assert (located["dw_place"] == best).all()
+    else:
+        assert located.equals(roll)
