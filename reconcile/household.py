@@ -13,7 +13,7 @@ import polars as pl
 from reconcile.compare import HOUSEHOLD, Indexed, indexed, lookup
 from reconcile.comparison import MISSING
 from reconcile.dwelling import PARTS, Grade, grade_expr
-from reconcile.model import M_FLOOR, RANDOM_WEIGHT
+from reconcile.model import M_FLOOR, strata
 
 
 def _hashed(column: str) -> pl.Expr:
@@ -96,16 +96,16 @@ def _household_chunk(pairs: pl.DataFrame, keys: pl.Series, members: pl.DataFrame
 def household_parameters(
     confident: pl.DataFrame, register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """(m, u) for the household field: m among the confident pairs, u among `randoms` (`random_pairs`, weighted)."""
+    """(m, u) for the household field: m among the confident pairs, u among `randoms` (`random_pairs`, by stratum)."""
     together, elsewhere = HOUSEHOLD.value("together"), HOUSEHOLD.value("elsewhere")
 
-    def share_together(levels: pl.Series, weights: pl.Series | None = None) -> float:
-        w = pl.Series([1.0] * levels.len()) if weights is None else weights
-        present = levels != MISSING
-        return (float(w.filter(present & (levels == together)).sum()) + 0.5) / (float(w.filter(present).sum()) + 1)
+    def share_together(levels: pl.Series) -> float:
+        present = levels.filter(levels != MISSING)
+        return (float((present == together).sum()) + 0.5) / (present.len() + 1)
 
     m1 = share_together(household_levels(confident, confident, register, roll))
-    u1 = share_together(household_levels(randoms, confident, register, roll), randoms[RANDOM_WEIGHT])
+    at_random = household_levels(randoms, confident, register, roll)
+    u1 = sum(weight * share_together(at_random.filter(among)) for among, weight in strata(randoms))
     m1 = min(max(m1, M_FLOOR), 1 - M_FLOOR)
     return {together: m1, elsewhere: 1 - m1}, {together: u1, elsewhere: 1 - u1}
 

@@ -81,17 +81,19 @@ def _level_shares(
     return out
 
 
-RANDOM_WEIGHT = "weight"
+STRATUM, SHARE = "stratum", "share"
+"""`random_pairs`' columns: the stratum a pair was drawn in (0 across communities, 1 within one), and that
+stratum's true share of all register × roll pairs."""
 
 
 def random_pairs(register: pl.DataFrame, roll: pl.DataFrame, *, size: int, seed: int = 0) -> pl.DataFrame:
-    """Random (rid, lid) pairs, almost all non-matches, with the `weight` that makes them a uniform sample.
+    """Random (rid, lid) pairs, almost all non-matches, in two strata with their true shares of all pairs.
 
-    Two strata of up to `size` pairs each: two people of one community, and two of different communities.
-    Uniform pairs alone would almost never put two people at one flat or in one household (about once in
-    70,000 pairs in a city of 48 communities), and how often a sample happened to do so swung an address's
-    weight by seven bits from one run to the next. Within one community it happens hundreds of times in a
-    sample; each stratum is then weighted by its true share of all pairs (the weights sum to the pairs drawn).
+    Up to `size` pairs of two people of different communities (stratum 0), and `size` of two people of one
+    community (stratum 1). Uniform pairs alone would almost never put two people at one flat or in one household
+    (about once in 70,000 pairs in a city of 48 communities), and how often a sample happened to do so swung an
+    address's weight by seven bits from one run to the next. Within one community it happens hundreds of times
+    in a sample. A share is estimated in each stratum and weighted by the stratum's `share` (`stratified`).
     """
     rng = np.random.default_rng(seed)
     reg = register.select("idx", "community_code").sort("community_code", "idx", nulls_last=True)
@@ -118,26 +120,39 @@ def random_pairs(register: pl.DataFrame, roll: pl.DataFrame, *, size: int, seed:
         rid_in = first + np.floor(rng.random(size) * together[lid_in]).astype(np.int64)
     else:
         lid_in = rid_in = np.zeros(0, dtype=np.int64)
-    drawn = rid.size + rid_in.size
-    weights = [
-        np.full(rid.size, (1 - share_together) * drawn / max(1, rid.size)),
-        np.full(rid_in.size, share_together * drawn / max(1, rid_in.size)),
-    ]
     return pl.DataFrame(
         {
             "rid": reg["idx"].to_numpy()[np.concatenate([rid, rid_in])],
             "lid": rol["idx"].to_numpy()[np.concatenate([lid, lid_in])],
-            RANDOM_WEIGHT: np.concatenate(weights),
+            STRATUM: np.concatenate([np.zeros(rid.size, dtype=np.int8), np.ones(rid_in.size, dtype=np.int8)]),
+            SHARE: np.concatenate([np.full(rid.size, 1 - share_together), np.full(rid_in.size, share_together)]),
         },
-        schema={"rid": pl.Int64, "lid": pl.Int64, RANDOM_WEIGHT: pl.Float64},
+        schema={"rid": pl.Int64, "lid": pl.Int64, STRATUM: pl.Int8, SHARE: pl.Float64},
     )
+
+
+def strata(randoms: pl.DataFrame) -> list[tuple[pl.Series, float]]:
+    """(which of `randoms` are in it, its weight) for each stratum of `random_pairs` drawn, weights summing to one.
+
+    An estimate is made in each stratum, counting whole pairs (so it does not depend on the order they were
+    compared in), and the estimates are added with these weights. A stratum a tiny input drew no pair of is left
+    out, and the others' weights made to sum to one.
+    """
+    drawn = randoms.select(STRATUM, SHARE).unique(STRATUM).sort(STRATUM).rows()
+    total = sum(share for _, share in drawn) or 1.0
+    if not drawn:  # no pair at all: one empty stratum, for what is known before the data speaks
+        return [(pl.Series([], dtype=pl.Boolean), 1.0)]
+    return [(randoms[STRATUM] == stratum, share / total) for stratum, share in drawn]
 
 
 def estimate_u(register: pl.DataFrame, roll: pl.DataFrame, randoms: pl.DataFrame) -> dict[str, dict[int, float]]:
     """The u probabilities from random register × roll pairs (`random_pairs`)."""
-    u = _level_shares(
-        compare(randoms, register, roll), randoms[RANDOM_WEIGHT], COMPARISONS.default_u(), strength=2_000.0
-    )
+    levels, prior = compare(randoms, register, roll), COMPARISONS.default_u()
+    parts = [
+        (weight, _level_shares(levels.filter(among), None, prior, strength=2_000.0))
+        for among, weight in strata(randoms)
+    ]
+    u = {f: {lvl: sum(w * part[f][lvl] for w, part in parts) for lvl in levels_u} for f, levels_u in prior.items()}
     # One ID number is one person: two random records share it about once in a
     # population's worth of pairs, however few records this run holds.
     same_id, u_id = ID.level("same").value, u[ID.name]

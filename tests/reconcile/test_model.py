@@ -21,6 +21,7 @@ from reconcile.model import (
     random_pairs,
     register_name_tf,
     score,
+    strata,
 )
 from reconcile.prepare import prepare
 from schemas.inputs import REGISTER, ROLL
@@ -293,23 +294,28 @@ def test_name_frequencies_of_no_names_is_empty() -> None:
     roll=st.lists(st.sampled_from("abce"), min_size=1, max_size=40),
     seed=st.integers(0, 1000),
 )
-def test_random_pairs_weighted_are_a_uniform_sample(register: list[str], roll: list[str], seed: int) -> None:
-    """Pairs come from both sides; each stratum is weighted by its true share of all pairs, however few fell in it."""
+def test_random_pairs_are_two_strata_with_their_true_shares(register: list[str], roll: list[str], seed: int) -> None:
+    """Pairs come from both sides: across communities in stratum 0, within one in stratum 1, each stratum with its
+    true share of all pairs, however few fell in it."""
     reg = pl.DataFrame({"idx": range(100, 100 + len(register)), "community_code": register})
     rol = pl.DataFrame({"idx": range(500, 500 + len(roll)), "community_code": roll})
     pairs = random_pairs(reg, rol, size=200, seed=seed)
-    assert pairs.columns == ["rid", "lid", "weight"]
+    assert pairs.columns == ["rid", "lid", "stratum", "share"]
     assert set(pairs["rid"]) <= set(reg["idx"])
     assert set(pairs["lid"]) <= set(rol["idx"])
     assert pairs.equals(random_pairs(reg, rol, size=200, seed=seed))
-    assert pairs["weight"].sum() == pytest.approx(pairs.height)
     codes = pairs.join(reg.rename({"idx": "rid"}), on="rid").join(
         rol.rename({"idx": "lid", "community_code": "roll_code"}), on="lid"
     )
     same = codes["community_code"] == codes["roll_code"]
+    assert (same == (codes["stratum"] == 1)).all()
     true_share = sum(register.count(c) * roll.count(c) for c in set(roll)) / (len(register) * len(roll))
-    if (~same).any():  # tiny inputs may see no pair across communities; then there is nothing to weigh against
-        assert float(codes["weight"].filter(same).sum()) / pairs.height == pytest.approx(true_share)
+    expected = codes["stratum"].replace_strict({0: 1 - true_share, 1: true_share}, return_dtype=pl.Float64)
+    assert codes["share"].to_list() == pytest.approx(expected.to_list())
+    weights = strata(pairs)
+    assert sum(w for _, w in weights) == pytest.approx(1.0)
+    if len(weights) == 2:
+        assert weights[1][1] == pytest.approx(true_share)
 
 
 def test_random_pairs_meet_at_one_flat_often_enough_to_count() -> None:
