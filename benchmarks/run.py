@@ -5,8 +5,8 @@ while scale, seed and the generator's source are unchanged),
 run the whole nightly pipeline in a child process (peak memory is the
 child's own), score it against the ground truth. At scale 1 also run Splink
 on the same prepared records in another child. Then the same on cities from
-`benchmarks.independent_city` and `benchmarks.independent_city_b` (each written from the data contract alone,
-by someone who had read neither `synth/` nor the engine), unless `--no-independent`. Prints everything; record the output in benchmarks/RESULTS.md.
+`benchmarks.independent_city`, `benchmarks.independent_city_b` and `benchmarks.independent_city_c` (each written
+from the data contract alone, by someone who had read neither `synth/` nor the engine), unless `--no-independent`. Prints everything; record the output in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ INDEPENDENT = (
         "second independent city (benchmarks/independent_city_b.py)",
         "benchmarks.independent_city_b",
         "indep-b-",
+    ),
+    Generator(
+        "independent-c",
+        "third independent city (benchmarks/independent_city_c.py)",
+        "benchmarks.independent_city_c",
+        "indep-c-",
     ),
 )
 """Cities written from the data contract alone, each by someone who had read neither `synth/` nor the engine."""
@@ -189,8 +195,8 @@ def main() -> None:
         "--independent",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also score each scale on the cities of benchmarks/independent_city.py and independent_city_b.py "
-        "(each written from the contract alone)",
+        help="also score each scale on the cities of benchmarks/independent_city.py, independent_city_b.py and "
+        "independent_city_c.py (each written from the contract alone)",
     )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
