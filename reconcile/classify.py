@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from reconcile.dwelling import PARTS, Grade, grade_expr
+from reconcile.dwelling import PARTS, Grade, grade_expr, one_stem_expr
 from reconcile.frames import Frame, Keep, collect, in_memory
 from schemas.codes import DecidedBy, Side, Status
 from schemas.inputs import LINEAGE
@@ -115,6 +115,8 @@ def _linked_pairs(links: pl.LazyFrame, reg: pl.LazyFrame, rol: pl.LazyFrame) -> 
             ),
             on="lid",
         )
+        # The person's own link reads an estate written with its suffix swapped as the registered one.
+        .with_columns(pl.when(one_stem_expr("r_", "l_")).then("r_dw_place").otherwise("l_dw_place").alias("l_dw_place"))
         .with_columns(grade_expr("r_", "l_"))
     )
     same_comm = pl.col("r_comm") == pl.col("l_comm")

@@ -181,6 +181,30 @@ def grade_expr(left: str, right: str) -> pl.Expr:
     )
 
 
+_SUFFIX_AT_END = "(?:" + "|".join(sorted(COMPOUND_SUFFIXES, key=lambda x: (-len(x), x))) + ")$"
+
+
+def stem_expr(place: pl.Expr) -> pl.Expr:
+    """A place name without its compound suffix (中塘小区 → 中塘), null where it has none or is nothing else.
+
+    >>> pl.select(stem_expr(pl.Series(["中塘小区", "中塘新村", "金山", "小区"]))).to_series().to_list()
+    ['中塘', '中塘', None, None]
+    """
+    stem = place.str.replace(_SUFFIX_AT_END, "")
+    return pl.when((stem != place) & (stem.str.len_chars() >= 2)).then(stem)
+
+
+def one_stem_expr(left: str, right: str) -> pl.Expr:
+    """Whether two addresses' places are one name with two compound suffixes (中塘小区 and 中塘新村).
+
+    Never one place by `grade`: a community may hold both estates. Only a person's own link may read the one as
+    the other (`reconcile.classify`): a worker wrote the estate with the suffix swapped, and the building, unit
+    and room of the registered flat say which it was.
+    """
+    a, b = pl.col(f"{left}dw_place"), pl.col(f"{right}dw_place")
+    return ((a != b) & (stem_expr(a) == stem_expr(b))).fill_null(False)
+
+
 def gazetteer(register: pl.DataFrame) -> dict[str, list[str]]:
     """Place names per community code, as the register spells them."""
     rows = register.select("community_code", "place").drop_nulls().unique()

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reconcile.address import Prefixes, admin_prefixes, parse, parse_column
-from reconcile.dwelling import PARTS, Grade, Parts, grade, grade_expr, locate
+from reconcile.address import COMPOUND_SUFFIXES, Prefixes, _without_suffix, admin_prefixes, parse, parse_column
+from reconcile.dwelling import PARTS, Grade, Parts, grade, grade_expr, locate, stem_expr
 
 COMMUNITY = "330282001001"
 PREFIXES = ["浙江省宁波市慈溪市", "浙江省", "宁波市", "慈溪市", "浒山街道", "华联社区"]
@@ -406,3 +406,16 @@ def test_a_building_named_by_a_letter_is_that_building(text: str, unit_written: 
     register, roll = _located([f"浙江省宁波市慈溪市浒山街道华联社区{r}" for r in registered], [text])
     lives = [Grade(g).lives_there for g in _grades(register, roll.row(0, named=True))]
     assert lives == [True, False, False, not unit_written], text  # without its unit, A座2单元302 too
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stem=st.text(alphabet="中塘金山城东新村小区花园苑", min_size=0, max_size=4),
+    suffix=st.sampled_from(["", *sorted(COMPOUND_SUFFIXES)]),
+)
+def test_a_stem_is_the_name_without_the_suffix_the_scalar_rule_takes(stem: str, suffix: str) -> None:
+    """`stem_expr` (polars) and the suffix `place_similarity` leaves out (`_without_suffix`) are one rule."""
+    name = stem + suffix
+    cut = _without_suffix(name)
+    expected = cut if cut != name and len(cut) >= 2 else None
+    assert pl.select(stem_expr(pl.lit(name))).item() == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from reconcile.classify import classify
@@ -10,6 +12,9 @@ from reconcile.prepare import prepare
 from reconcile.summary import community_summary
 from schemas.inputs import REGISTER, ROLL
 from tests.reconcile.helpers import SECRET, raw_frame, valid_id
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 CODE = "330282001001"
 BASE = {"street": "浒山街道", "community_name": "华联社区", "community_code_raw": CODE, "station": "浒山派出所"}
@@ -30,7 +35,7 @@ PEOPLE = [
 ]
 
 
-def _run() -> tuple[pl.DataFrame, pl.DataFrame]:
+def _run(people: Sequence[tuple[str, str, str, str | None]] = PEOPLE) -> tuple[pl.DataFrame, pl.DataFrame]:
     register = raw_frame(
         REGISTER.internal_names,
         [
@@ -41,7 +46,7 @@ def _run() -> tuple[pl.DataFrame, pl.DataFrame]:
                 "household_no": hh,
                 "address_raw": f"浙江省慈溪市浒山街道华联社区{flat}",
             }
-            for i, (name, hh, flat, _) in enumerate(PEOPLE)
+            for i, (name, hh, flat, _) in enumerate(people)
         ],
         "register.csv",
     )
@@ -49,7 +54,7 @@ def _run() -> tuple[pl.DataFrame, pl.DataFrame]:
         ROLL.internal_names,
         [
             {"id_raw": _id(i), "name_raw": name, "address_raw": written}
-            for i, (name, _, _, written) in enumerate(PEOPLE)
+            for i, (name, _, _, written) in enumerate(people)
             if written
         ],
         f"{CODE}_华联社区.xlsx",
@@ -81,3 +86,24 @@ def test_an_incomplete_address_of_the_registered_flat_is_consistent() -> None:
     assert (row["consistent_persons"], row["consistent_address_incomplete_persons"]) == (3, 1)
     roll = statuses.filter((pl.col("side") == "roll") & pl.col("address_incomplete"))
     assert roll.height == 1
+
+
+def test_an_estate_written_with_its_suffix_swapped_is_read_as_the_registered_one_by_its_own_link() -> None:
+    """中塘小区 and 中塘新村 are two estates of one community; a worker writes 中塘小区 for 中塘新村. The person's own
+    link says which: the registered flat's building, unit and room."""
+    people = [
+        ("甲", "1", "中塘新村17幢1单元101室", "中塘小区17幢1单元101室"),  # the registered flat, its suffix swapped
+        ("乙", "2", "中塘新村17幢1单元102室", "中塘小区17幢1单元301室"),  # another flat of that building
+        ("丙", "3", "中塘小区5幢1单元101室", "中塘小区5幢1单元101室"),
+        ("丁", "4", "金山花园8幢1单元101室", "金山新村8幢1单元101室"),  # 金山新村 is no estate here: one stem
+        ("戊", "5", "中塘新村9幢1单元101室", "望湖公寓9幢1单元101室"),  # another stem is another estate
+    ]
+    statuses, _ = _run(people)
+    register = statuses.filter(pl.col("side") == "register").sort("source_row")
+    assert dict(zip([p[0] for p in people], register["status"], strict=True)) == {
+        "甲": "consistent",
+        "乙": "moved_within",
+        "丙": "consistent",
+        "丁": "consistent",
+        "戊": "moved_within",
+    }
