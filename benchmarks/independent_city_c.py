@@ -83,7 +83,7 @@ from typing import TYPE_CHECKING, TypeVar
 import polars as pl
 import xlsxwriter
 
-from benchmarks.evaluate import REGISTER_TRUTH
+from benchmarks.evaluate import REGISTER_TRUTH, ROLL_TRUTH
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -327,15 +327,8 @@ ACTIVE = "正常"
 CellValue = str | int | dt.date
 RegisterTruth = tuple[str, int, int, str, str | None, str]
 RollTruth = tuple[str, str | None, int, int, str, int | None, str, str | None]
-ROLL_TRUTH_SHEETS = {
-    "roll_file": pl.String,
-    "roll_sheet": pl.String,
-    "roll_row": pl.Int64,
-    "pid": pl.Int64,
-    "community_code": pl.String,
-    "register_row": pl.Int64,
-    "status": pl.String,
-    "other_community_code": pl.String,
+ROLL_TRUTH_SHEETS = {"roll_file": pl.String, "roll_sheet": pl.String} | {
+    name: dtype for name, dtype in ROLL_TRUTH.items() if name != "roll_file"
 }
 """`truth/roll_truth.parquet`: `benchmarks.evaluate.ROLL_TRUTH` with `roll_sheet` (null for a CSV roll) second."""
 
