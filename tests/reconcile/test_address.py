@@ -1,4 +1,5 @@
 import random
+from collections.abc import Sequence
 
 import polars as pl
 import pytest
@@ -90,7 +91,7 @@ def test_a_bracket_inside_a_name_stays() -> None:
     assert address.parse("金山花园(一期)12幢3单元301室").place == "金山花园(1期)"  # the phase folded as numerals are
 
 
-def _as_rows(values: list[str | None], prefixes: address.Prefixes | list[str]) -> list[tuple[str | None, ...]]:
+def _as_rows(values: Sequence[str | None], prefixes: address.Prefixes | list[str]) -> list[tuple[str | None, ...]]:
     out: list[tuple[str | None, ...]] = []
     for v in values:
         a = address.parse(v, prefixes)
@@ -334,3 +335,75 @@ def test_a_street_named_like_its_roads_is_stripped_only_before_other_names(
     assert address.parse_column(pl.Series([*register, written]), learnt).rows() == _as_rows(
         [*register, written], learnt
     )
+
+
+_ROADS = st.sampled_from(["北街", "解放路", "竹山巷", "东旱门路", "木行弄", "解放路114弄"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    road=_ROADS,
+    lane=st.integers(1, 300),
+    house=st.integers(1, 99),
+    room=st.integers(101, 2999),
+    note=st.sampled_from(["", "东边套", "西套", "中间套", "（出租）"]),
+)
+def test_doors_and_lanes_written_short_name_what_the_register_writes(
+    road: str, lane: int, house: int, room: int, note: str
+) -> None:
+    """北街59 is 北街59号; 老街22-33 is 老街22弄33号, and 解放路8-302 a room; a note after it changes nothing."""
+    pairs = [
+        (f"{road}{house}{note}", f"{road}{house}号"),
+        (f"{road}{lane}-{house}{note}", f"{road}{lane}弄{house}号")
+        if road[-1] in "路街巷"
+        else (f"{road}{house}号{note}", f"{road}{house}号"),
+    ]
+    for written, registered in pairs:
+        assert address.parse(written) == address.parse(registered), written
+    dashed = address.parse(f"{road}{lane}-{room}{note}")
+    assert (dashed.building, dashed.room) == (str(lane), str(room))
+    texts = [text for pair in pairs for text in pair] + [f"{road}{lane}-{room}{note}"]
+    assert address.parse_column(pl.Series(texts)).rows() == _as_rows(texts, [])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    village=st.sampled_from(["冶山村", "周家村", "黄清堰村"]),
+    estate=st.sampled_from(["城东新村", "曙光一村", "和美新村"]),
+    group=st.integers(1, 30),
+    number=st.integers(1, 400),
+    dash_hao=st.booleans(),
+)
+def test_a_dash_after_a_village_is_group_and_house_and_after_an_estate_building_and_room(
+    village: str, estate: str, group: int, number: int, dash_hao: bool
+) -> None:
+    """冶山村3-46 is 3组46号; 城东新村3-302 (an estate's 新村, or 一村) is building 3, room 302, with 号 after it or not."""
+    tail = "号" if dash_hao else ""
+    prefixes = [village]
+    assert address.parse(f"{village}{group}-{number}{tail}", prefixes) == address.parse(
+        f"{village}{group}组{number}号", prefixes
+    )
+    flat = address.parse(f"{estate}{group}-{number}{tail}", prefixes)
+    assert (flat.kind, flat.place, flat.building, flat.room) == ("flat", estate, str(group), str(number))
+    texts = [f"{village}{group}-{number}{tail}", f"{estate}{group}-{number}{tail}"]
+    assert address.parse_column(pl.Series(texts), prefixes).rows() == _as_rows(texts, prefixes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    stem=st.sampled_from(["客星", "中塘", "金山", "阳光"]),
+    written=st.sampled_from(sorted(address.COMPOUND_SUFFIXES)),
+    registered=st.sampled_from(sorted(address.COMPOUND_SUFFIXES)),
+    other=st.sampled_from(["", "新村", "华庭"]),
+)
+def test_an_estate_with_its_suffix_swapped_is_the_registered_one_unless_another_fits_as_well(
+    stem: str, written: str, registered: str, other: str
+) -> None:
+    name, known = stem + written, [stem + registered, *([stem + other] if other else [])]
+    found = address.place_matches([name], known)[name]
+    if name in known:
+        assert found == [name]
+    elif len(set(known)) == 1:
+        assert found == known
+    else:  # two estates of one stem: the written name says neither
+        assert found == sorted(set(known))
