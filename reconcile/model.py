@@ -1,7 +1,8 @@
 """Fellegi–Sunter match weights, estimated without labels.
 
 u (how often a level occurs between two random people) comes from comparing
-random register × roll pairs, drawn within and across communities (`random_pairs`); m (how often it occurs for one person) and the
+random register × roll pairs, drawn within and across communities (`random_pairs`);
+m (how often it occurs for one person) and the
 share of matches among candidate pairs come from EM over the candidate pairs'
 comparison patterns, u held fixed (as Splink does). Exact name agreement is
 term-frequency adjusted: 张伟 is weak evidence, a rare name strong.
@@ -93,7 +94,7 @@ def random_pairs(register: pl.DataFrame, roll: pl.DataFrame, *, size: int, seed:
     community (stratum 1). Uniform pairs alone would almost never put two people at one flat or in one household
     (about once in 70,000 pairs in a city of 48 communities), and how often a sample happened to do so swung an
     address's weight by seven bits from one run to the next. Within one community it happens hundreds of times
-    in a sample. A share is estimated in each stratum and weighted by the stratum's `share` (`stratified`).
+    in a sample. A share is estimated in each stratum and weighted by the stratum's `share` (`strata`).
     """
     rng = np.random.default_rng(seed)
     reg = register.select("idx", "community_code").sort("community_code", "idx", nulls_last=True)
@@ -107,9 +108,10 @@ def random_pairs(register: pl.DataFrame, roll: pl.DataFrame, *, size: int, seed:
     together = rol["_n"].fill_null(0).to_numpy().astype(np.float64)
     share_together = float(together.sum()) / max(1, register.height * roll.height)
     # Across communities: uniform pairs, those that fell in one community dropped.
-    rid = rng.integers(0, reg.height, size) if reg.height else np.zeros(0, dtype=np.int64)
-    lid = rng.integers(0, rol.height, size) if rol.height and reg.height else np.zeros(0, dtype=np.int64)
-    rid = rid[: lid.size]
+    if reg.height and rol.height:
+        rid, lid = rng.integers(0, reg.height, size), rng.integers(0, rol.height, size)
+    else:
+        rid = lid = np.zeros(0, dtype=np.int64)
     reg_code, rol_code = reg["community_code"].to_numpy(), rol["community_code"].to_numpy()
     apart = reg_code[rid] != rol_code[lid]
     rid, lid = rid[apart], lid[apart]
@@ -139,9 +141,9 @@ def strata(randoms: pl.DataFrame) -> list[tuple[pl.Series, float]]:
     out, and the others' weights made to sum to one.
     """
     drawn = randoms.select(STRATUM, SHARE).unique(STRATUM).sort(STRATUM).rows()
-    total = sum(share for _, share in drawn) or 1.0
     if not drawn:  # no pair at all: one empty stratum, for what is known before the data speaks
         return [(pl.Series([], dtype=pl.Boolean), 1.0)]
+    total = sum(share for _, share in drawn) or 1.0
     return [(randoms[STRATUM] == stratum, share / total) for stratum, share in drawn]
 
 
