@@ -535,12 +535,16 @@ def place_similarity(a: str, b: str) -> float:
     another compound suffix (90: 客星小区 for 客星华庭), and
     below 90 whatever else looks or sounds alike (a typo). So an abbreviation is
     never beaten by a name that merely sounds close (凤凰西区 is 凤凰花园西区,
-    not 凤凰小区).
+    not 凤凰小区). Two compounds whose names share nothing but their suffix are
+    compared without it: a new estate (阳光小区) is not a typo of the one the
+    register knows (中塘小区).
 
     >>> place_similarity("城东东区", "城东新村东区"), place_similarity("凤凰西区", "凤凰小区") < 90
     (90.0, True)
     >>> place_similarity("客星小区", "客星华庭")
     90.0
+    >>> place_similarity("阳光小区", "中塘小区") < 70 <= place_similarity("金色家园", "金邑家园")
+    True
     """
     if a == b:
         return 100.0
@@ -551,9 +555,17 @@ def place_similarity(a: str, b: str) -> float:
         return 95.0
     if len(a) >= 2 and len(b) >= 2 and (_is_subsequence(a, b) or _is_subsequence(b, a)):
         return 90.0
-    if (stem := _without_suffix(a)) != a and len(stem) >= 2 and stem == _without_suffix(b) != b:
+    stem_a, stem_b = _without_suffix(a), _without_suffix(b)
+    if stem_a != a and len(stem_a) >= 2 and stem_a == stem_b != b:
         return 90.0  # the suffix swapped: 客星小区 for 客星华庭
+    if stem_a != a and stem_b != b and not _share_a_character(stem_a, stem_b):
+        a, b, pa, pb = stem_a, stem_b, pinyin_key(stem_a), pinyin_key(stem_b)  # 阳光小区 is not 中塘小区
     return min(85.0, max(fuzz.ratio(a, b), fuzz.ratio(pa, pb)))
+
+
+def _share_a_character(a: str, b: str) -> bool:
+    """Whether two names have a character in common, written or read alike (金邑 and 金色, 忠 and 中)."""
+    return bool(set(a) & set(b)) or bool({pinyin_key(c) for c in a} & {pinyin_key(c) for c in b})
 
 
 def place_matches(observed: Iterable[str], known: Sequence[str], *, cutoff: float = 70.0) -> dict[str, list[str]]:

@@ -3,7 +3,7 @@ from collections.abc import Sequence
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from reconcile import address
@@ -409,3 +409,30 @@ def test_an_estate_with_its_suffix_swapped_is_the_registered_one_unless_another_
         assert found == alike
     else:  # the one estate of that stem, or, of two, neither
         assert found == known
+
+
+_SUFFIX_CHARS = set("".join(address.COMPOUND_SUFFIXES))
+_STEM_CHARS = [
+    c for c in "阳光中塘金山银河东方明珠锦绣府翠竹兰桂星海湖滨江城联丰凤凰龙泉白沙青松" if c not in _SUFFIX_CHARS
+]
+
+
+def _readings(stem: str) -> set[str]:
+    return {pinyin_key(c) for c in stem}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.text(st.sampled_from(_STEM_CHARS), min_size=2, max_size=3),
+    second=st.text(st.sampled_from(_STEM_CHARS), min_size=2, max_size=3),
+    suffix=st.sampled_from(sorted(address.COMPOUND_SUFFIXES)),
+)
+def test_a_shared_suffix_brings_two_otherwise_unlike_names_no_closer(first: str, second: str, suffix: str) -> None:
+    """阳光小区 against 中塘小区 scores as 阳光 against 中塘: a new estate is not a typo of the one registered."""
+    assume(not set(first) & set(second) and not _readings(first) & _readings(second))
+    assert address.place_similarity(first + suffix, second + suffix) == address.place_similarity(first, second)
+
+
+def test_an_estate_the_register_does_not_know_is_not_read_as_the_one_of_its_suffix_it_does() -> None:
+    assert address.place_matches(["阳光小区"], ["中塘小区"]) == {"阳光小区": []}
+    assert address.place_matches(["金色家园"], ["金邑家园"]) == {"金色家园": ["金邑家园"]}
