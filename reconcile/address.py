@@ -3,7 +3,8 @@
 Handles prefixes (province, city, street, community, a village without its 村),
 Chinese numerals (十二幢, 三单元五〇一), 幢/栋/号楼/座/#, a building's letter (A座), `12-3-301` and
 `12幢3-301` shorthand, 室/号/房 or nothing after the room, full-width digits,
-stray spaces, a bracketed note at the end (出租) and rural 村 + 组 + 号 addresses.
+stray spaces, a bracketed note at the end (出租) and rural 村 + 组 + 号 addresses; a unit before its building
+(2单元8幢), 号 for an estate's building (8号2-302), a room let in parts (302-1) and a flat's annex (302室车库).
 Compound names are matched to the register's own spelling with `place_matches`;
 how two parsed addresses relate is `reconcile.dwelling`'s business.
 """
@@ -60,6 +61,14 @@ _GROUP_WORDS = re.compile(f"([\\d{_CN_NUMERAL.pattern[1:-2]}])(?:村民小组|�
 """A village group by another word (3村民小组, 三队, 5生产队): written as 组."""
 _FLOOR = re.compile(r"([幢栋座楼元号])(\d+)[楼层](\d+)")
 """A floor before the room that begins with it (8幢3楼302, 2单元12层1201): the room alone."""
+_ANNEX = re.compile(r"(\d[室号房]?)(?:附房|辅房|车库|自行车库|储藏室|储物间|杂物间|阁楼|地下室)$")
+"""A flat's annex after its room (302室车库, 302附房): a household living in its own garage lives at its flat."""
+_UNIT_FIRST = re.compile(r"(\d+)单元(\d+|[A-Za-z])(号楼|幢|栋|座)")
+"""The unit written before its building (2单元8幢302): the building first."""
+_SUB_ROOM = re.compile(r"([幢栋座元])(\d{3,4})[室号房]?-\d{1,2}[室号房]?$")
+"""A room let in parts (302-1, 302室-2): the flat's room."""
+_DOOR_BUILDING = re.compile(r"(^|[^路街巷弄里道\d])(\d+)号(\d+)-(\d+)")
+"""An estate's building as 号 before a unit and room (城东新村8号2-302); not a road's house (解放路8号2-302)."""
 
 _FLAT = re.compile(
     r"^(?P<place>.*?)(?P<b>\d+|[A-Za-z])(?:号楼|幢|栋|座|#|号)(?:(?P<u>\d+)单元)?(?:(?P<r>\d+)(?:室|号房|号|房)?)?$"
@@ -124,7 +133,8 @@ def _numerals(text: str) -> str:
     text = _GROUP_WORDS.sub(r"\1组", text)
     text = _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
     text = _CN_TAIL.sub(lambda m: str(chinese_number(m.group())), text)
-    text = _without_floor(_ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", text)))
+    text = _without_floor(_ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", _ANNEX.sub(r"\1", text))))
+    text = _DOOR_BUILDING.sub(r"\1\2幢\3-\4", _SUB_ROOM.sub(r"\1\2", _UNIT_FIRST.sub(r"\2\3\1单元", text)))
     return _BARE_DOOR.sub(r"\1\2号", text)
 
 
@@ -394,6 +404,7 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
             .otherwise(t)
             .alias("t")
         )
+    text = text.with_columns(t.str.replace(_ANNEX.pattern, "${1}").alias("t"))
     text = text.with_columns(t.str.replace_all(_HASH_BUILDING.pattern, "${1}幢").alias("t"))
     text = text.with_columns(t.str.replace_all(_ORDINAL.pattern, "${1}").alias("t"))
     floor = t.str.extract_groups(_FLOOR.pattern).struct
@@ -403,6 +414,9 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
     text = text.with_columns(
         pl.when(drop_floor.fill_null(False)).then(t.str.replace(_FLOOR.pattern, "${1}${3}")).otherwise(t).alias("t")
     )
+    text = text.with_columns(t.str.replace_all(_UNIT_FIRST.pattern, "${2}${3}${1}单元").alias("t"))
+    text = text.with_columns(t.str.replace(_SUB_ROOM.pattern, "${1}${2}").alias("t"))
+    text = text.with_columns(t.str.replace_all(_DOOR_BUILDING.pattern, "${1}${2}幢${3}-${4}").alias("t"))
     text = text.with_columns(t.str.replace(_BARE_DOOR.pattern, "${1}${2}号").alias("t"))
 
     text = text.with_columns(

@@ -123,13 +123,13 @@ def _random_address(rng: random.Random) -> str:
             "北二环路63",
         ),
         number(),
-        one("幢", "栋", "号楼", "座", "#", "#楼", "号", "-", "组", "", "村", "队", "村民小组"),
+        one("幢", "栋", "号楼", "座", "#", "#楼", "号", "-", "组", "", "村", "队", "村民小组", "单元"),
         one("", "-", "－", "—"),
         number(),
-        one("单元", "-", "", "组", "号", "生产队"),
+        one("单元", "-", "", "组", "号", "生产队", "幢"),
         one("", "", "", "3楼", "12层", "三楼", "楼"),
         number(),
-        one("室", "号", "房", "", "-1", "甲"),
+        one("室", "号", "房", "", "-1", "甲", "室-2", "车库", "附房"),
         one("", "", "(出租)", "（东）", "【借住】", " ", "出租", "(出租)借住", "第"),
     ]
     if rng.random() < 0.3:  # scramble: drop or repeat a part
@@ -436,3 +436,47 @@ def test_a_shared_suffix_brings_two_otherwise_unlike_names_no_closer(first: str,
 def test_an_estate_the_register_does_not_know_is_not_read_as_the_one_of_its_suffix_it_does() -> None:
     assert address.place_matches(["阳光小区"], ["中塘小区"]) == {"阳光小区": []}
     assert address.place_matches(["金色家园"], ["金邑家园"]) == {"金色家园": ["金邑家园"]}
+
+
+_ANNEXES = ("附房", "车库", "储藏室", "阁楼", "地下室", "杂物间")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    place=st.sampled_from(["城东新村", "金山花园", "阳光小区东区"]),
+    building=st.integers(1, 40),
+    unit=st.integers(1, 6),
+    room=st.integers(101, 2404),
+    building_word=st.sampled_from(["幢", "栋", "号楼", "座"]),
+    room_word=st.sampled_from(["室", "号", "房", ""]),
+    part=st.integers(1, 12),
+    annex=st.sampled_from(_ANNEXES),
+    chinese=st.booleans(),
+)
+def test_a_flat_written_unit_first_by_its_door_in_parts_or_with_its_annex_is_the_flat(
+    place: str,
+    building: int,
+    unit: int,
+    room: int,
+    building_word: str,
+    room_word: str,
+    part: int,
+    annex: str,
+    chinese: bool,
+) -> None:
+    """2单元8幢302, 8号2-302, 302-1 and 302室车库 are 8幢2单元302室; a road's 8号2-302 stays a house on the road."""
+    unit_text = _in_chinese(unit) if chinese else str(unit)
+    flat = address.parse(f"{place}{building}幢{unit}单元{room}室")
+    writings = [
+        f"{place}{unit_text}单元{building}{building_word}{room}{room_word}",
+        f"{place}{building}号{unit}-{room}{room_word}",
+        f"{place}{building}{building_word}{unit_text}单元{room}{room_word}-{part}",
+        f"{place}{building}{building_word}{unit_text}单元{room}{room_word}{annex}",
+    ]
+    for written in writings:
+        assert address.parse(written) == flat, written
+    road = address.parse(f"解放路{building}号{unit}-{room}")
+    assert road.place == f"解放路{building}号"
+    assert address.parse(f"{place}{building}{building_word}{annex}").room is None  # which flat's is not said
+    texts = [*writings, f"解放路{building}号{unit}-{room}"]
+    assert address.parse_column(pl.Series(texts)).rows() == _as_rows(texts, [])
