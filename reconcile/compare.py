@@ -183,7 +183,7 @@ def name_level(a: str | None, b: str | None) -> int:
 
 
 def id_levels(reg_id18: pl.Series, reg_clean: pl.Series, roll_id18: pl.Series, roll_clean: pl.Series) -> pl.Series:
-    """3 same number · 2 one or two slips apart (or a truncated prefix) · 0 different · -1 missing.
+    """3 same number · 2 a slip or two, a truncated prefix or Excel's 15 digits · 0 different · -1 missing.
 
     The roll's number is compared both as normalised (15 → 18 digits) and as
     written (a 15-digit number may be an 18-digit one cut short).
@@ -209,12 +209,17 @@ def _id_levels(reg: pl.Series, roll: pl.Series) -> pl.Series:
         _cpdist_where(reg, roll, needed.to_series(), Levenshtein.distance, score_cutoff=2).alias("d")
     )
     prefix = (pl.col("l").str.len_chars() >= 14) & pl.col("r").str.starts_with(pl.col("l"))
+    # Typed into Excel as a number (`idnumber.rounded`): 15 digits kept, cut or rounded, zeros after them.
+    kept = pl.col("l").str.contains(r"^\d{15}000$") & (
+        (pl.col("r").str.slice(0, 15) == pl.col("l").str.slice(0, 15))
+        | (((pl.col("r").cast(pl.UInt64, strict=False) + 500) // 1000 * 1000).cast(pl.String) == pl.col("l"))
+    )
     return frame.select(
         pl.when(pl.col("r").is_null() | pl.col("l").is_null())
         .then(MISSING)
         .when(pl.col("r") == pl.col("l"))
         .then(ID.value("same"))
-        .when((pl.col("d") <= 2) | prefix)
+        .when((pl.col("d") <= 2) | prefix | kept.fill_null(False))
         .then(ID.value("slip"))
         .otherwise(ID.value("different"))
         .cast(pl.Int8)

@@ -77,7 +77,25 @@ class IdInfo:
     id18: str | None
     """A valid 18-character number (legacy numbers upgraded), else None."""
     problem: str | None
-    """None when valid; otherwise one of: missing, bad_format, bad_check, bad_birth_date."""
+    """None when valid; otherwise one of: missing, bad_format, bad_check, bad_birth_date, rounded (`rounded`)."""
+
+
+def rounded(cleaned: str) -> str | None:
+    """The number Excel kept of an ID typed as a number, if `cleaned` looks like one; else None.
+
+    Excel keeps 15 significant digits and writes zeros after them, and a reader of
+    the cell gets the nearest binary double (330281200106295000 → ...294976). Such
+    a number fails its check (or, rounded up, its birth date); its first 15 digits
+    are all that is known of it.
+
+    >>> rounded("330281200106294976"), rounded("330281200106295000"), rounded("330281200106294977")
+    ('330281200106295000', '330281200106295000', None)
+    """
+    if len(cleaned) != 18 or not cleaned.isdigit():
+        return None
+    number = int(cleaned)
+    nearest = (number + 500) // 1000 * 1000
+    return str(nearest) if number == nearest or int(float(nearest)) == number else None
 
 
 _SHAPE18 = re.compile(r"^\d{17}[\dX]$")
@@ -102,10 +120,13 @@ def parse(raw: str | None) -> IdInfo:
     else:
         return IdInfo(cleaned, None, "bad_format")
     if birth_date_of(candidate) is None:
-        return IdInfo(cleaned, None, "bad_birth_date")
-    if check_char(candidate[:17]) != candidate[17]:
-        return IdInfo(cleaned, None, "bad_check")
-    return IdInfo(cleaned, candidate, None)
+        problem = "bad_birth_date"
+    elif check_char(candidate[:17]) != candidate[17]:
+        problem = "bad_check"
+    else:
+        return IdInfo(cleaned, candidate, None)
+    kept = rounded(cleaned)
+    return IdInfo(kept, None, "rounded") if kept else IdInfo(cleaned, None, problem)
 
 
 def corrections(cleaned: str) -> list[str]:
@@ -212,6 +233,18 @@ def parse_column(ids: pl.Series) -> pl.DataFrame:
         .then(pl.lit("bad_check"))
     )
     frame = frame.with_columns(problem.alias("id_problem"))
+    # `rounded`: a number typed into Excel as a number.
+    number = c.cast(pl.UInt64, strict=False)
+    nearest = (number + 500) // 1000 * 1000
+    excel = (
+        pl.col("id_problem").is_in(["bad_check", "bad_birth_date"])
+        & pl.col("_18")
+        & ((number == nearest) | (nearest.cast(pl.Float64).cast(pl.UInt64) == number))
+    )
+    frame = frame.with_columns(
+        pl.when(excel).then(nearest.cast(pl.String)).otherwise(c).alias("id_clean"),
+        pl.when(excel).then(pl.lit("rounded")).otherwise(pl.col("id_problem")).alias("id_problem"),
+    )
     valid = pl.col("id_problem").is_null()
     truncated = pl.col("_15") & _date_expr(c.str.slice(6, 8)).dt.year().is_between(1900, dt.date.today().year)
     trusted = valid & ~truncated.fill_null(False)

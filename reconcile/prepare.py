@@ -98,6 +98,7 @@ def _common(frame: pl.DataFrame, prefixes: address.Prefixes | Sequence[str], loo
         "missing": Issue.ID_MISSING,
         "bad_format": Issue.ID_BAD_FORMAT,
         "bad_check": Issue.ID_BAD_CHECK,
+        "rounded": Issue.ID_ROUNDED,
         "bad_birth_date": Issue.ID_BAD_BIRTH_DATE,
     }
     issues = [

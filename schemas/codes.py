@@ -150,6 +150,8 @@ class Issue(StrEnum):
     ID_BAD_FORMAT = "id_bad_format"
     ID_BAD_CHECK = "id_bad_check"
     ID_BAD_BIRTH_DATE = "id_bad_birth_date"
+    ID_ROUNDED = "id_rounded"
+    """An ID typed into Excel as a number: 15 digits kept, zeros after them; only those 15 are compared."""
     NAME_MISSING = "name_missing"
     BIRTH_DATE_UNPARSABLE = "birth_date_unparsable"
     BIRTH_DATE_CONFLICTS_ID = "birth_date_conflicts_id"

@@ -162,6 +162,7 @@ ID_CHECK_LABELS: dict[str, str] = {
     "bad_check": "校验位不符",
     "bad_format": "格式不符",
     "bad_birth_date": "出生日期不符",
+    "rounded": "按数字录入，末三位丢失",
     "fifteen": "15位号码",
 }
 """What an exported ID number fails (`reconcile.idnumber.parse_column`'s `id_problem`), or that it has 15 digits

@@ -2,8 +2,11 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconcile import idnumber
+from reconcile.compare import id_levels
 
 VALID = "11010519491231002X"  # the standard's own example
 
@@ -105,6 +108,8 @@ def test_vectorised_parse_agrees_with_the_scalar_one() -> None:
             i = rng.randrange(len(s) - 1)
             s[i], s[i + 1] = s[i + 1], s[i]
         samples.append("".join(s))
+    for written in base[1:3]:  # typed into Excel as a number: cut, rounded, read back as a double
+        samples += [written[:15] + "000", str(round(int(written), -3)), str(int(float(written[:15] + "000")))]
     vectorised = idnumber.parse_column(pl.Series(samples, dtype=pl.String))
     for raw, row in zip(samples, vectorised.iter_rows(named=True), strict=True):
         scalar = idnumber.parse(raw)
@@ -142,3 +147,37 @@ def test_vectorised_corrections_agree_with_the_scalar_ones() -> None:
     for idx, row in enumerate(frame.iter_rows(named=True)):
         expected = idnumber.corrections(row["id_clean"]) if row["id18"] is None and row["id_clean"] else []
         assert sorted(by_idx.get(idx, [])) == expected, row["id_clean"]
+
+
+def _valid_id(area: str, born: dt.date, sequence: int) -> str:
+    body = f"{area}{born:%Y%m%d}{sequence:03d}"
+    return body + idnumber.check_char(body)
+
+
+_IDS = st.builds(
+    _valid_id,
+    st.sampled_from(["330282", "330281", "332222", "411627"]),
+    st.dates(dt.date(1920, 1, 1), dt.date(2024, 12, 31)),
+    st.integers(0, 999),
+).filter(lambda number: not number.endswith("X"))  # Excel keeps …X as text
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=_IDS, other=_IDS, how=st.sampled_from(["cut", "rounded", "double"]))
+def test_an_id_typed_into_excel_as_a_number_keeps_its_first_15_digits(number: str, other: str, how: str) -> None:
+    """330281200106294976 (a double read back from 3.30281200106295E+17) is the registered 33028120010629xxxx."""
+    cut = number[:15] + "000"
+    written = {"cut": cut, "rounded": str(round(int(number), -3)), "double": str(int(float(cut)))}[how]
+    info = idnumber.parse(written)
+    if info.id18 is not None:  # ended in 000 already, or Excel's number is itself valid (1 in 11): nothing to tell
+        return
+    assert info.problem == "rounded"
+    assert info.cleaned is not None
+    assert info.cleaned.endswith("000")
+    column = idnumber.parse_column(pl.Series([written]))
+    assert column.row(0)[:3] == (info.cleaned, None, "rounded")
+    reg, roll = pl.Series([number, other]), pl.Series([info.cleaned] * 2)
+    levels = id_levels(reg, reg, pl.Series([None, None], dtype=pl.String), roll).to_list()
+    assert levels[0] == (3 if info.cleaned == number else 2)  # one number, as far as Excel kept it
+    if other[:14] != number[:14]:
+        assert levels[1] == 0
