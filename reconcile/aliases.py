@@ -15,7 +15,7 @@ import polars as pl
 
 from reconcile.dwelling import PARTS, resolve_flats
 from reconcile.frames import Frame, collect
-from schemas.codes import DecidedBy
+from schemas.codes import DecidedBy, Issue
 
 LEAST = 5
 """People at their registered flat an unknown name needs before it is taken for a registered place."""
@@ -83,8 +83,9 @@ def learnt_places(register: Frame, roll: Frame, links: Frame) -> pl.DataFrame:
 def with_learnt_places(register: Frame, roll: Frame, links: Frame) -> pl.LazyFrame:
     """`roll` with the records written at a learnt name (`learnt_places`) located at the place it means.
 
-    Their `dw_place` is the registered place, and `flat`, `flat_fits` and `flat_candidates` are found again among
-    that community's registered flats; every other record is as it was, in its order.
+    Their `dw_place` is the registered place, `flat`, `flat_fits` and `flat_candidates` are found again among
+    that community's registered flats, and their `issues` name `Issue.PLACE_LEARNT`; every other record is as it
+    was, in its order.
     """
     aliases = learnt_places(register, roll, links)
     if aliases.height == 0:
@@ -101,13 +102,17 @@ def with_learnt_places(register: Frame, roll: Frame, links: Frame) -> pl.LazyFra
         .join(aliases.lazy(), on=["community_code", "dw_place"])
         .select("idx", "community_code", *[p for p in PARTS if p != "dw_place"], pl.col("alias").alias("dw_place"))
     )
-    located = resolve_flats(moved, flats).select("idx", *LOCATED)
+    located = resolve_flats(moved, flats).select("idx", *LOCATED, pl.lit(True).alias("_learnt"))
+    learnt = pl.col("_learnt").fill_null(False)
     return (
         roll.lazy()
         .join(located.lazy(), on="idx", how="left", suffix="_learnt", maintain_order="left")
         .with_columns(
-            pl.when(pl.col("flat_learnt").is_not_null()).then(pl.col(f"{c}_learnt")).otherwise(pl.col(c)).alias(c)
-            for c in LOCATED
+            *(pl.when(learnt).then(pl.col(f"{c}_learnt")).otherwise(pl.col(c)).alias(c) for c in LOCATED),
+            pl.when(learnt)
+            .then(pl.concat_list("issues", pl.lit(Issue.PLACE_LEARNT.value)))
+            .otherwise(pl.col("issues"))
+            .alias("issues"),
         )
-        .drop(f"{c}_learnt" for c in LOCATED)
+        .drop(*(f"{c}_learnt" for c in LOCATED), "_learnt")
     )

@@ -160,6 +160,9 @@ class Issue(StrEnum):
     MOVED_IN_UNPARSABLE = "moved_in_unparsable"
     HOUSEHOLD_MISSING = "household_missing"
     ADDRESS_UNPARSED = "address_unparsed"
+    PLACE_LEARNT = "place_learnt"
+    """A roll row written at a place name the register does not know, read as the registered place where most of
+    the people linked at that name live at their registered flat (`reconcile.aliases`)."""
     ADDRESS_FROM_ABOVE = "address_from_above"
     """A roll row that wrote its address as 同上 / 〃 or left it blank: the address of the row above was taken."""
 

@@ -30,7 +30,9 @@ def _city(home: dict[str, int], away: int, *, decided_by: str = "auto") -> tuple
         for _ in range(n):
             register.append({"idx": i, **_flat(place, 14, 101 + i), "flat": f"{CODE}|{place}|14|{101 + i}"})
             written = _flat("电厂宿舍", 14, 101 + i if at_home else 901 + i)
-            roll.append({"idx": 1000 + i, **written, "flat": "~", "flat_fits": 0, "flat_candidates": None})
+            roll.append(
+                {"idx": 1000 + i, **written, "flat": "~", "flat_fits": 0, "flat_candidates": None, "issues": ["x"]}
+            )
             links.append({"rid": i, "lid": 1000 + i, "decided_by": decided_by})
             i += 1
     return (
@@ -43,6 +45,7 @@ def _city(home: dict[str, int], away: int, *, decided_by: str = "auto") -> tuple
                 "flat": pl.String,
                 "flat_fits": pl.Int32,
                 "flat_candidates": pl.List(pl.String),
+                "issues": pl.List(pl.String),
             },
         ),
         pl.DataFrame(links, schema={"rid": pl.Int64, "lid": pl.Int64, "decided_by": pl.String}),
@@ -75,5 +78,6 @@ def test_an_unknown_name_is_the_place_most_of_its_people_live_at_home_in(
             home_here = f"|{best}|" in mine and idx - 1000 < dongfeng + chaoyang
             assert flat == mine if home_here else flat.startswith("~"), idx
         assert (located["dw_place"] == best).all()
+        assert located["issues"].to_list() == [["x", "place_learnt"]] * roll.height  # an operator sees it was learnt
     else:
         assert located.equals(roll)
