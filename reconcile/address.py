@@ -4,7 +4,7 @@ Handles prefixes (province, city, street, community, a village without its 村),
 Chinese numerals (十二幢, 三单元五〇一), 幢/栋/号楼/座/#, a building's letter (A座), `12-3-301` and
 `12幢3-301` shorthand, 室/号/房 or nothing after the room, full-width digits,
 stray spaces, a bracketed note at the end (出租) and rural 村 + 组 + 号 addresses; a unit before its building
-(2单元8幢), 号 for an estate's building (8号2-302), a room let in parts (302-1) and a flat's annex (302室车库).
+(2单元8幢), 号 for an estate's building (8号2-302), a room let in parts (302-1) and a flat's attic (302室阁楼).
 Compound names are matched to the register's own spelling with `place_matches`;
 how two parsed addresses relate is `reconcile.dwelling`'s business.
 """
@@ -52,8 +52,17 @@ _VILLAGE_DASH = re.compile(r"^(.*[^新\d零〇一二两三四五六七八九十�
 """A village's group and house as 3-46 (冶山村3-46 is 冶山村3组46号); not an estate's 新村 or 一村."""
 _LANE_DASH = re.compile(r"^(.*[路街巷])(\d+)-(\d{1,2})号?$")
 """A lane and house as 22-33 (老街22-33 is 老街22弄33号); three digits after the dash are a room (解放路8-302)."""
-_BARE_DOOR = re.compile(r"([路街巷弄里])(\d+)$")
-"""A house number on a road or lane without its 号 (北街59)."""
+_BARE_DOOR = re.compile(r"([^\d\-#A-Za-z幢栋座元室层楼号组期区])(\d+)$")
+"""A house number at the end without its 号 (北街59, 黄港村高礁76); not a room, group or building's number."""
+_NATURAL_VILLAGE = re.compile(r"自然村")
+"""The word for a natural village (南田礁自然村75号): the register writes its name alone (王家坑村南田礁75号)."""
+_ROOM_PART_DASH = re.compile(r"(\d+)-(\d{3,4})-\d{1,2}[室号房]?$")
+"""A room let in parts in the dash form (82-401-1, 10-2-202-1): the room's part dropped."""
+_FLOOR_DOOR = (
+    re.compile(r"([幢栋座元楼])(\d{1,2})-(\d)[室号房]?$"),
+    re.compile(r"([幢栋座元楼])(\d{1,2})-(\d{2})[室号房]?$"),
+)
+"""A room as floor and door (17-1 after a building or unit is 1701, 2-12 is 212); 2-302 stays unit and room."""
 _ORDINAL = re.compile(r"第(\d)")
 """第 before a number (第8幢, 第3组): the number alone."""
 _HASH_BUILDING = re.compile(r"(\d+)#楼?")
@@ -61,11 +70,11 @@ _GROUP_WORDS = re.compile(f"([\\d{_CN_NUMERAL.pattern[1:-2]}])(?:村民小组|�
 """A village group by another word (3村民小组, 三队, 5生产队): written as 组."""
 _FLOOR = re.compile(r"([幢栋座楼元号])(\d+)[楼层](\d+)")
 """A floor before the room that begins with it (8幢3楼302, 2单元12层1201): the room alone."""
-_ANNEX = re.compile(r"(\d[室号房]?)(?:附房|辅房|车库|自行车库|储藏室|储物间|杂物间|阁楼|地下室)$")
-"""A flat's annex after its room (302室车库, 302附房): a household living in its own garage lives at its flat."""
+_ANNEX = re.compile(r"(\d[室号房]?)(?:阁楼|顶楼阁楼)$")
+"""A flat's attic after its room (302室阁楼) is the flat; a garage, 附房 or 储藏室 is a dwelling of its own."""
 _UNIT_FIRST = re.compile(r"(\d+)单元(\d+|[A-Za-z])(号楼|幢|栋|座)")
 """The unit written before its building (2单元8幢302): the building first."""
-_SUB_ROOM = re.compile(r"([幢栋座元])(\d{3,4})[室号房]?-\d{1,2}[室号房]?$")
+_SUB_ROOM = re.compile(r"([幢栋座元楼])(\d{3,4})[室号房]?-\d{1,2}[室号房]?$")
 """A room let in parts (302-1, 302室-2): the flat's room."""
 _DOOR_BUILDING = re.compile(r"(^|[^路街巷弄里道\d])(\d+)号(\d+)-(\d+)")
 """An estate's building as 号 before a unit and room (城东新村8号2-302); not a road's house (解放路8号2-302)."""
@@ -116,7 +125,7 @@ def _clean(raw: str | None) -> str:
     text = unicodedata.normalize("NFKC", str(raw))
     text = _SPACES.sub("", text)
     text = _TRAILING_NOTE.sub("", text) or text
-    text = _DASHES.sub("-", text)
+    text = _ROOM_PART_DASH.sub(r"\1-\2", _DASHES.sub("-", _NATURAL_VILLAGE.sub("", text)))
     return _LANE_DASH.sub(r"\1\2弄\3号", _VILLAGE_DASH.sub(r"\1\2组\3号", text))
 
 
@@ -135,6 +144,7 @@ def _numerals(text: str) -> str:
     text = _CN_TAIL.sub(lambda m: str(chinese_number(m.group())), text)
     text = _without_floor(_ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", _ANNEX.sub(r"\1", text))))
     text = _DOOR_BUILDING.sub(r"\1\2幢\3-\4", _SUB_ROOM.sub(r"\1\2", _UNIT_FIRST.sub(r"\2\3\1单元", text)))
+    text = _FLOOR_DOOR[1].sub(r"\1\2\3", _FLOOR_DOOR[0].sub(r"\1\g<2>0\3", text))
     return _BARE_DOOR.sub(r"\1\2号", text)
 
 
@@ -225,6 +235,16 @@ def _cut(text: str, pattern: re.Pattern[str] | None) -> str:
     return text[match.end() :] if match and match.end() < len(text) else text
 
 
+_ABOVE = "^[一-鿿]{2,3}[省市]"
+"""A province or city the register does not write (宁波市 in 浙江省宁波市象山县): cut where a known prefix follows."""
+
+
+@lru_cache(maxsize=64)
+def _above_pattern(prefixes: tuple[str, ...]) -> str | None:
+    ordered = {p for p in prefixes if p}
+    return _ABOVE + "(" + _one_of(ordered)[1:] + ")" if ordered else None
+
+
 def strip_prefixes(text: str, prefixes: Prefixes | Sequence[str]) -> str:
     """Remove any of `prefixes` from the start, repeatedly (longest first), never the whole text.
 
@@ -242,8 +262,11 @@ def strip_prefixes(text: str, prefixes: Prefixes | Sequence[str]) -> str:
     known = Prefixes.of(prefixes)
     full, guarded = _prefix_pattern(known.full), _prefix_pattern(known.guarded, repeated=False)
     kept = _prefix_pattern(known.kept, repeated=False)
+    above = _above_pattern(known.full)
     for _ in range(_ROUNDS if guarded else 1):
         text = _cut(text, full)
+        if above and (m := re.match(above, text)):
+            text = _cut(text[m.start(1) :], full)
         if guarded and not (kept and kept.match(text)):
             text = _cut(text, guarded)
     stems = _stem_pattern(known.full)
@@ -360,17 +383,29 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
     t = pl.col("t")
     noted = t.str.replace(_TRAILING_NOTE.pattern, "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
+    text = text.with_columns(t.str.replace_all(_NATURAL_VILLAGE.pattern, "").alias("t"))
     text = text.with_columns(t.str.replace_all(_DASHES.pattern, "-").alias("t"))
+    text = text.with_columns(t.str.replace(_ROOM_PART_DASH.pattern, "${1}-${2}").alias("t"))
     text = text.with_columns(t.str.replace(_VILLAGE_DASH.pattern, "${1}${2}组${3}号").alias("t"))
     text = text.with_columns(t.str.replace(_LANE_DASH.pattern, "${1}${2}弄${3}号").alias("t"))
     known = Prefixes.of(prefixes)
     full, guarded = _prefix_pattern(known.full), _prefix_pattern(known.guarded, repeated=False)
     kept = _prefix_pattern(known.kept, repeated=False)
+    above = _above_pattern(known.full)
     for _ in range(_ROUNDS if guarded else 1):  # as `strip_prefixes`
-        for pattern, unless in ((full, None), (guarded, kept)):
+        steps: tuple[tuple[str | None, re.Pattern[str] | None], ...] = (
+            (full.pattern if full else None, None),
+            (above, None),  # replaced by the prefix that follows it, not cut
+            (full.pattern if full else None, None),
+            (guarded.pattern if guarded else None, kept),
+        )
+        for pattern, unless in steps:
             if pattern is None:
                 continue
-            stripped = t.str.replace(pattern.pattern, "")
+            if pattern == above:
+                text = text.with_columns(t.str.replace(above, "${1}").alias("t"))
+                continue
+            stripped = t.str.replace(pattern, "")
             cut = stripped != ""
             if unless is not None:
                 cut = cut & ~t.str.contains(unless.pattern)
@@ -417,6 +452,8 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
     text = text.with_columns(t.str.replace_all(_UNIT_FIRST.pattern, "${2}${3}${1}单元").alias("t"))
     text = text.with_columns(t.str.replace(_SUB_ROOM.pattern, "${1}${2}").alias("t"))
     text = text.with_columns(t.str.replace_all(_DOOR_BUILDING.pattern, "${1}${2}幢${3}-${4}").alias("t"))
+    text = text.with_columns(t.str.replace(_FLOOR_DOOR[0].pattern, "${1}${2}0${3}").alias("t"))
+    text = text.with_columns(t.str.replace(_FLOOR_DOOR[1].pattern, "${1}${2}${3}").alias("t"))
     text = text.with_columns(t.str.replace(_BARE_DOOR.pattern, "${1}${2}号").alias("t"))
 
     text = text.with_columns(

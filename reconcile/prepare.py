@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -138,6 +139,18 @@ def community_names(raw: pl.DataFrame) -> dict[str, str]:
     return dict(zip(pairs["community_name"].to_list(), pairs["community_code_raw"].to_list(), strict=True))
 
 
+_COMMITTEE = re.compile(r"(?:居民委员会|居委会|(村)民委员会|(村)委会)$")
+
+
+def community_of(committee: str) -> str:
+    """A community's name from its committee's (河洪社区居委会 → 河洪社区, 红礁村委会 → 红礁村), as addresses write it.
+
+    >>> community_of("河洪社区居委会"), community_of("红礁村民委员会"), community_of("金山社区")
+    ('河洪社区', '红礁村', '金山社区')
+    """
+    return _COMMITTEE.sub(lambda m: m[1] or m[2] or "", committee)
+
+
 def prefixes_of(raw_register: pl.DataFrame, *, sample: int = 20_000) -> address.Prefixes:
     """The administrative prefixes addresses start with (city, street, community), learnt from the register.
 
@@ -146,7 +159,7 @@ def prefixes_of(raw_register: pl.DataFrame, *, sample: int = 20_000) -> address.
     register gives the same prefixes whatever its row order.
     """
     anchors = set(raw_register["street"].drop_nulls().unique().to_list())
-    anchors |= set(raw_register["community_name"].drop_nulls().unique().to_list())
+    anchors |= {community_of(name) for name in raw_register["community_name"].drop_nulls().unique().to_list()}
     distinct = raw_register["address_raw"].drop_nulls().unique().sort()
     spread = distinct.gather_every(max(1, -(-distinct.len() // sample))) if sample > 0 else distinct.clear()
     return address.admin_prefixes(spread.to_list(), anchors)
