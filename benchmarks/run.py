@@ -5,7 +5,7 @@ while scale, seed and the generator's source are unchanged),
 run the whole nightly pipeline in a child process (peak memory is the
 child's own), score it against the ground truth. At scale 1 also run Splink
 on the same prepared records in another child. Then the same on cities from
-`benchmarks.independent_city`, `benchmarks.independent_city_b` and `benchmarks.independent_city_c` (each written
+`benchmarks.independent_city`, `benchmarks.independent_city_b`, `_c` and `_d` (each written
 from the data contract alone, by someone who had read neither `synth/` nor the engine), unless `--no-independent`. Prints everything; record the output in benchmarks/RESULTS.md.
 """
 
@@ -84,6 +84,12 @@ INDEPENDENT = (
         "third independent city (benchmarks/independent_city_c.py)",
         "benchmarks.independent_city_c",
         "indep-c-",
+    ),
+    Generator(
+        "independent-d",
+        "fourth independent city (benchmarks/independent_city_d.py)",
+        "benchmarks.independent_city_d",
+        "indep-d-",
     ),
 )
 """Cities written from the data contract alone, each by someone who had read neither `synth/` nor the engine."""
@@ -195,8 +201,8 @@ def main() -> None:
         "--independent",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also score each scale on the cities of benchmarks/independent_city.py, independent_city_b.py and "
-        "independent_city_c.py (each written from the contract alone)",
+        help="also score each scale on the cities of benchmarks/independent_city.py, independent_city_b.py, "
+        "independent_city_c.py and independent_city_d.py (each written from the contract alone)",
     )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
