@@ -45,12 +45,14 @@ _CN_TAIL = re.compile(f"(?<={_TAIL_AFTER}){_CN_NUMERAL.pattern}$")
 _DASHES = re.compile(r"[－—–‐―~～]")
 _SPACES = re.compile(r"\s+")
 _TRAILING_NOTE = re.compile(
-    r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|出租|租住|借住|自住|暂住|合租|[东西南北中][边间]?套)+$"
+    r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|出租|租住|借住|自住|暂住|合租|[东西南北中][边间]?套"
+    r"|[东西南北][首边侧]|[前后][屋间]|楼[上下])+$"
 )
-"""A note at the end: in brackets, how the flat is held (…302室出租), or which side of the landing (…302东边套)."""
+"""A note at the end: in brackets, how the flat is held (…302室出租), which side of the landing (…302东边套), or
+which part of a house (…68号东首, 45号前屋, 24号楼下)."""
 _VILLAGE_DASH = re.compile(r"^(.*[^新\d零〇一二两三四五六七八九十百千]村)(\d+)-(\d+)号?$")
 """A village's group and house as 3-46 (冶山村3-46 is 冶山村3组46号); not an estate's 新村 or 一村."""
-_LANE_DASH = re.compile(r"^(.*[路街巷])(\d+)-(\d{1,2})号?$")
+_LANE_DASH = re.compile(r"^(.*[路街巷弄])(\d+)-(\d{1,2})号?$")
 """A lane and house as 22-33 (老街22-33 is 老街22弄33号); three digits after the dash are a room (解放路8-302)."""
 _BARE_DOOR = re.compile(r"([^\d\-#A-Za-z幢栋座元室层楼号组期区])(\d+)$")
 """A house number at the end without its 号 (北街59, 黄港村高礁76); not a room, group or building's number."""
@@ -68,6 +70,8 @@ _ORDINAL = re.compile(r"第(\d)")
 _HASH_BUILDING = re.compile(r"(\d+)#楼?")
 _GROUP_WORDS = re.compile(f"([\\d{_CN_NUMERAL.pattern[1:-2]}])(?:村民小组|村民组|生产队|小组|队)")
 """A village group by another word (3村民小组, 三队, 5生产队): written as 组."""
+_GROUP_SHE = re.compile(f"([\\d{_CN_NUMERAL.pattern[1:-2]}])社(\\d)")
+"""A village group as 社 before its house's number (15社44号); not 社区."""
 _FLOOR = re.compile(r"([幢栋座楼元号])(\d+)[楼层](\d+)")
 """A floor before the room that begins with it (8幢3楼302, 2单元12层1201): the room alone."""
 _ANNEX = re.compile(r"(\d[室号房]?)(?:阁楼|顶楼阁楼)$")
@@ -139,7 +143,7 @@ def _without_floor(text: str) -> str:
 
 def _numerals(text: str) -> str:
     """Chinese numerals as digits, `12#` as 12幢, no 第 before a number, 组 for a group's other words, no floor."""
-    text = _GROUP_WORDS.sub(r"\1组", text)
+    text = _GROUP_SHE.sub(r"\1组\2", _GROUP_WORDS.sub(r"\1组", text))
     text = _CN_NUMBER.sub(lambda m: str(chinese_number(m.group())), text)
     text = _CN_TAIL.sub(lambda m: str(chinese_number(m.group())), text)
     text = _without_floor(_ORDINAL.sub(r"\1", _HASH_BUILDING.sub(r"\1幢", _ANNEX.sub(r"\1", text))))
@@ -418,6 +422,7 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
                 t.str.replace(f"{stems}({_NUMBER_START})", "${1}").alias("t")
             )
     text = text.with_columns(t.str.replace_all(_GROUP_WORDS.pattern, "${1}组").alias("t"))
+    text = text.with_columns(t.str.replace_all(_GROUP_SHE.pattern, "${1}组${2}").alias("t"))
     # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
     tokens, converted = _numeral_tokens(text, _V_CN_NUMBER)
     if tokens:

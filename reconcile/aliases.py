@@ -183,6 +183,17 @@ def _relocated(roll: pl.LazyFrame, moved: pl.DataFrame, flats: pl.DataFrame) -> 
     )
 
 
+def _names_natural(written: pl.Expr, natural: pl.Expr) -> pl.Expr:
+    """Whether a written place names a natural village: the same, or one ends the other, a 村 after it dropped.
+
+    李家塘, 李家塘村 and 西头李家塘 are one: the village's own name is often written before it.
+    """
+    stem = written.str.replace("村$", "")
+    return (written == natural) | (
+        (stem.str.len_chars() >= 2) & (natural.str.ends_with(stem) | stem.str.ends_with(natural))
+    )
+
+
 def _at_learnt_groups(roll: pl.LazyFrame, groups: pl.DataFrame, flats: pl.DataFrame) -> pl.DataFrame:
     """(idx, community_code, *PARTS): unplaced roll houses by group or natural village, as the register writes them.
 
@@ -208,10 +219,11 @@ def _at_learnt_groups(roll: pl.LazyFrame, groups: pl.DataFrame, flats: pl.DataFr
     )
     by_village = (
         unplaced.filter(_house())
-        .select("idx", "community_code", pl.col("dw_place").alias("natural"), pl.col("dw_building").alias("number"))
-        .join(groups.lazy(), on=["community_code", "natural"])
+        .select("idx", "community_code", pl.col("dw_place").alias("written"), pl.col("dw_building").alias("number"))
+        .join(groups.lazy(), on="community_code")
+        .filter(_names_natural(pl.col("written"), pl.col("natural")))
         .join(group_houses, on=["community_code", "group", "number"])
-        .filter(pl.len().over("idx") == 1)  # the number in one group of that village only
+        .filter(pl.len().over("idx") == 1)  # the number in one group of those villages only
     )
     return collect(pl.concat([by_group, by_village]).select("idx", "community_code", *PARTS).sort("idx"))
 
