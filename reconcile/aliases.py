@@ -225,7 +225,8 @@ def _at_learnt_groups(roll: pl.LazyFrame, groups: pl.DataFrame, flats: pl.DataFr
         .join(group_houses, on=["community_code", "group", "number"])
         .filter(pl.len().over("idx") == 1)  # the number in one group of those villages only
     )
-    return collect(pl.concat([by_group, by_village]).select("idx", "community_code", *PARTS).sort("idx"))
+    columns = ("idx", "community_code", *PARTS)
+    return collect(pl.concat([by_group.select(columns), by_village.select(columns)]).sort("idx"))
 
 
 def with_learnt_places(register: Frame, roll: Frame, links: Frame) -> pl.LazyFrame:
