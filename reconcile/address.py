@@ -222,11 +222,16 @@ _ROUNDS = 3
 """Prefixes, then a guarded short name, this many times: 浙江余姚 兰江 谭家岭社区 needs two."""
 
 
+_GROUP_AFTER = f"({_NUMBER_START}[0-9零〇一二两三四五六七八九十百千]*(?:组|队|社|小组|村民|生产))"
+"""A group's number and word, which a village's name without its 村 is cut before (西三十组: 西三 cut)."""
+
+
 @lru_cache(maxsize=64)
 def _stem_pattern(prefixes: tuple[str, ...]) -> str | None:
-    """A pattern of village names without their 村 (西三村 → 西三), for where a number follows.
+    """A pattern of village names without their 村 (西三村 → 西三), for where a group follows (`_GROUP_AFTER`).
 
-    `西三十组` is group 10 of 西三村, not group 30 of 西.
+    `西三十组` is group 10 of 西三村, not group 30 of 西; 竹岙3号 in another village is its natural village 竹岙,
+    not 竹岙村.
     """
     stems = {p[:-1] for p in prefixes if p.endswith("村") and len(p) >= 3}
     return _one_of(stems) if stems else None
@@ -253,7 +258,7 @@ def strip_prefixes(text: str, prefixes: Prefixes | Sequence[str]) -> str:
     """Remove any of `prefixes` from the start, repeatedly (longest first), never the whole text.
 
     A guarded short name goes only where the text does not go on as the register's place names do. Then a
-    village prefix written without its 村 where a number follows.
+    village prefix written without its 村 where a group follows.
 
     >>> strip_prefixes("慈溪市浒山街道金山花园1幢", ["慈溪市", "浒山街道"])
     '金山花园1幢'
@@ -274,8 +279,8 @@ def strip_prefixes(text: str, prefixes: Prefixes | Sequence[str]) -> str:
         if guarded and not (kept and kept.match(text)):
             text = _cut(text, guarded)
     stems = _stem_pattern(known.full)
-    if stems and (stem := re.match(stems + f"(?={_NUMBER_START})", text)):
-        text = text[stem.end() :]
+    if stems and (stem := re.match(stems + _GROUP_AFTER, text)):
+        text = text[stem.start(1) :]
     return text
 
 
@@ -419,7 +424,7 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
         if stems:
             text = text.with_columns(
                 # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
-                t.str.replace(f"{stems}({_NUMBER_START})", "${1}").alias("t")
+                t.str.replace(stems + _GROUP_AFTER, "${1}").alias("t")
             )
     text = text.with_columns(t.str.replace_all(_GROUP_WORDS.pattern, "${1}组").alias("t"))
     text = text.with_columns(t.str.replace_all(_GROUP_SHE.pattern, "${1}组${2}").alias("t"))
