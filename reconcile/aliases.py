@@ -19,6 +19,10 @@ from schemas.codes import DecidedBy, Issue
 
 LEAST = 5
 """People at their registered flat an unknown name needs before it is taken for a registered place."""
+GROUP_LEAST = 3
+"""People written at a group's house on one side and at a natural village's house of the same number on the other
+that a group needs before it is taken for part of that village: house numbers run to a hundred or so, so two
+unrelated houses share their number about once in a hundred pairs, and three pairs that all do are no chance."""
 SHARE = 0.5
 """Of the people linked within the community at an unknown name, the share that must live at their registered
 flat in that one place (the others moved within the community, or are namesakes)."""
@@ -106,7 +110,7 @@ def learnt_groups(register: Frame, roll: Frame, links: Frame) -> pl.DataFrame:
 
     A village's houses are numbered within their natural village, and one side may write a house by its group
     (石屿村十四组17号) where the other writes its natural village (石屿村蟹钳浦17号); neither address says which
-    group a natural village holds. Where at least `LEAST` people linked within the community are written at a
+    group a natural village holds. Where at least `GROUP_LEAST` people linked within the community are written at a
     group's house on one side and at a natural village's house of the same number on the other, and at least
     `SHARE` of those linked between that group and any natural village's house are, the group is that village's.
 
@@ -151,7 +155,9 @@ def learnt_groups(register: Frame, roll: Frame, links: Frame) -> pl.DataFrame:
         .with_columns(pl.len().over(key).alias("_tied"))
         .filter(pl.col("_tied") == 1)
     )
-    found = best.join(linked, on=key).filter((pl.col("home") >= LEAST) & (pl.col("home") >= SHARE * pl.col("linked")))
+    found = best.join(linked, on=key).filter(
+        (pl.col("home") >= GROUP_LEAST) & (pl.col("home") >= SHARE * pl.col("linked"))
+    )
     return collect(found.select(*key, "natural").sort(key))
 
 
