@@ -43,7 +43,15 @@ _TAIL_AFTER = r"[\d幢栋座号楼元组#-]"
 _CN_TAIL = re.compile(f"(?<={_TAIL_AFTER}){_CN_NUMERAL.pattern}$")
 """A room written in numerals at the very end, after a building or unit (3单元五〇一)."""
 _DASHES = re.compile(r"[－—–‐―~～]")
-_SPACES = re.compile(r"\s+")
+_SPACES = re.compile(r"[\s/、]+")
+"""Spaces, and the marks a worker joins an address's columns with (嘉禾花园/8/1602)."""
+_APART = r"[\s/、]"
+_SEPARATED_NUMBERS = (
+    re.compile(rf"(^|[^\d幢栋座元室层楼号组#\-]){_APART}*(\d+){_APART}+(\d+){_APART}+(\d+){_APART}*$"),
+    re.compile(rf"(^|[^\d幢栋座元室层楼号组#\-]){_APART}*(\d+){_APART}+(\d+){_APART}*$"),
+)
+"""An address's columns joined by spaces (嘉禾花园 8 1602, 5 2 502): numbers apart at the end, after the place, are
+building, unit and room, read as 8-1602 and 5-2-502; a stray space inside a room after its unit (1单元10 1室) is not."""
 _TRAILING_NOTE = re.compile(
     r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|出租|租住|借住|自住|暂住|合租|[东西南北中][边间]?套"
     r"|[东西南北][首边侧]|[前后][屋间]|楼[上下])+$"
@@ -127,6 +135,8 @@ def _clean(raw: str | None) -> str:
     if raw is None:
         return ""
     text = unicodedata.normalize("NFKC", str(raw))
+    text = _SEPARATED_NUMBERS[0].sub(r"\1\2-\3-\4", text)
+    text = _SEPARATED_NUMBERS[1].sub(r"\1\2-\3", text)
     text = _SPACES.sub("", text)
     text = _TRAILING_NOTE.sub("", text) or text
     text = _ROOM_PART_DASH.sub(r"\1-\2", _DASHES.sub("-", _NATURAL_VILLAGE.sub("", text)))
@@ -211,6 +221,9 @@ class Prefixes:
     the address goes on as one of `kept`."""
     kept: tuple[str, ...] = ()
     """A guarded short name with the character after it where the register goes on with it (兰江路, 兰江小)."""
+    places: tuple[str, ...] = ()
+    """Villages' names without their 村 that the register writes as a place of their own (竹岙 of 外塘村竹岙3号,
+    beside the village 竹岙村): cut from an address only before a group (竹岙3组), not before a house's number."""
 
     @classmethod
     def of(cls, prefixes: Prefixes | Sequence[str]) -> Prefixes:
@@ -227,14 +240,25 @@ _GROUP_AFTER = f"({_NUMBER_START}[0-9零〇一二两三四五六七八九十百�
 
 
 @lru_cache(maxsize=64)
-def _stem_pattern(prefixes: tuple[str, ...]) -> str | None:
-    """A pattern of village names without their 村 (西三村 → 西三), for where a group follows (`_GROUP_AFTER`).
+def _stem_pattern(prefixes: tuple[str, ...], places: tuple[str, ...], *, placed: bool) -> str | None:
+    """A pattern of village names without their 村 (西三村 → 西三), of those written as places (`placed`) or not.
 
-    `西三十组` is group 10 of 西三村, not group 30 of 西; 竹岙3号 in another village is its natural village 竹岙,
-    not 竹岙村.
+    `西三十组` is group 10 of 西三村, not group 30 of 西. The places are `Prefixes.places`.
     """
-    stems = {p[:-1] for p in prefixes if p.endswith("村") and len(p) >= 3}
+    stems = {p[:-1] for p in prefixes if p.endswith("村") and len(p) >= 3 and (p[:-1] in places) == placed}
     return _one_of(stems) if stems else None
+
+
+def _stem_cuts(known: Prefixes) -> list[str]:
+    """Patterns of a village's name without its 村 and what must follow it (captured) for it to be cut.
+
+    A number, or a group where the register also writes the name as a place.
+    """
+    cuts = [
+        (_stem_pattern(known.full, known.places, placed=False), f"({_NUMBER_START})"),
+        (_stem_pattern(known.full, known.places, placed=True), _GROUP_AFTER),
+    ]
+    return [stems + after for stems, after in cuts if stems]
 
 
 def _cut(text: str, pattern: re.Pattern[str] | None) -> str:
@@ -278,9 +302,10 @@ def strip_prefixes(text: str, prefixes: Prefixes | Sequence[str]) -> str:
             text = _cut(text[m.start(1) :], full)
         if guarded and not (kept and kept.match(text)):
             text = _cut(text, guarded)
-    stems = _stem_pattern(known.full)
-    if stems and (stem := re.match(stems + _GROUP_AFTER, text)):
-        text = text[stem.start(1) :]
+    for stem_cut in _stem_cuts(known):
+        if stem := re.match(stem_cut, text):
+            text = text[stem.start(1) :]
+            break
     return text
 
 
@@ -383,12 +408,11 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
     >>> parse_column(pl.Series(["城东东区12-3-301", "周家村三组15号", None])).rows()
     [('flat', '城东东区', '12', '3', '301', None, None), ('rural', '周家村', None, None, None, '3', '15'), ('other', None, None, None, None, None, None)]
     """
-    text = (
-        raw.cast(pl.String)
-        .fill_null("")
-        .to_frame("raw")
-        .select(pl.col("raw").str.normalize("NFKC").str.replace_all(_SPACES.pattern, "").alias("t"))
-    )
+    text = raw.cast(pl.String).fill_null("").to_frame("raw").select(pl.col("raw").str.normalize("NFKC").alias("t"))
+    t = pl.col("t")
+    text = text.with_columns(t.str.replace(_SEPARATED_NUMBERS[0].pattern, "${1}${2}-${3}-${4}").alias("t"))
+    text = text.with_columns(t.str.replace(_SEPARATED_NUMBERS[1].pattern, "${1}${2}-${3}").alias("t"))
+    text = text.with_columns(t.str.replace_all(_SPACES.pattern, "").alias("t"))
     t = pl.col("t")
     noted = t.str.replace(_TRAILING_NOTE.pattern, "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
@@ -419,13 +443,10 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
             if unless is not None:
                 cut = cut & ~t.str.contains(unless.pattern)
             text = text.with_columns(pl.when(cut).then(stripped).otherwise(t).alias("t"))
-    if known.full:
-        stems = _stem_pattern(known.full)
-        if stems:
-            text = text.with_columns(
-                # Only the stem that a number follows (the scalar parser looks ahead; Rust's regex cannot).
-                t.str.replace(stems + _GROUP_AFTER, "${1}").alias("t")
-            )
+    stemmed: pl.Expr = t
+    for stem_cut in reversed(_stem_cuts(known)):  # the first that fits, as `strip_prefixes`
+        stemmed = pl.when(t.str.contains(stem_cut)).then(t.str.replace(stem_cut, "${1}")).otherwise(stemmed)
+    text = text.with_columns(stemmed.alias("t"))
     text = text.with_columns(t.str.replace_all(_GROUP_WORDS.pattern, "${1}组").alias("t"))
     text = text.with_columns(t.str.replace_all(_GROUP_SHE.pattern, "${1}组${2}").alias("t"))
     # Chinese numerals: each distinct numeral-and-marker token is converted once, then all are replaced at once.
@@ -545,10 +566,18 @@ def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> Prefixes
                     kept.add(rest[: len(short) + 1])
         found |= shorts - guarded
 
+    stems = {p[:-1] for p in found if p.endswith("村") and len(p) >= 3}
+    places: set[str] = set()
+    if stems:
+        full = _prefix_pattern(tuple(found))
+        for text in folded:  # the register writes a village's own name in full: a stem without 村 is a place
+            rest = _cut(text, full)
+            places.update(s for s in stems if rest.startswith(s) and not rest.startswith(s + "村"))
+
     def ordered(names: set[str]) -> tuple[str, ...]:
         return tuple(sorted(names, key=lambda p: (-len(p), p)))  # longest first; ties by text, not by hash order
 
-    return Prefixes(ordered(found), ordered(guarded), ordered(kept))
+    return Prefixes(ordered(found), ordered(guarded), ordered(kept), ordered(places))
 
 
 def _is_subsequence(short: str, long: str) -> bool:

@@ -517,3 +517,25 @@ def test_rooms_as_floor_and_door_parts_natural_villages_bare_houses_and_an_unwri
     assert address.parse(f"{above}{natural}{house}号", prefixes).place != natural  # no known prefix after it
     texts = [text for pair in same for text in pair]
     assert address.parse_column(pl.Series(texts), prefixes).rows() == _as_rows(texts, prefixes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    natural=st.sampled_from(["竹岙", "下湾", "周家"]),
+    village=st.sampled_from(["外塘村", "西头村"]),
+    group=st.integers(1, 20),
+    house=st.integers(1, 200),
+)
+def test_a_village_name_the_register_also_writes_as_a_place_is_cut_only_before_a_group(
+    natural: str, village: str, group: int, house: int
+) -> None:
+    """竹岙3号 is 外塘村's natural village 竹岙 where the register writes it so; 竹岙3组5号 is still 竹岙村's group."""
+    register = [f"浙江省象山县{village}{natural}{house}号", f"浙江省象山县{natural}村{group}组{house}号"]
+    learnt = address.admin_prefixes(register, [village, f"{natural}村"])
+    assert natural in learnt.places
+    texts = [f"{natural}{house}号", f"{natural}{group}组{house}号"]
+    assert address.parse(texts[0], learnt).place == natural
+    assert address.parse(texts[1], learnt).group == str(group)
+    unlearnt = address.Prefixes(learnt.full, learnt.guarded, learnt.kept)  # a register that never writes it so
+    assert address.parse(texts[0], unlearnt).place is None
+    assert address.parse_column(pl.Series(texts), learnt).rows() == _as_rows(texts, learnt)
