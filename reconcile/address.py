@@ -222,8 +222,8 @@ class Prefixes:
     kept: tuple[str, ...] = ()
     """A guarded short name with the character after it where the register goes on with it (兰江路, 兰江小)."""
     places: tuple[str, ...] = ()
-    """Villages' names without their 村 that the register writes as a place of their own (竹岙 of 外塘村竹岙3号,
-    beside the village 竹岙村): cut from an address only before a group (竹岙3组), not before a house's number."""
+    """Villages' names without their 村 that the register writes before a house's number as a place of its own
+    (竹岙 of 外塘村竹岙3号, beside the village 竹岙村): cut only before a group (竹岙3组), not before a number."""
 
     @classmethod
     def of(cls, prefixes: Prefixes | Sequence[str]) -> Prefixes:
@@ -570,9 +570,10 @@ def admin_prefixes(addresses: Iterable[str], anchors: Iterable[str]) -> Prefixes
     places: set[str] = set()
     if stems:
         full = _prefix_pattern(tuple(found))
-        for text in folded:  # the register writes a village's own name in full: a stem without 村 is a place
+        number = re.compile(_NUMBER_START)
+        for text in folded:  # the register writes a village's name in full: a stem and a number is a place's house
             rest = _cut(text, full)
-            places.update(s for s in stems if rest.startswith(s) and not rest.startswith(s + "村"))
+            places.update(s for s in stems if rest.startswith(s) and number.match(rest, len(s)))
 
     def ordered(names: set[str]) -> tuple[str, ...]:
         return tuple(sorted(names, key=lambda p: (-len(p), p)))  # longest first; ties by text, not by hash order

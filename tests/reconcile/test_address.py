@@ -539,3 +539,12 @@ def test_a_village_name_the_register_also_writes_as_a_place_is_cut_only_before_a
     unlearnt = address.Prefixes(learnt.full, learnt.guarded, learnt.kept)  # a register that never writes it so
     assert address.parse(texts[0], unlearnt).place is None
     assert address.parse_column(pl.Series(texts), learnt).rows() == _as_rows(texts, learnt)
+
+
+def test_a_village_name_that_begins_an_estate_is_still_cut_before_a_house_number() -> None:
+    """万兴新村 in the register does not make 万兴3号 a place: only a name and a number written so does (竹岙3号)."""
+    learnt = address.admin_prefixes(
+        ["慈溪市周巷镇万兴村2组3号", "慈溪市周巷镇万兴村万兴新村5幢101室"], ["周巷镇", "万兴村"]
+    )
+    assert learnt.places == ()
+    assert address.parse("万兴3号", learnt).place is None
