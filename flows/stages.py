@@ -252,7 +252,7 @@ def _ingest_register(register: Path, skipped: list[FileReport], out: Path) -> tu
     report.rows, report.blank_rows, report.encoding = copied.rows, copied.blank_rows, copied.encoding
     report.malformed_rows = len(copied.malformed)
     report.sheets = [asdict(sheet) for sheet in copied.sheets]
-    report.footer_rows = sum(len(sheet.footer_rows) for sheet in copied.sheets)
+    report.footer_rows = copied.footer_rows
     report.rows_in, report.duplicate_headers = copied.rows_in, list(copied.duplicate_headers)
     return report, malformed_quarantine(Side.REGISTER, copied.file, copied.malformed)
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from defusedxml import ElementTree
 
 from schemas.codes import FileProblem
+from schemas.inputs import ROLL
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -70,11 +71,13 @@ class RawTable:
     """Rows taken in under the header: records + malformed + blank + footer (+ rows of sheets set aside)."""
     duplicate_headers: list[str] = field(default_factory=list)
     """Headers of a CSV that repeat an earlier one: the first column is read, the later ones as extra columns."""
+    footers: list[int] = field(default_factory=list)
+    """Rows of a CSV roll recognised as footers or notes (合计, 以下为出租户 …), as a sheet's `footer_rows`."""
 
     @property
     def footer_rows(self) -> int:
-        """Footer rows (合计, 填表说明 …) counted under the data of all sheets."""
-        return sum(len(s.footer_rows) for s in self.sheets)
+        """Footer rows (合计, 填表说明 …) counted under the data of all sheets, or of a CSV roll."""
+        return sum(len(s.footer_rows) for s in self.sheets) + len(self.footers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,12 @@ class ParquetCopy:
     sheets: list[SheetReport]
     rows_in: int = 0
     duplicate_headers: list[str] = field(default_factory=list)
+    footers: list[int] = field(default_factory=list)
+
+    @property
+    def footer_rows(self) -> int:
+        """Footer rows of all sheets, or of a CSV roll (`RawTable.footer_rows`)."""
+        return sum(len(s.footer_rows) for s in self.sheets) + len(self.footers)
 
 
 def detect_encoding(path: Path) -> str:
@@ -461,6 +470,11 @@ class _CsvBatch:
         frame, blank = _finish(frame.drop(_ROW), contract, path, 0)
         # `_finish` numbers rows by position (from 0) before dropping blank ones: map positions to file rows.
         frame = frame.with_columns(rows.gather(frame["source_row"]).alias("source_row"))
+        footers: list[int] = []
+        if contract.kind == ROLL.kind:  # a community's sheet saved as CSV keeps its 合计 and notes; an extract has none
+            footer = _footer_mask(frame, [n for n in self.names if n in frame.columns])
+            footers = frame.filter(footer)["source_row"].to_list()
+            frame = frame.filter(~footer)
         return RawTable(
             path.name,
             frame,
@@ -468,6 +482,7 @@ class _CsvBatch:
             malformed=malformed,
             blank_rows=self.blank + blank_plain + blank,
             rows_in=self.rows_in + len(self.plain),
+            footers=footers,
         )
 
 
@@ -658,6 +673,8 @@ FOOTER_WORDS = (
     "报送日期",
     "填报单位",
     "以上",
+    "以下为",
+    "以下是",
     "签字",
     "签名",
 )
@@ -845,6 +862,7 @@ def read_table(path: Path, contract: InputContract) -> RawTable:
         sheets=[s for b in batches for s in b.sheets],
         rows_in=sum(b.rows_in for b in batches),
         duplicate_headers=batches[0].duplicate_headers,
+        footers=[f for b in batches for f in b.footers],
     )
 
 
@@ -860,6 +878,7 @@ def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_ro
     malformed: list[tuple[int, str]] = []
     sheets: list[SheetReport] = []
     repeated: list[str] = []
+    footers: list[int] = []
     try:
         for batch in iter_table(path, contract, batch_rows=batch_rows):
             arrow = batch.frame.to_arrow()
@@ -873,6 +892,7 @@ def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_ro
             encoding = batch.encoding
             rows_in += batch.rows_in
             repeated = batch.duplicate_headers
+            footers.extend(batch.footers)
     except BaseException:
         if writer is not None:  # refused part way (a GB18030 file is checked as it is read): no rows are left behind
             writer.close()
@@ -880,4 +900,4 @@ def table_to_parquet(path: Path, contract: InputContract, out: Path, *, batch_ro
         raise
     if writer is not None:
         writer.close()
-    return ParquetCopy(path.name, rows, encoding, malformed, blank, sheets, rows_in, repeated)
+    return ParquetCopy(path.name, rows, encoding, malformed, blank, sheets, rows_in, repeated, footers)

@@ -21,7 +21,7 @@ from flows import stages
 from flows.io import sources
 from flows.io.sources import FileError, RawTable, read_table
 from schemas.codes import FileProblem
-from schemas.inputs import ROLL
+from schemas.inputs import REGISTER, ROLL
 
 HEADER = "姓名,现住地址,备注"
 CODE = "330282001001"
@@ -257,3 +257,21 @@ def test_a_bad_header_of_a_file_that_is_no_text_is_an_encoding_error(tmp_path: P
     with pytest.raises(FileError) as refused:
         read_table(path, ROLL)
     assert refused.value.problem is FileProblem.ENCODING
+
+
+def test_a_csv_rolls_total_and_note_rows_are_footers_not_people(tmp_path: Path) -> None:
+    """A sheet saved as CSV keeps its 以下为出租户 divider and 合计 row: counted as footers, as a workbook's are."""
+    header = "序号,姓名,现住地址"
+    lines = [
+        header,
+        "1,张1,金山花园1幢1单元101室",
+        "以下为出租户（外来人口）,,",
+        "2,张2,金山花园2幢1单元101室",
+        "合计,共2人,",
+    ]
+    table = read_table(_csv(tmp_path / f"{CODE}_a.csv", lines), ROLL)
+    assert table.frame["source_row"].to_list() == [2, 4]
+    assert table.footers == [3, 5]
+    assert _accounted(table) == len(lines) - 1
+    register = _csv(tmp_path / "register.csv", ["身份证号,姓名,户号,住址,社区", "合计,张三,1,金山花园1幢,金山社区"])
+    assert read_table(register, REGISTER).frame.height == 1  # an extract's rows are all records
