@@ -66,6 +66,9 @@ _BARE_DOOR = re.compile(r"([^\d\-#A-Za-z幢栋座元室层楼号组期区])(\d+)
 """A house number at the end without its 号 (北街59, 黄港村高礁76); not a room, group or building's number."""
 _NATURAL_VILLAGE = re.compile(r"自然村")
 """The word for a natural village (南田礁自然村75号): the register writes its name alone (王家坑村南田礁75号)."""
+_JOINED_BY_DASH = re.compile(r"([^\x00-\x7f室号房])-(\d)")
+"""An address's parts joined by dashes (东海安置小区-9幢-1单元-802室): a dash after a word is no part of a number;
+after a room (302室-1) it is the room's part."""
 _ROOM_PART_DASH = re.compile(r"(\d+)-(\d{3,4})-\d{1,2}[室号房]?$")
 """A room let in parts in the dash form (82-401-1, 10-2-202-1): the room's part dropped."""
 _FLOOR_DOOR = (
@@ -139,7 +142,8 @@ def _clean(raw: str | None) -> str:
     text = _SEPARATED_NUMBERS[1].sub(r"\1\2-\3", text)
     text = _SPACES.sub("", text)
     text = _TRAILING_NOTE.sub("", text) or text
-    text = _ROOM_PART_DASH.sub(r"\1-\2", _DASHES.sub("-", _NATURAL_VILLAGE.sub("", text)))
+    text = _JOINED_BY_DASH.sub(r"\1\2", _DASHES.sub("-", _NATURAL_VILLAGE.sub("", text)))
+    text = _ROOM_PART_DASH.sub(r"\1-\2", text)
     return _LANE_DASH.sub(r"\1\2弄\3号", _VILLAGE_DASH.sub(r"\1\2组\3号", text))
 
 
@@ -418,6 +422,7 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
     text = text.with_columns(t.str.replace_all(_NATURAL_VILLAGE.pattern, "").alias("t"))
     text = text.with_columns(t.str.replace_all(_DASHES.pattern, "-").alias("t"))
+    text = text.with_columns(t.str.replace_all(_JOINED_BY_DASH.pattern, "${1}${2}").alias("t"))
     text = text.with_columns(t.str.replace(_ROOM_PART_DASH.pattern, "${1}-${2}").alias("t"))
     text = text.with_columns(t.str.replace(_VILLAGE_DASH.pattern, "${1}${2}组${3}号").alias("t"))
     text = text.with_columns(t.str.replace(_LANE_DASH.pattern, "${1}${2}弄${3}号").alias("t"))

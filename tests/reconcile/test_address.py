@@ -548,3 +548,24 @@ def test_a_village_name_that_begins_an_estate_is_still_cut_before_a_house_number
     )
     assert learnt.places == ()
     assert address.parse("万兴3号", learnt).place is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    place=st.sampled_from(["东海安置小区", "湖滨商住楼", "嘉禾花园"]),
+    building=st.integers(1, 80),
+    unit=st.integers(1, 6),
+    room=st.integers(101, 2404),
+    joint=st.sampled_from(["-", "－", " ", "/", "、"]),
+    marked=st.booleans(),
+)
+def test_an_addresss_parts_joined_by_a_mark_are_the_parts(
+    place: str, building: int, unit: int, room: int, joint: str, marked: bool
+) -> None:
+    """东海安置小区-9幢-1单元-802室 and 嘉禾花园 8 1 1602 (columns joined) are 9幢1单元802室 and 8幢1单元1602室."""
+    parts = (
+        [place, f"{building}幢", f"{unit}单元", f"{room}室"] if marked else [place, str(building), str(unit), str(room)]
+    )
+    written = joint.join(parts)
+    assert address.parse(written) == address.parse(f"{place}{building}幢{unit}单元{room}室"), written
+    assert address.parse_column(pl.Series([written])).rows() == _as_rows([written], [])
