@@ -45,6 +45,9 @@ _CN_TAIL = re.compile(f"(?<={_TAIL_AFTER}){_CN_NUMERAL.pattern}$")
 _DASHES = re.compile(r"[－—–‐―~～]")
 _SPACES = re.compile(r"[\s/、]+")
 """Spaces, and the marks a worker joins an address's columns with (嘉禾花园/8/1602)."""
+_VARIANTS = {"嶴": "岙"}
+"""Place characters in a variant form NFKC and opencc's t2s leave alone (嶴 for the coast's 岙): the standard one."""
+_VARIANT_TABLE = str.maketrans(_VARIANTS)
 _APART = r"[\s/、]"
 _SEPARATED_NUMBERS = (
     re.compile(rf"(^|[^\d幢栋座元室层楼号组#\-]){_APART}*(\d+){_APART}+(\d+){_APART}+(\d+){_APART}*$"),
@@ -137,7 +140,7 @@ def _clean(raw: str | None) -> str:
     """NFKC (full-width digits), no spaces, no bracketed note at the end, one kind of dash."""
     if raw is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(raw))
+    text = unicodedata.normalize("NFKC", str(raw)).translate(_VARIANT_TABLE)
     text = _SEPARATED_NUMBERS[0].sub(r"\1\2-\3-\4", text)
     text = _SEPARATED_NUMBERS[1].sub(r"\1\2-\3", text)
     text = _SPACES.sub("", text)
@@ -412,7 +415,12 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
     >>> parse_column(pl.Series(["城东东区12-3-301", "周家村三组15号", None])).rows()
     [('flat', '城东东区', '12', '3', '301', None, None), ('rural', '周家村', None, None, None, '3', '15'), ('other', None, None, None, None, None, None)]
     """
-    text = raw.cast(pl.String).fill_null("").to_frame("raw").select(pl.col("raw").str.normalize("NFKC").alias("t"))
+    text = (
+        raw.cast(pl.String)
+        .fill_null("")
+        .to_frame("raw")
+        .select(pl.col("raw").str.normalize("NFKC").str.replace_many(_VARIANTS).alias("t"))
+    )
     t = pl.col("t")
     text = text.with_columns(t.str.replace(_SEPARATED_NUMBERS[0].pattern, "${1}${2}-${3}-${4}").alias("t"))
     text = text.with_columns(t.str.replace(_SEPARATED_NUMBERS[1].pattern, "${1}${2}-${3}").alias("t"))

@@ -569,3 +569,11 @@ def test_an_addresss_parts_joined_by_a_mark_are_the_parts(
     written = joint.join(parts)
     assert address.parse(written) == address.parse(f"{place}{building}幢{unit}单元{room}室"), written
     assert address.parse_column(pl.Series([written])).rows() == _as_rows([written], [])
+
+
+def test_a_variant_character_is_its_standard_form() -> None:
+    """嶴 is the coast's 岙, in a village's name and a natural village's: 马嶴村青嶴68号 is 马岙村青岙68号."""
+    assert address.parse("马嶴村青嶴68号", ["马岙村"]) == address.parse("马岙村青岙68号", ["马岙村"])
+    assert address.parse_column(pl.Series(["马嶴村青嶴68号"]), ["马岙村"]).rows() == _as_rows(
+        ["马嶴村青嶴68号"], ["马岙村"]
+    )
