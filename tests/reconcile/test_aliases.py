@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.aliases import LEAST, SHARE, learnt_places, with_learnt_places
+from reconcile.aliases import GROUP_LEAST, LEAST, SHARE, learnt_groups, learnt_places, with_learnt_places
 
 CODE = "330281004001"
 
@@ -81,3 +81,61 @@ def test_an_unknown_name_is_the_place_most_of_its_people_live_at_home_in(
         assert located["issues"].to_list() == [["x", "place_learnt"]] * roll.height  # an operator sees it was learnt
     else:
         assert located.equals(roll)
+
+
+def _village(home: int, away: int, *, by_group_on_roll: bool, decided_by: str = "auto") -> tuple[pl.DataFrame, ...]:
+    """Group 14 of a village is its natural village 蟹钳浦. `home` people live at their registered house, written
+    the other way on the roll (by group on one side, by 蟹钳浦 on the other); `away` at another number of it."""
+    register, roll, links = [], [], []
+    for i in range(home + away):
+        house = str(101 + i)
+        lived = house if i < home else str(901 + i)
+        grouped = {"community_code": CODE, "dw_class": "R", "dw_place": None, "dw_building": "14", "dw_unit": None}
+        natural = {"community_code": CODE, "dw_class": "U", "dw_place": "蟹钳浦", "dw_unit": None, "dw_room": None}
+        if by_group_on_roll:  # the register writes the natural village
+            registered, written = {**natural, "dw_building": house}, {**grouped, "dw_room": lived}
+        else:
+            registered, written = {**grouped, "dw_room": house}, {**natural, "dw_building": lived}
+        flat = "|".join(str(v) for v in registered.values())
+        register.append({"idx": i, **registered, "flat": flat})
+        roll.append({"idx": 1000 + i, **written, "flat": "~", "flat_fits": 0, "flat_candidates": None, "issues": []})
+        links.append({"rid": i, "lid": 1000 + i, "decided_by": decided_by})
+    schema = {"idx": pl.Int64, **_PARTS, "flat": pl.String}
+    return (
+        pl.DataFrame(register, schema=schema),
+        pl.DataFrame(
+            roll,
+            schema={
+                **schema,
+                "flat_fits": pl.Int32,
+                "flat_candidates": pl.List(pl.String),
+                "issues": pl.List(pl.String),
+            },
+        ),
+        pl.DataFrame(links, schema={"rid": pl.Int64, "lid": pl.Int64, "decided_by": pl.String}),
+    )
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    home=st.integers(0, 8),
+    away=st.integers(0, 10),
+    by_group_on_roll=st.booleans(),
+    decided_by=st.sampled_from(["auto", "operator", "review"]),
+)
+def test_a_group_is_the_natural_village_its_people_live_at_home_in(
+    home: int, away: int, by_group_on_roll: bool, decided_by: str
+) -> None:
+    register, roll, links = _village(home, away, by_group_on_roll=by_group_on_roll, decided_by=decided_by)
+    learnt = learnt_groups(register, roll, links)
+    expected = decided_by != "review" and home >= GROUP_LEAST and home >= SHARE * (home + away)
+    assert learnt.rows() == ([(CODE, "14", "蟹钳浦")] if expected else [])
+    located = with_learnt_places(register, roll, links).collect()
+    assert located["idx"].to_list() == roll["idx"].to_list()
+    at_home = located["flat"].head(home).to_list()
+    if expected:  # those at home are at their registered house, written as the register writes it
+        assert at_home == register["flat"].head(home).to_list()
+        assert all("place_learnt" in issues for issues in located["issues"].head(home).to_list())
+    else:
+        assert located.equals(roll)
+    assert all(flat.startswith("~") for flat in located["flat"].tail(away).to_list())  # no house of that number
