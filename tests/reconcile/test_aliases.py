@@ -86,7 +86,9 @@ def test_an_unknown_name_is_the_place_most_of_its_people_live_at_home_in(
 def _village(home: int, away: int, *, by_group_on_roll: bool, decided_by: str = "auto") -> tuple[pl.DataFrame, ...]:
     """Group 14 of a village is its natural village 蟹钳浦. `home` people live at their registered house, written
     the other way on the roll (by group on one side, by 蟹钳浦 on the other); `away` at another number of it."""
-    register, roll, links = [], [], []
+    register: list[dict[str, object]] = []
+    roll: list[dict[str, object]] = []
+    links: list[dict[str, object]] = []
     for i in range(home + away):
         house = str(101 + i)
         lived = house if i < home else str(901 + i)
