@@ -7,6 +7,10 @@ and room of a registered flat, and at least `SHARE` of those linked there do so 
 name is that place: two estates' flats meet at one building, unit and room by chance about once in a thousand
 pairs, not five times over. The records written there are then located again as if they had written that place
 (`reconcile.dwelling.resolve_flats`), before any status is decided.
+
+So too a village's groups: which natural village (自然村) a group (组) is part of is learnt from the people written
+at a group's house on one side and at a natural village's house of the same number on the other
+(`learnt_groups`), and such houses are located as the register writes them.
 """
 
 from __future__ import annotations
@@ -180,7 +184,7 @@ def _relocated(roll: pl.LazyFrame, moved: pl.DataFrame, flats: pl.DataFrame) -> 
         roll.join(located.lazy(), on="idx", how="left", suffix="_learnt", maintain_order="left")
         .with_columns(
             *(pl.when(learnt).then(pl.col(f"{c}_learnt")).otherwise(pl.col(c)).alias(c) for c in LOCATED),
-            pl.when(learnt)
+            pl.when(learnt & ~pl.col("issues").list.contains(Issue.PLACE_LEARNT.value))
             .then(pl.concat_list("issues", pl.lit(Issue.PLACE_LEARNT.value)))
             .otherwise(pl.col("issues"))
             .alias("issues"),
