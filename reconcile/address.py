@@ -137,7 +137,11 @@ def chinese_number(text: str) -> int:
 
 
 def _clean(raw: str | None) -> str:
-    """NFKC (full-width digits), no spaces, no bracketed note at the end, one kind of dash."""
+    """An address in one way of writing its characters, marks and dashes.
+
+    NFKC (full-width digits), standard characters, columns joined by marks apart, no spaces, no note at the end,
+    one kind of dash, dashes only inside numbers, and a village's or lane's dash form as its 组 or 弄.
+    """
     if raw is None:
         return ""
     text = unicodedata.normalize("NFKC", str(raw)).translate(_VARIANT_TABLE)
@@ -289,7 +293,8 @@ def strip_prefixes(text: str, prefixes: Prefixes | Sequence[str]) -> str:
     """Remove any of `prefixes` from the start, repeatedly (longest first), never the whole text.
 
     A guarded short name goes only where the text does not go on as the register's place names do. Then a
-    village prefix written without its 村 where a group follows.
+    village prefix written without its 村 where a number follows, or only a group where the register writes the
+    name as a place (`Prefixes.places`).
 
     >>> strip_prefixes("慈溪市浒山街道金山花园1幢", ["慈溪市", "浒山街道"])
     '金山花园1幢'
@@ -425,7 +430,6 @@ def parse_column(raw: pl.Series, prefixes: Prefixes | Sequence[str] = ()) -> pl.
     text = text.with_columns(t.str.replace(_SEPARATED_NUMBERS[0].pattern, "${1}${2}-${3}-${4}").alias("t"))
     text = text.with_columns(t.str.replace(_SEPARATED_NUMBERS[1].pattern, "${1}${2}-${3}").alias("t"))
     text = text.with_columns(t.str.replace_all(_SPACES.pattern, "").alias("t"))
-    t = pl.col("t")
     noted = t.str.replace(_TRAILING_NOTE.pattern, "")
     text = text.with_columns(pl.when(noted != "").then(noted).otherwise(t).alias("t"))
     text = text.with_columns(t.str.replace_all(_NATURAL_VILLAGE.pattern, "").alias("t"))
