@@ -67,7 +67,7 @@ def learnt_places(register: Frame, roll: Frame, links: Frame) -> pl.DataFrame:
     at_home = (
         (pl.col("dw_class") == pl.col("r_dw_class"))
         & (pl.col("dw_building") == pl.col("r_dw_building"))
-        & (pl.col("dw_room") == pl.col("r_dw_room"))
+        & pl.col("dw_room").eq_missing(pl.col("r_dw_room"))  # a house has no room on either side (红港沙塘88号)
         & (pl.col("dw_unit").is_null() | pl.col("r_dw_unit").is_null() | (pl.col("dw_unit") == pl.col("r_dw_unit")))
         & pl.col("r_dw_place").is_not_null()
     ).fill_null(False)
