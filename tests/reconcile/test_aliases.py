@@ -11,7 +11,11 @@ from reconcile.aliases import GROUP_LEAST, LEAST, SHARE, learnt_groups, learnt_p
 CODE = "330281004001"
 
 
-def _flat(place: str, building: int, room: int) -> dict[str, object]:
+def _flat(place: str, building: int, room: int, *, house: bool = False) -> dict[str, object]:
+    """A flat of `place`, or with `house` the house numbered `room` (a natural village's, a lane's: no room)."""
+    if house:
+        return {"community_code": CODE, "dw_class": "U", "dw_place": place, "dw_building": str(room),
+                "dw_unit": None, "dw_room": None}  # fmt: skip
     return {"community_code": CODE, "dw_class": "U", "dw_place": place, "dw_building": str(building),
             "dw_unit": "1", "dw_room": str(room)}  # fmt: skip
 
@@ -20,7 +24,9 @@ _PARTS = {"community_code": pl.String, "dw_class": pl.String, "dw_place": pl.Str
           "dw_unit": pl.String, "dw_room": pl.String}  # fmt: skip
 
 
-def _city(home: dict[str, int], away: int, *, decided_by: str = "auto") -> tuple[pl.DataFrame, ...]:
+def _city(
+    home: dict[str, int], away: int, *, decided_by: str = "auto", house: bool = False
+) -> tuple[pl.DataFrame, ...]:
     """People registered at flats of 东风府 and 朝阳小区 and written at 电厂宿舍: `home[place]` of them at their very
     registered flat, `away` at a flat of 电厂宿舍 that is no registered one's (moved within the community)."""
     register, roll, links = [], [], []
@@ -28,8 +34,10 @@ def _city(home: dict[str, int], away: int, *, decided_by: str = "auto") -> tuple
     i = 0
     for place, n, at_home in groups:
         for _ in range(n):
-            register.append({"idx": i, **_flat(place, 14, 101 + i), "flat": f"{CODE}|{place}|14|{101 + i}"})
-            written = _flat("电厂宿舍", 14, 101 + i if at_home else 901 + i)
+            register.append(
+                {"idx": i, **_flat(place, 14, 101 + i, house=house), "flat": f"{CODE}|{place}|14|{101 + i}"}
+            )
+            written = _flat("电厂宿舍", 14, 101 + i if at_home else 901 + i, house=house)
             roll.append(
                 {"idx": 1000 + i, **written, "flat": "~", "flat_fits": 0, "flat_candidates": None, "issues": ["x"]}
             )
@@ -58,12 +66,13 @@ def _city(home: dict[str, int], away: int, *, decided_by: str = "auto") -> tuple
     chaoyang=st.integers(0, 9),
     away=st.integers(0, 12),
     decided_by=st.sampled_from(["auto", "operator", "review"]),
+    house=st.booleans(),
 )
 def test_an_unknown_name_is_the_place_most_of_its_people_live_at_home_in(
-    dongfeng: int, chaoyang: int, away: int, decided_by: str
+    dongfeng: int, chaoyang: int, away: int, decided_by: str, house: bool
 ) -> None:
     home = {"东风府": dongfeng, "朝阳小区": chaoyang}
-    register, roll, links = _city(home, away, decided_by=decided_by)
+    register, roll, links = _city(home, away, decided_by=decided_by, house=house)
     found = learnt_places(register, roll, links)
     linked = dongfeng + chaoyang + away
     best = max(home, key=lambda p: home[p])
