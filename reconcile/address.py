@@ -641,7 +641,7 @@ def place_similarity(a: str, b: str) -> float:
     Ranked: the same name (100), the same reading (95: 金山花苑 for 金山花园), one
     written inside the other (90: an abbreviation, 城东东区 for 城东新村东区) or with
     another compound suffix (90: 客星小区 for 客星华庭), and
-    below 90 whatever else looks or sounds alike (a typo). So an abbreviation is
+    below 90 whatever else of three characters or more looks or sounds alike (a typo). So an abbreviation is
     never beaten by a name that merely sounds close (凤凰西区 is 凤凰花园西区,
     not 凤凰小区). Two compounds whose names share nothing but their suffix are
     compared without it: a new estate (阳光小区) is not a typo of the one the
@@ -668,6 +668,8 @@ def place_similarity(a: str, b: str) -> float:
         return 90.0  # the suffix swapped: 客星小区 for 客星华庭
     if stem_a != a and stem_b != b and not _share_a_character(stem_a, stem_b):
         a, b, pa, pb = stem_a, stem_b, pinyin_key(stem_a), pinyin_key(stem_b)  # 阳光小区 is not 中塘小区
+    if min(len(a), len(b)) <= 2:
+        return 0.0  # two characters that read otherwise are another name (峙岙 is not 竹岙), not a typo of it
     return min(85.0, max(fuzz.ratio(a, b), fuzz.ratio(pa, pb)))
 
 

@@ -577,3 +577,12 @@ def test_a_variant_character_is_its_standard_form() -> None:
     assert address.parse_column(pl.Series(["马嶴村青嶴68号"]), ["马岙村"]).rows() == _as_rows(
         ["马嶴村青嶴68号"], ["马岙村"]
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=st.text(st.sampled_from([*_STEM_CHARS, "岙", "峙", "竹"]), min_size=1, max_size=2),
+       second=st.text(st.sampled_from([*_STEM_CHARS, "岙", "峙", "竹"]), min_size=1, max_size=2))  # fmt: skip
+def test_a_name_of_two_characters_is_another_place_unless_it_reads_the_same(first: str, second: str) -> None:
+    """峙岙 is not a typo of 竹岙: two characters leave no room for one."""
+    same = first == second or pinyin_key(first) == pinyin_key(second)
+    assert bool(address.place_matches([first], [second])[first]) == same
