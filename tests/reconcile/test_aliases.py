@@ -24,12 +24,33 @@ _PARTS = {"community_code": pl.String, "dw_class": pl.String, "dw_place": pl.Str
           "dw_unit": pl.String, "dw_room": pl.String}  # fmt: skip
 
 
+_LOCATED: dict[str, pl.DataType | type[pl.DataType]] = {"idx": pl.Int64, **_PARTS, "flat": pl.String}
+
+
+def _frames(
+    register: list[dict[str, object]], roll: list[dict[str, object]], links: list[dict[str, object]]
+) -> tuple[pl.DataFrame, ...]:
+    """Located register and roll records and their links, as `findings` has them."""
+    found: dict[str, pl.DataType | type[pl.DataType]] = {
+        "flat_fits": pl.Int32,
+        "flat_candidates": pl.List(pl.String),
+        "issues": pl.List(pl.String),
+    }
+    return (
+        pl.DataFrame(register, schema=_LOCATED),
+        pl.DataFrame(roll, schema={**_LOCATED, **found}),
+        pl.DataFrame(links, schema={"rid": pl.Int64, "lid": pl.Int64, "decided_by": pl.String}),
+    )
+
+
 def _city(
     home: dict[str, int], away: int, *, decided_by: str = "auto", house: bool = False
 ) -> tuple[pl.DataFrame, ...]:
     """People registered at flats of 东风府 and 朝阳小区 and written at 电厂宿舍: `home[place]` of them at their very
     registered flat, `away` at a flat of 电厂宿舍 that is no registered one's (moved within the community)."""
-    register, roll, links = [], [], []
+    register: list[dict[str, object]] = []
+    roll: list[dict[str, object]] = []
+    links: list[dict[str, object]] = []
     groups = [(place, n, True) for place, n in home.items()] + [("东风府", away, False)]
     i = 0
     for place, n, at_home in groups:
@@ -43,21 +64,7 @@ def _city(
             )
             links.append({"rid": i, "lid": 1000 + i, "decided_by": decided_by})
             i += 1
-    return (
-        pl.DataFrame(register, schema={"idx": pl.Int64, **_PARTS, "flat": pl.String}),
-        pl.DataFrame(
-            roll,
-            schema={
-                "idx": pl.Int64,
-                **_PARTS,
-                "flat": pl.String,
-                "flat_fits": pl.Int32,
-                "flat_candidates": pl.List(pl.String),
-                "issues": pl.List(pl.String),
-            },
-        ),
-        pl.DataFrame(links, schema={"rid": pl.Int64, "lid": pl.Int64, "decided_by": pl.String}),
-    )
+    return _frames(register, roll, links)
 
 
 @settings(max_examples=120, deadline=None)
@@ -111,20 +118,7 @@ def _village(home: int, away: int, *, by_group_on_roll: bool, decided_by: str = 
         register.append({"idx": i, **registered, "flat": flat})
         roll.append({"idx": 1000 + i, **written, "flat": "~", "flat_fits": 0, "flat_candidates": None, "issues": []})
         links.append({"rid": i, "lid": 1000 + i, "decided_by": decided_by})
-    schema = {"idx": pl.Int64, **_PARTS, "flat": pl.String}
-    return (
-        pl.DataFrame(register, schema=schema),
-        pl.DataFrame(
-            roll,
-            schema={
-                **schema,
-                "flat_fits": pl.Int32,
-                "flat_candidates": pl.List(pl.String),
-                "issues": pl.List(pl.String),
-            },
-        ),
-        pl.DataFrame(links, schema={"rid": pl.Int64, "lid": pl.Int64, "decided_by": pl.String}),
-    )
+    return _frames(register, roll, links)
 
 
 @settings(max_examples=120, deadline=None)
