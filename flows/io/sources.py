@@ -55,6 +55,11 @@ class FileError(Exception):
         self.detail = detail
 
 
+def footer_count(sheets: list[SheetReport], footers: list[int]) -> int:
+    """Footer rows of a file: those under each sheet's data, and a CSV roll's (`RawTable.footers`)."""
+    return sum(len(sheet.footer_rows) for sheet in sheets) + len(footers)
+
+
 @dataclass(slots=True)
 class RawTable:
     """One file's rows as strings, plus the rows that could not be split into fields."""
@@ -77,7 +82,7 @@ class RawTable:
     @property
     def footer_rows(self) -> int:
         """Footer rows (合计, 填表说明 …) counted under the data of all sheets, or of a CSV roll."""
-        return sum(len(s.footer_rows) for s in self.sheets) + len(self.footers)
+        return footer_count(self.sheets, self.footers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,7 @@ class ParquetCopy:
     @property
     def footer_rows(self) -> int:
         """Footer rows of all sheets, or of a CSV roll (`RawTable.footer_rows`)."""
-        return sum(len(s.footer_rows) for s in self.sheets) + len(self.footers)
+        return footer_count(self.sheets, self.footers)
 
 
 def detect_encoding(path: Path) -> str:
